@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ItemKind(StrEnum):
@@ -56,6 +57,12 @@ def content_hash(content: dict[str, Any]) -> str:
     """sha256 of canonical JSON: the same content always hashes the same, key order aside."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def media_key(url: str) -> str:
+    """Signed CDN URLs differ on every fetch (oh=, oe=); scheme, host and path name the file."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from archiver.models import (
     Gone,
     HarvestEvent,
     Item,
+    ParseWarning,
     Present,
 )
 
@@ -77,8 +78,11 @@ class Connector(Protocol):
         """Fetch one item directly to tell a deletion from a listing gap."""
         ...
 
-    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item]:
-        """Pure: the items one captured response shows. Shared by harvest and catalog rebuild."""
+    def parse(
+        self, account: AccountRef, exchange: CapturedExchange
+    ) -> Iterator[Item | ParseWarning]:
+        """Pure: the items one captured response shows, and a coded warning for each part it
+        cannot understand. Shared by harvest and catalog rebuild, so both see the same."""
         ...
 
 

@@ -1,0 +1,47 @@
+"""The composition root: settings, catalog, object store and clock, built once per process.
+
+The CLI and the daemon build one `App` and pass it down; nothing else constructs these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from archiver.catalog.db import Catalog, open_catalog
+from archiver.clock import Clock, SystemClock
+from archiver.settings import Settings
+from archiver.storage.base import ObjectStore
+from archiver.storage.factory import open_store
+from connectors import make_connector
+from connectors.base import Connector
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        self.settings.ensure_home()
+        return open_catalog(self.settings.catalog_url)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        self.settings.ensure_home()
+        options = {}
+        if self.settings.store_url.startswith("s3://"):
+            options = {
+                "endpoint_url": self.settings.storage.s3_endpoint_url,
+                "region": self.settings.storage.s3_region,
+                "lock_mode": self.settings.storage.object_lock_mode,
+            }
+        return open_store(self.settings.store_url, **{k: v for k, v in options.items() if v})
+
+    def connector(self, platform: str) -> Connector:
+        return make_connector(platform, self.settings.connector(platform))
+
+    def close(self) -> None:
+        if "catalog" in self.__dict__:
+            self.catalog.dispose()

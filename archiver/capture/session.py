@@ -1,0 +1,295 @@
+"""CaptureSession: the only way a connector reaches the network.
+
+Every exchange becomes a WARC request + response pair before the connector sees the
+response, so nothing a platform said can be lost by a parser bug. The token is added here,
+at send time, and removed from everything written or returned: connectors follow `next`
+URLs whose token already reads REDACTED, and the session puts the real one back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from archiver.capture.redact import REDACTED, Redactor
+from archiver.clock import Clock
+from archiver.errors import TryLater
+from archiver.models import CapturedExchange
+from archiver.settings import CaptureSettings
+from archiver.warc.rolling import RollingWarc
+from archiver.warc.writer import HttpMessage
+from connectors.base import AuthStyle, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+# The body is stored decoded, so headers that describe the wire encoding are renamed
+# (the Common Crawl practice) and Content-Length is made true for what is stored.
+_WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
+_AUTH_PARAM = {AuthStyle.QUERY_ACCESS_TOKEN: "access_token", AuthStyle.QUERY_KEY: "key"}
+
+
+class CaptureSession:
+    def __init__(
+        self,
+        *,
+        warc: RollingWarc,
+        clock: Clock,
+        settings: CaptureSettings,
+        auth_style: AuthStyle = AuthStyle.NONE,
+        token: str | None = None,
+        platform: str = "",
+        account: str = "",
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.warc = warc
+        self.clock = clock
+        self.settings = settings
+        self.auth_style = auth_style
+        self._token = token
+        self.platform = platform
+        self.account = account
+        self.redactor = Redactor([token] if token else [])
+        self._client = client or httpx.Client(
+            timeout=settings.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": settings.user_agent},
+        )
+        self._own_client = client is None
+        self.exchanges = 0
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+    # --- public API (connectors.base.HttpClient) -------------------------------------------
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CapturedExchange:
+        exchange = self._get_with_retries(url, params, headers, authenticated=True)
+        if exchange.status == 429:
+            retry_at = _rate_limit_reset(exchange, self.clock)
+            raise TryLater(
+                f"{self.platform} rate limit reached for {self.account}; will retry after "
+                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                retry_at=retry_at,
+                platform=self.platform,
+                account=self.account,
+                evidence=exchange.response_pointer,
+            )
+        return exchange
+
+    def fetch_media(self, url: str, *, max_bytes: int | None = None) -> CapturedExchange | None:
+        """Media lives on CDNs that need no token; follow redirects, recording each hop."""
+        cap = self.settings.media_max_bytes if max_bytes is None else max_bytes
+        for _hop in range(6):
+            exchange = self._get_with_retries(
+                url, None, None, authenticated=False, max_bytes=cap, purpose="media"
+            )
+            location = exchange.header("location")
+            if exchange.status in (301, 302, 303, 307, 308) and location:
+                url = str(httpx.URL(url).join(location))
+                continue
+            return exchange if exchange.status != -1 else None
+        return None
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _prepare(
+        self, url: str, params: Mapping[str, str] | None, authenticated: bool
+    ) -> tuple[str, dict[str, str]]:
+        parts = urlsplit(url)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if v != REDACTED]
+        query += list((params or {}).items())
+        extra_headers: dict[str, str] = {}
+        if authenticated and self._token:
+            name = _AUTH_PARAM.get(self.auth_style)
+            if name:
+                query = [(k, v) for k, v in query if k != name] + [(name, self._token)]
+            elif self.auth_style is AuthStyle.BEARER:
+                extra_headers["Authorization"] = f"Bearer {self._token}"
+        full = urlunsplit(parts._replace(query=urlencode(query, safe=",{}():")))
+        return full, extra_headers
+
+    def _get_with_retries(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        *,
+        authenticated: bool,
+        max_bytes: int | None = None,
+        purpose: str = "",
+    ) -> CapturedExchange:
+        full_url, auth_headers = self._prepare(url, params, authenticated)
+        send_headers = {**(headers or {}), **auth_headers}
+        attempts = self.settings.max_retries + 1
+        delay = self.settings.backoff_base
+        safe_url = self.redactor.url(full_url)
+        for attempt in range(1, attempts + 1):
+            try:
+                exchange = self._send(full_url, send_headers, max_bytes, purpose)
+            except httpx.TransportError as exc:
+                reason = type(exc).__name__
+                log.warning("network error on %s (attempt %d/%d): %s", safe_url, attempt, attempts, reason)
+                if attempt == attempts:
+                    raise TryLater(
+                        f"Cannot reach {self.platform or 'the platform'} at "
+                        f"{_origin(safe_url)} ({reason}); check the network and the API base URL",
+                        retry_at=self.clock.now() + timedelta(minutes=5),
+                        platform=self.platform,
+                        account=self.account,
+                    ) from None
+                self.clock.sleep(delay)
+                delay *= 2
+                continue
+            if exchange.status >= 500 and attempt < attempts:
+                log.warning("HTTP %d from %s (attempt %d/%d)", exchange.status, safe_url, attempt, attempts)
+                self.clock.sleep(delay)
+                delay *= 2
+                continue
+            if exchange.status >= 500:
+                raise TryLater(
+                    f"{self.platform or 'The platform'} keeps answering HTTP {exchange.status}; "
+                    "will retry in 15 minutes",
+                    retry_at=self.clock.now() + timedelta(minutes=15),
+                    platform=self.platform,
+                    account=self.account,
+                    evidence=exchange.response_pointer,
+                )
+            return exchange
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self, url: str, headers: Mapping[str, str], max_bytes: int | None, purpose: str
+    ) -> CapturedExchange:
+        when = self.clock.now()
+        with self._client.stream("GET", url, headers=headers) as response:
+            body, too_big = _read_capped(response, max_bytes)
+            status = response.status_code
+            reason = response.reason_phrase or ""
+            raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+            ip = _peer_ip(response)
+            request = response.request
+        return self._record(
+            request, when, status, reason, raw_headers, body, ip, truncated=too_big, purpose=purpose
+        )
+
+    def _record(
+        self,
+        request: httpx.Request,
+        when: datetime,
+        status: int,
+        reason: str,
+        raw_headers: list[tuple[str, str]],
+        body: bytes,
+        ip: str | None,
+        *,
+        truncated: bool = False,
+        purpose: str = "",
+    ) -> CapturedExchange:
+        red = self.redactor
+        target = red.url(str(request.url))
+        path = urlsplit(target)
+        req_line = f"GET {urlunsplit(('', '', path.path or '/', path.query, ''))} HTTP/1.1"
+        req_headers = [
+            (k, v) for k, v in request.headers.multi_items() if k.lower() != "authorization"
+        ]
+        req_headers = red.headers(req_headers)
+        stored_body, notes = red.body(body)
+        resp_headers: list[tuple[str, str]] = []
+        for key, value in red.headers(raw_headers):
+            if key.lower() in _WIRE_HEADERS:
+                if key.lower() != "content-length":
+                    resp_headers.append((f"X-Archiver-Original-{key}", value))
+                continue
+            resp_headers.append((key, value))
+        resp_headers.append(("Content-Length", str(len(stored_body))))
+        extra: dict[str, str] = {}
+        if notes:
+            extra["X-Archiver-Redaction"] = "; ".join(notes) + f" replaced by {REDACTED}"
+        if truncated:
+            extra["WARC-Truncated"] = "length"
+        if purpose:
+            extra["X-Archiver-Purpose"] = purpose
+        current = self.warc.current
+        resp_ptr, req_ptr = current.write_exchange(
+            target,
+            HttpMessage(req_line, req_headers),
+            HttpMessage(f"{status} {reason}".strip(), resp_headers, stored_body),
+            when=when,
+            extra_headers=extra,
+            ip_address=ip,
+        )
+        self.warc.after_write()
+        self.exchanges += 1
+        return CapturedExchange(
+            url=target,
+            method="GET",
+            status=status if not truncated else -1,
+            headers=tuple(resp_headers),
+            body=stored_body,
+            captured_at=when,
+            response_pointer=resp_ptr,
+            request_record_id=req_ptr.record_id,
+        )
+
+
+def _read_capped(response: httpx.Response, max_bytes: int | None) -> tuple[bytes, bool]:
+    """Read at most `max_bytes`; a larger body is cut and flagged (WARC-Truncated: length)."""
+    if max_bytes is None:
+        return response.read(), False
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return b"", True
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            return b"", True
+        chunks.append(chunk)
+    return b"".join(chunks), False
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _peer_ip(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    try:
+        addr = stream.get_extra_info("server_addr") if stream is not None else None
+    except Exception:  # noqa: BLE001 - best effort; the field is optional in WARC
+        return None
+    return str(addr[0]) if addr else None
+
+
+def _rate_limit_reset(exchange: CapturedExchange, clock: Clock) -> datetime:
+    """Retry-After first; else X-Rate-Limit-Reset (epoch seconds) or an ISO reset time."""
+    now = clock.now()
+    retry_after = exchange.header("retry-after")
+    if retry_after:
+        return parse_retry_after(retry_after, now, timedelta(seconds=60))
+    for name in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
+        value = exchange.header(name)
+        if not value:
+            continue
+        value = value.strip()
+        if value.isdigit():
+            number = int(value)
+            return datetime.fromtimestamp(number, UTC) if number > 10**9 else now + timedelta(seconds=number)
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+    return now + timedelta(seconds=60)

@@ -1,0 +1,282 @@
+"""Turn the records of one sealed WARC into catalog rows.
+
+This is the only code that writes items, versions, observations, tombstones, media and
+warnings. Live capture and `catalog rebuild` both call it, so the live catalog and a rebuilt
+one agree by construction; the tests check that they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver.catalog import tables as t
+from archiver.errors import CatalogError
+from archiver.models import AccountRef, Item, ParseWarning, media_key
+from archiver.warc.fields import (
+    INFO_ACCOUNT,
+    INFO_ACCOUNT_NAME,
+    INFO_API_BASE,
+    INFO_PLATFORM,
+    INFO_ROLE,
+    INFO_RUN,
+    OBSERVATION,
+    PURPOSE_HEADER,
+    split_location,
+)
+from archiver.warc.reader import Record
+from connectors.base import Connector
+
+
+@dataclass
+class IndexStats:
+    new_items: int = 0
+    new_versions: int = 0
+    observations: int = 0
+    tombstones: int = 0
+    media: int = 0
+    warnings: int = 0
+    item_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class WarcFacts:
+    """What the pipeline knows about a sealed WARC besides its records."""
+
+    name: str
+    size: int
+    sha256: str
+    store_key: str
+    stored_at: datetime
+    object_size: int | None = None
+    object_sha256: str | None = None
+    key_id: str | None = None
+    wrapped_key: bytes | None = None
+
+
+class WarcIndexer:
+    def __init__(self, session: Session, connector_for: Callable[[str], Connector]) -> None:
+        self.session = session
+        self.connector_for = connector_for
+
+    def index(self, facts: WarcFacts, records: Iterable[Record]) -> IndexStats:
+        s = self.session
+        if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == facts.name)) is not None:
+            return IndexStats()  # already indexed: indexing is idempotent
+        stats = IndexStats()
+        it = iter(records)
+        first = next(it, None)
+        if first is None or first.rec_type != "warcinfo":
+            raise CatalogError(f"{facts.name} does not start with a warcinfo record; not indexed")
+        info = first.warc_fields()
+        platform, account_id = info.get(INFO_PLATFORM, ""), info.get(INFO_ACCOUNT, "")
+        if not platform or not account_id:
+            raise CatalogError(f"{facts.name} was not written by this archiver; not indexed")
+        account = self._account(info, first.date)
+        run_id = info.get(INFO_RUN, facts.name)
+        run = s.get(t.CaptureRun, run_id)
+        if run is None:
+            run = t.CaptureRun(
+                id=run_id, account_pk=account.id, started_at=first.date, status="recovered"
+            )
+            s.add(run)
+        connector = self.connector_for(platform)
+        ref = AccountRef(platform, account_id, account.name, info.get(INFO_API_BASE, ""), account.role)
+        records_count = 1
+        last_date = first.date
+        for record in it:
+            records_count += 1
+            last_date = record.date
+            if record.rec_type == "response":
+                if record.headers.get(PURPOSE_HEADER) == "media":
+                    self._media(record)
+                    stats.media += 1
+                    continue
+                for parsed in connector.parse(ref, record.exchange()):
+                    if isinstance(parsed, ParseWarning):
+                        self._warning(run_id, parsed, record)
+                        stats.warnings += 1
+                    else:
+                        self._item(account, run_id, parsed, record, stats)
+            elif record.rec_type == "metadata":
+                fields = record.warc_fields()
+                is_deletion = fields.get(OBSERVATION) == "deleted"
+                if is_deletion and self._tombstone(platform, fields, record):
+                    stats.tombstones += 1
+        s.add(
+            t.WarcFile(
+                name=facts.name,
+                run_id=run_id,
+                account_pk=account.id,
+                size=facts.size,
+                sha256=facts.sha256,
+                records=records_count,
+                first_date=first.date,
+                last_date=last_date,
+                store_key=facts.store_key,
+                stored_at=facts.stored_at,
+                object_size=facts.object_size,
+                object_sha256=facts.object_sha256,
+                key_id=facts.key_id,
+                wrapped_key=facts.wrapped_key,
+            )
+        )
+        s.flush()
+        return stats
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def _account(self, info: dict[str, str], when: datetime) -> t.Account:
+        platform, account_id = info[INFO_PLATFORM], info[INFO_ACCOUNT]
+        account = self.session.scalar(
+            select(t.Account).where(t.Account.platform == platform, t.Account.account_id == account_id)
+        )
+        if account is None:
+            # Rebuilding from WARCs alone: the registration is recreated without its token.
+            account = t.Account(
+                platform=platform,
+                account_id=account_id,
+                name=info.get(INFO_ACCOUNT_NAME, ""),
+                role=info.get(INFO_ROLE, ""),
+                api_base=info.get(INFO_API_BASE, ""),
+                token_ref="",
+                status="rebuilt",
+                status_message="recreated from WARCs; set a token with 'accounts add --replace'",
+                created_at=when,
+            )
+            self.session.add(account)
+            self.session.flush()
+        return account
+
+    def _item(
+        self, account: t.Account, run_id: str, item: Item, record: Record, stats: IndexStats
+    ) -> None:
+        s = self.session
+        when = record.date
+        row = s.scalar(
+            select(t.Item).where(t.Item.platform == item.platform, t.Item.item_id == item.item_id)
+        )
+        if row is None:
+            row = t.Item(
+                account_pk=account.id,
+                platform=item.platform,
+                item_id=item.item_id,
+                kind=str(item.kind),
+                parent_id=item.parent_id,
+                created_at=item.created_at,
+                first_seen_at=when,
+                last_seen_at=when,
+            )
+            s.add(row)
+            s.flush()
+            stats.new_items += 1
+        else:
+            row.last_seen_at = max(row.last_seen_at, when)
+        latest = s.scalar(
+            select(t.ItemVersion)
+            .where(t.ItemVersion.item_pk == row.id)
+            .order_by(t.ItemVersion.version_no.desc())
+            .limit(1)
+        )
+        digest = item.content_sha256
+        if latest is None or latest.content_sha256 != digest:
+            latest = t.ItemVersion(
+                item_pk=row.id,
+                version_no=(latest.version_no + 1) if latest else 1,
+                content_sha256=digest,
+                content=item.content,
+                text=item.text,
+                author=item.author,
+                url=item.url,
+                observed_at=when,
+                warc_file=record.pointer.filename,
+                warc_offset=record.pointer.offset,
+                warc_length=record.pointer.length,
+                warc_record_id=record.pointer.record_id,
+            )
+            s.add(latest)
+            s.flush()
+            stats.new_versions += 1
+        seen = s.scalar(
+            select(t.Observation.id).where(
+                t.Observation.run_id == run_id, t.Observation.item_pk == row.id
+            )
+        )
+        if seen is None:
+            s.add(
+                t.Observation(
+                    run_id=run_id,
+                    item_pk=row.id,
+                    version_pk=latest.id,
+                    observed_at=when,
+                    warc_file=record.pointer.filename,
+                    warc_offset=record.pointer.offset,
+                    warc_length=record.pointer.length,
+                )
+            )
+            stats.observations += 1
+        stats.item_ids.add(item.item_id)
+
+    def _tombstone(self, platform: str, fields: dict[str, str], record: Record) -> bool:
+        s = self.session
+        item = s.scalar(
+            select(t.Item).where(t.Item.platform == platform, t.Item.item_id == fields["item-id"])
+        )
+        if item is None or item.tombstone is not None:
+            return False
+        evidence = fields.get("evidence-record-id", "")
+        ev_file, ev_offset, ev_length = split_location(fields.get("evidence-location", ""))
+        s.add(
+            t.Tombstone(
+                item_pk=item.id,
+                detected_at=record.date,
+                reason=fields.get("reason", "deleted"),
+                detail=fields.get("detail", ""),
+                evidence_file=ev_file or record.pointer.filename,
+                evidence_offset=ev_offset,
+                evidence_length=ev_length,
+                evidence_record_id=evidence,
+                metadata_record_id=record.pointer.record_id,
+                last_good_record_id=record.headers.get("WARC-Refers-To", ""),
+            )
+        )
+        item.deleted_at = record.date
+        s.flush()
+        return True
+
+    def _media(self, record: Record) -> None:
+        self.session.add(
+            t.MediaCapture(
+                url=record.target_uri,
+                media_key=media_key(record.target_uri),
+                status=record.http_status,
+                content_type=dict((k.lower(), v) for k, v in record.http_headers).get(
+                    "content-type", ""
+                ),
+                size=len(record.body),
+                truncated="WARC-Truncated" in record.headers,
+                observed_at=record.date,
+                warc_file=record.pointer.filename,
+                warc_offset=record.pointer.offset,
+                warc_length=record.pointer.length,
+                warc_record_id=record.pointer.record_id,
+            )
+        )
+
+    def _warning(self, run_id: str, warning: ParseWarning, record: Record) -> None:
+        self.session.add(
+            t.CaptureWarning(
+                run_id=run_id,
+                code=warning.code,
+                message=warning.message,
+                item_id=warning.item_id,
+                warc_file=record.pointer.filename,
+                warc_offset=record.pointer.offset,
+                warc_length=record.pointer.length,
+                created_at=record.date,
+            )
+        )

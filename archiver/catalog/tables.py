@@ -1,0 +1,227 @@
+"""The metadata catalog: an index over the WARCs, never the record of truth.
+
+Everything except account registrations can be recreated from stored WARCs by
+`archiver catalog rebuild`. Platform ids are strings (they overflow 64-bit integers on some
+platforms and carry underscores on Graph API).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Always aware UTC, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the catalog; use UTC-aware values")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(64), default="")
+    api_base: Mapped[str] = mapped_column(String(512), default="")
+    # Where the token is read from at poll time ("env:VAR" or "file:/path"): never the token.
+    token_ref: Mapped[str] = mapped_column(String(512), default="")
+    status: Mapped[str] = mapped_column(String(32), default="new")
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    next_poll_after: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_polled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cursor: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime]
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform}:{self.account_id}"
+
+
+class CaptureRun(Base):
+    __tablename__ = "capture_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # uuid, also in warcinfo
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    message: Mapped[str] = mapped_column(Text, default="")
+    exchanges: Mapped[int] = mapped_column(Integer, default=0)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    edited_items: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged_items: Mapped[int] = mapped_column(Integer, default=0)
+    deleted_items: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WarcFile(Base):
+    __tablename__ = "warc_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    account_pk: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)
+    first_date: Mapped[datetime]
+    last_date: Mapped[datetime]
+    store_key: Mapped[str] = mapped_column(String(512))
+    stored_at: Mapped[datetime]
+    # Filled in by the vault: what was uploaded (ciphertext) and how to decrypt it.
+    object_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    object_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(nullable=True)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("platform", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[str | None] = mapped_column(String(255), index=True, nullable=True)
+    created_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    versions: Mapped[list[ItemVersion]] = relationship(
+        back_populates="item", order_by="ItemVersion.version_no"
+    )
+    tombstone: Mapped[Tombstone | None] = relationship(back_populates="item")
+
+
+class ItemVersion(Base):
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_pk", "version_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    version_no: Mapped[int] = mapped_column(Integer)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str] = mapped_column(String(1024), default="")
+    observed_at: Mapped[datetime]
+    warc_file: Mapped[str] = mapped_column(String(255))
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(BigInteger)
+    warc_record_id: Mapped[str] = mapped_column(String(64))
+
+    item: Mapped[Item] = relationship(back_populates="versions")
+
+
+class Observation(Base):
+    """Each time a run saw an item: proves it was still there, unchanged or not."""
+
+    __tablename__ = "observations"
+    __table_args__ = (UniqueConstraint("run_id", "item_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    version_pk: Mapped[int] = mapped_column(ForeignKey("item_versions.id"))
+    observed_at: Mapped[datetime]
+    warc_file: Mapped[str] = mapped_column(String(255))
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(BigInteger)
+
+
+class Tombstone(Base):
+    __tablename__ = "tombstones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    detected_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    evidence_file: Mapped[str] = mapped_column(String(255))
+    evidence_offset: Mapped[int] = mapped_column(BigInteger)
+    evidence_length: Mapped[int] = mapped_column(BigInteger)
+    evidence_record_id: Mapped[str] = mapped_column(String(64))
+    metadata_record_id: Mapped[str] = mapped_column(String(64))
+    last_good_record_id: Mapped[str] = mapped_column(String(64), default="")
+
+    item: Mapped[Item] = relationship(back_populates="tombstone")
+
+
+class MediaCapture(Base):
+    __tablename__ = "media_captures"
+    __table_args__ = (Index("ix_media_captures_media_key", "media_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    media_key: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(128), default="")
+    size: Mapped[int] = mapped_column(BigInteger)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    observed_at: Mapped[datetime]
+    warc_file: Mapped[str] = mapped_column(String(255))
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(BigInteger)
+    warc_record_id: Mapped[str] = mapped_column(String(64))
+
+
+class CaptureWarning(Base):
+    """A payload we could not parse: quarantined with a stable code, bytes in the WARC."""
+
+    __tablename__ = "capture_warnings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[str] = mapped_column(String(255), default="")
+    warc_file: Mapped[str] = mapped_column(String(255), default="")
+    warc_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    warc_length: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime]

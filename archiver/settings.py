@@ -1,0 +1,178 @@
+"""One typed settings object: defaults < archiver.toml < ARCHIVER_* environment.
+
+All state lives under `home`, so two homes never interfere. No other module reads os.environ
+for configuration; the CLI builds Settings once and passes it down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from archiver.errors import ConfigError
+
+SECRET_MARKERS = ("token", "secret", "password", "key")
+
+
+class ConnectorSettings(BaseModel):
+    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`."""
+
+    api_base: str | None = Field(None, description="API base URL (tests point it at 127.0.0.1)")
+    api_version: str | None = Field(None, description="API version, e.g. v21.0 for Graph API")
+    page_limit: int = Field(25, ge=1, le=100, description="Items asked per page")
+    max_pages: int = Field(1000, ge=1, description="Safety cap on pages per listing")
+    min_retry_seconds: float = Field(60.0, ge=0, description="Shortest wait after a throttle")
+
+
+class StorageSettings(BaseModel):
+    url: str | None = Field(None, description="file:///path or s3://bucket/prefix; default: HOME/store")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto)")
+    s3_region: str | None = Field(None, description="AWS region of the bucket")
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "GOVERNANCE", description="Object Lock mode for retain-until dates"
+    )
+
+
+class VaultSettings(BaseModel):
+    key_file: Path | None = Field(None, description="Key-encryption key file; default HOME/keys/kek.json")
+    kms_key_id: str | None = Field(None, description="AWS KMS key id or ARN; overrides the key file")
+    segment_size: int = Field(1 << 20, ge=4096, description="Plaintext bytes per AEAD segment")
+
+
+class CaptureSettings(BaseModel):
+    warc_max_bytes: int = Field(1_000_000_000, ge=1_000_000, description="Roll WARCs at this size")
+    max_retries: int = Field(4, ge=0, le=10, description="Retries for 5xx and network errors")
+    backoff_base: float = Field(1.0, ge=0.0, description="First retry delay in seconds (doubles)")
+    timeout: float = Field(30.0, gt=0, description="HTTP timeout in seconds")
+    media_max_bytes: int = Field(200_000_000, ge=0, description="Largest media file downloaded")
+    max_inline_wait: float = Field(
+        10.0, ge=0, description="Throttles shorter than this are waited out inside the cycle"
+    )
+    user_agent: str = Field("district-social-archiver/0.1 (+records retention)")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ARCHIVER_",
+        env_nested_delimiter="__",
+        toml_file="archiver.toml",
+        extra="ignore",
+    )
+
+    home: Path = Field(Path("archive"), description="Folder that holds all archiver state")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in HOME")
+    district: str = Field("Demo School District", description="Name written into every WARC")
+    state: str = Field("WA", description="US state whose retention schedule applies")
+    log_level: str = Field("INFO")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    vault: VaultSettings = Field(default_factory=VaultSettings)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+    aws_secret_access_key: SecretStr | None = Field(None, description="Only if not using roles")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("ARCHIVER_CONFIG", "archiver.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, toml)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # Derived locations: one place decides the layout of HOME.
+    @property
+    def catalog_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'catalog.sqlite'}"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def store_url(self) -> str:
+        return self.storage.url or (self.home / "store").as_uri()
+
+    @property
+    def key_file(self) -> Path:
+        return self.vault.key_file or self.home / "keys" / "kek.json"
+
+    def connector(self, platform: str) -> ConnectorSettings:
+        return self.connectors.get(platform, ConnectorSettings())
+
+    def ensure_home(self) -> None:
+        """Create HOME and its folders, or say clearly why we cannot."""
+        try:
+            for folder in (self.home, self.spool_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".write-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write to the archive home {self.home} ({exc.strerror}); "
+                "set ARCHIVER_HOME to a folder this user can write."
+            ) from exc
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings as plain data, every secret replaced by '***'."""
+        data = self.model_dump(mode="json")
+        data["catalog_url"] = mask_url(self.catalog_url)
+        data["store_url"] = self.store_url
+        if data.get("database_url"):
+            data["database_url"] = mask_url(data["database_url"])
+        return _mask(data)
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    lowered = key.lower()
+    is_secret_name = any(m in lowered for m in SECRET_MARKERS) and not lowered.endswith(
+        ("_file", "_id", "_env")
+    )
+    if is_secret_name and value not in (None, ""):
+        return "***"
+    return value
+
+
+def mask_url(url: str) -> str:
+    """Hide a password inside a database URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown without its userinfo
+        return url.split("@")[-1]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError or TOML syntax error
+        first = str(exc).splitlines()
+        raise ConfigError(
+            "Invalid configuration: "
+            + (first[0] if first else type(exc).__name__)
+            + " (check archiver.toml and ARCHIVER_* variables)",
+            detail=str(exc),
+        ) from exc

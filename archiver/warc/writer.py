@@ -1,0 +1,250 @@
+"""WARC/1.1 files written in the spool, sealed atomically, one gzip member per record.
+
+warcio does the record framing; we override its digests (sha256 in lowercase hex, the IIPC
+community recommendation, instead of sha1 Base32) and drop the payload digest on metadata
+records, which have no payload. `WARC-Date` is written in whole seconds: JHOVE rejects 1.1's
+fractional seconds, and file order already orders records.
+
+A file being written ends in `.open`; sealing fsyncs it and renames it to its final name, so
+a crash can leave an `.open` file but never a sealed one that is incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from archiver.models import WarcPointer
+
+OPEN_SUFFIX = ".open"
+SOFTWARE = "district-social-archiver/0.1 (warcio)"
+
+
+class _HexDigester(Digester):
+    def __str__(self) -> str:
+        return f"{self.type_}:{self.digester.hexdigest()}"
+
+
+class SpecWARCWriter(WARCWriter):
+    NO_PAYLOAD_DIGEST_TYPES = ("warcinfo", "revisit", "metadata")
+
+    @staticmethod
+    def _create_digester() -> Digester:
+        return _HexDigester("sha256")
+
+
+class _HashingFile(io.RawIOBase):
+    """Counts and hashes bytes on their way to disk, so sealing never re-reads the file."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        view = memoryview(data)
+        self.raw.write(view)
+        self.sha256.update(view)
+        self.position += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def warc_date(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+@dataclass(frozen=True, slots=True)
+class SealedWarc:
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    records: int
+    first_date: datetime
+    last_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HttpMessage:
+    """An HTTP message ready to be written: secrets already removed by the caller."""
+
+    statusline: str  # "GET /path HTTP/1.1" or "200 OK"
+    headers: Sequence[tuple[str, str]]
+    body: bytes = b""
+
+
+class WarcFile:
+    """One WARC being written. Not thread-safe: one writer per capture cycle."""
+
+    def __init__(self, spool: Path, name: str, info: dict[str, str], *, now: datetime) -> None:
+        spool.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.final_path = spool / name
+        self.path = spool / (name + OPEN_SUFFIX)
+        self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in seal()/abandon()
+        self._out = _HashingFile(self._fh)
+        self._writer = SpecWARCWriter(self._out, gzip=True, warc_version="1.1")
+        self.records = 0
+        self.first_date = now
+        self.last_date = now
+        fields = {"software": SOFTWARE, "format": "WARC File Format 1.1",
+                  "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                  "hostname": socket.gethostname()}
+        fields.update(info)
+        record = self._writer.create_warcinfo_record(name, fields)
+        record.rec_headers.replace_header("WARC-Date", warc_date(now))
+        self.warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
+        self._write(record)
+
+    @property
+    def size(self) -> int:
+        return self._out.position
+
+    def _write(self, record: object) -> WarcPointer:
+        start = self._out.position
+        self._writer.write_record(record)
+        self.records += 1
+        rec_headers = record.rec_headers  # type: ignore[attr-defined]
+        return WarcPointer(
+            filename=self.name,
+            offset=start,
+            length=self._out.position - start,
+            record_id=rec_headers.get_header("WARC-Record-ID"),
+        )
+
+    def write_exchange(
+        self,
+        target_uri: str,
+        request: HttpMessage,
+        response: HttpMessage,
+        *,
+        when: datetime,
+        extra_headers: dict[str, str] | None = None,
+        ip_address: str | None = None,
+    ) -> tuple[WarcPointer, WarcPointer]:
+        """Write response then request (warcio's order), linked by WARC-Concurrent-To."""
+        date = warc_date(when)
+        self.last_date = when
+        resp_headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
+        if ip_address:
+            resp_headers["WARC-IP-Address"] = ip_address
+        resp_headers.update(extra_headers or {})
+        resp = self._writer.create_warc_record(
+            target_uri,
+            "response",
+            payload=io.BytesIO(response.body),
+            length=None,
+            warc_headers_dict=resp_headers,
+            http_headers=StatusAndHeaders(response.statusline, list(response.headers), protocol="HTTP/1.1"),
+        )
+        req = self._writer.create_warc_record(
+            target_uri,
+            "request",
+            payload=io.BytesIO(request.body),
+            length=None,
+            warc_headers_dict={"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id},
+            http_headers=StatusAndHeaders(
+                request.statusline, list(request.headers), is_http_request=True
+            ),
+        )
+        req.rec_headers.add_header("WARC-Concurrent-To", resp.rec_headers.get_header("WARC-Record-ID"))
+        resp_ptr = self._write(resp)
+        req_ptr = self._write(req)
+        return resp_ptr, req_ptr
+
+    def write_metadata(
+        self,
+        fields: dict[str, str],
+        *,
+        when: datetime,
+        refers_to: str | None = None,
+        concurrent_to: str | None = None,
+        target_uri: str | None = None,
+    ) -> WarcPointer:
+        """A conclusion of the archiver (edit, deletion) as application/warc-fields."""
+        body = "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode("utf-8")
+        headers = {"WARC-Date": warc_date(when), "WARC-Warcinfo-ID": self.warcinfo_id}
+        if refers_to:
+            headers["WARC-Refers-To"] = refers_to
+        if concurrent_to:
+            headers["WARC-Concurrent-To"] = concurrent_to
+        record = self._writer.create_warc_record(
+            target_uri or "",
+            "metadata",
+            payload=io.BytesIO(body),
+            length=len(body),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict=headers,
+        )
+        if not target_uri:
+            record.rec_headers.remove_header("WARC-Target-URI")
+        self.last_date = when
+        return self._write(record)
+
+    def seal(self) -> SealedWarc:
+        """fsync, rename to the final name, fsync the folder: the file is now immutable."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.path, self.final_path)
+        fsync_dir(self.final_path.parent)
+        return SealedWarc(
+            name=self.name,
+            path=self.final_path,
+            size=self._out.position,
+            sha256=self._out.sha256.hexdigest(),
+            records=self.records,
+            first_date=self.first_date,
+            last_date=self.last_date,
+        )
+
+    def abandon(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def warc_name(prefix: str, when: datetime, serial: int = 0) -> str:
+    """Annex C naming: Prefix-Timestamp-Serial-Crawlhost.warc.gz.
+
+    The 17-digit timestamp (milliseconds) and the serial within a cycle make names of one
+    account sort in the order they were written, which `catalog rebuild` relies on; the random
+    suffix keeps names unique across machines.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in prefix)[:80]
+    utc = when.astimezone(UTC)
+    stamp = utc.strftime("%Y%m%d%H%M%S") + f"{utc.microsecond // 1000:03d}"
+    host = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:40]
+    return f"{safe}-{stamp}-{serial:05d}{uuid.uuid4().hex[:6]}-{host}.warc.gz"

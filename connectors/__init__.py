@@ -8,8 +8,16 @@ from connectors.base import Connector, Registered
 from connectors.facebook import FacebookConnector
 
 CONNECTORS: dict[str, Registered] = {
-    "facebook": Registered(FacebookConnector, "archiver.sandbox.facebook"),
+    "facebook": Registered(FacebookConnector, "archiver.sandbox.facebook:FacebookContract"),
 }
+
+
+def load_sandbox(platform: str) -> object:
+    """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes)."""
+    import importlib
+
+    module, _, cls = CONNECTORS[platform].sandbox.partition(":")
+    return getattr(importlib.import_module(module), cls)()
 
 
 def platforms() -> list[str]:

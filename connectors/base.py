@@ -91,7 +91,7 @@ class Registered:
     """A connector and the sandbox that imitates its platform, for the registry and tests."""
 
     connector: type[Connector]
-    sandbox: str  # dotted path of the sandbox module, which exposes `build_app(timeline)`
+    sandbox: str  # "module:Class" of its archiver.sandbox.contract.ContractSandbox adapter
 
 
 def parse_retry_after(value: str | None, now: datetime, default: timedelta) -> datetime:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from archiver.sandbox.contract import SeededAccount
 from archiver.sandbox.server import Request, Response
 
 GRAPH_TIME = "%Y-%m-%dT%H:%M:%S+0000"
@@ -339,3 +340,66 @@ class FacebookTimeline:
         tops = sorted((c for c in self.sandbox.comments.values() if c.post_id == post_id and c.parent is None),
                       key=lambda c: c.created)
         return tops[1].id
+
+
+class FacebookContract:
+    """The contract-suite adapter over GraphSandbox."""
+
+    platform = "facebook"
+
+    def __init__(self) -> None:
+        self.token = "EAAB-contract-token-7f3a9c"
+        self.sandbox = GraphSandbox(tokens={self.token})
+        self.app = self.sandbox
+        self._edits = 0
+
+    def bind(self, base_url: str) -> None:
+        self.sandbox.base_url = base_url
+
+    def seed_account(self) -> SeededAccount:
+        timeline = FacebookTimeline(self.sandbox)
+        timeline.setup()
+        return SeededAccount(LINCOLN, f"https://www.facebook.com/{LINCOLN}", self.token, "Lincoln High School")
+
+    def seed_bulk(self, count: int) -> SeededAccount:
+        """Posts with two comments each: a third of the items are posts."""
+        sb, page = self.sandbox, "1000099"
+        sb.add_page(page, "Bulk Elementary")
+        start = sb.now() - timedelta(days=365)
+        made = 0
+        while made < count:
+            post = sb.publish(page, f"Bulk post {made}", at=start + timedelta(hours=made))
+            made += 1
+            for n in range(2):
+                if made < count:
+                    sb.comment(post, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
+                    made += 1
+        return SeededAccount(page, page, self.token, "Bulk Elementary")
+
+    def live_item_ids(self, account_id: str) -> set[str]:
+        sb = self.sandbox
+        posts = {p.id for p in sb.posts.values() if p.page_id == account_id and not p.deleted}
+        comments = {c.id for c in sb.comments.values() if c.post_id in posts and not c.deleted}
+        return posts | comments
+
+    def publish(self, account_id: str) -> str:
+        return self.sandbox.publish(account_id, "A new announcement from the contract suite.")
+
+    def edit(self, item_id: str) -> None:
+        self._edits += 1
+        if item_id in self.sandbox.posts:
+            self.sandbox.edit_post(item_id, f"Edited text #{self._edits}")
+        else:
+            self.sandbox.edit_comment(item_id, f"Edited comment #{self._edits}")
+
+    def delete(self, item_id: str) -> None:
+        if item_id in self.sandbox.posts:
+            self.sandbox.delete_post(item_id)
+        else:
+            self.sandbox.delete_comment(item_id)
+
+    def throttle_next(self, count: int) -> None:
+        self.sandbox.throttle_next = count
+
+    def expire_token(self, token: str) -> None:
+        self.sandbox.expire_token(token)

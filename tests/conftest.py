@@ -1,0 +1,48 @@
+"""Shared fixtures: temporary homes, both catalog databases, sandbox harnesses."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("ARCHIVER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No test reads the developer's archiver.toml or ARCHIVER_* variables."""
+    for key in list(os.environ):
+        if key.startswith("ARCHIVER_") and key != "ARCHIVER_TEST_PG_URL":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ARCHIVER_CONFIG", str(tmp_path / "no-such-archiver.toml"))
+
+
+def _pg_database() -> Iterator[str]:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"archiver_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({type(exc).__name__}); the catalog "
+                    "tests must run on it. Start it or set ARCHIVER_TEST_PG_URL.")
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Every catalog test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    else:
+        yield from _pg_database()

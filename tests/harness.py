@@ -1,0 +1,65 @@
+"""A sandbox platform served over HTTP plus an archiver home wired to it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from archiver.accounts import register_account
+from archiver.app import App
+from archiver.catalog import tables as t
+from archiver.poller import Poller, RunReport
+from archiver.sandbox.contract import ContractSandbox, SeededAccount
+from archiver.sandbox.server import SandboxServer
+from archiver.settings import Settings
+from connectors import load_sandbox
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, platform: str, *, database_url: str | None = None,
+                 settings: dict[str, Any] | None = None) -> None:
+        self.platform = platform
+        self.sandbox: ContractSandbox = load_sandbox(platform)  # type: ignore[assignment]
+        self.server = SandboxServer(self.sandbox.app).start()
+        self.sandbox.bind(self.server.url)
+        self.seed: SeededAccount = self.sandbox.seed_account()
+        self.home = tmp_path / "home"
+        overrides: dict[str, Any] = {
+            "home": self.home,
+            "database_url": database_url,
+            "connectors": {platform: {"api_base": self.server.url, "min_retry_seconds": 0.05,
+                                      "page_limit": 25}},
+            "capture": {"backoff_base": 0.01, "max_inline_wait": 5.0},
+        }
+        overrides.update(settings or {})
+        self.app = App(Settings(**overrides))
+        token_file = None
+        if self.seed.token:
+            path = tmp_path / "token.txt"
+            path.write_text(self.seed.token)
+            os.chmod(path, 0o600)
+            token_file = str(path)
+        self.account = register_account(self.app, platform, self.seed.raw_id, name=self.seed.name,
+                                        token_file=token_file)
+        self.poller = Poller(self.app)
+
+    def poll(self) -> RunReport:
+        reports = list(self.poller.poll(self.account.label))
+        assert len(reports) == 1
+        return reports[0]
+
+    def items(self) -> dict[str, t.Item]:
+        with self.app.catalog.session() as s:
+            rows = s.query(t.Item).all()
+            for row in rows:
+                _ = row.versions, row.tombstone
+            return {r.item_id: r for r in rows}
+
+    def warc_files(self) -> list[Path]:
+        root = self.home / "store"
+        return sorted(p for p in root.rglob("*.warc.gz"))
+
+    def close(self) -> None:
+        self.app.close()
+        self.server.stop()

@@ -49,6 +49,17 @@ class HttpClient(Protocol):
         """GET and record. Retries network errors and 5xx; raises TryLater on HTTP 429."""
         ...
 
+    def post_json(
+        self,
+        url: str,
+        *,
+        json: object,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CapturedExchange:
+        """POST a JSON body and record it (APIs such as TikTok's list endpoints need this)."""
+        ...
+
     def fetch_media(self, url: str, *, max_bytes: int | None = None) -> CapturedExchange | None:
         """Download a media file into the WARC; None when it is larger than the cap."""
         ...

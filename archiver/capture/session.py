@@ -87,6 +87,34 @@ class CaptureSession:
             )
         return exchange
 
+    def post_json(
+        self,
+        url: str,
+        *,
+        json: object,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CapturedExchange:
+        """POST a JSON body (TikTok's list and query endpoints); recorded with its body."""
+        import json as _json
+
+        body = _json.dumps(json, separators=(",", ":")).encode("utf-8")
+        send = {**(headers or {}), "Content-Type": "application/json; charset=UTF-8"}
+        exchange = self._get_with_retries(
+            url, params, send, authenticated=True, method="POST", body=body
+        )
+        if exchange.status == 429:
+            retry_at = _rate_limit_reset(exchange, self.clock)
+            raise TryLater(
+                f"{self.platform} rate limit reached for {self.account}; will retry after "
+                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                retry_at=retry_at,
+                platform=self.platform,
+                account=self.account,
+                evidence=exchange.response_pointer,
+            )
+        return exchange
+
     def fetch_media(self, url: str, *, max_bytes: int | None = None) -> CapturedExchange | None:
         """Media lives on CDNs that need no token; follow redirects, recording each hop."""
         cap = self.settings.media_max_bytes if max_bytes is None else max_bytes
@@ -128,6 +156,8 @@ class CaptureSession:
         authenticated: bool,
         max_bytes: int | None = None,
         purpose: str = "",
+        method: str = "GET",
+        body: bytes = b"",
     ) -> CapturedExchange:
         full_url, auth_headers = self._prepare(url, params, authenticated)
         send_headers = {**(headers or {}), **auth_headers}
@@ -136,7 +166,7 @@ class CaptureSession:
         safe_url = self.redactor.url(full_url)
         for attempt in range(1, attempts + 1):
             try:
-                exchange = self._send(full_url, send_headers, max_bytes, purpose)
+                exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
             except httpx.TransportError as exc:
                 reason = type(exc).__name__
                 log.warning("network error on %s (attempt %d/%d): %s", safe_url, attempt, attempts, reason)
@@ -169,18 +199,26 @@ class CaptureSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, url: str, headers: Mapping[str, str], max_bytes: int | None, purpose: str
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        max_bytes: int | None,
+        purpose: str,
     ) -> CapturedExchange:
         when = self.clock.now()
-        with self._client.stream("GET", url, headers=headers) as response:
-            body, too_big = _read_capped(response, max_bytes)
+        content = body if method != "GET" else None
+        with self._client.stream(method, url, headers=headers, content=content) as response:
+            resp_body, too_big = _read_capped(response, max_bytes)
             status = response.status_code
             reason = response.reason_phrase or ""
             raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
             ip = _peer_ip(response)
             request = response.request
         return self._record(
-            request, when, status, reason, raw_headers, body, ip, truncated=too_big, purpose=purpose
+            request, when, status, reason, raw_headers, resp_body, ip,
+            truncated=too_big, purpose=purpose, request_body=body,
         )
 
     def _record(
@@ -195,16 +233,19 @@ class CaptureSession:
         *,
         truncated: bool = False,
         purpose: str = "",
+        request_body: bytes = b"",
     ) -> CapturedExchange:
         red = self.redactor
         target = red.url(str(request.url))
         path = urlsplit(target)
-        req_line = f"GET {urlunsplit(('', '', path.path or '/', path.query, ''))} HTTP/1.1"
+        method = request.method
+        req_line = f"{method} {urlunsplit(('', '', path.path or '/', path.query, ''))} HTTP/1.1"
         req_headers = [
             (k, v) for k, v in request.headers.multi_items() if k.lower() != "authorization"
         ]
         req_headers = red.headers(req_headers)
         stored_body, notes = red.body(body)
+        stored_request_body, _ = red.body(request_body)
         resp_headers: list[tuple[str, str]] = []
         for key, value in red.headers(raw_headers):
             if key.lower() in _WIRE_HEADERS:
@@ -223,7 +264,7 @@ class CaptureSession:
         current = self.warc.current
         resp_ptr, req_ptr = current.write_exchange(
             target,
-            HttpMessage(req_line, req_headers),
+            HttpMessage(req_line, req_headers, stored_request_body),
             HttpMessage(f"{status} {reason}".strip(), resp_headers, stored_body),
             when=when,
             extra_headers=extra,
@@ -233,7 +274,7 @@ class CaptureSession:
         self.exchanges += 1
         return CapturedExchange(
             url=target,
-            method="GET",
+            method=method,
             status=status if not truncated else -1,
             headers=tuple(resp_headers),
             body=stored_body,

@@ -189,6 +189,10 @@ class WarcIndexer:
                 version_no=(latest.version_no + 1) if latest else 1,
                 content_sha256=digest,
                 content=item.content,
+                media=[
+                    {"url": m.url, "media_key": media_key(m.url), "kind": m.kind, "media_id": m.media_id}
+                    for m in item.media
+                ],
                 text=item.text,
                 author=item.author,
                 url=item.url,

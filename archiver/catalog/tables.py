@@ -147,6 +147,8 @@ class ItemVersion(Base):
     version_no: Mapped[int] = mapped_column(Integer)
     content_sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[dict] = mapped_column(JSON)
+    # [{"url", "media_key", "kind", "media_id"}]: links a version to its captured media files.
+    media: Mapped[list] = mapped_column(JSON, default=list)
     text: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(255), default="")
     url: Mapped[str] = mapped_column(String(1024), default="")

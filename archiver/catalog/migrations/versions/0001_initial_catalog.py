@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 00:53:19.097760
+Create Date: 2026-11-23 00:57:12.942385
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ def upgrade() -> None:
         sa.Column("version_no", sa.Integer(), nullable=False),
         sa.Column("content_sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.JSON(), nullable=False),
+        sa.Column("media", sa.JSON(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("author", sa.String(length=255), nullable=False),
         sa.Column("url", sa.String(length=1024), nullable=False),

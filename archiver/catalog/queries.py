@@ -1,0 +1,208 @@
+"""Read-side queries for the CLI and exports: plain dataclasses out, no ORM objects leak."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archiver.catalog import tables as t
+from archiver.errors import ArchiverError
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    id: str
+    platform: str
+    account: str
+    kind: str
+    parent_id: str | None
+    created_at: str | None
+    first_seen_at: str
+    deleted: bool
+    versions: int
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VersionView:
+    version: int
+    observed_at: str
+    content_sha256: str
+    text: str
+    author: str
+    url: str
+    warc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    summary: ItemSummary
+    versions: list[VersionView]
+    tombstone: dict[str, Any] | None
+    observations: int
+    media: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.summary.as_dict(),
+            "observations": self.observations,
+            "version_history": [asdict(v) for v in self.versions],
+            "tombstone": self.tombstone,
+            "media": self.media,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def list_items(
+    s: Session,
+    *,
+    account: str | None = None,
+    kind: str | None = None,
+    deleted: bool | None = None,
+    edited: bool | None = None,
+    limit: int | None = None,
+) -> list[ItemSummary]:
+    counts = (
+        select(
+            t.ItemVersion.item_pk,
+            func.count().label("n"),
+            func.max(t.ItemVersion.version_no).label("latest"),
+        )
+        .group_by(t.ItemVersion.item_pk)
+        .subquery()
+    )
+    query = (
+        select(t.Item, t.Account, counts.c.n, t.ItemVersion.text)
+        .join(t.Account, t.Account.id == t.Item.account_pk)
+        .join(counts, counts.c.item_pk == t.Item.id)
+        .join(
+            t.ItemVersion,
+            (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == counts.c.latest),
+        )
+        .order_by(t.Item.created_at.desc(), t.Item.id)
+    )
+    if account:
+        query = query.where(
+            (t.Account.account_id == account)
+            | (t.Account.name == account)
+            | (func.concat(t.Account.platform, ":", t.Account.account_id) == account)
+        )
+    if kind:
+        query = query.where(t.Item.kind == kind)
+    if deleted is not None:
+        query = query.where(t.Item.deleted_at.is_not(None) if deleted else t.Item.deleted_at.is_(None))
+    if edited is not None:
+        query = query.where(counts.c.n > 1 if edited else counts.c.n == 1)
+    if limit:
+        query = query.limit(limit)
+    return [
+        ItemSummary(
+            id=item.item_id,
+            platform=item.platform,
+            account=f"{acc.platform}:{acc.account_id}",
+            kind=item.kind,
+            parent_id=item.parent_id,
+            created_at=_iso(item.created_at),
+            first_seen_at=_iso(item.first_seen_at) or "",
+            deleted=item.deleted_at is not None,
+            versions=int(n),
+            text=text or "",
+        )
+        for item, acc, n, text in s.execute(query)
+    ]
+
+
+def item_detail(s: Session, item_id: str) -> ItemDetail:
+    rows = list(s.scalars(select(t.Item).where(t.Item.item_id == item_id)))
+    if not rows:
+        raise ArchiverError(f"No captured item has the id '{item_id}'; see 'archiver items list'")
+    item = rows[0]
+    account = s.get(t.Account, item.account_pk)
+    versions = [
+        VersionView(
+            version=v.version_no,
+            observed_at=v.observed_at.isoformat(),
+            content_sha256=v.content_sha256,
+            text=v.text,
+            author=v.author,
+            url=v.url,
+            warc={
+                "file": v.warc_file,
+                "offset": v.warc_offset,
+                "length": v.warc_length,
+                "record_id": v.warc_record_id,
+            },
+        )
+        for v in item.versions
+    ]
+    tomb = item.tombstone
+    tombstone = None
+    if tomb is not None:
+        tombstone = {
+            "detected_at": tomb.detected_at.isoformat(),
+            "reason": tomb.reason,
+            "detail": tomb.detail,
+            "evidence": {
+                "file": tomb.evidence_file,
+                "offset": tomb.evidence_offset,
+                "length": tomb.evidence_length,
+                "record_id": tomb.evidence_record_id,
+            },
+            "metadata_record_id": tomb.metadata_record_id,
+            "last_good_record_id": tomb.last_good_record_id,
+        }
+    observations = s.scalar(select(func.count()).where(t.Observation.item_pk == item.id)) or 0
+    media_keys = {m["media_key"] for v in item.versions for m in (v.media or [])}
+    media = []
+    if media_keys:
+        for m in s.scalars(select(t.MediaCapture).where(t.MediaCapture.media_key.in_(media_keys))):
+            media.append({"url": m.url, "status": m.status, "size": m.size,
+                          "file": m.warc_file, "offset": m.warc_offset, "length": m.warc_length})
+    summary = ItemSummary(
+        id=item.item_id,
+        platform=item.platform,
+        account=f"{account.platform}:{account.account_id}" if account else "",
+        kind=item.kind,
+        parent_id=item.parent_id,
+        created_at=_iso(item.created_at),
+        first_seen_at=item.first_seen_at.isoformat(),
+        deleted=item.deleted_at is not None,
+        versions=len(versions),
+        text=versions[-1].text if versions else "",
+    )
+    return ItemDetail(summary, versions, tombstone, int(observations), media)
+
+
+def counts(s: Session) -> dict[str, int]:
+    def n(query: Any) -> int:
+        return int(s.scalar(query) or 0)
+
+    edited = (
+        select(t.ItemVersion.item_pk)
+        .group_by(t.ItemVersion.item_pk)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    return {
+        "accounts": n(select(func.count()).select_from(t.Account)),
+        "posts": n(select(func.count()).where(t.Item.kind == "post")),
+        "comments": n(select(func.count()).where(t.Item.kind == "comment")),
+        "replies": n(select(func.count()).where(t.Item.kind == "reply")),
+        "other_items": n(select(func.count()).where(t.Item.kind.not_in(("post", "comment", "reply")))),
+        "edited_items": n(select(func.count()).select_from(edited)),
+        "edits": n(select(func.count()).select_from(t.ItemVersion)) - n(select(func.count()).select_from(t.Item)),
+        "deletions": n(select(func.count()).select_from(t.Tombstone)),
+        "media": n(select(func.count()).select_from(t.MediaCapture)),
+        "warc_files": n(select(func.count()).select_from(t.WarcFile)),
+        "warnings": n(select(func.count()).select_from(t.CaptureWarning)),
+    }

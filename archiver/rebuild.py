@@ -1,0 +1,142 @@
+"""`catalog rebuild`: recreate the catalog from the stored WARCs alone and compare.
+
+The rebuild indexes every stored WARC into a scratch catalog with the same indexer the live
+pipeline uses, then compares the two table by table. `apply` replaces the live catalog's
+derived tables (everything but account registrations and run bookkeeping) with the result.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from archiver.app import App
+from archiver.catalog import tables as t
+from archiver.catalog.db import Catalog, open_catalog
+from archiver.catalog.indexer import WarcFacts, WarcIndexer
+from archiver.warc.reader import iter_records
+
+DERIVED = (t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture, t.CaptureWarning, t.WarcFile)
+
+
+@dataclass
+class TableDiff:
+    table: str
+    live: int
+    rebuilt: int
+    only_live: list[Any] = field(default_factory=list)
+    only_rebuilt: list[Any] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        return not self.only_live and not self.only_rebuilt
+
+
+@dataclass
+class RebuildReport:
+    warcs: int
+    diffs: list[TableDiff]
+    applied: bool = False
+
+    @property
+    def equal(self) -> bool:
+        return all(d.equal for d in self.diffs)
+
+
+def stored_warc_keys(app: App) -> list[str]:
+    # Keys are warc/<platform>/<account>/<name>: names sort in writing order per account.
+    return sorted(k for k in app.store.keys("warc/") if k.endswith(".warc.gz"))
+
+
+def index_all(app: App, catalog: Catalog, keys: Iterable[str],
+              progress: Callable[[str], None] | None = None) -> int:
+    count = 0
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        head = app.store.head(key)
+        assert head is not None
+        facts = WarcFacts(
+            name=name, size=head.size, sha256=head.sha256, store_key=key,
+            stored_at=app.clock.now(), object_size=head.size, object_sha256=head.sha256,
+        )
+        with catalog.session() as s, app.store.open(key) as fh:
+            WarcIndexer(s, app.connector).index(facts, iter_records(fh, name))
+        count += 1
+        if progress:
+            progress(name)
+    return count
+
+
+def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
+    """Each derived table as a set of natural-key tuples (no surrogate ids)."""
+    with catalog.session() as s:
+        items = {i.id: (i.platform, i.item_id) for i in s.scalars(select(t.Item))}
+        return {
+            "items": {
+                (i.platform, i.item_id, i.kind, i.parent_id, _ts(i.created_at), _ts(i.first_seen_at),
+                 _ts(i.last_seen_at), _ts(i.deleted_at))
+                for i in s.scalars(select(t.Item))
+            },
+            "item_versions": {
+                (*items[v.item_pk], v.version_no, v.content_sha256, v.warc_file, v.warc_offset,
+                 v.warc_length, v.warc_record_id, _ts(v.observed_at))
+                for v in s.scalars(select(t.ItemVersion))
+            },
+            "observations": {
+                (o.run_id, *items[o.item_pk], o.warc_file, o.warc_offset)
+                for o in s.scalars(select(t.Observation))
+            },
+            "tombstones": {
+                (*items[x.item_pk], x.reason, x.evidence_record_id, x.metadata_record_id,
+                 x.last_good_record_id, _ts(x.detected_at))
+                for x in s.scalars(select(t.Tombstone))
+            },
+            "media_captures": {
+                (m.url, m.status, m.size, m.warc_file, m.warc_offset)
+                for m in s.scalars(select(t.MediaCapture))
+            },
+            "capture_warnings": {
+                (w.run_id, w.code, w.item_id, w.warc_file, w.warc_offset)
+                for w in s.scalars(select(t.CaptureWarning))
+            },
+            "warc_files": {
+                (w.name, w.sha256, w.size, w.records, w.store_key) for w in s.scalars(select(t.WarcFile))
+            },
+        }
+
+
+def _ts(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def compare(live: Catalog, rebuilt: Catalog, examples: int = 5) -> list[TableDiff]:
+    a, b = snapshot(live), snapshot(rebuilt)
+    diffs = []
+    for table in a:
+        only_a, only_b = a[table] - b[table], b[table] - a[table]
+        diffs.append(TableDiff(table, len(a[table]), len(b[table]),
+                               sorted(only_a, key=str)[:examples], sorted(only_b, key=str)[:examples]))
+    return diffs
+
+
+def rebuild(app: App, *, apply: bool = False, progress: Callable[[str], None] | None = None) -> RebuildReport:
+    keys = stored_warc_keys(app)
+    with tempfile.TemporaryDirectory(prefix="archiver-rebuild-") as scratch:
+        scratch_catalog = open_catalog(f"sqlite:///{Path(scratch) / 'rebuilt.sqlite'}")
+        try:
+            count = index_all(app, scratch_catalog, keys, progress)
+            report = RebuildReport(count, compare(app.catalog, scratch_catalog))
+        finally:
+            scratch_catalog.dispose()
+    if apply and not report.equal:
+        with app.catalog.session() as s:
+            for table in DERIVED:
+                s.execute(delete(table))
+        index_all(app, app.catalog, keys, progress)
+        report.applied = True
+    return report

@@ -320,8 +320,10 @@ class FacebookTimeline:
             pid = sb.publish(DISTRICT, f"Board meeting notice {n + 1}", at=start + timedelta(days=10 * n))
             self.marks[f"district{n}_comment"] = sb.comment(pid, "Will it be streamed?", at=start + timedelta(days=10 * n, hours=1))
 
-    def before_cycle(self, cycle: int) -> None:
+    def before_cycle(self, cycle: int) -> int:
+        """Apply the changes scripted before `cycle`; returns how many were content edits."""
         sb, m = self.sandbox, self.marks
+        edits_before = sb.ledger.edits
         if cycle == 2:
             m["new_post"] = sb.publish(LINCOLN, "Snow day: all Lincoln schools closed tomorrow.", picture=True)
             sb.edit_post(m["recent0"], "Lincoln High update: CORRECTED schedule for finals week.")
@@ -335,6 +337,7 @@ class FacebookTimeline:
             sb.edit_comment(m["district0_comment"], "Will it be streamed? (edited: and recorded?)")
             sb.hide_comment(m["recent2_first"])
             sb.publish(DISTRICT, "Reminder: enrollment opens Monday.")
+        return sb.ledger.edits - edits_before
 
     def _second_comment(self, post_id: str) -> str:
         tops = sorted((c for c in self.sandbox.comments.values() if c.post_id == post_id and c.parent is None),
@@ -351,15 +354,26 @@ class FacebookContract:
         self.token = "EAAB-contract-token-7f3a9c"
         self.sandbox = GraphSandbox(tokens={self.token})
         self.app = self.sandbox
+        self.timeline: FacebookTimeline | None = None
         self._edits = 0
 
     def bind(self, base_url: str) -> None:
         self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
-        timeline = FacebookTimeline(self.sandbox)
-        timeline.setup()
+        if self.timeline is None:
+            self.timeline = FacebookTimeline(self.sandbox)
+            self.timeline.setup()
         return SeededAccount(LINCOLN, f"https://www.facebook.com/{LINCOLN}", self.token, "Lincoln High School")
+
+    def demo_accounts(self) -> list[SeededAccount]:
+        """The demo's two Pages: a school and the district office."""
+        first = self.seed_account()
+        return [first, SeededAccount(DISTRICT, DISTRICT, self.token, "Riverside School District")]
+
+    def before_cycle(self, cycle: int) -> int:
+        assert self.timeline is not None
+        return self.timeline.before_cycle(cycle)
 
     def seed_bulk(self, count: int) -> SeededAccount:
         """Posts with two comments each: a third of the items are posts."""

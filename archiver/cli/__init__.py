@@ -1,0 +1,1 @@
+"""The records officer's command line: thin commands over the library."""

@@ -95,7 +95,7 @@ def list_items(
         query = query.where(
             (t.Account.account_id == account)
             | (t.Account.name == account)
-            | (func.concat(t.Account.platform, ":", t.Account.account_id) == account)
+            | ((t.Account.platform + ":" + t.Account.account_id) == account)
         )
     if kind:
         query = query.where(t.Item.kind == kind)

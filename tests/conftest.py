@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +20,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: i
         if key.startswith("ARCHIVER_") and key != "ARCHIVER_TEST_PG_URL":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ARCHIVER_CONFIG", str(tmp_path / "no-such-archiver.toml"))
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "ip6-localhost"}
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    if name not in _LOOPBACK and not name.startswith("127."):
+        raise OSError(f"test safety net: refusing to resolve non-loopback host {name!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_traffic_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to fakes on 127.0.0.1 only; a real platform or AWS host fails fast."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
 
 
 def _pg_database() -> Iterator[str]:

@@ -18,6 +18,7 @@ import httpx
 from archiver.capture.redact import REDACTED, Redactor
 from archiver.clock import Clock
 from archiver.errors import TryLater
+from archiver.log import install_filters, register_secret
 from archiver.models import CapturedExchange
 from archiver.settings import CaptureSettings
 from archiver.warc.rolling import RollingWarc
@@ -53,6 +54,8 @@ class CaptureSession:
         self.platform = platform
         self.account = account
         self.redactor = Redactor([token] if token else [])
+        install_filters()
+        register_secret(token)
         self._client = client or httpx.Client(
             timeout=settings.timeout,
             follow_redirects=False,

@@ -33,6 +33,11 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
+def error_line(message: str) -> None:
+    """One unwrapped line on stderr, whatever the terminal width, so scripts can grep it."""
+    click.secho(f"error: {message}", fg="red", err=True)
+
+
 def handle_errors(func: F) -> F:
     """Turn any ArchiverError into one clear line on stderr and a non-zero exit."""
 
@@ -41,7 +46,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ArchiverError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            error_line(exc.message)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]

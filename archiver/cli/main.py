@@ -8,7 +8,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
+from archiver.cli.common import console, err_console, error_line, get_app, handle_errors, print_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -207,7 +207,7 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
         console.print(run_table(reports, "Capture cycle"))
     failed = [r for r in reports if r.status != "complete"]
     for r in failed:
-        err_console.print(f"[bold red]error:[/] {r.account}: {r.message}", highlight=False)
+        error_line(f"{r.account}: {r.message}")
     if failed:
         sys.exit(1)
 
@@ -350,7 +350,7 @@ def warc_cat(ctx: click.Context, name: str) -> None:
     from archiver.reading import iter_warc_bytes
 
     app = get_app(ctx)
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     for chunk in iter_warc_bytes(app, name):
         out.write(chunk)
     out.flush()
@@ -456,8 +456,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
                   "[bold]archiver warc list[/], [bold]archiver catalog rebuild[/]")
     mismatched = [k for k in ("items", "edits", "deletions") if a[k] != e[k]]
     if mismatched:
-        err_console.print(f"[bold red]error:[/] the archive does not match the sandbox timeline for: "
-                          f"{', '.join(mismatched)}")
+        error_line(f"the archive does not match the sandbox timeline for: {', '.join(mismatched)}")
         sys.exit(1)
 
 

@@ -1,0 +1,78 @@
+"""Logging that cannot leak credentials.
+
+HTTP client libraries log full request URLs (httpx does at INFO), and Graph API puts the token
+in the query string. Every secret a CaptureSession holds is registered here, and a filter on
+those libraries' loggers and on our own rewrites each record before any handler sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from archiver.capture.redact import Redactor
+
+_LOCK = threading.Lock()
+_SECRETS: set[str] = set()
+_redactor = Redactor()
+_INSTALLED = False
+FILTERED_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "archiver", "connectors")
+
+
+def register_secret(value: str | None) -> None:
+    global _redactor
+    if not value:
+        return
+    with _LOCK:
+        if value not in _SECRETS:
+            _SECRETS.add(value)
+            _redactor = Redactor(_SECRETS)
+
+
+def redact_text(text: str) -> str:
+    out, _notes = _redactor.body(text.encode("utf-8", "surrogatepass"))
+    return out.decode("utf-8", "replace")
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+def install_filters() -> None:
+    """Attach the filter once to every logger that may see a URL or a header."""
+    global _INSTALLED
+    with _LOCK:
+        if _INSTALLED:
+            return
+        for name in FILTERED_LOGGERS:
+            logging.getLogger(name).addFilter(RedactingFilter())
+        _INSTALLED = True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line for the daemon's logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                "message": redact_text(record.getMessage())}
+        for key in ("run_id", "platform", "account_id"):
+            if hasattr(record, key):
+                data[key] = getattr(record, key)
+        return json.dumps(data)
+
+
+def setup_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
+    install_filters()
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(max(logging.getLogger().level, logging.WARNING))

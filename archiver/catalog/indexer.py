@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
@@ -62,6 +62,8 @@ class WarcIndexer:
     def __init__(self, session: Session, connector_for: Callable[[str], Connector]) -> None:
         self.session = session
         self.connector_for = connector_for
+        self._cache: dict[str, list] = {}  # item_id -> [Item, latest ItemVersion]
+        self._observed: set[str] = set()
 
     def index(self, facts: WarcFacts, records: Iterable[Record]) -> IndexStats:
         s = self.session
@@ -84,29 +86,37 @@ class WarcIndexer:
                 id=run_id, account_pk=account.id, started_at=first.date, status="recovered"
             )
             s.add(run)
+        self._preload(account.id, run_id)
         connector = self.connector_for(platform)
-        ref = AccountRef(platform, account_id, account.name, info.get(INFO_API_BASE, ""), account.role)
+        ref = AccountRef(
+            platform, account_id, account.name, info.get(INFO_API_BASE, ""), account.role
+        )
         records_count = 1
         last_date = first.date
-        for record in it:
-            records_count += 1
-            last_date = record.date
-            if record.rec_type == "response":
-                if record.headers.get(PURPOSE_HEADER) == "media":
-                    self._media(record)
-                    stats.media += 1
-                    continue
-                for parsed in connector.parse(ref, record.exchange()):
-                    if isinstance(parsed, ParseWarning):
-                        self._warning(run_id, parsed, record)
-                        stats.warnings += 1
-                    else:
-                        self._item(account, run_id, parsed, record, stats)
-            elif record.rec_type == "metadata":
-                fields = record.warc_fields()
-                is_deletion = fields.get(OBSERVATION) == "deleted"
-                if is_deletion and self._tombstone(platform, fields, record):
-                    stats.tombstones += 1
+        with s.no_autoflush:
+            for record in it:
+                records_count += 1
+                last_date = record.date
+                if record.rec_type == "response":
+                    if record.headers.get(PURPOSE_HEADER) == "media":
+                        self._media(record)
+                        stats.media += 1
+                        continue
+                    parsed_all = list(connector.parse(ref, record.exchange()))
+                    self._load_missing(
+                        platform, [p.item_id for p in parsed_all if isinstance(p, Item)]
+                    )
+                    for parsed in parsed_all:
+                        if isinstance(parsed, ParseWarning):
+                            self._warning(run_id, parsed, record)
+                            stats.warnings += 1
+                        else:
+                            self._item(account, run_id, parsed, record, stats)
+                elif record.rec_type == "metadata":
+                    fields = record.warc_fields()
+                    is_deletion = fields.get(OBSERVATION) == "deleted"
+                    if is_deletion and self._tombstone(platform, fields, record):
+                        stats.tombstones += 1
         s.add(
             t.WarcFile(
                 name=facts.name,
@@ -133,7 +143,9 @@ class WarcIndexer:
     def _account(self, info: dict[str, str], when: datetime) -> t.Account:
         platform, account_id = info[INFO_PLATFORM], info[INFO_ACCOUNT]
         account = self.session.scalar(
-            select(t.Account).where(t.Account.platform == platform, t.Account.account_id == account_id)
+            select(t.Account).where(
+                t.Account.platform == platform, t.Account.account_id == account_id
+            )
         )
         if account is None:
             # Rebuilding from WARCs alone: the registration is recreated without its token.
@@ -157,10 +169,9 @@ class WarcIndexer:
     ) -> None:
         s = self.session
         when = record.date
-        row = s.scalar(
-            select(t.Item).where(t.Item.platform == item.platform, t.Item.item_id == item.item_id)
-        )
-        if row is None:
+        entry = self._cache.get(item.item_id)
+        if entry is None:
+            latest = None
             row = t.Item(
                 account_pk=account.id,
                 platform=item.platform,
@@ -172,25 +183,24 @@ class WarcIndexer:
                 last_seen_at=when,
             )
             s.add(row)
-            s.flush()
             stats.new_items += 1
-        else:
-            row.last_seen_at = max(row.last_seen_at, when)
-        latest = s.scalar(
-            select(t.ItemVersion)
-            .where(t.ItemVersion.item_pk == row.id)
-            .order_by(t.ItemVersion.version_no.desc())
-            .limit(1)
-        )
+            entry = self._cache[item.item_id] = [row, latest]
+        row, latest = entry
+        row.last_seen_at = max(row.last_seen_at, when)
         digest = item.content_sha256
         if latest is None or latest.content_sha256 != digest:
             latest = t.ItemVersion(
-                item_pk=row.id,
+                item=row,
                 version_no=(latest.version_no + 1) if latest else 1,
                 content_sha256=digest,
                 content=item.content,
                 media=[
-                    {"url": m.url, "media_key": media_key(m.url), "kind": m.kind, "media_id": m.media_id}
+                    {
+                        "url": m.url,
+                        "media_key": media_key(m.url),
+                        "kind": m.kind,
+                        "media_id": m.media_id,
+                    }
                     for m in item.media
                 ],
                 text=item.text,
@@ -203,19 +213,15 @@ class WarcIndexer:
                 warc_record_id=record.pointer.record_id,
             )
             s.add(latest)
-            s.flush()
+            entry[1] = latest
             stats.new_versions += 1
-        seen = s.scalar(
-            select(t.Observation.id).where(
-                t.Observation.run_id == run_id, t.Observation.item_pk == row.id
-            )
-        )
-        if seen is None:
+        if item.item_id not in self._observed:
+            self._observed.add(item.item_id)
             s.add(
                 t.Observation(
                     run_id=run_id,
-                    item_pk=row.id,
-                    version_pk=latest.id,
+                    item=row,
+                    version=latest,
                     observed_at=when,
                     warc_file=record.pointer.filename,
                     warc_offset=record.pointer.offset,
@@ -225,18 +231,61 @@ class WarcIndexer:
             stats.observations += 1
         stats.item_ids.add(item.item_id)
 
+    def _load_missing(self, platform: str, item_ids: list[str]) -> None:
+        """Items not in the account's preload (seen under another account): one IN query."""
+        missing = [i for i in item_ids if i not in self._cache]
+        if not missing:
+            return
+        for row in self.session.scalars(
+            select(t.Item).where(t.Item.platform == platform, t.Item.item_id.in_(missing))
+        ):
+            self._cache[row.item_id] = [row, row.versions[-1] if row.versions else None]
+
+    def _preload(self, account_pk: int, run_id: str) -> None:
+        """One query for the account's items and their latest versions, not three per item."""
+        s = self.session
+        latest = (
+            select(t.ItemVersion.item_pk, func.max(t.ItemVersion.version_no).label("v"))
+            .group_by(t.ItemVersion.item_pk)
+            .subquery()
+        )
+        rows = s.execute(
+            select(t.Item, t.ItemVersion)
+            .join(latest, latest.c.item_pk == t.Item.id)
+            .join(
+                t.ItemVersion,
+                (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == latest.c.v),
+            )
+            .where(t.Item.account_pk == account_pk)
+        ).all()
+        self._cache = {item.item_id: [item, version] for item, version in rows}
+        self._observed = set(
+            s.scalars(
+                select(t.Item.item_id)
+                .join(t.Observation, t.Observation.item_pk == t.Item.id)
+                .where(t.Observation.run_id == run_id)
+            )
+        )
+
     def _tombstone(self, platform: str, fields: dict[str, str], record: Record) -> bool:
         s = self.session
-        item = s.scalar(
-            select(t.Item).where(t.Item.platform == platform, t.Item.item_id == fields["item-id"])
+        cached = self._cache.get(fields["item-id"])
+        item = (
+            cached[0]
+            if cached
+            else s.scalar(
+                select(t.Item).where(
+                    t.Item.platform == platform, t.Item.item_id == fields["item-id"]
+                )
+            )
         )
-        if item is None or item.tombstone is not None:
+        if item is None or item.deleted_at is not None:
             return False
         evidence = fields.get("evidence-record-id", "")
         ev_file, ev_offset, ev_length = split_location(fields.get("evidence-location", ""))
         s.add(
             t.Tombstone(
-                item_pk=item.id,
+                item=item,
                 detected_at=record.date,
                 reason=fields.get("reason", "deleted"),
                 detail=fields.get("detail", ""),
@@ -249,7 +298,6 @@ class WarcIndexer:
             )
         )
         item.deleted_at = record.date
-        s.flush()
         return True
 
     def _media(self, record: Record) -> None:

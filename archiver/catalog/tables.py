@@ -176,6 +176,9 @@ class Observation(Base):
     warc_offset: Mapped[int] = mapped_column(BigInteger)
     warc_length: Mapped[int] = mapped_column(BigInteger)
 
+    item: Mapped[Item] = relationship()
+    version: Mapped[ItemVersion] = relationship()
+
 
 class Tombstone(Base):
     __tablename__ = "tombstones"

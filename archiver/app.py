@@ -13,6 +13,7 @@ from archiver.clock import Clock, SystemClock
 from archiver.settings import Settings
 from archiver.storage.base import ObjectStore
 from archiver.storage.factory import open_store
+from archiver.vault import KeyFileProvider, KeyProvider
 from connectors import make_connector
 from connectors.base import Connector
 
@@ -38,6 +39,22 @@ class App:
                 "lock_mode": self.settings.storage.object_lock_mode,
             }
         return open_store(self.settings.store_url, **{k: v for k, v in options.items() if v})
+
+    @cached_property
+    def keys(self) -> KeyProvider:
+        """KMS when a key id is configured; otherwise the key file under the home."""
+        vault = self.settings.vault
+        if vault.kms_key_id:
+            import boto3
+
+            from archiver.vault.kms import KmsKeyProvider
+
+            client = boto3.client(
+                "kms", endpoint_url=vault.kms_endpoint_url, region_name=vault.kms_region
+            )
+            return KmsKeyProvider(vault.kms_key_id, client)
+        self.settings.ensure_home()
+        return KeyFileProvider(self.settings.key_file)
 
     def connector(self, platform: str) -> Connector:
         return make_connector(platform, self.settings.connector(platform))

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -21,7 +20,6 @@ from archiver.app import App
 from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.catalog.indexer import IndexStats, WarcFacts, WarcIndexer
 from archiver.credentials import read_token
 from archiver.errors import (
     AccountGone,
@@ -31,6 +29,7 @@ from archiver.errors import (
     TryLater,
 )
 from archiver.models import AccountRef
+from archiver.outbox import Outbox, SweepReport
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -42,10 +41,7 @@ from archiver.warc.fields import (
     INFO_RUN,
     REDACTION_POLICY,
 )
-from archiver.warc.reader import iter_records
-from archiver.warc.recover import salvage_open_file
 from archiver.warc.rolling import RollingWarc
-from archiver.warc.writer import OPEN_SUFFIX, SealedWarc
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +63,10 @@ class RunReport:
     error: ArchiverError | None = None
 
 
-@dataclass
-class RecoveryReport:
-    salvaged: list[str] = field(default_factory=list)
-    indexed: list[str] = field(default_factory=list)
-    cleaned: list[str] = field(default_factory=list)
-    discarded: list[str] = field(default_factory=list)
-
-
-def warc_key(platform: str, account_id: str, name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in account_id)
-    return f"warc/{platform}/{safe}/{name}"
-
-
 class Poller:
     def __init__(self, app: App) -> None:
         self.app = app
+        self.outbox = Outbox(app)
 
     # --- selection -------------------------------------------------------------------------
 
@@ -165,7 +149,7 @@ class Poller:
             session.close()
         report.exchanges = session.exchanges
         for warc in sealed:
-            self._store_and_index(warc, account.platform, account.account_id)
+            self.outbox.store_sealed(warc.path, account.platform, account.account_id)
             report.warcs.append(warc.name)
         self._finish_run(account, run_id, result, report)
         return report
@@ -194,27 +178,6 @@ class Poller:
             }
             media = set(s.scalars(select(t.MediaCapture.media_key).where(t.MediaCapture.status == 200)))
         return known, media
-
-    def _store_and_index(self, warc: SealedWarc, platform: str, account_id: str) -> IndexStats:
-        key = warc_key(platform, account_id, warc.name)
-        stored = self.app.store.put_file(key, warc.path, sha256=warc.sha256)
-        facts = WarcFacts(
-            name=warc.name,
-            size=warc.size,
-            sha256=warc.sha256,
-            store_key=key,
-            stored_at=self.app.clock.now(),
-            object_size=stored.size,
-            object_sha256=stored.sha256,
-        )
-        stats = self.index_file(facts, warc.path)
-        warc.path.unlink(missing_ok=True)
-        return stats
-
-    def index_file(self, facts: WarcFacts, path: Path) -> IndexStats:
-        with self.app.catalog.session() as s, open(path, "rb") as fh:
-            indexer = WarcIndexer(s, self.app.connector)
-            return indexer.index(facts, iter_records(fh, facts.name))
 
     def _finish_run(self, account: t.Account, run_id: str, result: CycleResult, report: RunReport) -> None:
         now = self.app.clock.now()
@@ -254,44 +217,14 @@ class Poller:
 
     # --- crash recovery --------------------------------------------------------------------
 
-    def recover(self) -> RecoveryReport:
+    def recover(self) -> SweepReport:
         """Finish whatever an interrupted process left in the spool. Idempotent."""
-        spool = self.app.settings.spool_dir
-        report = RecoveryReport()
-        if not spool.exists():
-            return report
-        for open_file in sorted(spool.glob(f"*{OPEN_SUFFIX}")):
-            sealed = salvage_open_file(open_file)
-            if sealed is None:
-                report.discarded.append(open_file.name)
-            else:
-                report.salvaged.append(sealed.name)
-        for path in sorted(spool.glob("*.warc.gz")):
-            with self.app.catalog.session() as s:
-                done = s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == path.name))
-            if done is not None:
-                path.unlink(missing_ok=True)
-                report.cleaned.append(path.name)
-                continue
-            sealed = salvage_open_file(path, already_sealed=True)
-            if sealed is None:
-                continue
-            platform, account_id = _owner_of(path)
-            self._store_and_index(sealed, platform, account_id)
-            report.indexed.append(path.name)
+        report = self.outbox.sweep()
         with self.app.catalog.session() as s:
             for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running")):
                 run.status = "interrupted"
                 run.finished_at = run.finished_at or self.app.clock.now()
         return report
-
-
-def _owner_of(path: Path) -> tuple[str, str]:
-    with open(path, "rb") as fh:
-        for record in iter_records(fh, path.name):
-            info = record.warc_fields()
-            return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
-    return "unknown", "unknown"
 
 
 def _status_of(error: ArchiverError | None, result: CycleResult | None) -> tuple[str, str, datetime | None]:

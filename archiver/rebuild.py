@@ -19,6 +19,11 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.indexer import WarcFacts, WarcIndexer
+from archiver.outbox import ENC_SUFFIX
+from archiver.reading import StoredWarc, plaintext_reader
+from archiver.storage.base import StoredObject
+from archiver.vault import read_header
+from archiver.vault.io import PlaintextReader
 from archiver.warc.reader import iter_records
 
 DERIVED = (t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture, t.CaptureWarning, t.WarcFile)
@@ -49,23 +54,45 @@ class RebuildReport:
 
 
 def stored_warc_keys(app: App) -> list[str]:
-    # Keys are warc/<platform>/<account>/<name>: names sort in writing order per account.
-    return sorted(k for k in app.store.keys("warc/") if k.endswith(".warc.gz"))
+    # Keys are warc/<platform>/<account>/<name>.enc: names sort in writing order per account.
+    return sorted(k for k in app.store.keys("warc/") if k.endswith((".warc.gz", ".warc.gz.enc")))
+
+
+def _name_of(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return name[: -len(ENC_SUFFIX)] if name.endswith(ENC_SUFFIX) else name
 
 
 def index_all(app: App, catalog: Catalog, keys: Iterable[str],
               progress: Callable[[str], None] | None = None) -> int:
+    """Index stored WARCs into `catalog`, decrypting with the live catalog's wrapped keys where
+    it has them (they are the current ones after a rotation) and the header's otherwise."""
+    with app.catalog.session() as s:
+        known = {row.name: (row.key_id, row.wrapped_key) for row in s.scalars(select(t.WarcFile))}
     count = 0
     for key in keys:
-        name = key.rsplit("/", 1)[-1]
+        name = _name_of(key)
         head = app.store.head(key)
         assert head is not None
-        facts = WarcFacts(
-            name=name, size=head.size, sha256=head.sha256, store_key=key,
-            stored_at=app.clock.now(), object_size=head.size, object_sha256=head.sha256,
-        )
-        with catalog.session() as s, app.store.open(key) as fh:
-            WarcIndexer(s, app.connector).index(facts, iter_records(fh, name))
+        key_id, wrapped = known.get(name, (None, None))
+        if not wrapped and key.endswith(ENC_SUFFIX):
+            with app.store.open(key) as fh:
+                header = read_header(fh)
+            key_id, wrapped = header.key_id, header.wrapped_key
+        warc = StoredWarc(name, key, head.size, key_id, wrapped)
+        reader = plaintext_reader(app, warc)
+
+        def facts(reader: PlaintextReader = reader, head: StoredObject = head, key: str = key,
+                  key_id: str | None = key_id, wrapped: bytes | None = wrapped, name: str = name) -> WarcFacts:
+            reader.drain()
+            return WarcFacts(
+                name=name, size=reader.size, sha256=reader.sha256.hexdigest(), store_key=key,
+                stored_at=app.clock.now(), object_size=head.size, object_sha256=head.sha256,
+                key_id=key_id, wrapped_key=wrapped,
+            )
+
+        with catalog.session() as s:
+            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
         count += 1
         if progress:
             progress(name)

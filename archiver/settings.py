@@ -45,6 +45,8 @@ class StorageSettings(BaseModel):
 class VaultSettings(BaseModel):
     key_file: Path | None = Field(None, description="Key-encryption key file; default HOME/keys/kek.json")
     kms_key_id: str | None = Field(None, description="AWS KMS key id or ARN; overrides the key file")
+    kms_region: str | None = Field(None, description="Region of the KMS key")
+    kms_endpoint_url: str | None = Field(None, description="KMS endpoint (tests, private endpoints)")
     segment_size: int = Field(1 << 20, ge=4096, description="Plaintext bytes per AEAD segment")
 
 

@@ -57,8 +57,22 @@ class Harness:
             return {r.item_id: r for r in rows}
 
     def warc_files(self) -> list[Path]:
-        root = self.home / "store"
-        return sorted(p for p in root.rglob("*.warc.gz"))
+        """Plaintext copies of every stored (encrypted) WARC, decrypted through the vault."""
+        from archiver.reading import iter_warc_bytes
+        from archiver.rebuild import stored_warc_keys
+
+        out = self.home.parent / "plaintext-warcs"
+        out.mkdir(exist_ok=True)
+        paths = []
+        for key in stored_warc_keys(self.app):
+            name = key.rsplit("/", 1)[-1].removesuffix(".enc")
+            path = out / name
+            if not path.exists():
+                with open(path, "wb") as fh:
+                    for chunk in iter_warc_bytes(self.app, name):
+                        fh.write(chunk)
+            paths.append(path)
+        return paths
 
     def close(self) -> None:
         self.app.close()

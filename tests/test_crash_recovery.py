@@ -51,7 +51,7 @@ def invariants(h: Harness) -> dict[str, int]:
         versions = list(s.scalars(select(t.ItemVersion)))
     for w in warcs:
         head = h.app.store.head(w.store_key)
-        if head is None or head.sha256 != w.sha256:
+        if head is None or head.sha256 != w.object_sha256:
             problems["missing_objects"] += 1
     for v in versions:
         try:
@@ -118,18 +118,23 @@ def test_control_ordering_is_caught_by_the_same_check(tmp_path: Path) -> None:
         def lost_upload(key, path, **kwargs):  # type: ignore[no-untyped-def]
             raise SystemExit("killed between catalog commit and upload")
 
-        poller = h.poller
+        outbox = h.poller.outbox
 
-        def wrong_order(warc, platform, account_id):  # type: ignore[no-untyped-def]
-            from archiver.catalog.indexer import WarcFacts
-            from archiver.poller import warc_key
+        def wrong_order(plain, platform, account_id):  # type: ignore[no-untyped-def]
+            from archiver.outbox import vault_context, warc_key
+            from archiver.vault import decrypt_stream, read_header
+            from archiver.vault.io import PlaintextReader
 
-            facts = WarcFacts(name=warc.name, size=warc.size, sha256=warc.sha256,
-                              store_key=warc_key(platform, account_id, warc.name), stored_at=h.app.clock.now())
-            poller.index_file(facts, warc.path)  # catalog first ...
-            lost_upload(facts.store_key, warc.path)  # ... then the process dies before the upload
+            enc = outbox.encrypt(plain)
+            name = plain.name
+            with open(enc, "rb") as fh:  # catalog first ...
+                header = read_header(fh)
+                reader = PlaintextReader(decrypt_stream(fh, h.app.keys, context=vault_context(name), header=header))
+                outbox._index(reader, name, warc_key(platform, account_id, name), enc.stat().st_size,
+                              "0" * 64, header.key_id, header.wrapped_key)
+            lost_upload(name, enc)  # ... then the process dies before the upload
 
-        poller._store_and_index = wrong_order  # type: ignore[method-assign]
+        outbox.store_sealed = wrong_order  # type: ignore[method-assign]
         with pytest.raises(SystemExit):
             h.poll()
         problems = invariants(h)

@@ -65,21 +65,25 @@ class WarcIndexer:
         self._cache: dict[str, list] = {}  # item_id -> [Item, latest ItemVersion]
         self._observed: set[str] = set()
 
-    def index(self, facts: WarcFacts, records: Iterable[Record]) -> IndexStats:
+    def index(
+        self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts]
+    ) -> IndexStats:
+        """Index `records` of the WARC `name`; `facts` is asked only after the last record,
+        so a caller streaming the file can hand over the digest it computed on the way."""
         s = self.session
-        if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == facts.name)) is not None:
+        if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name)) is not None:
             return IndexStats()  # already indexed: indexing is idempotent
         stats = IndexStats()
         it = iter(records)
         first = next(it, None)
         if first is None or first.rec_type != "warcinfo":
-            raise CatalogError(f"{facts.name} does not start with a warcinfo record; not indexed")
+            raise CatalogError(f"{name} does not start with a warcinfo record; not indexed")
         info = first.warc_fields()
         platform, account_id = info.get(INFO_PLATFORM, ""), info.get(INFO_ACCOUNT, "")
         if not platform or not account_id:
-            raise CatalogError(f"{facts.name} was not written by this archiver; not indexed")
+            raise CatalogError(f"{name} was not written by this archiver; not indexed")
         account = self._account(info, first.date)
-        run_id = info.get(INFO_RUN, facts.name)
+        run_id = info.get(INFO_RUN, name)
         run = s.get(t.CaptureRun, run_id)
         if run is None:
             run = t.CaptureRun(
@@ -117,22 +121,23 @@ class WarcIndexer:
                     is_deletion = fields.get(OBSERVATION) == "deleted"
                     if is_deletion and self._tombstone(platform, fields, record):
                         stats.tombstones += 1
+        known = facts()
         s.add(
             t.WarcFile(
-                name=facts.name,
+                name=name,
                 run_id=run_id,
                 account_pk=account.id,
-                size=facts.size,
-                sha256=facts.sha256,
+                size=known.size,
+                sha256=known.sha256,
                 records=records_count,
                 first_date=first.date,
                 last_date=last_date,
-                store_key=facts.store_key,
-                stored_at=facts.stored_at,
-                object_size=facts.object_size,
-                object_sha256=facts.object_sha256,
-                key_id=facts.key_id,
-                wrapped_key=facts.wrapped_key,
+                store_key=known.store_key,
+                stored_at=known.stored_at,
+                object_size=known.object_size,
+                object_sha256=known.object_sha256,
+                key_id=known.key_id,
+                wrapped_key=known.wrapped_key,
             )
         )
         s.flush()

@@ -1,0 +1,160 @@
+"""The crash-safe path from a sealed WARC to a catalogued, encrypted, stored object.
+
+    X.warc.gz.open  --seal-->  X.warc.gz  --encrypt-->  X.warc.gz.enc  (plaintext removed)
+        --upload, verify digest-->  store  --one catalog transaction-->  row  --> spool file removed
+
+Every step is idempotent and each state is recognisable from the file names alone, so
+`sweep()` can finish whatever a killed process left behind: nothing captured is lost, no
+catalog row points at a half-written object, and no plaintext outlives the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from archiver.app import App
+from archiver.catalog import tables as t
+from archiver.catalog.indexer import IndexStats, WarcFacts, WarcIndexer
+from archiver.errors import ArchiverError
+from archiver.vault import decrypt_stream, encrypt_file, read_header
+from archiver.vault.io import PlaintextReader
+from archiver.warc.fields import INFO_ACCOUNT, INFO_PLATFORM
+from archiver.warc.reader import iter_records
+from archiver.warc.recover import salvage_open_file
+from archiver.warc.writer import OPEN_SUFFIX
+
+log = logging.getLogger(__name__)
+
+ENC_SUFFIX = ".enc"
+TMP_MARK = ".tmp"
+
+
+def vault_context(name: str) -> dict[str, str]:
+    """Binds a data key to one object: a wrapped key moved to another object will not open."""
+    return {"archiver-object": name}
+
+
+def warc_key(platform: str, account_id: str, name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in account_id)
+    return f"warc/{platform}/{safe}/{name}{ENC_SUFFIX}"
+
+
+def owner_of(path: Path) -> tuple[str, str]:
+    """(platform, account) from the warcinfo record of a plaintext WARC."""
+    with open(path, "rb") as fh:
+        for record in iter_records(fh, path.name):
+            info = record.warc_fields()
+            return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
+    return "unknown", "unknown"
+
+
+@dataclass
+class SweepReport:
+    salvaged: list[str] = field(default_factory=list)
+    encrypted: list[str] = field(default_factory=list)
+    indexed: list[str] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class Outbox:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.spool = app.settings.spool_dir
+
+    # --- the steps -------------------------------------------------------------------------
+
+    def encrypt(self, plain: Path) -> Path:
+        """X.warc.gz -> X.warc.gz.enc (atomic, fsynced), then the plaintext is removed."""
+        enc = plain.with_name(plain.name + ENC_SUFFIX)
+        if not enc.exists():
+            encrypt_file(
+                plain, enc, self.app.keys, context=vault_context(plain.name),
+                segment_size=self.app.settings.vault.segment_size,
+            )
+        plain.unlink(missing_ok=True)
+        return enc
+
+    def ship(self, enc: Path, platform: str, account_id: str) -> IndexStats:
+        """Upload (idempotent, digest-verified), index in one transaction, drop the spool copy."""
+        name = enc.name[: -len(ENC_SUFFIX)]
+        key = warc_key(platform, account_id, name)
+        object_sha = _sha256_file(enc)
+        stored = self.app.store.put_file(key, enc, sha256=object_sha)
+        with open(enc, "rb") as fh:
+            header = read_header(fh)
+            chunks = decrypt_stream(fh, self.app.keys, context=vault_context(name), header=header)
+            reader = PlaintextReader(chunks)
+            stats = self._index(reader, name, key, stored.size, object_sha, header.key_id, header.wrapped_key)
+        enc.unlink(missing_ok=True)
+        return stats
+
+    def _index(self, reader: PlaintextReader, name: str, key: str, object_size: int, object_sha: str,
+               key_id: str, wrapped: bytes) -> IndexStats:
+        def facts() -> WarcFacts:
+            reader.drain()  # the digest must cover the whole object, not just the records read
+            return WarcFacts(
+                name=name, size=reader.size, sha256=reader.sha256.hexdigest(), store_key=key,
+                stored_at=self.app.clock.now(), object_size=object_size, object_sha256=object_sha,
+                key_id=key_id, wrapped_key=wrapped,
+            )
+
+        with self.app.catalog.session() as s:
+            return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
+
+    def store_sealed(self, plain: Path, platform: str, account_id: str) -> IndexStats:
+        return self.ship(self.encrypt(plain), platform, account_id)
+
+    # --- recovery --------------------------------------------------------------------------
+
+    def sweep(self) -> SweepReport:
+        report = SweepReport()
+        if not self.spool.exists():
+            return report
+        for tmp in self.spool.glob(f"*{TMP_MARK}*"):
+            tmp.unlink(missing_ok=True)  # an encryption or copy that never completed
+        for open_file in sorted(self.spool.glob(f"*{OPEN_SUFFIX}")):
+            sealed = salvage_open_file(open_file)
+            (report.salvaged if sealed else report.discarded).append(open_file.name)
+        for plain in sorted(self.spool.glob("*.warc.gz")):
+            self.encrypt(plain)
+            report.encrypted.append(plain.name)
+        for enc in sorted(self.spool.glob(f"*.warc.gz{ENC_SUFFIX}")):
+            name = enc.name[: -len(ENC_SUFFIX)]
+            with self.app.catalog.session() as s:
+                done = s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name))
+            if done is not None:
+                enc.unlink(missing_ok=True)
+                report.cleaned.append(name)
+                continue
+            try:
+                platform, account_id = self._owner_of_encrypted(enc, name)
+                self.ship(enc, platform, account_id)
+                report.indexed.append(name)
+            except ArchiverError as exc:
+                log.error("could not finish %s: %s", name, exc.message)
+                report.failed.append(name)
+        return report
+
+    def _owner_of_encrypted(self, enc: Path, name: str) -> tuple[str, str]:
+        with open(enc, "rb") as fh:
+            reader = PlaintextReader(decrypt_stream(fh, self.app.keys, context=vault_context(name)))
+            for record in iter_records(reader, name):  # type: ignore[arg-type]
+                info = record.warc_fields()
+                return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
+        return "unknown", "unknown"
+
+
+def _sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

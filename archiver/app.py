@@ -38,7 +38,15 @@ class App:
                 "region": self.settings.storage.s3_region,
                 "lock_mode": self.settings.storage.object_lock_mode,
             }
-        return open_store(self.settings.store_url, **{k: v for k, v in options.items() if v})
+        if self.settings.storage.default_retain_days:
+            from datetime import timedelta
+
+            options["default_retention"] = timedelta(days=self.settings.storage.default_retain_days)
+        store = open_store(self.settings.store_url, **{k: v for k, v in options.items() if v})
+        check = getattr(store, "check_bucket", None)
+        if check is not None:
+            check()  # refuse a bucket without versioning and Object Lock, before any upload
+        return store
 
     @cached_property
     def keys(self) -> KeyProvider:

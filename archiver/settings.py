@@ -40,6 +40,10 @@ class StorageSettings(BaseModel):
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
         "GOVERNANCE", description="Object Lock mode for retain-until dates"
     )
+    default_retain_days: int | None = Field(
+        None, ge=1,
+        description="Retain-until for new objects until retention schedules assign one (days)",
+    )
 
 
 class VaultSettings(BaseModel):

@@ -42,17 +42,34 @@ while True:
 """
 
 
+CLEAN = {"plaintext_files": 0, "spool_files": 0, "missing_objects": 0, "orphaned_objects": 0,
+         "bad_pointers": 0, "duplicated_versions": 0}
+
+
 def invariants(h: Harness) -> dict[str, int]:
     spool = h.home / "spool"
-    open_files = list(spool.glob("*.open")) if spool.exists() else []
-    problems = {"open_files": len(open_files), "missing_objects": 0, "bad_pointers": 0}
+    left = [p for p in spool.iterdir()] if spool.exists() else []
+    problems = {
+        # Plaintext WARCs (open or sealed) must not outlive a restart: student data at rest.
+        "plaintext_files": sum(1 for p in left if not p.name.endswith(".enc")),
+        "spool_files": len(left),
+        "missing_objects": 0,
+        "orphaned_objects": 0,
+        "bad_pointers": 0,
+        "duplicated_versions": 0,
+    }
     with h.app.catalog.session() as s:
         warcs = list(s.scalars(select(t.WarcFile)))
-        versions = list(s.scalars(select(t.ItemVersion)))
+        versions = list(s.scalars(select(t.ItemVersion).order_by(t.ItemVersion.item_pk, t.ItemVersion.version_no)))
     for w in warcs:
         head = h.app.store.head(w.store_key)
         if head is None or head.sha256 != w.object_sha256:
             problems["missing_objects"] += 1
+    catalogued = {w.store_key for w in warcs}
+    problems["orphaned_objects"] = sum(1 for k in h.app.store.keys("warc/") if k not in catalogued)
+    for before, after in zip(versions, versions[1:], strict=False):
+        if before.item_pk == after.item_pk and before.content_sha256 == after.content_sha256:
+            problems["duplicated_versions"] += 1
     for v in versions:
         try:
             rec = record_at(h.app, WarcPointer(v.warc_file, v.warc_offset, v.warc_length, v.warc_record_id))
@@ -87,7 +104,7 @@ def kill_and_recover(tmp_path: Path, kills: int, seed: int) -> Harness:
 def test_sigkill_mid_capture_loses_and_half_writes_nothing(tmp_path: Path, seed: int) -> None:
     h = kill_and_recover(tmp_path, kills=4, seed=seed)
     try:
-        assert invariants(h) == {"open_files": 0, "missing_objects": 0, "bad_pointers": 0}
+        assert invariants(h) == CLEAN
         report = h.poll()  # the restarted pipeline finishes the job
         assert report.status == "complete"
         assert set(h.items()) == h.sandbox.live_item_ids(h.seed.account_id)  # nothing lost
@@ -100,7 +117,10 @@ def test_sigkill_mid_capture_loses_and_half_writes_nothing(tmp_path: Path, seed:
 def test_sigkill_many_times(tmp_path: Path) -> None:
     h = kill_and_recover(tmp_path, kills=100, seed=7)
     try:
-        assert invariants(h) == {"open_files": 0, "missing_objects": 0, "bad_pointers": 0}
+        assert invariants(h) == CLEAN
+        with h.app.catalog.session() as s:
+            captures = sum(w.records for w in s.scalars(select(t.WarcFile))) // 2
+        assert captures >= 1000, captures
         assert h.poll().status == "complete"
         assert set(h.items()) == h.sandbox.live_item_ids(h.seed.account_id)
         assert rebuild(h.app).equal

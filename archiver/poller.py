@@ -130,6 +130,8 @@ class Poller:
             token=token,
             platform=account.platform,
             account=account.account_id,
+            rate_limit_hook=getattr(connector, "retry_at_for_429", None),
+            min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
         )
         try:
             result = CaptureCycle(

@@ -27,6 +27,8 @@ from warcio.warcwriter import WARCWriter  # noqa: E402
 from archiver.accounts import register_account  # noqa: E402
 from archiver.app import App  # noqa: E402
 from archiver.poller import Poller  # noqa: E402
+from archiver.reading import iter_warc_bytes  # noqa: E402
+from archiver.rebuild import stored_warc_keys  # noqa: E402
 from archiver.sandbox.server import SandboxServer  # noqa: E402
 from archiver.settings import Settings  # noqa: E402
 from archiver.warc.reader import iter_records  # noqa: E402
@@ -55,9 +57,10 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, float]
 
     # warcio alone, same payloads, same process.
     records = []
-    for path in sorted((home / "store").rglob("*.warc.gz")):
-        with open(path, "rb") as fh:
-            records.extend(r for r in iter_records(fh, path.name) if r.rec_type in ("request", "response"))
+    for key in stored_warc_keys(app):  # decrypted through the vault, as every reader does
+        name = key.rsplit("/", 1)[-1].removesuffix(".enc")
+        plain = io.BytesIO(b"".join(iter_warc_bytes(app, name)))
+        records.extend(r for r in iter_records(plain, name) if r.rec_type in ("request", "response"))
     started = time.perf_counter()
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=True, warc_version="1.1")

@@ -6,9 +6,15 @@ from archiver.errors import ConfigError
 from archiver.settings import ConnectorSettings
 from connectors.base import Connector, Registered
 from connectors.facebook import FacebookConnector
+from connectors.instagram import InstagramConnector
+from connectors.linkedin import LinkedInConnector
+from connectors.tiktok import TikTokConnector
 
 CONNECTORS: dict[str, Registered] = {
     "facebook": Registered(FacebookConnector, "archiver.sandbox.facebook:FacebookContract"),
+    "instagram": Registered(InstagramConnector, "archiver.sandbox.instagram:InstagramContract"),
+    "linkedin": Registered(LinkedInConnector, "archiver.sandbox.linkedin:LinkedInContract"),
+    "tiktok": Registered(TikTokConnector, "archiver.sandbox.tiktok:TikTokContract"),
 }
 
 

@@ -97,6 +97,11 @@ class Connector(Protocol):
         ...
 
 
+# Optional on a connector: `retry_at_for_429(exchange) -> datetime | None`, consulted by the
+# session on HTTP 429 when the platform's quota reset is not in Retry-After (LinkedIn's daily
+# limits). Without it, Retry-After / X-Rate-Limit-Reset / RateLimit-Reset decide.
+
+
 @dataclass(frozen=True, slots=True)
 class Registered:
     """A connector and the sandbox that imitates its platform, for the registry and tests."""

@@ -80,7 +80,7 @@ def invariants(h: Harness) -> dict[str, int]:
     return problems
 
 
-def kill_and_recover(tmp_path: Path, kills: int, seed: int) -> Harness:
+def kill_and_recover(tmp_path: Path, kills: int, seed: int, max_wait: float = 0.6) -> Harness:
     rng = random.Random(seed)
     h = Harness(tmp_path, "facebook")
     env = {**os.environ, "FB_TOKEN": h.seed.token, "PYTHONPATH": str(Path(__file__).parents[1])}
@@ -91,7 +91,7 @@ def kill_and_recover(tmp_path: Path, kills: int, seed: int) -> Harness:
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert child.stdout is not None
         child.stdout.readline()  # "ready": imports done, the catalog is open
-        time.sleep(rng.uniform(0.0, 0.6))
+        time.sleep(rng.uniform(0.0, max_wait))
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         if n % 2:
@@ -115,7 +115,7 @@ def test_sigkill_mid_capture_loses_and_half_writes_nothing(tmp_path: Path, seed:
 
 @pytest.mark.slow
 def test_sigkill_many_times(tmp_path: Path) -> None:
-    h = kill_and_recover(tmp_path, kills=100, seed=7)
+    h = kill_and_recover(tmp_path, kills=100, seed=7, max_wait=1.5)
     try:
         assert invariants(h) == CLEAN
         with h.app.catalog.session() as s:

@@ -9,7 +9,7 @@ URLs whose token already reads REDACTED, and the session puts the real one back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -45,8 +45,12 @@ class CaptureSession:
         platform: str = "",
         account: str = "",
         client: httpx.Client | None = None,
+        rate_limit_hook: Callable[[CapturedExchange], datetime | None] | None = None,
+        min_retry_seconds: float = 0.0,
     ) -> None:
         self.warc = warc
+        self.rate_limit_hook = rate_limit_hook
+        self.min_retry_seconds = min_retry_seconds
         self.clock = clock
         self.settings = settings
         self.auth_style = auth_style
@@ -78,16 +82,7 @@ class CaptureSession:
         headers: Mapping[str, str] | None = None,
     ) -> CapturedExchange:
         exchange = self._get_with_retries(url, params, headers, authenticated=True)
-        if exchange.status == 429:
-            retry_at = _rate_limit_reset(exchange, self.clock)
-            raise TryLater(
-                f"{self.platform} rate limit reached for {self.account}; will retry after "
-                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
-                retry_at=retry_at,
-                platform=self.platform,
-                account=self.account,
-                evidence=exchange.response_pointer,
-            )
+        self._raise_if_throttled(exchange)
         return exchange
 
     def post_json(
@@ -106,17 +101,26 @@ class CaptureSession:
         exchange = self._get_with_retries(
             url, params, send, authenticated=True, method="POST", body=body
         )
-        if exchange.status == 429:
-            retry_at = _rate_limit_reset(exchange, self.clock)
-            raise TryLater(
-                f"{self.platform} rate limit reached for {self.account}; will retry after "
-                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
-                retry_at=retry_at,
-                platform=self.platform,
-                account=self.account,
-                evidence=exchange.response_pointer,
-            )
+        self._raise_if_throttled(exchange)
         return exchange
+
+    def _raise_if_throttled(self, exchange: CapturedExchange) -> None:
+        """HTTP 429 -> TryLater. The connector's hook knows quotas the headers do not say
+        (LinkedIn's daily limits); the connector's minimum wait is a floor either way."""
+        if exchange.status != 429:
+            return
+        retry_at = (self.rate_limit_hook(exchange) if self.rate_limit_hook else None) or _rate_limit_reset(
+            exchange, self.clock
+        )
+        retry_at = max(retry_at, self.clock.now() + timedelta(seconds=self.min_retry_seconds))
+        raise TryLater(
+            f"{self.platform} rate limit reached for {self.account}; will retry after "
+            f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
+            retry_at=retry_at,
+            platform=self.platform,
+            account=self.account,
+            evidence=exchange.response_pointer,
+        )
 
     def fetch_media(self, url: str, *, max_bytes: int | None = None) -> CapturedExchange | None:
         """Media lives on CDNs that need no token; follow redirects, recording each hop."""

@@ -1,0 +1,177 @@
+"""TikTok accounts through the Display API v2: the token owner's own public videos.
+
+Each cycle checks who the token belongs to (user/info), then pages POST /v2/video/list/ with
+`cursor` + `has_more` to the end. Deletions (and videos made private) are confirmed with POST
+/v2/video/query/, which leaves ids it will not show out of `data.videos`. Comments are not
+captured: the Display API has no comments endpoint and the Research API that has one is
+granted to approved researchers, not to districts archiving their own accounts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from archiver.errors import NeedsAttention, UnexpectedResponse
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    Covered,
+    Gone,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    Observed,
+    ParseWarning,
+    Present,
+)
+from archiver.settings import ConnectorSettings
+from connectors.base import AuthStyle, HttpClient
+from connectors.tiktok import errors
+from connectors.tiktok.ids import normalize_account_id
+from connectors.tiktok.parse import parse_response, video_id, videos_of
+
+USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
+VIDEO_FIELDS = (
+    "id,create_time,cover_image_url,share_url,video_description,duration,height,width,title,"
+    "embed_link,like_count,comment_count,share_count,view_count"
+)
+MAX_COUNT = 20  # video/list and video/query take at most 20
+
+
+class TikTokConnector:
+    platform: ClassVar[str] = "tiktok"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
+    default_api_base: ClassVar[str] = "https://open.tiktokapis.com"
+    default_version: ClassVar[str] = "v2"
+
+    def __init__(self, settings: ConnectorSettings | None = None) -> None:
+        self.settings = settings or ConnectorSettings()
+
+    def normalize_account_id(self, raw: str) -> str:
+        """Accept @handle, a handle or a tiktok.com/@handle URL."""
+        return normalize_account_id(raw)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _base(self, account: AccountRef) -> str:
+        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
+        return f"{base}/{self.settings.api_version or self.default_version}"
+
+    def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
+        errors.raise_for_error(
+            exchange,
+            account=account.account_id,
+            now=exchange.captured_at,
+            min_wait=timedelta(seconds=self.settings.min_retry_seconds),
+            subject=subject,
+        )
+        try:
+            data = json.loads(exchange.body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            raise UnexpectedResponse(
+                f"TikTok sent a response that is not a JSON object for {subject}; it is kept in the "
+                "WARC and the listing will be read again next cycle",
+                platform=self.platform,
+                account=account.account_id,
+                evidence=exchange.response_pointer,
+            )
+        return data
+
+    def _identity(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> dict[str, str]:
+        """Whose token this is; a token of another account must never feed this one's archive."""
+        exchange = http.get(f"{self._base(account)}/user/info/", params={"fields": USER_FIELDS})
+        data = self._checked(exchange, account, "user/info")
+        user = (data.get("data") or {}).get("user") if isinstance(data.get("data"), dict) else None
+        if not isinstance(user, dict) or not isinstance(user.get("open_id"), str):
+            raise UnexpectedResponse(
+                "TikTok user/info did not name the token's user; the response is kept in the WARC",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        username = str(user.get("username") or "").lower()
+        known = str((cursor or {}).get("open_id") or "")
+        if (username and username != account.account_id) or (known and known != user["open_id"]):
+            raise NeedsAttention(
+                f"The TikTok token registered for @{account.account_id} belongs to "
+                f"{'@' + username if username else 'another account'}; update the account's token file "
+                "with a token from the right account",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        return {"open_id": user["open_id"], "display_name": str(user.get("display_name") or "")}
+
+    # --- contract --------------------------------------------------------------------------
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        who = self._identity(account, None, http)
+        return CheckResult(True, "token works", display_name=who["display_name"], details={"open_id": who["open_id"]})
+
+    def harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        who = self._identity(account, cursor, http)
+        state = {"open_id": who["open_id"]}
+        yield Checkpoint(state)
+        url = f"{self._base(account)}/video/list/"
+        body: dict[str, Any] = {"max_count": min(self.settings.page_limit, MAX_COUNT)}
+        for _ in range(self.settings.max_pages):
+            exchange = http.post_json(url, json=body, params={"fields": VIDEO_FIELDS})
+            data = self._checked(exchange, account, account.account_id)
+            if videos_of(data) is None:
+                raise UnexpectedResponse(
+                    f"TikTok video/list for @{account.account_id} has no data.videos array; it is kept "
+                    "in the WARC and nothing in it is judged deleted",
+                    platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+                )
+            for parsed in self.parse(account, exchange):
+                yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
+            inner = data["data"]
+            if inner.get("has_more") is not True:
+                yield Covered(None, (ItemKind.POST,))
+                yield Checkpoint(state)
+                return
+            next_cursor = inner.get("cursor")
+            if not isinstance(next_cursor, int) or isinstance(next_cursor, bool) or next_cursor == body.get("cursor"):
+                raise UnexpectedResponse(
+                    f"TikTok video/list for @{account.account_id} says has_more without a new cursor; "
+                    "the listing is incomplete and nothing in it is judged deleted",
+                    platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+                )
+            body = {**body, "cursor": next_cursor}
+        raise UnexpectedResponse(
+            f"TikTok video/list for @{account.account_id} exceeded {self.settings.max_pages} pages; raise "
+            "connectors.tiktok.max_pages if this account is that large",
+            platform=self.platform, account=account.account_id,
+        )
+
+    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        """video/query answers 200 and simply leaves out a deleted or privated video."""
+        exchange = http.post_json(
+            f"{self._base(account)}/video/query/",
+            json={"filters": {"video_ids": [item_id]}},
+            params={"fields": VIDEO_FIELDS},
+        )
+        data = self._checked(exchange, account, item_id)
+        videos = videos_of(data)
+        if videos is None:
+            raise UnexpectedResponse(
+                f"TikTok video/query for {item_id} has no data.videos array; it is kept in the WARC",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        if any(video_id(v) == item_id for v in videos):
+            items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
+            return Present(items, exchange.response_pointer)
+        return Gone(
+            reason="deleted",
+            evidence=exchange.response_pointer,
+            status=exchange.status,
+            detail="video/query no longer returns this video: deleted or made private by the account",
+        )
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        return parse_response(account.account_id, exchange)

@@ -1,0 +1,319 @@
+"""Instagram specifics against the Graph-shaped sandbox over real HTTP: username lookup through
+the linked Page, hidden comments as new versions, deleted media (100/33), long reply lists,
+throttles, expired tokens, identifier forms and a parser that never raises."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archiver.capture.session import CaptureSession
+from archiver.clock import SystemClock
+from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    Covered,
+    Gone,
+    Item,
+    Observed,
+    ParseWarning,
+)
+from archiver.sandbox.instagram import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
+from archiver.sandbox.server import SandboxServer
+from archiver.settings import CaptureSettings, ConnectorSettings
+from archiver.warc.rolling import RollingWarc
+from connectors.base import AuthStyle
+from connectors.instagram import InstagramConnector
+from tests.harness import Harness
+
+PAGE_TOKEN = "EAAGig-page-token-0001"
+USER_TOKEN = "EAAGig-user-token-0002"
+
+
+class Live:
+    """A sandbox on 127.0.0.1 plus a CaptureSession writing to a temporary WARC."""
+
+    def __init__(self, tmp_path: Path, token: str, server: SandboxServer) -> None:
+        self.sandbox = InstagramSandbox()
+        self.server = server
+        server.app, server.requests = self.sandbox, []
+        self.sandbox.base_url = self.server.url
+        sb = self.sandbox
+        sb.add_account(LINCOLN_IG, "lincolnhighschool", "Lincoln High School", LINCOLN_PAGE)
+        sb.add_account("17841400000000777", "riversidesd", "Riverside School District", "1000777")
+        sb.add_token(PAGE_TOKEN, "page", [LINCOLN_PAGE])
+        sb.add_token(USER_TOKEN, "user", ["1000777", LINCOLN_PAGE])
+        self.warc = RollingWarc(tmp_path / "spool", "ig-test", {"archiver-platform": "instagram"}, max_bytes=10**9,
+                                clock=SystemClock())
+        self.http = CaptureSession(
+            warc=self.warc, clock=SystemClock(), settings=CaptureSettings(backoff_base=0.0, max_retries=1),
+            auth_style=AuthStyle.QUERY_ACCESS_TOKEN, token=token, platform="instagram", account="test",
+        )
+        self.connector = InstagramConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
+
+    def ref(self, account_id: str) -> AccountRef:
+        return AccountRef("instagram", account_id, api_base=self.server.url)
+
+    def harvest(self, account_id: str, cursor: dict | None = None) -> list:
+        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
+
+    def close(self) -> None:
+        self.http.close()
+        self.warc.seal_all()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    """One loopback server for the module (stopping one takes half a second); each test
+    plugs its own fresh sandbox into it."""
+    srv = SandboxServer(InstagramSandbox()).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def page_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
+    live = Live(tmp_path, PAGE_TOKEN, server)
+    yield live
+    live.close()
+
+
+@pytest.fixture
+def user_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
+    live = Live(tmp_path, USER_TOKEN, server)
+    yield live
+    live.close()
+
+
+def _items(events: list) -> dict[str, Item]:
+    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
+
+
+# --- identifiers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("17841400000000001", "17841400000000001"),
+        ("@LincolnHighSchool", "lincolnhighschool"),
+        ("lincoln.high_school", "lincoln.high_school"),
+        ("https://www.instagram.com/LincolnHighSchool/", "lincolnhighschool"),
+        ("instagram.com/lincolnhighschool?hl=en", "lincolnhighschool"),
+        ("  http://instagr.am/riversidesd  ", "riversidesd"),
+    ],
+)
+def test_identifier_forms(raw: str, expected: str) -> None:
+    assert InstagramConnector().normalize_account_id(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "@", "https://www.instagram.com/p/CSgf9BChwVq/", "https://evil-instagram.com.example/x",
+     "@12345678", "has space", "https://www.instagram.com/", "1234", "@" + "a" * 31],
+)
+def test_bad_identifiers_are_config_errors_with_one_line(raw: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        InstagramConnector().normalize_account_id(raw)
+    assert "\n" not in info.value.message and "Instagram" in info.value.message
+
+
+# --- username lookup ---------------------------------------------------------------------------
+
+
+def test_username_resolves_through_the_page_token_and_is_remembered(page_live: Live) -> None:
+    sb = page_live.sandbox
+    sb.publish(LINCOLN_IG, "Welcome back!")
+    events = page_live.harvest("lincolnhighschool")
+    checkpoint = next(e for e in events if isinstance(e, Checkpoint))
+    assert checkpoint.cursor == {"ig_user_id": LINCOLN_IG, "username": "lincolnhighschool"}
+    asked = len(page_live.server.requests)
+    page_live.harvest("lincolnhighschool", checkpoint.cursor)
+    paths = [r.path for r in page_live.server.requests[asked:]]
+    assert not any(p.endswith("/me") for p in paths), "a remembered id needs no lookup"
+
+
+def test_user_token_lists_its_pages_and_business_discovery_is_not_needed(user_live: Live) -> None:
+    assert user_live.connector.resolve_user_id(user_live.ref("riversidesd"), None, user_live.http) == "17841400000000777"
+    paths = [r.path for r in user_live.server.requests]
+    assert paths[-1].endswith("/me/accounts")
+
+
+def test_other_username_uses_business_discovery(page_live: Live) -> None:
+    ig_id = page_live.connector.resolve_user_id(page_live.ref("riversidesd"), None, page_live.http)
+    assert ig_id == "17841400000000777"
+    assert "business_discovery.username(riversidesd)" in page_live.server.requests[-1].query["fields"]
+
+
+def test_unknown_username_is_account_gone(page_live: Live) -> None:
+    with pytest.raises(AccountGone) as info:
+        page_live.connector.resolve_user_id(page_live.ref("nosuchschool"), None, page_live.http)
+    assert "nosuchschool" in info.value.message
+
+
+# --- listings, replies, edits, deletions --------------------------------------------------------
+
+
+def test_harvest_covers_media_comments_and_long_reply_lists(page_live: Live) -> None:
+    sb = page_live.sandbox
+    sb.nested_limit = 2
+    media = sb.publish(LINCOLN_IG, "Album", media_type="CAROUSEL_ALBUM", children=2)
+    top = sb.comment(media, "First!")
+    replies = [sb.comment(media, f"reply {n}", parent=top) for n in range(5)]
+    quiet = sb.publish(LINCOLN_IG, "No comments here")
+    events = page_live.harvest(LINCOLN_IG)
+    items = _items(events)
+    assert set(replies) <= set(items) and items[replies[0]].parent_id == top
+    assert items[top].kind == "comment" and items[top].parent_id == media
+    covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
+    assert {(None, "post"), (media, "comment"), (top, "reply"), (quiet, "comment")} <= covered
+    assert any(r.path.endswith(f"/{top}/replies") for r in page_live.server.requests)
+    assert not any(r.path.endswith(f"/{quiet}/comments") for r in page_live.server.requests)
+    album = items[media]
+    assert [c["media_type"] for c in album.content["children"]] == ["IMAGE", "VIDEO"]
+    assert {m.kind for m in album.media} == {"image", "video", "thumbnail"}
+    assert "oe=" not in json.dumps(album.content)
+
+
+def test_signed_urls_change_but_content_does_not(page_live: Live) -> None:
+    media = page_live.sandbox.publish(LINCOLN_IG, "Same photo")
+    first = _items(page_live.harvest(LINCOLN_IG))[media]
+    second = _items(page_live.harvest(LINCOLN_IG))[media]
+    assert first.media[0].url != second.media[0].url
+    assert first.content_sha256 == second.content_sha256
+
+
+def test_hiding_a_comment_is_a_new_version_and_a_like_is_not(page_live: Live) -> None:
+    sb = page_live.sandbox
+    media = sb.publish(LINCOLN_IG, "Game day")
+    comment = sb.comment(media, "Rude remark")
+    before = _items(page_live.harvest(LINCOLN_IG))
+    sb.hide(comment)
+    after = _items(page_live.harvest(LINCOLN_IG))
+    assert after[comment].content["hidden"] is True
+    assert before[comment].content_sha256 != after[comment].content_sha256
+    assert before[media].content_sha256 == after[media].content_sha256  # comments_count moved
+
+
+def test_deleted_media_is_gone_with_graph_100_33(page_live: Live) -> None:
+    sb = page_live.sandbox
+    media = sb.publish(LINCOLN_IG, "Oops")
+    comment = sb.comment(media, "hello")
+    sb.delete_media(media)
+    for item_id in (media, comment):
+        verdict = page_live.connector.confirm_gone(page_live.ref(LINCOLN_IG), item_id, page_live.http)
+        assert isinstance(verdict, Gone) and verdict.status == 400 and "subcode 33" in verdict.detail
+    alive = sb.publish(LINCOLN_IG, "Still here")
+    assert not isinstance(page_live.connector.confirm_gone(page_live.ref(LINCOLN_IG), alive, page_live.http), Gone)
+
+
+def test_throttle_80002_is_try_later_with_the_floor(page_live: Live) -> None:
+    page_live.sandbox.throttle_next = 1
+    with pytest.raises(TryLater) as info:
+        page_live.harvest(LINCOLN_IG)
+    wait = (info.value.retry_at - datetime.now(UTC)).total_seconds()
+    assert -1 < wait < 5 and "80002" in info.value.message
+
+
+def test_expired_token_needs_attention_without_the_token_in_the_message(page_live: Live) -> None:
+    page_live.sandbox.expired.add(PAGE_TOKEN)
+    with pytest.raises(NeedsAttention) as info:
+        page_live.harvest(LINCOLN_IG)
+    assert "token" in info.value.message and PAGE_TOKEN not in info.value.message + info.value.detail
+
+
+def test_field_type_change_is_a_warning_not_a_crash(page_live: Live) -> None:
+    page_live.sandbox.publish(LINCOLN_IG, "caption")
+    page_live.sandbox.field_override = {"caption": {"text": "now an object"}, "timestamp": 1700000000}
+    events = page_live.harvest(LINCOLN_IG)
+    codes = {e.code for e in events if isinstance(e, ParseWarning)}
+    assert {"instagram.bad_field_type", "instagram.bad_time"} <= codes
+    assert _items(events)  # the media is still archived
+
+
+def test_whole_cycle_through_the_poller_marks_hidden_and_deleted(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "instagram")
+    try:
+        assert h.poll().status == "complete"
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        newest = max((m for m in sb.media.values()), key=lambda m: m.created)
+        comment = next(c for c in sb.comments.values() if c.media_id == newest.id and c.parent is None)
+        sb.hide(comment.id)
+        sb.delete_media(sorted(m.id for m in sb.media.values())[0])
+        report = h.poll()
+        assert report.status == "complete" and report.edited == 1 and report.deleted == 1
+        assert len(h.items()[comment.id].versions) == 2
+    finally:
+        h.close()
+
+
+# --- the parser never raises ---------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "data", "caption", "text", "timestamp", "media_type", "children", "replies",
+                         "hidden", "from", "media_url", "thumbnail_url", "parent_id", "media", "paging", "x"]),
+        inner, max_size=6),
+    max_leaves=25,
+)
+_URLS = ["https://graph.facebook.com/v25.0/1784/media", "https://graph.facebook.com/v25.0/1790/comments",
+         "https://graph.facebook.com/v25.0/1791/replies", "https://graph.facebook.com/v25.0/1790?fields=id"]
+
+
+def _exchange(url: str, body: bytes) -> CapturedExchange:
+    return CapturedExchange(url, "GET", 200, (("Content-Type", "application/json"),), body,
+                            datetime.now(UTC) - timedelta(seconds=1))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_json, url=st.sampled_from(_URLS))
+def test_parse_never_raises_on_arbitrary_json(body: object, url: str) -> None:
+    out = list(InstagramConnector().parse(AccountRef("instagram", "1784"), _exchange(url, json.dumps(body).encode())))
+    assert all(isinstance(o, Item | ParseWarning) for o in out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=400), junk=st.binary(max_size=8))
+def test_parse_never_raises_on_mutated_bytes(cut: int, junk: bytes) -> None:
+    good = json.dumps({"data": [{"id": "1", "caption": "hi", "media_type": "IMAGE",
+                                 "timestamp": "2026-01-01T00:00:00+0000",
+                                 "children": {"data": [{"id": "2", "media_type": "VIDEO"}]}}]}).encode()
+    body = good[:cut] + junk + good[cut + len(junk):]
+    out = list(InstagramConnector().parse(AccountRef("instagram", "1784"), _exchange(_URLS[0], body)))
+    assert all(isinstance(o, Item | ParseWarning) for o in out)
+
+
+def test_unknown_numeric_account_is_account_gone(page_live: Live) -> None:
+    with pytest.raises(AccountGone) as info:
+        page_live.harvest("17841499999999999")
+    assert "17841499999999999" in info.value.message
+
+
+def test_listing_shape_change_is_a_clear_error_and_covers_nothing(page_live: Live) -> None:
+    from archiver.errors import UnexpectedResponse
+    from archiver.sandbox.server import Request, Response
+
+    page_live.sandbox.publish(LINCOLN_IG, "caption")
+    sandbox = page_live.sandbox
+
+    def changed(req: Request) -> Response:
+        resp = sandbox(req)
+        if req.path.endswith("/media") and resp.status == 200:
+            return Response.json({"data": {"items": json.loads(resp.body)["data"]}})
+        return resp
+
+    page_live.server.app = changed
+    events: list = []
+    with pytest.raises(UnexpectedResponse) as info:
+        for event in page_live.connector.harvest(page_live.ref(LINCOLN_IG), None, page_live.http):
+            events.append(event)
+    assert "no data array" in info.value.message and not any(isinstance(e, Covered) for e in events)

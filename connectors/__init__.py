@@ -5,13 +5,23 @@ from __future__ import annotations
 from archiver.errors import ConfigError
 from archiver.settings import ConnectorSettings
 from connectors.base import Connector, Registered
+from connectors.bluesky import BlueskyConnector
 from connectors.facebook import FacebookConnector
+from connectors.feeds import FeedsConnector
 from connectors.instagram import InstagramConnector
 from connectors.linkedin import LinkedInConnector
+from connectors.mastodon import MastodonConnector
 from connectors.tiktok import TikTokConnector
+from connectors.x import XConnector
+from connectors.youtube import YouTubeConnector
 
 CONNECTORS: dict[str, Registered] = {
+    "x": Registered(XConnector, "archiver.sandbox.x:XContract"),
+    "youtube": Registered(YouTubeConnector, "archiver.sandbox.youtube:YouTubeContract"),
     "facebook": Registered(FacebookConnector, "archiver.sandbox.facebook:FacebookContract"),
+    "feeds": Registered(FeedsConnector, "archiver.sandbox.feeds:FeedsContract"),
+    "bluesky": Registered(BlueskyConnector, "archiver.sandbox.bluesky:BlueskyContract"),
+    "mastodon": Registered(MastodonConnector, "archiver.sandbox.mastodon:MastodonContract"),
     "instagram": Registered(InstagramConnector, "archiver.sandbox.instagram:InstagramContract"),
     "linkedin": Registered(LinkedInConnector, "archiver.sandbox.linkedin:LinkedInContract"),
     "tiktok": Registered(TikTokConnector, "archiver.sandbox.tiktok:TikTokContract"),

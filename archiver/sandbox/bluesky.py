@@ -1,0 +1,403 @@
+"""An AppView-shaped fake of Bluesky (app.bsky over XRPC), faithful where the archiver depends on it.
+
+Shapes follow shared/research/platform_apis.md §8: `getAuthorFeed` with an opaque cursor that
+is absent once a page comes back empty, `getPostThread` with `depth`/`parentHeight`, replies
+cut at the depth limit, deleted replies that still have replies shown as `notFoundPost`,
+400 `{"error":"NotFound","message":"Post not found: <uri>"}` for a deleted anchor, content-
+addressed cids (a rewritten record gets a new cid), `RateLimit-*` headers with an epoch reset,
+429 `RateLimitExceeded`, and 400 `ExpiredToken` / `InvalidToken` for bad access JWTs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.server import Request, Response
+
+POST_NSID = "app.bsky.feed.post"
+THREAD_VIEW = "app.bsky.feed.defs#threadViewPost"
+NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def fake_cid(data: Any, prefix: str = "bafyrei") -> str:
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).digest()
+    return prefix + base64.b32encode(digest).decode().lower().rstrip("=")[:52]
+
+
+def fake_did(name: str) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    digest = hashlib.sha256(name.encode()).digest()
+    return "did:plc:" + "".join(alphabet[b % 32] for b in digest[:24])
+
+
+@dataclass
+class BActor:
+    did: str
+    handle: str
+    display_name: str
+
+
+@dataclass
+class BPost:
+    uri: str
+    author: str
+    text: str
+    created: datetime
+    reply_parent: str | None = None
+    reply_root: str | None = None
+    images: list[str] = field(default_factory=list)  # blob cids
+    labels: list[str] = field(default_factory=list)
+    deleted: bool = False
+    repost_of: str | None = None  # an app.bsky.feed.repost record instead of a post
+    reply_cids: tuple[str, str] = ("", "")  # strong refs: parent and root cids when the reply was made
+
+    def record(self, sandbox: BlueskySandbox) -> dict[str, Any]:
+        rec: dict[str, Any] = {"$type": POST_NSID, "createdAt": _iso(self.created), "langs": ["en"], "text": self.text}
+        if self.reply_parent:
+            rec["reply"] = {"parent": {"uri": self.reply_parent, "cid": self.reply_cids[0]},
+                            "root": {"uri": self.reply_root or self.reply_parent, "cid": self.reply_cids[1]}}
+        if self.images:
+            rec["embed"] = {"$type": "app.bsky.embed.images", "images": [
+                {"alt": "Students at the science fair",
+                 "image": {"$type": "blob", "mimeType": "image/jpeg", "ref": {"$link": cid}, "size": 4114},
+                 "aspectRatio": {"height": 3000, "width": 4000}} for cid in self.images]}
+        return rec
+
+    def cid(self, sandbox: BlueskySandbox) -> str:
+        return fake_cid(self.record(sandbox))
+
+
+class BlueskySandbox:
+    """State plus an HTTP app (`__call__`) that answers like https://public.api.bsky.app/xrpc."""
+
+    def __init__(self, *, now: Callable[[], datetime] | None = None) -> None:
+        self.now = now or (lambda: datetime.now(UTC))
+        self.base_url = ""
+        self.actors: dict[str, BActor] = {}
+        self.posts: dict[str, BPost] = {}
+        self.tokens: set[str] = set()
+        self.expired: set[str] = set()
+        self.throttle_next = 0
+        self.exhaust_next = 0
+        self.malformed_next = 0
+        self.anchor_tombstones = False  # answer a deleted anchor with 200 + notFoundPost
+        self.overrides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self._seq = itertools.count(1)
+
+    # --- timeline mutators -----------------------------------------------------------------
+
+    def add_actor(self, handle: str, display_name: str) -> str:
+        did = fake_did(handle)
+        self.actors[did] = BActor(did, handle, display_name)
+        return did
+
+    def _rkey(self, when: datetime) -> str:
+        alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+        n = (int(when.timestamp() * 1_000_000) << 10) + next(self._seq) % 1024
+        out = ""
+        for _ in range(13):
+            out = alphabet[n % 32] + out
+            n //= 32
+        return out
+
+    def post(self, did: str, text: str, *, reply_to: str | None = None, image: bool = False,
+             at: datetime | None = None) -> str:
+        when = at or self.now()
+        uri = f"at://{did}/{POST_NSID}/{self._rkey(when)}"
+        root, cids = None, ("", "")
+        if reply_to:
+            parent = self.posts[reply_to]
+            root = parent.reply_root or parent.uri
+            cids = (parent.cid(self), self.posts[root].cid(self))
+        images = [fake_cid({"blob": uri}, "bafkrei")] if image else []
+        self.posts[uri] = BPost(uri, did, text, when, reply_to, root, images, reply_cids=cids)
+        return uri
+
+    def repost(self, did: str, subject: str, *, at: datetime | None = None) -> str:
+        when = at or self.now()
+        uri = f"at://{did}/app.bsky.feed.repost/{self._rkey(when)}"
+        self.posts[uri] = BPost(uri, did, "", when, repost_of=subject)
+        return uri
+
+    def rewrite(self, uri: str, text: str) -> None:
+        """putRecord: same uri, new record, new cid (Bluesky has no edit feature of its own)."""
+        self.posts[uri].text = text
+
+    def delete(self, uri: str) -> None:
+        self.posts[uri].deleted = True
+
+    def live(self, uri: str) -> BPost | None:
+        post = self.posts.get(uri)
+        return post if post is not None and not post.deleted and post.repost_of is None else None
+
+    def children(self, uri: str) -> list[BPost]:
+        return sorted((p for p in self.posts.values() if p.reply_parent == uri and p.repost_of is None),
+                      key=lambda p: p.created)
+
+    # --- JSON shapes -----------------------------------------------------------------------
+
+    def _profile(self, did: str) -> dict[str, Any]:
+        actor = self.actors[did]
+        return {"did": did, "handle": actor.handle, "displayName": actor.display_name,
+                "avatar": f"{self.base_url}/img/avatar/plain/{did}/bafkreiavatar@jpeg",
+                "createdAt": "2023-04-12T04:53:57.057Z", "labels": [],
+                "viewer": {"blockedBy": False, "muted": False}}
+
+    def post_view(self, post: BPost) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "uri": post.uri,
+            "cid": post.cid(self),
+            "author": self._profile(post.author),
+            "record": post.record(self),
+            "replyCount": sum(1 for c in self.children(post.uri) if not c.deleted),
+            "repostCount": 1,
+            "likeCount": 4,
+            "quoteCount": 0,
+            "bookmarkCount": 0,
+            "indexedAt": _iso(post.created + timedelta(seconds=1)),
+            "labels": [{"src": post.author, "uri": post.uri, "cid": post.cid(self), "val": v,
+                        "cts": _iso(post.created)} for v in post.labels],
+            "viewer": {"bookmarked": False, "embeddingDisabled": False, "threadMuted": False},
+        }
+        if post.images:
+            view["embed"] = {"$type": "app.bsky.embed.images#view", "images": [
+                {"thumb": f"{self.base_url}/img/feed_thumbnail/plain/{post.author}/{cid}@jpeg",
+                 "fullsize": f"{self.base_url}/img/feed_fullsize/plain/{post.author}/{cid}@jpeg",
+                 "alt": "Students at the science fair", "aspectRatio": {"height": 3000, "width": 4000}}
+                for cid in post.images]}
+        override = self.overrides.get(post.uri)
+        return override(view) if override else view
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def _rate_headers(self, remaining: int = 2999, reset: int | None = None) -> list[tuple[str, str]]:
+        reset = reset or int(self.now().timestamp()) + 300
+        return [("RateLimit-Limit", "3000"), ("RateLimit-Remaining", str(remaining)),
+                ("RateLimit-Reset", str(reset)), ("RateLimit-Policy", "3000;w=300")]
+
+    def __call__(self, req: Request) -> Response:
+        if req.path.startswith("/img/"):
+            body = b"\xff\xd8\xff\xe0JFIF-bluesky-sandbox-" + req.path.encode() + b"\xff\xd9"
+            return Response(200, body, [("Content-Type", "image/jpeg")])
+        if not req.path.startswith("/xrpc/"):
+            return Response(404, b"Not Found", [("Content-Type", "text/plain")])
+        auth = req.header("authorization")
+        if auth:
+            token = auth.removeprefix("Bearer ").strip()
+            if token in self.expired:
+                return _xrpc_error(400, "ExpiredToken", "Token has expired")
+            if token not in self.tokens:
+                return _xrpc_error(400, "InvalidToken", "Token could not be verified")
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            reset = int(self.now().timestamp()) + 1
+            return _xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded", self._rate_headers(0, reset))
+        if self.malformed_next > 0:
+            self.malformed_next -= 1
+            return Response(200, b'{"feed": [{"post": ', [("Content-Type", "application/json; charset=utf-8")])
+        headers = self._rate_headers()
+        if self.exhaust_next > 0:
+            self.exhaust_next -= 1
+            headers = self._rate_headers(0, int(self.now().timestamp()) + 1)
+        nsid = req.path.removeprefix("/xrpc/")
+        if nsid == "com.atproto.identity.resolveHandle":
+            handle = req.query.get("handle", "").lower()
+            for actor in self.actors.values():
+                if actor.handle == handle:
+                    return Response.json({"did": actor.did}, headers=headers)
+            return _xrpc_error(400, "InvalidRequest", "Unable to resolve handle", headers)
+        if nsid == "app.bsky.actor.getProfile":
+            did = self._actor(req.query.get("actor", ""))
+            return Response.json(self._profile(did), headers=headers) if did else _profile_not_found(headers)
+        if nsid == "app.bsky.feed.getAuthorFeed":
+            return self._author_feed(req, headers)
+        if nsid == "app.bsky.feed.getPostThread":
+            return self._thread(req, headers)
+        return _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented", headers)
+
+    def _actor(self, actor: str) -> str | None:
+        if actor in self.actors:
+            return actor
+        return next((a.did for a in self.actors.values() if a.handle == actor.lower()), None)
+
+    def _author_feed(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+        did = self._actor(req.query.get("actor", ""))
+        if did is None:
+            return _profile_not_found(headers)
+        limit = max(1, min(int(req.query.get("limit") or 50), 100))
+        rows = sorted((p for p in self.posts.values() if p.author == did and not p.deleted),
+                      key=lambda p: (p.created, p.uri), reverse=True)
+        if req.query.get("filter") == "posts_no_replies":
+            rows = [p for p in rows if p.reply_parent is None]
+        if req.query.get("cursor"):
+            when, _, uri = base64.urlsafe_b64decode(req.query["cursor"]).decode().partition("|")
+            rows = [p for p in rows if (_iso(p.created), p.uri) < (when, uri)]
+        page = rows[:limit]
+        feed = []
+        for p in page:
+            if p.repost_of:
+                subject = self.live(p.repost_of)
+                if subject is None:
+                    continue
+                feed.append({"post": self.post_view(subject), "reason": {
+                    "$type": "app.bsky.feed.defs#reasonRepost", "by": self._profile(did),
+                    "uri": p.uri, "cid": fake_cid({"repost": p.uri}), "indexedAt": _iso(p.created)}})
+            else:
+                entry: dict[str, Any] = {"post": self.post_view(p)}
+                if p.reply_parent:
+                    parent, root = self.posts[p.reply_parent], self.posts[p.reply_root or p.reply_parent]
+                    entry["reply"] = {"root": self._ref_view(root), "parent": self._ref_view(parent)}
+                feed.append(entry)
+        out: dict[str, Any] = {"feed": feed}
+        if page:
+            last = page[-1]
+            out["cursor"] = base64.urlsafe_b64encode(f"{_iso(last.created)}|{last.uri}".encode()).decode()
+        return Response.json(out, headers=headers)
+
+    def _ref_view(self, post: BPost) -> dict[str, Any]:
+        if post.deleted:
+            return {"$type": NOT_FOUND, "uri": post.uri, "notFound": True}
+        return {"$type": "app.bsky.feed.defs#postView", **self.post_view(post)}
+
+    def _thread(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+        uri = req.query.get("uri", "")
+        depth = max(0, min(int(req.query.get("depth") or 6), 1000))
+        height = max(0, min(int(req.query.get("parentHeight") or 80), 1000))
+        anchor = self.live(uri)
+        if anchor is None:
+            if self.anchor_tombstones and uri in self.posts:
+                return Response.json({"thread": {"$type": NOT_FOUND, "uri": uri, "notFound": True}}, headers=headers)
+            return _xrpc_error(400, "NotFound", f"Post not found: {uri}", headers)
+        node = self._node(anchor, depth)
+        current, parent_uri = node, anchor.reply_parent
+        for _ in range(height):
+            if not parent_uri:
+                break
+            parent = self.posts.get(parent_uri)
+            if parent is None or parent.deleted:
+                current["parent"] = {"$type": NOT_FOUND, "uri": parent_uri, "notFound": True}
+                break
+            current["parent"] = {"$type": THREAD_VIEW, "post": self.post_view(parent)}
+            current, parent_uri = current["parent"], parent.reply_parent
+        return Response.json({"thread": node}, headers=headers)
+
+    def _node(self, post: BPost, depth: int) -> dict[str, Any]:
+        node: dict[str, Any] = {"$type": THREAD_VIEW, "post": self.post_view(post)}
+        if depth > 0:
+            replies = []
+            for child in self.children(post.uri):
+                if not child.deleted:
+                    replies.append(self._node(child, depth - 1))
+                elif any(not c.deleted for c in self.children(child.uri)):
+                    replies.append({"$type": NOT_FOUND, "uri": child.uri, "notFound": True})
+            node["replies"] = replies
+        return node
+
+
+def _xrpc_error(status: int, name: str, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response.json({"error": name, "message": message}, status, headers)
+
+
+def _profile_not_found(headers: list[tuple[str, str]]) -> Response:
+    return _xrpc_error(400, "InvalidRequest", "Profile not found", headers)
+
+
+class BlueskyContract:
+    """The contract-suite adapter over BlueskySandbox."""
+
+    platform = "bluesky"
+
+    def __init__(self) -> None:
+        self.sandbox = BlueskySandbox()
+        self.app = self.sandbox
+        self.token = ("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLmFjY2VzcyJ9."
+                      "c2FuZGJveC1zaWduYXR1cmUtN2YzYTljMmQ")
+        self.sandbox.tokens.add(self.token)
+        self.handles: dict[str, str] = {}
+        self._edits = 0
+
+    def bind(self, base_url: str) -> None:
+        self.sandbox.base_url = base_url
+
+    def seed_account(self) -> SeededAccount:
+        sb = self.sandbox
+        school = sb.add_actor("lincolnhs.bsky.social", "Lincoln High School")
+        parent = sb.add_actor("ptavolunteer.bsky.social", "PTA Volunteer")
+        neighbor = sb.add_actor("neighbor.bsky.social", "Community Member")
+        self.handles["lincolnhs.bsky.social"] = school
+        start = sb.now() - timedelta(days=60)
+        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.",
+                         image=(n == 40), at=start + timedelta(days=n, hours=n % 5)) for n in range(55)]
+        for i, uri in enumerate(posts[-3:]):
+            base = sb.posts[uri].created
+            first = sb.post(parent, f"Great news! ({i})", reply_to=uri, at=base + timedelta(hours=1))
+            sb.post(neighbor, "When is the next meeting?", reply_to=uri, at=base + timedelta(hours=2))
+            sb.post(school, "Thank you - see the calendar.", reply_to=first, at=base + timedelta(hours=3))
+            sb.post(neighbor, "Agreed!", reply_to=first, at=base + timedelta(hours=4))
+        news = sb.post(neighbor, "Congrats to the robotics team!", at=start + timedelta(days=20))
+        sb.repost(school, news, at=start + timedelta(days=20, hours=2))
+        return SeededAccount("lincolnhs.bsky.social", "https://bsky.app/profile/lincolnhs.bsky.social", self.token,
+                             "Lincoln High School")
+
+    def seed_bulk(self, count: int) -> SeededAccount:
+        sb = self.sandbox
+        school = sb.add_actor("bulkelementary.bsky.social", "Bulk Elementary")
+        fan = sb.add_actor("bulkfan.bsky.social", "Bulk Fan")
+        self.handles["bulkelementary.bsky.social"] = school
+        start = sb.now() - timedelta(days=365)
+        made = 0
+        while made < count:
+            uri = sb.post(school, f"Bulk post {made}", at=start + timedelta(hours=made))
+            made += 1
+            for n in range(2):
+                if made < count:
+                    sb.post(fan, f"Bulk reply {n}", reply_to=uri, at=start + timedelta(hours=made, minutes=n + 1))
+                    made += 1
+        return SeededAccount("bulkelementary.bsky.social", "@bulkelementary.bsky.social", self.token, "Bulk Elementary")
+
+    def live_item_ids(self, account_id: str) -> set[str]:
+        sb = self.sandbox
+        did = self.handles.get(account_id, account_id)
+        own = [p for p in sb.posts.values() if p.author == did and sb.live(p.uri)]
+        # Replies outlive a deleted parent on Bluesky (their records stay; the thread shows the
+        # parent as notFoundPost), so the walk goes through deleted posts without counting them.
+        found: set[str] = set()
+        visited: set[str] = set()
+        stack = [p.uri for p in own]
+        while stack:
+            uri = stack.pop()
+            if uri in visited:
+                continue
+            visited.add(uri)
+            if not sb.posts[uri].deleted:
+                found.add(uri)
+            stack.extend(c.uri for c in sb.children(uri))
+        return found
+
+    def publish(self, account_id: str) -> str:
+        return self.sandbox.post(self.handles.get(account_id, account_id), "A new announcement from the contract suite.")
+
+    def edit(self, item_id: str) -> None:
+        self._edits += 1
+        self.sandbox.rewrite(item_id, f"Edited text #{self._edits}")
+
+    def delete(self, item_id: str) -> None:
+        self.sandbox.delete(item_id)
+
+    def throttle_next(self, count: int) -> None:
+        self.sandbox.throttle_next = count
+
+    def expire_token(self, token: str) -> None:
+        self.sandbox.expired.add(token)

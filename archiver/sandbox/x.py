@@ -1,0 +1,520 @@
+"""An X-API-v2-shaped fake, faithful where the archiver depends on it.
+
+Shapes follow shared/research/platform_apis.md §4: snowflake ids (time in the top bits), edits
+as new ids listed in `edit_history_tweet_ids`, `meta.next_token` paging (`pagination_token`
+on timelines, `next_token` on search), `since_id`, recent search limited to seven days, fields
+returned only when asked for, HTTP 200 partial errors for deleted tweets, 401 for bad tokens
+and 429 with `x-rate-limit-*` headers (epoch-second reset).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.server import Request, Response
+
+TWITTER_EPOCH_MS = 1288834974657
+TIMELINE_CAP = 3200
+SEARCH_WINDOW = timedelta(days=7)
+PROBLEMS = "https://api.twitter.com/2/problems"
+BASE_FIELDS = ("id", "text", "edit_history_tweet_ids")
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class XUser:
+    id: str
+    username: str
+    name: str
+    created: datetime
+    suspended: bool = False
+    protected: bool = False
+
+
+@dataclass
+class Version:
+    id: str
+    text: str
+    created: datetime
+
+
+@dataclass
+class Chain:
+    """One post and its edits; the archive's item id is `versions[0].id`."""
+
+    author_id: str
+    versions: list[Version]
+    conversation_id: str
+    reply_to: str | None = None  # the version id replied to
+    reply_to_user: str | None = None
+    media_keys: list[str] = field(default_factory=list)
+    deleted: bool = False
+
+    @property
+    def root(self) -> str:
+        return self.versions[0].id
+
+    @property
+    def current(self) -> Version:
+        return self.versions[-1]
+
+
+class XSandbox:
+    """State plus an HTTP app (`__call__`) that answers like api.x.com/2."""
+
+    def __init__(self, *, tokens: set[str], now: Callable[[], datetime] | None = None) -> None:
+        self.tokens = set(tokens)
+        self.expired: set[str] = set()
+        self.now = now or (lambda: datetime.now(UTC))
+        self.base_url = ""
+        self.users: dict[str, XUser] = {}
+        self.chains: dict[str, Chain] = {}
+        self.version_root: dict[str, str] = {}
+        self.media: dict[str, dict[str, Any]] = {}
+        self.throttle_next = 0
+        self.throttle_reset_at: datetime | None = None  # tests: a fixed x-rate-limit-reset
+        self.mutate: Callable[[str, dict[str, Any]], Any] | None = None  # tests: change a field's type
+        self.calls = 0
+        self._seq = itertools.count(1)
+
+    # --- timeline mutators -----------------------------------------------------------------
+
+    def new_id(self, when: datetime) -> str:
+        ms = int(when.timestamp() * 1000) - TWITTER_EPOCH_MS
+        return str((ms << 22) | (next(self._seq) & 0x3FFFFF))
+
+    def add_user(self, user_id: str, username: str, name: str) -> XUser:
+        user = XUser(user_id, username, name, self.now() - timedelta(days=4000))
+        self.users[user_id] = user
+        return user
+
+    def user_by_name(self, username: str) -> XUser | None:
+        name = username.lstrip("@").lower()
+        return next((u for u in self.users.values() if u.username.lower() == name), None)
+
+    def post(self, author_id: str, text: str, *, at: datetime | None = None, reply_to: str | None = None,
+             photo: bool = False, video: bool = False) -> str:
+        when = at or self.now()
+        tweet_id = self.new_id(when)
+        conversation, to_user = tweet_id, None
+        if reply_to is not None:
+            parent = self.chains[self.version_root[reply_to]]
+            conversation, to_user = parent.conversation_id, parent.author_id
+        chain = Chain(author_id, [Version(tweet_id, text, when)], conversation, reply_to, to_user)
+        if photo:
+            key = f"3_{tweet_id}"
+            self.media[key] = {"media_key": key, "type": "photo", "url": f"/cdn/media/F{tweet_id}.jpg",
+                               "width": 1200, "height": 675, "alt_text": "A photo from the sandbox"}
+            chain.media_keys.append(key)
+        if video:
+            key = f"7_{tweet_id}"
+            self.media[key] = {
+                "media_key": key, "type": "video", "duration_ms": 12000, "width": 1280, "height": 720,
+                "preview_image_url": f"/cdn/ext_tw_video_thumb/{tweet_id}/pu/img/thumb.jpg",
+                "variants": [
+                    {"bit_rate": 832000, "content_type": "video/mp4",
+                     "url": f"/cdn/ext_tw_video/{tweet_id}/pu/vid/640x360/low.mp4?tag=12"},
+                    {"bit_rate": 2176000, "content_type": "video/mp4",
+                     "url": f"/cdn/ext_tw_video/{tweet_id}/pu/vid/1280x720/high.mp4?tag=12"},
+                    {"content_type": "application/x-mpegURL",
+                     "url": f"/cdn/ext_tw_video/{tweet_id}/pu/pl/playlist.m3u8?tag=12"},
+                ],
+            }
+            chain.media_keys.append(key)
+        self.chains[tweet_id] = chain
+        self.version_root[tweet_id] = tweet_id
+        return tweet_id
+
+    def edit(self, tweet_id: str, text: str, *, at: datetime | None = None) -> str:
+        """A new version with a new id; every version's lookup now lists the whole chain."""
+        chain = self.chains[self.version_root[tweet_id]]
+        when = at or self.now()
+        new = Version(self.new_id(when), text, when)
+        chain.versions.append(new)
+        self.version_root[new.id] = chain.root
+        return new.id
+
+    def delete(self, tweet_id: str) -> None:
+        self.chains[self.version_root[tweet_id]].deleted = True
+
+    def expire_token(self, token: str) -> None:
+        self.expired.add(token)
+
+    def live(self, author_id: str | None = None) -> list[Chain]:
+        return [c for c in self.chains.values() if not c.deleted and (author_id is None or c.author_id == author_id)]
+
+    def timeline_rows(self, user_id: str) -> list[Chain]:
+        rows = sorted(self.live(user_id), key=lambda c: int(c.current.id), reverse=True)
+        return rows[:TIMELINE_CAP]
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def __call__(self, req: Request) -> Response:
+        if req.path.startswith("/cdn/"):
+            return self._media_file(req)
+        resp = self._route(req)
+        if self.mutate is None or resp.status != 200:
+            return resp
+        return Response(200, json.dumps(self.mutate(req.path, json.loads(resp.body))).encode(), resp.headers)
+
+    def _route(self, req: Request) -> Response:
+        token = req.header("authorization").removeprefix("Bearer ").strip()
+        if not token or token not in self.tokens or token in self.expired:
+            return Response.json({"title": "Unauthorized", "type": "about:blank", "status": 401,
+                                  "detail": "Unauthorized"}, 401)
+        self.calls += 1
+        reset = int(self.throttle_reset_at.timestamp()) if self.throttle_reset_at else int(time.time()) + 1
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            return Response.json(
+                {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+                429, [("x-rate-limit-limit", "1500"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", str(reset))],
+            )
+        headers = [("x-rate-limit-limit", "1500"), ("x-rate-limit-remaining", str(max(0, 1500 - self.calls))),
+                   ("x-rate-limit-reset", str(int(time.time()) + 900)), ("api-version", "2.140")]
+        parts = [p for p in req.path.split("/") if p]
+        if not parts or parts[0] != "2":
+            return _problem(404, "Not Found", "Sorry, that page does not exist.", headers)
+        route = parts[1:]
+        if len(route) == 4 and route[:3] == ["users", "by", "username"]:
+            return self._user(req, self.user_by_name(route[3]), route[3], "username", headers)
+        if len(route) == 2 and route[0] == "users":
+            return self._user(req, self.users.get(route[1]), route[1], "id", headers)
+        if len(route) == 3 and route[0] == "users" and route[2] == "tweets":
+            return self._timeline(req, route[1], headers)
+        if route == ["tweets", "search", "recent"]:
+            return self._search(req, headers)
+        if len(route) == 2 and route[0] == "tweets" and route[1].isdigit():
+            return self._lookup(req, route[1], headers)
+        return _problem(404, "Not Found", "Sorry, that page does not exist.", headers)
+
+    def _user(self, req: Request, user: XUser | None, value: str, param: str,
+              headers: list[tuple[str, str]]) -> Response:
+        if user is None:
+            return Response.json({"errors": [{
+                "value": value, "detail": f"Could not find user with {param}: [{value}].",
+                "title": "Not Found Error", "resource_type": "user", "parameter": param,
+                "resource_id": value, "type": f"{PROBLEMS}/resource-not-found"}]}, headers=headers)
+        if user.suspended:
+            return Response.json({"errors": [{
+                "value": value, "detail": f"User has been suspended: [{value}].", "title": "Forbidden",
+                "resource_type": "user", "parameter": param, "resource_id": value,
+                "type": f"{PROBLEMS}/resource-not-found"}]}, headers=headers)
+        return Response.json({"data": self._user_json(user, _fields(req, "user.fields"))}, headers=headers)
+
+    def _user_json(self, user: XUser, fields: set[str]) -> dict[str, Any]:
+        full: dict[str, Any] = {
+            "id": user.id, "name": user.name, "username": user.username, "created_at": _iso(user.created),
+            "protected": user.protected, "verified": False,
+            "public_metrics": {"followers_count": 4059, "following_count": 250,
+                               "tweet_count": len(self.live(user.id)), "listed_count": 12, "like_count": 80},
+        }
+        return {k: v for k, v in full.items() if k in ("id", "name", "username") or k in fields}
+
+    def _page_size(self, req: Request, low: int) -> int | Response:
+        raw = req.query.get("max_results") or "10"
+        if not raw.isdigit() or not low <= int(raw) <= 100:
+            return Response.json({
+                "errors": [{"parameters": {"max_results": [raw]},
+                            "message": f"The `max_results` query parameter value [{raw}] is not between {low} and 100"}],
+                "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                "type": f"{PROBLEMS}/invalid-request"}, 400)
+        return int(raw)
+
+    def _listing(self, req: Request, rows: list[Chain], token_param: str, low: int,
+                 headers: list[tuple[str, str]]) -> Response:
+        size = self._page_size(req, low)
+        if isinstance(size, Response):
+            return size
+        since, until = req.query.get("since_id"), req.query.get("until_id")
+        if since:
+            rows = [c for c in rows if int(c.current.id) > int(since)]
+        if until:
+            rows = [c for c in rows if int(c.current.id) < int(until)]
+        token = req.query.get(token_param)
+        if token:
+            bound = int(_untoken(token))
+            rows = [c for c in rows if int(c.current.id) < bound]
+        chunk = rows[:size]
+        meta: dict[str, Any] = {"result_count": len(chunk)}
+        out: dict[str, Any] = {}
+        if chunk:
+            tweet_fields = _fields(req, "tweet.fields")
+            out["data"] = [self._tweet_json(c, c.current, tweet_fields) for c in chunk]
+            out.update(self._includes(req, chunk, [c.current for c in chunk]))
+            meta["newest_id"], meta["oldest_id"] = chunk[0].current.id, chunk[-1].current.id
+            if len(rows) > size:
+                meta["next_token"] = _token(chunk[-1].current.id)
+        if token:
+            meta["previous_token"] = _token(str(int(_untoken(token)) + 1))
+        out["meta"] = meta
+        return Response.json(out, headers=headers)
+
+    def _timeline(self, req: Request, user_id: str, headers: list[tuple[str, str]]) -> Response:
+        user = self.users.get(user_id)
+        if user is None or user.suspended:
+            return self._user(req, user, user_id, "id", headers)
+        if user.protected:
+            return Response.json({"errors": [{
+                "value": user_id, "detail": f"Sorry, you are not authorized to see the user with id: [{user_id}].",
+                "title": "Authorization Error", "resource_type": "user", "parameter": "id", "resource_id": user_id,
+                "type": f"{PROBLEMS}/not-authorized-for-resource"}]}, headers=headers)
+        rows = self.timeline_rows(user_id)
+        exclude = set(filter(None, req.query.get("exclude", "").split(",")))
+        if "replies" in exclude:
+            rows = [c for c in rows if c.reply_to is None]
+        return self._listing(req, rows, "pagination_token", 5, headers)
+
+    def _search(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+        query = req.query.get("query", "").strip()
+        clauses = [re.fullmatch(r"conversation_id:(\d+)", c.strip()) for c in query.split(" OR ")]
+        if not query or len(query) > 512 or not all(clauses):
+            return Response.json({"errors": [{"parameters": {"query": [req.query.get("query", "")]},
+                                              "message": "The sandbox only understands conversation_id:<id> [OR ...] up to 512 characters"}],
+                                  "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                                  "type": f"{PROBLEMS}/invalid-request"}, 400, headers)
+        horizon = self.now() - SEARCH_WINDOW
+        wanted = {m.group(1) for m in clauses if m}
+        rows = sorted((c for c in self.live() if c.conversation_id in wanted and c.root not in wanted
+                       and c.current.created >= horizon), key=lambda c: int(c.current.id), reverse=True)
+        return self._listing(req, rows, "next_token", 10, headers)
+
+    def _lookup(self, req: Request, tweet_id: str, headers: list[tuple[str, str]]) -> Response:
+        root = self.version_root.get(tweet_id)
+        chain = self.chains.get(root) if root else None
+        if chain is None or chain.deleted:
+            return Response.json({"errors": [{
+                "value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
+                "title": "Not Found Error", "resource_type": "tweet", "parameter": "id",
+                "resource_id": tweet_id, "type": f"{PROBLEMS}/resource-not-found"}]}, headers=headers)
+        version = next(v for v in chain.versions if v.id == tweet_id)
+        out: dict[str, Any] = {"data": self._tweet_json(chain, version, _fields(req, "tweet.fields"))}
+        out.update(self._includes(req, [chain], [version]))
+        return Response.json(out, headers=headers)
+
+    def _tweet_json(self, chain: Chain, version: Version, fields: set[str]) -> dict[str, Any]:
+        root_created = chain.versions[0].created
+        editable_until = root_created + timedelta(hours=1)
+        remaining = max(0, 5 - (len(chain.versions) - 1))
+        full: dict[str, Any] = {
+            "id": version.id,
+            "text": version.text,
+            "edit_history_tweet_ids": [v.id for v in chain.versions],
+            "created_at": _iso(version.created),
+            "author_id": chain.author_id,
+            "conversation_id": chain.conversation_id,
+            "edit_controls": {"edits_remaining": remaining,
+                              "is_edit_eligible": remaining > 0 and self.now() < editable_until,
+                              "editable_until": _iso(editable_until)},
+            "possibly_sensitive": False,
+            "lang": "en",
+            "reply_settings": "everyone",
+            "public_metrics": {"retweet_count": 0, "like_count": len(chain.versions) * 3 + self.calls % 5,
+                               "quote_count": 0, "bookmark_count": 0, "impression_count": 40 + self.calls,
+                               "reply_count": sum(1 for c in self.live() if c.reply_to and
+                                                  self.version_root.get(c.reply_to) == chain.root)},
+        }
+        if chain.reply_to:
+            full["in_reply_to_user_id"] = chain.reply_to_user
+            full["referenced_tweets"] = [{"type": "replied_to", "id": chain.reply_to}]
+        if chain.media_keys:
+            full["attachments"] = {"media_keys": list(chain.media_keys)}
+        return {k: v for k, v in full.items() if k in BASE_FIELDS or k in fields}
+
+    def _includes(self, req: Request, chains: list[Chain], shown: list[Version]) -> dict[str, Any]:
+        expansions = _fields(req, "expansions")
+        tweet_fields = _fields(req, "tweet.fields")
+        includes: dict[str, list[dict[str, Any]]] = {}
+        problems: list[dict[str, Any]] = []
+        shown_ids = {v.id for v in shown}
+        extra: dict[str, dict[str, Any]] = {}
+        if "edit_history_tweet_ids" in expansions:
+            for chain in chains:
+                for version in chain.versions:
+                    if version.id not in shown_ids:
+                        extra[version.id] = self._tweet_json(chain, version, tweet_fields)
+        if "referenced_tweets.id" in expansions:
+            for chain in chains:
+                if not chain.reply_to:
+                    continue
+                parent = self.chains.get(self.version_root.get(chain.reply_to, ""))
+                if parent is None or parent.deleted:
+                    problems.append({
+                        "value": chain.reply_to, "detail": f"Could not find tweet with referenced_tweets.id: [{chain.reply_to}].",
+                        "title": "Not Found Error", "resource_type": "tweet", "parameter": "referenced_tweets.id",
+                        "resource_id": chain.reply_to, "type": f"{PROBLEMS}/resource-not-found"})
+                    continue
+                version = next(v for v in parent.versions if v.id == chain.reply_to)
+                extra.setdefault(version.id, self._tweet_json(parent, version, tweet_fields))
+        if extra:
+            includes["tweets"] = list(extra.values())
+        if "author_id" in expansions:
+            authors = dict.fromkeys(c.author_id for c in chains)
+            users = [self._user_json(self.users[a], _fields(req, "user.fields")) for a in authors if a in self.users]
+            if users:
+                includes["users"] = users
+        if "attachments.media_keys" in expansions:
+            media = [self._media_json(k, _fields(req, "media.fields")) for c in chains for k in c.media_keys]
+            if media:
+                includes["media"] = media
+        out: dict[str, Any] = {}
+        if includes:
+            out["includes"] = includes
+        if problems:
+            out["errors"] = problems
+        return out
+
+    def _media_json(self, key: str, fields: set[str]) -> dict[str, Any]:
+        media = dict(self.media[key])
+        for name in ("url", "preview_image_url"):
+            if name in media:
+                media[name] = self.base_url + media[name]
+        if "variants" in media:
+            media["variants"] = [{**v, "url": self.base_url + v["url"]} for v in media["variants"]]
+        return {k: v for k, v in media.items() if k in ("media_key", "type") or k in fields}
+
+    def _media_file(self, req: Request) -> Response:
+        name = req.path.rsplit("/", 1)[-1]
+        if name.endswith(".mp4"):
+            return Response(200, b"\x00\x00\x00\x18ftypmp42sandbox-video-" + name.encode(), [("Content-Type", "video/mp4")])
+        return Response(200, b"\xff\xd8\xff\xe0JFIF-sandbox-x-" + name.encode() + b"\xff\xd9", [("Content-Type", "image/jpeg")])
+
+
+def _fields(req: Request, name: str) -> set[str]:
+    return set(filter(None, req.query.get(name, "").split(",")))
+
+
+def _token(value: str) -> str:
+    return base64.b32encode(value.encode()).decode().rstrip("=").lower()
+
+
+def _untoken(token: str) -> str:
+    padded = token.upper() + "=" * (-len(token) % 8)
+    try:
+        value = base64.b32decode(padded).decode()
+    except (ValueError, UnicodeDecodeError):
+        return "0"
+    return value if value.isdigit() else "0"
+
+
+def _problem(status: int, title: str, detail: str, headers: list[tuple[str, str]]) -> Response:
+    return Response.json({"title": title, "detail": detail, "type": "about:blank", "status": status}, status, headers)
+
+
+# --- the contract-suite adapter ---------------------------------------------------------------
+
+LINCOLN_ID, LINCOLN = "783214001", "LincolnHS"
+
+
+class XContract:
+    """The contract-suite adapter over XSandbox."""
+
+    platform = "x"
+
+    def __init__(self) -> None:
+        self.token = "AAAAAAAAAAAAAAAAAAAAAContractBearer%2Fsandbox7Qx9"
+        self.sandbox = XSandbox(tokens={self.token})
+        self.app = self.sandbox
+        self._edits = 0
+        self.marks: dict[str, str] = {}
+
+    def bind(self, base_url: str) -> None:
+        self.sandbox.base_url = base_url
+
+    def _community(self) -> tuple[str, str]:
+        sb = self.sandbox
+        for uid, name in (("900001", "ParentVolunteer"), ("900002", "CommunityMember")):
+            if uid not in sb.users:
+                sb.add_user(uid, name, name)
+        return "900001", "900002"
+
+    def seed_account(self) -> SeededAccount:
+        """55 posts over eight weeks (one photo, one video, one edited once); the three newest,
+        all inside the seven-day search window, have replies and a reply from the school."""
+        sb = self.sandbox
+        sb.add_user(LINCOLN_ID, LINCOLN, "Lincoln High School")
+        parent, member = self._community()
+        start = sb.now() - timedelta(days=57)
+        posts = []
+        for n in range(55):
+            posts.append(sb.post(LINCOLN_ID, f"Lincoln High update #{n + 1}: schedules, sports and clubs.",
+                                 at=start + timedelta(days=n, hours=n % 7), photo=n == 54, video=n == 53))
+        sb.edit(posts[50], "Lincoln High update #51: schedules, sports and clubs (corrected time).",
+                at=start + timedelta(days=50, hours=1, minutes=10))
+        self.marks["edited"] = posts[50]
+        for i, root in enumerate(posts[-3:]):
+            when = sb.chains[root].current.created
+            first = sb.post(parent, f"Great news! ({i})", at=when + timedelta(hours=1), reply_to=root)
+            sb.post(member, "When is the next meeting?", at=when + timedelta(hours=2), reply_to=root)
+            sb.post(LINCOLN_ID, "Thank you for asking - see the calendar.", at=when + timedelta(hours=3),
+                    reply_to=first)
+            self.marks[f"recent{i}"], self.marks[f"recent{i}_first"] = root, first
+        return SeededAccount(LINCOLN.lower(), f"https://x.com/{LINCOLN}", self.token, "Lincoln High School")
+
+    def seed_bulk(self, count: int) -> SeededAccount:
+        """Posts with replies, all inside the search window; few enough posts for the
+        3,200-post timeline cap."""
+        sb = self.sandbox
+        uid, name = "783214099", "BulkElementary"
+        sb.add_user(uid, name, "Bulk Elementary")
+        parent, _member = self._community()
+        per_post = max(2, -(-count // 3000) - 1)
+        start = sb.now() - timedelta(days=6)
+        step = timedelta(days=6) / max(count, 1)
+        made = 0
+        while made < count:
+            root = sb.post(uid, f"Bulk post {made}", at=start + step * made)
+            made += 1
+            for n in range(per_post):
+                if made < count:
+                    sb.post(parent, f"Bulk reply {n}", at=start + step * made, reply_to=root)
+                    made += 1
+        return SeededAccount(name.lower(), f"@{name}", self.token, "Bulk Elementary")
+
+    def _user_id(self, account_id: str) -> str:
+        if account_id.isdigit():
+            return account_id
+        user = self.sandbox.user_by_name(account_id)
+        if user is None:
+            raise KeyError(account_id)
+        return user.id
+
+    def live_item_ids(self, account_id: str) -> set[str]:
+        """The account's timeline (capped at 3,200) plus replies recent search can reach in
+        conversations the account started inside the seven-day window."""
+        sb = self.sandbox
+        uid = self._user_id(account_id)
+        own = sb.timeline_rows(uid)
+        horizon = sb.now() - SEARCH_WINDOW
+        roots = {c.root for c in own if c.reply_to is None and c.versions[0].created >= horizon}
+        replies = {c.root for c in sb.live() if c.conversation_id in roots and c.root not in roots
+                   and c.current.created >= horizon}
+        return {c.root for c in own} | replies
+
+    def publish(self, account_id: str) -> str:
+        return self.sandbox.post(self._user_id(account_id), "A new announcement from the contract suite.")
+
+    def edit(self, item_id: str) -> None:
+        self._edits += 1
+        self.sandbox.edit(item_id, f"Edited text #{self._edits}")
+
+    def delete(self, item_id: str) -> None:
+        self.sandbox.delete(item_id)
+
+    def throttle_next(self, count: int) -> None:
+        self.sandbox.throttle_next = count
+
+    def expire_token(self, token: str) -> None:
+        self.sandbox.expire_token(token)

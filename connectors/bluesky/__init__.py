@@ -1,0 +1,3 @@
+from connectors.bluesky.connector import BlueskyConnector
+
+__all__ = ["BlueskyConnector"]

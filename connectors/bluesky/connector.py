@@ -1,0 +1,233 @@
+"""Bluesky accounts through the AT Protocol AppView (app.bsky lexicons over XRPC).
+
+Each cycle walks `app.bsky.feed.getAuthorFeed` to the end (cursor paging until no cursor), so
+the account's own posts are Covered; then fetches `app.bsky.feed.getPostThread` for every
+post that has replies now or had them last cycle, so deleted replies are judged too. A
+thread cut at the depth limit is continued from the cut node, so a Covered thread is whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from archiver.errors import UnexpectedResponse
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    Covered,
+    Gone,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    Observed,
+    ParseWarning,
+    Present,
+)
+from archiver.settings import ConnectorSettings
+from connectors.base import AuthStyle, HttpClient
+from connectors.bluesky import errors, ids
+from connectors.bluesky.parse import BLOCKED, NOT_FOUND, THREAD_VIEW, parse_exchange
+
+MAX_LIMIT = 100
+THREAD_DEPTH = 10  # replies deeper than this are fetched as threads of their own
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.blocked: CapturedExchange | None = None
+
+
+class BlueskyConnector:
+    platform: ClassVar[str] = "bluesky"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
+    default_api_base: ClassVar[str] = "https://public.api.bsky.app"
+
+    def __init__(self, settings: ConnectorSettings | None = None) -> None:
+        self.settings = settings or ConnectorSettings()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _xrpc(self, account: AccountRef, nsid: str) -> str:
+        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
+        return f"{base}/xrpc/{nsid}"
+
+    def _min_wait(self) -> timedelta:
+        return timedelta(seconds=self.settings.min_retry_seconds)
+
+    def _get(
+        self, http: HttpClient, account: AccountRef, nsid: str, params: dict[str, str], budget: _Budget,
+        *, subject: str, account_scope: bool = False, allow_not_found: bool = False,
+    ) -> CapturedExchange:
+        if budget.blocked is not None:
+            raise errors.throttled(budget.blocked, account.account_id, self._min_wait())
+        exchange = http.get(self._xrpc(account, nsid), params=params)
+        if errors.exhausted(exchange):
+            budget.blocked = exchange
+        if allow_not_found and errors.is_not_found(exchange):
+            return exchange
+        errors.raise_for_status(exchange, account=account.account_id, subject=subject,
+                                min_wait=self._min_wait(), account_scope=account_scope)
+        return exchange
+
+    def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
+        try:
+            data = json.loads(exchange.body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise UnexpectedResponse(
+                f"Bluesky sent a response that is not a JSON object for {subject}; capture of "
+                f"{account.account_id} is paused until the connector is updated (the response is kept in the WARC)",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        return data
+
+    def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Bluesky changed the shape of {what} for {account.account_id}; capture of this account is "
+            "paused until the connector is updated (the response is kept in the WARC)",
+            platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+        )
+
+    def _did(self, account: AccountRef, http: HttpClient, budget: _Budget) -> str:
+        if ids.is_did(account.account_id):
+            return account.account_id
+        exchange = self._get(http, account, "com.atproto.identity.resolveHandle", {"handle": account.account_id},
+                             budget, subject="the handle", account_scope=True)
+        did = self._json(exchange, account, "the handle").get("did")
+        if not isinstance(did, str) or not did.startswith("did:"):
+            raise self._shape_error(exchange, account, "the handle resolution")
+        return did
+
+    # --- contract --------------------------------------------------------------------------
+
+    def normalize_account_id(self, raw: str) -> str:
+        return ids.normalize(raw)
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        exchange = self._get(http, account, "app.bsky.actor.getProfile", {"actor": account.account_id},
+                             _Budget(), subject="the profile", account_scope=True)
+        data = self._json(exchange, account, "the profile")
+        return CheckResult(True, f"AppView answers; did {data.get('did', '')}",
+                           display_name=str(data.get("displayName") or data.get("handle") or ""),
+                           details={"did": data.get("did", ""), "handle": data.get("handle", "")})
+
+    def harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        state = dict(cursor or {})
+        budget = _Budget()
+        did = state.get("did") if isinstance(state.get("did"), str) else None
+        did = did or self._did(account, http, budget)
+        replies: dict[str, int] = {}
+        params = {"actor": did, "limit": str(min(self.settings.page_limit, MAX_LIMIT)),
+                  "filter": "posts_with_replies", "includePins": "false"}
+        for _page in range(self.settings.max_pages):
+            exchange = self._get(http, account, "app.bsky.feed.getAuthorFeed", params, budget,
+                                 subject="the author feed", account_scope=True)
+            data = self._json(exchange, account, "the author feed")
+            feed = data.get("feed")
+            if not isinstance(feed, list):
+                raise self._shape_error(exchange, account, "the author feed")
+            yield from self._observe(account, exchange)
+            for entry in feed:
+                post = entry.get("post") if isinstance(entry, dict) else None
+                reason = entry.get("reason") if isinstance(entry, dict) else None
+                if isinstance(reason, dict) and "Repost" in str(reason.get("$type", "")):
+                    continue
+                if isinstance(post, dict) and isinstance(post.get("uri"), str):
+                    count = post.get("replyCount")
+                    replies[post["uri"]] = count if isinstance(count, int) and not isinstance(count, bool) else 1
+            next_cursor = data.get("cursor")
+            if not feed or not isinstance(next_cursor, str) or not next_cursor:
+                break
+            params = {**params, "cursor": next_cursor}
+        else:
+            raise UnexpectedResponse(
+                f"Bluesky feed of {account.account_id} exceeded {self.settings.max_pages} pages; "
+                "raise connectors.bluesky.max_pages if the account is that large",
+                platform=self.platform, account=account.account_id,
+            )
+        yield Covered(None, (ItemKind.POST,))
+
+        before = {t for t in state.get("threads", []) if isinstance(t, str)}
+        threads_now: set[str] = set()
+        queue = [uri for uri, count in replies.items() if count > 0 or uri in before]
+        fetched: set[str] = set()
+        while queue:
+            uri = queue.pop(0)
+            if uri in fetched:
+                continue
+            fetched.add(uri)
+            exchange = self._get(http, account, "app.bsky.feed.getPostThread",
+                                 {"uri": uri, "depth": str(THREAD_DEPTH), "parentHeight": "0"}, budget,
+                                 subject=f"the thread of {uri}", allow_not_found=True)
+            if errors.is_not_found(exchange):
+                continue  # deleted since it was listed: the next cycle judges it
+            thread = self._json(exchange, account, "a thread").get("thread")
+            if not isinstance(thread, dict):
+                raise self._shape_error(exchange, account, "a thread")
+            if thread.get("$type") in (NOT_FOUND, BLOCKED):
+                continue
+            yield from self._observe(account, exchange)
+            cut, has_replies = _cut_nodes(thread)
+            queue.extend(n for n in cut if n not in fetched)
+            if has_replies or replies.get(uri, 0) > 0:
+                threads_now.add(uri)
+            yield Covered(uri, (ItemKind.REPLY,))
+        yield Checkpoint({"did": did, "threads": sorted(threads_now)})
+
+    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
+        for parsed in self.parse(account, exchange):
+            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
+
+    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        exchange = http.get(self._xrpc(account, "app.bsky.feed.getPostThread"),
+                            params={"uri": item_id, "depth": "0", "parentHeight": "0"})
+        if errors.is_not_found(exchange):
+            name, message = errors.xrpc_error(exchange)
+            return Gone(reason="deleted", evidence=exchange.response_pointer, status=exchange.status,
+                        detail=f"XRPC {name}: {message}")
+        errors.raise_for_status(exchange, account=account.account_id, subject=f"post {item_id}",
+                                min_wait=self._min_wait())
+        try:
+            thread = json.loads(exchange.body).get("thread")
+        except (ValueError, AttributeError):
+            thread = None
+        if isinstance(thread, dict) and thread.get("$type") == NOT_FOUND:
+            return Gone(reason="deleted", evidence=exchange.response_pointer, status=exchange.status,
+                        detail="the AppView answered with a notFoundPost for this uri")
+        return Present((), exchange.response_pointer)
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        try:
+            yield from parse_exchange(account, exchange)
+        except Exception as exc:  # noqa: BLE001 - parse never raises; the bytes stay in the WARC
+            yield ParseWarning("bluesky.parser_error", f"{type(exc).__name__} while parsing",
+                               exchange.response_pointer)
+
+
+def _cut_nodes(thread: dict[str, Any]) -> tuple[list[str], bool]:
+    """Posts at the depth limit that have replies the response left out; and whether the
+    anchor showed any reply at all."""
+    cut: list[str] = []
+    anchor_replies = thread.get("replies")
+    stack: list[tuple[dict[str, Any], int]] = [(thread, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.get("$type", THREAD_VIEW) != THREAD_VIEW or not isinstance(node.get("post"), dict):
+            continue
+        children = node.get("replies")
+        count = node["post"].get("replyCount")
+        if isinstance(children, list) and children:
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict))
+        elif depth >= THREAD_DEPTH and isinstance(count, int) and count > 0:  # absent or [] at the limit
+            uri = node["post"].get("uri")
+            if isinstance(uri, str):
+                cut.append(uri)
+    return cut, bool(anchor_replies)

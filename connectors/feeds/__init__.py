@@ -1,0 +1,3 @@
+from connectors.feeds.connector import FeedsConnector
+
+__all__ = ["FeedsConnector"]

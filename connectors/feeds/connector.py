@@ -1,0 +1,310 @@
+"""Blogs: WordPress sites through the REST API, any other blog through its RSS/Atom feed.
+
+WordPress (`wp:https://site`): every cycle lists all published posts (`/wp-json/wp/v2/posts`,
+X-WP-TotalPages paging), then all approved comments of those posts (`/wp/v2/comments?post=`
+in batches), so posts and comments are Covered and deletions are judged by fetching the
+post or comment by id.
+
+RSS/Atom (a feed URL): a feed usually shows only the latest N entries, so an entry missing
+from it has most often just rolled off. The feed is therefore Covered only when it provably
+still lists everything we know: it declares itself complete (RFC 5005 `<fh:complete/>`), or
+its oldest entry is no newer than the oldest entry ever seen in it (nothing has rolled off
+yet). Otherwise nothing is judged deleted. A judged entry is confirmed by fetching its URL
+(404/410: deleted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+from archiver.errors import AccountGone, NeedsAttention, UnexpectedResponse
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    Covered,
+    Gone,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    Observed,
+    ParseWarning,
+    Present,
+)
+from archiver.settings import ConnectorSettings
+from connectors.base import AuthStyle, HttpClient
+from connectors.feeds import ids, wordpress
+from connectors.feeds.syndication import FeedDoc, entry_item_id, parse_feed
+from connectors.feeds.xmlsafe import UnsafeXml, fromstring
+
+COMMENT_BATCH = 50  # post ids per comments request (keeps URLs short)
+FEED_TYPES = ("xml", "rss", "atom")
+
+
+class FeedsConnector:
+    platform: ClassVar[str] = "feeds"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER  # optional: JWT/OAuth plugins, WordPress.com
+    default_api_base: ClassVar[str] = "{site}"  # the account id is the address itself
+    default_version: ClassVar[str] = "wp/v2"
+
+    def __init__(self, settings: ConnectorSettings | None = None) -> None:
+        self.settings = settings or ConnectorSettings()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _url(self, account: AccountRef, source: ids.Source) -> str:
+        url = ids.effective_url(source.url, account.api_base or self.settings.api_base)
+        return url.rstrip("/") if source.mode == "wordpress" else url
+
+    def _rest(self, account: AccountRef, source: ids.Source) -> str:
+        return f"{self._url(account, source)}/wp-json/{self.settings.api_version or self.default_version}"
+
+    def _min_wait(self) -> timedelta:
+        return timedelta(seconds=self.settings.min_retry_seconds)
+
+    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
+        for parsed in self.parse(account, exchange):
+            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
+
+    def _wp_json_list(self, exchange: CapturedExchange, account: AccountRef, what: str) -> list[Any]:
+        try:
+            data = json.loads(exchange.body)
+        except ValueError:
+            data = None
+        if not isinstance(data, list):
+            raise UnexpectedResponse(
+                f"WordPress sent {what} for {account.account_id} in a shape we do not understand; capture of "
+                "this account is paused until the connector is updated (the response is kept in the WARC)",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        return data
+
+    # --- contract --------------------------------------------------------------------------
+
+    def normalize_account_id(self, raw: str) -> str:
+        return ids.normalize(raw)
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        source = ids.source_of(account.account_id)
+        if source.mode == "wordpress":
+            exchange = http.get(f"{self._url(account, source)}/wp-json/")
+            wordpress.raise_for_status(exchange, account=account.account_id, subject="the site index",
+                                       min_wait=self._min_wait())
+            try:
+                data = json.loads(exchange.body)
+            except ValueError:
+                data = {}
+            namespaces = data.get("namespaces", []) if isinstance(data, dict) else []
+            if "wp/v2" not in namespaces:
+                raise NeedsAttention(
+                    f"{account.account_id} answers but offers no wp/v2 REST API; register its RSS feed instead",
+                    platform=self.platform, account=account.account_id, evidence=exchange.response_pointer)
+            return CheckResult(True, "WordPress REST API answers", display_name=str(data.get("name", "")))
+        exchange = self._get_feed(account, self._url(account, source), None, http)
+        doc = self._feed_doc(account, exchange)
+        return CheckResult(True, f"feed answers with {len(doc.entries)} entries", display_name=doc.title)
+
+    def harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        source = ids.source_of(account.account_id)
+        if source.mode == "wordpress":
+            yield from self._harvest_wordpress(account, source, http)
+        else:
+            yield from self._harvest_feed(account, source, dict(cursor or {}), http)
+
+    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        source = ids.source_of(account.account_id)
+        if source.mode == "wordpress":
+            return self._confirm_wordpress(account, source, item_id, http)
+        if not item_id.startswith(("http://", "https://")):
+            return Present((), None)  # a guid that is not an address: nothing we can fetch to judge it
+        target = item_id.split("#", 1)[0]
+        if urlsplit(target).netloc == urlsplit(source.url).netloc:  # same site: same route as the feed
+            target = ids.effective_url(target, account.api_base or self.settings.api_base)
+        exchange = http.get(target)
+        if exchange.status in (404, 410):
+            return Gone(reason="deleted", evidence=exchange.response_pointer, status=exchange.status,
+                        detail=f"the entry's address answers HTTP {exchange.status}")
+        return Present((), exchange.response_pointer)
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        try:
+            source = ids.source_of(account.account_id)
+            if source.mode == "wordpress":
+                yield from wordpress.parse_wordpress(account, source, exchange)
+            else:
+                yield from self._parse_feed(account, source, exchange)
+        except Exception as exc:  # noqa: BLE001 - parse never raises; the bytes stay in the WARC
+            yield ParseWarning("feeds.parser_error", f"{type(exc).__name__} while parsing", exchange.response_pointer)
+
+    # --- WordPress -------------------------------------------------------------------------
+
+    def _wp_pages(
+        self, account: AccountRef, url: str, params: dict[str, str], http: HttpClient, subject: str,
+    ) -> Iterator[tuple[CapturedExchange, list[Any]]]:
+        page = 1
+        for _ in range(self.settings.max_pages):
+            exchange = http.get(url, params={**params, "page": str(page)})
+            if exchange.status == 400 and wordpress.error_code(exchange)[0] == wordpress.PAST_END:
+                return  # the listing shrank while we walked it: the previous page was the last
+            wordpress.raise_for_status(exchange, account=account.account_id, subject=subject,
+                                       min_wait=self._min_wait())
+            rows = self._wp_json_list(exchange, account, subject)
+            yield exchange, rows
+            pages = wordpress.total_pages(exchange)
+            if not rows or (pages is not None and page >= pages) or (pages is None and len(rows) < int(params["per_page"])):
+                return
+            page += 1
+        raise UnexpectedResponse(
+            f"WordPress listing of {subject} for {account.account_id} exceeded {self.settings.max_pages} pages; "
+            "raise connectors.feeds.max_pages if the site is that large",
+            platform=self.platform, account=account.account_id,
+        )
+
+    def _harvest_wordpress(self, account: AccountRef, source: ids.Source, http: HttpClient) -> Iterator[HarvestEvent]:
+        rest = self._rest(account, source)
+        per_page = str(self.settings.page_limit)
+        post_ids: list[int] = []
+        params = {"per_page": per_page, "orderby": "date", "order": "desc", "_embed": "wp:featuredmedia"}
+        for exchange, rows in self._wp_pages(account, f"{rest}/posts", params, http, "posts"):
+            yield from self._observe(account, exchange)
+            post_ids += [r["id"] for r in rows if isinstance(r, dict) and isinstance(r.get("id"), int)]
+        yield Covered(None, (ItemKind.POST,))
+        for start in range(0, len(post_ids), COMMENT_BATCH):
+            batch = post_ids[start:start + COMMENT_BATCH]
+            params = {"post": ",".join(map(str, batch)), "per_page": per_page, "orderby": "id", "order": "asc"}
+            for exchange, _rows in self._wp_pages(account, f"{rest}/comments", params, http, "comments"):
+                yield from self._observe(account, exchange)
+            for post in batch:
+                yield Covered(wordpress.item_id(source, "posts", post), (ItemKind.COMMENT, ItemKind.REPLY))
+        yield Checkpoint({"mode": "wordpress", "posts": len(post_ids)})
+
+    def _confirm_wordpress(self, account: AccountRef, source: ids.Source, item_id: str, http: HttpClient) -> Gone | Present:
+        kind, _, number = item_id.removeprefix(f"{source.key}/").partition("/")
+        if kind not in ("posts", "comments") or not number.isdigit():
+            return Present((), None)
+        exchange = http.get(f"{self._rest(account, source)}/{kind}/{number}")
+        code, message = wordpress.error_code(exchange)
+        if exchange.status == 404 and code in wordpress.NOT_FOUND_CODES:
+            return Gone(reason="deleted", evidence=exchange.response_pointer, status=404,
+                        detail=f"WordPress {code}: {message}")
+        if exchange.status in (401, 403) and code in wordpress.NOT_PUBLIC_CODES:
+            return Gone(reason="unpublished", evidence=exchange.response_pointer, status=exchange.status,
+                        detail=f"WordPress {code}: no longer public (trashed, drafted, made private or held)")
+        wordpress.raise_for_status(exchange, account=account.account_id, subject=f"{kind} {number}",
+                                   min_wait=self._min_wait())
+        items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
+        return Present(items, exchange.response_pointer)
+
+    # --- RSS / Atom ------------------------------------------------------------------------
+
+    def _get_feed(self, account: AccountRef, url: str, headers: dict[str, str] | None, http: HttpClient) -> CapturedExchange:
+        exchange = http.get(url, headers=headers)
+        status = exchange.status
+        if status == 304 or 200 <= status < 300:
+            return exchange
+        kwargs = {"platform": self.platform, "account": account.account_id, "evidence": exchange.response_pointer}
+        if status in (404, 410):
+            raise AccountGone(f"The feed {account.account_id} is gone (HTTP {status}); check the blog for its new "
+                              "feed address and register that", **kwargs)
+        if status in (401, 403):
+            raise NeedsAttention(f"The feed {account.account_id} refuses the archiver (HTTP {status}); ask the "
+                                 "webmaster to allow the archiver's user agent", **kwargs)
+        raise UnexpectedResponse(f"The feed {account.account_id} answered HTTP {status}; the response is kept in "
+                                 "the WARC and the next poll retries", **kwargs)
+
+    def _feed_doc(self, account: AccountRef, exchange: CapturedExchange) -> FeedDoc:
+        try:
+            return parse_feed(fromstring(exchange.body))
+        except UnsafeXml as exc:
+            raise UnexpectedResponse(
+                f"The feed {account.account_id} contains XML entity declarations, which the archiver refuses "
+                "to expand; the raw response is kept in the WARC", detail=str(exc), platform=self.platform,
+                account=account.account_id, evidence=exchange.response_pointer) from None
+        except ValueError as exc:
+            raise UnexpectedResponse(
+                f"The feed {account.account_id} is not a readable RSS or Atom document; the response is kept "
+                "in the WARC and the next poll retries", detail=str(exc), platform=self.platform,
+                account=account.account_id, evidence=exchange.response_pointer) from None
+
+    def _harvest_feed(
+        self, account: AccountRef, source: ids.Source, state: dict[str, Any], http: HttpClient,
+    ) -> Iterator[HarvestEvent]:
+        headers = {}
+        if isinstance(state.get("etag"), str):
+            headers["If-None-Match"] = state["etag"]
+        if isinstance(state.get("last_modified"), str):
+            headers["If-Modified-Since"] = state["last_modified"]
+        url: str | None = self._url(account, source)
+        first = self._get_feed(account, url, headers or None, http)
+        if first.status == 304:
+            yield Checkpoint(state)  # unchanged since the last poll: nothing new, nothing judged
+            return
+        exchange: CapturedExchange | None = first
+        complete, dates, seen_urls = False, [], set()
+        undated = False
+        for _ in range(self.settings.max_pages):
+            assert exchange is not None
+            doc = self._feed_doc(account, exchange)
+            yield from self._observe(account, exchange)
+            complete = complete or doc.complete
+            dates += [e.dated for e in doc.entries if e.dated is not None]
+            undated = undated or any(e.dated is None for e in doc.entries)
+            seen_urls.add(url)
+            url = urljoin(exchange.url, doc.next_url) if doc.next_url else None
+            if not url or url in seen_urls:
+                break
+            exchange = self._get_feed(account, url, None, http)
+        oldest_now = min(dates) if dates else None
+        oldest_ever = _parse_iso(state.get("oldest"))
+        spans_all = (not undated and oldest_now is not None and oldest_ever is not None and oldest_now <= oldest_ever)
+        if complete or spans_all:
+            yield Covered(None, (ItemKind.POST,))
+        oldest = min(d for d in (oldest_now, oldest_ever) if d is not None) if (oldest_now or oldest_ever) else None
+        yield Checkpoint({
+            "mode": "feed",
+            "etag": first.header("etag"),
+            "last_modified": first.header("last-modified"),
+            "oldest": oldest.isoformat() if oldest else None,
+            "covered": bool(complete or spans_all),
+        })
+
+    def _parse_feed(self, account: AccountRef, source: ids.Source, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        if exchange.status != 200:
+            return
+        ctype = (exchange.header("content-type") or "").lower()
+        head = exchange.body[:200].lstrip().lower()
+        if not any(t in ctype for t in FEED_TYPES) and not head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")):
+            return  # an entry's web page fetched by confirm_gone, not a feed
+        try:
+            doc = parse_feed(fromstring(exchange.body))
+        except UnsafeXml as exc:
+            yield ParseWarning("feeds.unsafe_xml", str(exc), exchange.response_pointer)
+            return
+        except ValueError as exc:
+            yield ParseWarning("feeds.malformed_xml", str(exc)[:200], exchange.response_pointer)
+            return
+        for problem in doc.problems:
+            yield ParseWarning("feeds.entry_without_id", problem, exchange.response_pointer)
+        for entry in doc.entries:
+            yield Item(
+                platform=self.platform, account_id=account.account_id,
+                item_id=entry_item_id(source.url, entry.guid), kind=ItemKind.POST, content=entry.content,
+                created_at=entry.published, parent_id=None, author=entry.author, text=entry.text,
+                url=entry.url, media=entry.media,
+            )
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

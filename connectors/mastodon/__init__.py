@@ -1,0 +1,3 @@
+from connectors.mastodon.connector import MastodonConnector
+
+__all__ = ["MastodonConnector"]

@@ -1,0 +1,289 @@
+"""Mastodon accounts on any instance through the REST API v1.
+
+Each cycle walks the account's statuses to the end (Link `rel="next"` = `max_id` paging), so
+the top level is always Covered; then reads the context (descendants) of every status that
+has replies now or had them last cycle, so deleted replies are judged too. Statuses whose
+`edited_at` moved since the last cycle get their `/history` fetched into the WARC.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from archiver.errors import ConfigError, UnexpectedResponse
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    Covered,
+    Gone,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    Observed,
+    ParseWarning,
+    Present,
+)
+from archiver.settings import ConnectorSettings
+from connectors.base import AuthStyle, HttpClient
+from connectors.mastodon import errors, ids
+from connectors.mastodon.parse import parse_exchange
+
+MAX_LIMIT = 40  # Mastodon caps `limit` on account statuses at 40
+UNAUTHENTICATED_DESCENDANTS = 60  # the context cap for requests without a token
+_LINK = re.compile(r'<(?P<url>[^>]*)>\s*;\s*rel="?(?P<rel>[^";]+)"?')
+
+
+def link_next(header: str | None) -> str | None:
+    for match in _LINK.finditer(header or ""):
+        if "next" in match["rel"].split():
+            return match["url"]
+    return None
+
+
+class _Budget:
+    """Remembers an exhausted rate-limit window so the next call waits instead of failing."""
+
+    def __init__(self) -> None:
+        self.blocked: CapturedExchange | None = None
+
+
+class MastodonConnector:
+    platform: ClassVar[str] = "mastodon"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
+    default_api_base: ClassVar[str] = "https://{instance}"
+    default_version: ClassVar[str] = "v1"
+
+    def __init__(self, settings: ConnectorSettings | None = None) -> None:
+        self.settings = settings or ConnectorSettings()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _api_base(self, account: AccountRef) -> str:
+        base = account.api_base or self.settings.api_base
+        if not base:
+            handle = ids.handle_parts(account.account_id)
+            if handle is None:
+                raise ConfigError(
+                    f"Mastodon account {account.account_id} is a numeric id, which names no "
+                    "instance; set the account's api_base to https://<instance> or register it as @user@instance"
+                )
+            base = self.default_api_base.format(instance=handle[1])
+        return base.rstrip("/")
+
+    def _api(self, account: AccountRef) -> str:
+        version = self.settings.api_version or self.default_version
+        return f"{self._api_base(account)}/api/{version}"
+
+    def _min_wait(self) -> timedelta:
+        return timedelta(seconds=self.settings.min_retry_seconds)
+
+    def _get(
+        self, http: HttpClient, account: AccountRef, url: str, params: dict[str, str] | None,
+        budget: _Budget, *, subject: str, account_scope: bool = False, allow_404: bool = False,
+        allow_401: bool = False,
+    ) -> CapturedExchange:
+        if budget.blocked is not None:
+            raise errors.throttled(budget.blocked, account.account_id, self._min_wait())
+        exchange = http.get(url, params=params)
+        if errors.exhausted(exchange):
+            budget.blocked = exchange
+        if (allow_404 and exchange.status == 404) or (allow_401 and exchange.status == 401):
+            return exchange
+        errors.raise_for_status(
+            exchange, account=account.account_id, subject=subject, min_wait=self._min_wait(),
+            account_scope=account_scope,
+        )
+        return exchange
+
+    def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
+        try:
+            return json.loads(exchange.body)
+        except ValueError:
+            raise UnexpectedResponse(
+                f"Mastodon sent a response that is not JSON for {subject}; it is kept in the WARC "
+                "and the next poll retries",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            ) from None
+
+    def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Mastodon changed the shape of {what} for {account.account_id}; capture of this account "
+            "is paused until the connector is updated (the response is kept in the WARC)",
+            platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+        )
+
+    def _resolve(self, account: AccountRef, http: HttpClient, budget: _Budget) -> tuple[str, dict[str, Any]]:
+        """Numeric account id (and the Account entity) for a handle, via accounts/lookup."""
+        api = self._api(account)
+        handle = ids.handle_parts(account.account_id)
+        if handle is None:
+            exchange = self._get(http, account, f"{api}/accounts/{account.account_id}", None, budget,
+                                 subject="the account", account_scope=True)
+        else:
+            user, domain = handle
+            host = self._api_base(account).split("://", 1)[-1].split("/", 1)[0].lower()
+            acct = user if host == domain else f"{user}@{domain}"
+            exchange = self._get(http, account, f"{api}/accounts/lookup", {"acct": acct}, budget,
+                                 subject="the account lookup", account_scope=True)
+        data = self._json(exchange, account, "the account")
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str | int):
+            raise self._shape_error(exchange, account, "the account")
+        if data.get("suspended") is True:
+            raise errors.AccountGone(
+                f"Mastodon account {account.account_id} is suspended on its instance; nothing new can be captured",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        return str(data["id"]), data
+
+    # --- contract --------------------------------------------------------------------------
+
+    def normalize_account_id(self, raw: str) -> str:
+        return ids.normalize(raw)
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        budget = _Budget()
+        account_id, data = self._resolve(account, http, budget)
+        name = str(data.get("display_name") or data.get("acct") or account.account_id)
+        return CheckResult(True, f"instance answers; account id {account_id}", display_name=name,
+                           details={"id": account_id, "acct": data.get("acct", "")})
+
+    def harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        state = dict(cursor or {})
+        budget = _Budget()
+        api = self._api(account)
+        numeric = state.get("account_numeric_id")
+        if not isinstance(numeric, str) or not numeric:
+            numeric, _ = self._resolve(account, http, budget)
+        instance = ids.instance_of(account.account_id, self._api_base(account))
+        statuses: dict[str, dict[str, Any]] = {}  # status id -> replies_count, edited_at
+        url: str | None = f"{api}/accounts/{numeric}/statuses"
+        params: dict[str, str] | None = {"limit": str(min(self.settings.page_limit, MAX_LIMIT))}
+        for _page in range(self.settings.max_pages):
+            exchange = self._get(http, account, url, params, budget, subject="the account's statuses",
+                                 account_scope=True)
+            data = self._json(exchange, account, "the account's statuses")
+            if not isinstance(data, list):
+                raise self._shape_error(exchange, account, "the account's statuses")
+            yield from self._observe(account, exchange)
+            _remember(statuses, data)
+            url, params = link_next(exchange.header("link")), None
+            if not data or not url:
+                break
+        else:
+            raise UnexpectedResponse(
+                f"Mastodon listing for {account.account_id} exceeded {self.settings.max_pages} pages; "
+                "raise connectors.mastodon.max_pages if the account is that large",
+                platform=self.platform, account=account.account_id,
+            )
+        yield Covered(None, (ItemKind.POST,))
+
+        threads_before = {str(t) for t in state.get("threads", []) if isinstance(t, str)}
+        threads_now: set[str] = set()
+        replies_meta: dict[str, dict[str, Any]] = {}
+        auth: dict[str, bool] = {}
+        for status_id, meta in list(statuses.items()):
+            if meta["replies"] <= 0 and status_id not in threads_before:
+                continue
+            exchange = self._get(http, account, f"{api}/statuses/{status_id}/context", None, budget,
+                                 subject=f"the replies to status {status_id}", allow_404=True)
+            if exchange.status == 404:
+                continue  # deleted since it was listed: the next cycle judges it
+            data = self._json(exchange, account, f"the replies to status {status_id}")
+            descendants = data.get("descendants") if isinstance(data, dict) else None
+            if not isinstance(descendants, list):
+                raise self._shape_error(exchange, account, "a status context")
+            yield from self._observe(account, exchange)
+            for child in descendants:
+                if isinstance(child, dict) and isinstance(child.get("id"), str):
+                    replies_meta[child["id"]] = {"replies": 0, "edited_at": child.get("edited_at")}
+            if descendants or meta["replies"] > 0:
+                threads_now.add(status_id)
+            if self._context_complete(exchange, descendants, account, http, budget, auth):
+                yield Covered(ids.item_id(instance, status_id), (ItemKind.REPLY,))
+
+        edits_before = state.get("edits") if isinstance(state.get("edits"), dict) else {}
+        edits_now: dict[str, str] = {}
+        for status_id, meta in {**replies_meta, **statuses}.items():
+            stamp = meta.get("edited_at")
+            if not isinstance(stamp, str) or not stamp:
+                continue
+            edits_now[status_id] = stamp
+            if edits_before.get(status_id) != stamp:
+                self._get(http, account, f"{api}/statuses/{status_id}/history", None, budget,
+                          subject=f"the edit history of status {status_id}", allow_404=True)
+        yield Checkpoint({
+            "account_numeric_id": numeric,
+            "threads": sorted(threads_now),
+            "edits": edits_now,
+            "newest_id": max(statuses, key=_id_order) if statuses else state.get("newest_id", ""),
+        })
+
+    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
+        for parsed in self.parse(account, exchange):
+            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
+
+    def _context_complete(
+        self, exchange: CapturedExchange, descendants: list[Any], account: AccountRef,
+        http: HttpClient, budget: _Budget, auth: dict[str, bool],
+    ) -> bool:
+        """A context is a complete reply listing unless the instance says it is still fetching
+        remote replies (Mastodon-Async-Refresh) or the unauthenticated cap of 60 may have cut it."""
+        if exchange.header("mastodon-async-refresh"):
+            return False
+        if len(descendants) < UNAUTHENTICATED_DESCENDANTS:
+            return True
+        if "token" not in auth:  # one cheap call per cycle, only for large threads
+            probe = self._get(http, account, f"{self._api(account)}/accounts/verify_credentials", None,
+                              budget, subject="the token", allow_404=True, allow_401=True)
+            auth["token"] = probe.status == 200
+        return auth["token"]
+
+    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        status_id = ids.status_id_of(item_id)
+        exchange = http.get(f"{self._api(account)}/statuses/{status_id}")
+        if exchange.status in (404, 410):
+            return Gone(
+                reason="deleted",
+                evidence=exchange.response_pointer,
+                status=exchange.status,
+                detail=f"Mastodon answered {exchange.status} {errors.error_text(exchange) or 'Record not found'}",
+            )
+        errors.raise_for_status(exchange, account=account.account_id, subject=f"status {status_id}",
+                                min_wait=self._min_wait())
+        items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
+        return Present(items, exchange.response_pointer)
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        try:
+            base = self._api_base(account)
+        except ConfigError:
+            base = exchange.url
+        try:
+            yield from parse_exchange(account, exchange, base)
+        except Exception as exc:  # noqa: BLE001 - parse never raises; the bytes stay in the WARC
+            yield ParseWarning("mastodon.parser_error", f"{type(exc).__name__} while parsing",
+                               exchange.response_pointer)
+
+
+def _remember(statuses: dict[str, dict[str, Any]], data: list[Any]) -> None:
+    for status in data:
+        if not isinstance(status, dict) or not isinstance(status.get("id"), str):
+            continue
+        replies = status.get("replies_count")
+        statuses[status["id"]] = {
+            "replies": replies if isinstance(replies, int) and not isinstance(replies, bool) else 1,
+            "edited_at": status.get("edited_at"),
+        }
+
+
+def _id_order(status_id: str) -> tuple[int, str]:
+    return (len(status_id), status_id)
+

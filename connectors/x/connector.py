@@ -1,0 +1,329 @@
+"""X (Twitter) accounts through the X API v2: posts, replies, edits, deletions, media.
+
+Each cycle asks the user timeline only for posts newer than the last `newest_id`
+(`since_id`): edits are new ids, so they arrive that way too. A full timeline walk — the only
+listing complete enough to judge a post deleted — happens on the first cycle, once a day, and
+whenever the account's `tweet_count` does not match what the incremental pass explains (a
+post vanished). Replies come from recent search by `conversation_id` (several conversations
+OR-ed into one query), which only reaches back seven days, for every conversation started in
+that window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from archiver.errors import UnexpectedResponse
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    Covered,
+    Gone,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    Observed,
+    ParseWarning,
+    Present,
+)
+from archiver.settings import ConnectorSettings
+from connectors.base import AuthStyle, HttpClient
+from connectors.x import errors
+from connectors.x.guard import shape_guard
+from connectors.x.handles import normalize
+from connectors.x.parse import parse_tweets
+
+TWEET_FIELDS = (
+    "id,text,created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,"
+    "attachments,edit_history_tweet_ids,edit_controls,possibly_sensitive,note_tweet,withheld,"
+    "public_metrics,lang,reply_settings"
+)
+EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id,edit_history_tweet_ids"
+MEDIA_FIELDS = "media_key,type,url,preview_image_url,variants,width,height,duration_ms,alt_text"
+USER_FIELDS = "id,name,username,public_metrics,protected,created_at"
+TIMELINE_CAP = 3200  # the user timeline never reaches further back
+QUERY_LIMIT = 512  # characters in a search query on the Basic access level
+SEARCH_WINDOW = timedelta(days=7)  # recent search never returns older posts
+WINDOW_MARGIN = timedelta(hours=1)
+
+
+@dataclass
+class XCursor:
+    """What the next cycle needs; stored by the poller only after a complete cycle."""
+
+    user_id: str = ""
+    username: str = ""
+    newest_id: str | None = None
+    tweet_count: int | None = None
+    swept_at: str | None = None
+    recent: dict[str, str] = field(default_factory=dict)  # conversation root -> created ISO
+
+    @classmethod
+    def load(cls, raw: dict[str, Any] | None) -> XCursor:
+        raw = raw if isinstance(raw, dict) else {}
+        recent = raw.get("recent") if isinstance(raw.get("recent"), dict) else {}
+        count = raw.get("tweet_count")
+        return cls(
+            user_id=str(raw.get("user_id") or ""),
+            username=str(raw.get("username") or ""),
+            newest_id=str(raw["newest_id"]) if raw.get("newest_id") else None,
+            tweet_count=count if isinstance(count, int) else None,
+            swept_at=str(raw["swept_at"]) if raw.get("swept_at") else None,
+            recent={str(k): str(v) for k, v in recent.items()},
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "username": self.username,
+            "newest_id": self.newest_id,
+            "tweet_count": self.tweet_count,
+            "swept_at": self.swept_at,
+            "recent": dict(sorted(self.recent.items())),
+        }
+
+
+def _num(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else -1
+
+
+def _newer(a: str | None, b: str | None) -> str | None:
+    if _num(b) < 0:
+        return a
+    return a if _num(a) >= _num(b) else b
+
+
+def _since(when: str | None, now: datetime) -> timedelta | None:
+    """How long ago an ISO time in the cursor was; None when it is missing or unreadable."""
+    try:
+        return now - datetime.fromisoformat(when) if when else None
+    except (TypeError, ValueError):
+        return None
+
+
+class XConnector:
+    platform: ClassVar[str] = "x"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
+    default_api_base: ClassVar[str] = "https://api.x.com"
+    default_version: ClassVar[str] = "2"
+    default_sweep_every: ClassVar[timedelta] = timedelta(hours=24)
+
+    def __init__(
+        self, settings: ConnectorSettings | None = None, *, sweep_every: timedelta | None = None
+    ) -> None:
+        self.settings = settings or ConnectorSettings()
+        self.sweep_every = self.default_sweep_every if sweep_every is None else sweep_every
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _base(self, account: AccountRef) -> str:
+        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
+        return f"{base}/{self.settings.api_version or self.default_version}"
+
+    def _floor(self) -> timedelta:
+        return timedelta(seconds=self.settings.min_retry_seconds)
+
+    def _get(
+        self, http: HttpClient, account: AccountRef, url: str, params: dict[str, str], subject: str
+    ) -> tuple[CapturedExchange, dict[str, Any]]:
+        exchange = http.get(url, params=params)
+        body = errors.raise_for_status(
+            exchange, account=account.account_id, subject=subject, floor=self._floor()
+        )
+        return exchange, body
+
+    def _tweet_params(self) -> dict[str, str]:
+        return {
+            "tweet.fields": TWEET_FIELDS,
+            "expansions": EXPANSIONS,
+            "media.fields": MEDIA_FIELDS,
+            "user.fields": "id,name,username",
+        }
+
+    def normalize_account_id(self, raw: str) -> str:
+        """Accept @handle, handle, an x.com/twitter.com profile URL or a numeric user id."""
+        return normalize(raw)
+
+    def _user(
+        self, account: AccountRef, state: XCursor, http: HttpClient
+    ) -> tuple[CapturedExchange, dict[str, Any]]:
+        """The account's user object, by id once known (a renamed handle keeps working)."""
+        base, acct = self._base(account), account.account_id
+        user_id = state.user_id or (acct if acct.isdigit() else "")
+        url = f"{base}/users/{user_id}" if user_id else f"{base}/users/by/username/{acct.lstrip('@')}"
+        exchange, body = self._get(http, account, url, {"user.fields": USER_FIELDS}, acct)
+        errors.raise_for_user_problems(body, exchange, account=acct)
+        return exchange, body["data"]
+
+    # --- contract --------------------------------------------------------------------------
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        with shape_guard(self.platform, account.account_id):
+            _exchange, user = self._user(account, XCursor(), http)
+        count = _tweet_count(user)
+        return CheckResult(
+            True,
+            f"bearer token works; @{user.get('username', '')} has {count if count is not None else '?'} posts",
+            display_name=str(user.get("name", "")),
+            details={"user_id": str(user.get("id", "")), "username": str(user.get("username", ""))},
+        )
+
+    def harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        with shape_guard(self.platform, account.account_id):
+            yield from self._harvest(account, cursor, http)
+
+    def _harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        state = XCursor.load(cursor)
+        exchange, user = self._user(account, state, http)
+        now = exchange.captured_at
+        state.user_id, state.username = str(user.get("id", state.user_id)), str(user.get("username", ""))
+        count = _tweet_count(user)
+        timeline = f"{self._base(account)}/users/{state.user_id}/tweets"
+        seen: list[Item] = []
+        since_sweep = _since(state.swept_at, now)
+        sweep = _num(state.newest_id) < 0 or since_sweep is None or since_sweep >= self.sweep_every
+        if not sweep:
+            since = str(state.newest_id)
+            yield from self._walk(account, timeline, {"since_id": since}, http, seen, "pagination_token")
+            fresh = sum(1 for item in seen if _num(item.item_id) > _num(since))
+            # Posts plus the account's own replies count toward tweet_count; a shortfall means
+            # something was deleted, which only a full walk can show.
+            sweep = count is None or state.tweet_count is None or count != state.tweet_count + fresh
+        if sweep:
+            seen.clear()
+            yield from self._walk(account, timeline, {}, http, seen, "pagination_token")
+            if len(seen) < TIMELINE_CAP:
+                # At the cap, older posts are missing from the walk for a reason other than
+                # deletion; checking each of them one by one every day would cost too much.
+                yield Covered(None, (ItemKind.POST,))
+            state.swept_at = now.isoformat()
+            state.recent = {}
+        for item in seen:
+            state.newest_id = _newer(state.newest_id, item.content["versions"][-1])
+            if _is_conversation_root(item):
+                state.recent[item.item_id] = item.created_at.isoformat()  # type: ignore[union-attr]
+        state.recent = {
+            root: when for root, when in state.recent.items()
+            if (age := _since(when, now)) is not None and age < SEARCH_WINDOW
+        }
+        state.tweet_count = count
+        yield from self._conversations(account, state, now, http)
+        yield Checkpoint(state.dump())
+
+    def _walk(
+        self, account: AccountRef, url: str, extra: dict[str, str], http: HttpClient,
+        seen: list[Item], token_name: str, *, floor_results: int = 5,
+    ) -> Iterator[HarvestEvent]:
+        """Every page of a tweet listing (timeline or search), following meta.next_token."""
+        limit = str(min(max(self.settings.page_limit, floor_results), 100))
+        params = {**self._tweet_params(), "max_results": limit, **extra}
+        for _ in range(self.settings.max_pages):
+            exchange, body = self._get(http, account, url, params, account.account_id)
+            errors.raise_for_listing_problems(body, exchange, account=account.account_id)
+            for parsed in self.parse(account, exchange):
+                if isinstance(parsed, ParseWarning):
+                    yield parsed
+                else:
+                    seen.append(parsed)
+                    yield Observed(parsed, exchange.response_pointer)
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            token = meta.get("next_token")
+            if not isinstance(token, str) or not token:
+                return
+            params = {**params, token_name: token}
+        raise UnexpectedResponse(
+            f"X listing for {account.account_id} exceeded {self.settings.max_pages} pages; "
+            "raise connectors.x.max_pages if the account is that large",
+            platform=self.platform,
+            account=account.account_id,
+        )
+
+    def _conversations(
+        self, account: AccountRef, state: XCursor, now: datetime, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        """Replies for every root recent search can still see, several conversations per query
+        (`conversation_id:a OR conversation_id:b`, within the 512-character query limit)."""
+        search = f"{self._base(account)}/tweets/search/recent"
+        for batch in _batches(sorted(state.recent)):
+            found: list[Item] = []
+            query = {"query": " OR ".join(f"conversation_id:{root}" for root in batch)}
+            yield from self._walk(account, search, query, http, found, "next_token", floor_results=10)
+            for root in batch:
+                age = _since(state.recent[root], now)
+                if age is not None and age < SEARCH_WINDOW - WINDOW_MARGIN:
+                    yield Covered(root, (ItemKind.COMMENT, ItemKind.REPLY))
+
+    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        """Look the post up by its first id: X answers 200 with a Not Found problem once the
+        post (and with it every version of an edit chain) is deleted."""
+        with shape_guard(self.platform, account.account_id):
+            return self._confirm_gone(account, item_id, http)
+
+    def _confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        url = f"{self._base(account)}/tweets/{item_id}"
+        exchange = http.get(url, params=self._tweet_params())
+        body = errors.body_of(exchange)
+        found = errors.problems(body)
+        has_data = isinstance(body, dict) and isinstance(body.get("data"), dict)
+        if exchange.status in (200, 404) and not has_data:
+            for problem in found:
+                if errors.is_not_found(problem) or exchange.status == 404:
+                    return Gone("deleted", exchange.response_pointer, exchange.status,
+                                str(problem.get("detail", ""))[:200])
+                if errors.problem_type(problem).endswith(errors.NOT_AUTHORIZED):
+                    return Gone("not-visible", exchange.response_pointer, exchange.status,
+                                str(problem.get("detail", "author protected or suspended"))[:200])
+            if exchange.status == 404:
+                return Gone("deleted", exchange.response_pointer, 404, "HTTP 404")
+        errors.raise_for_status(exchange, account=account.account_id, subject=item_id, floor=self._floor())
+        if not has_data:
+            raise UnexpectedResponse(
+                f"X answered a lookup of post {item_id} with neither the post nor a not-found "
+                "problem; the response is kept in the WARC",
+                platform=self.platform,
+                account=account.account_id,
+                evidence=exchange.response_pointer,
+            )
+        return Present((), exchange.response_pointer)
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        """Pure: tweets in timeline, search and lookup responses; nothing from user lookups."""
+        try:
+            yield from parse_tweets(account, exchange)
+        except Exception as exc:  # noqa: BLE001 - parse must never take a catalog rebuild down
+            yield ParseWarning("x.parser_error", f"{type(exc).__name__} while parsing", exchange.response_pointer)
+
+
+def _batches(roots: list[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for root in roots:
+        query = " OR ".join(f"conversation_id:{r}" for r in [*batch, root])
+        if batch and len(query) > QUERY_LIMIT:
+            yield batch
+            batch = []
+        batch.append(root)
+    if batch:
+        yield batch
+
+
+def _tweet_count(user: dict[str, Any]) -> int | None:
+    metrics = user.get("public_metrics")
+    count = metrics.get("tweet_count") if isinstance(metrics, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _is_conversation_root(item: Item) -> bool:
+    if item.kind is not ItemKind.POST or item.created_at is None:
+        return False
+    return not any(ref.get("type") == "retweeted" for ref in item.content.get("referenced", []))
+
+

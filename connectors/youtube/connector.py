@@ -1,0 +1,366 @@
+"""YouTube channels through the YouTube Data API v3: videos, comments, replies, deletions.
+
+Each cycle walks the channel's uploads playlist to its end (1 quota unit per 50 videos), reads
+every video's details in batches of 50 (1 unit each), then reads comment threads for the
+videos that may have changed: new videos, videos whose commentCount moved, videos published in
+the last week, and every video once a day. Replies beyond the few a thread embeds come from
+comments.list?parentId=. Auth is an API key (`key=`): public data only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from archiver.errors import AccountGone, UnexpectedResponse
+from archiver.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    Covered,
+    Gone,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    Observed,
+    ParseWarning,
+    Present,
+)
+from archiver.settings import ConnectorSettings
+from connectors.base import AuthStyle, HttpClient
+from connectors.youtube import errors
+from connectors.youtube.guard import shape_guard
+from connectors.youtube.handles import CHANNEL_ID, normalize
+from connectors.youtube.parse import parse_response, parse_time
+
+VIDEO_PARTS = "snippet,contentDetails,status,statistics"
+THREAD_PARTS = "snippet,replies"
+HOT = timedelta(days=7)  # comments on new videos change most; rescan them every cycle
+_VIDEO_ID_LEN = 11
+
+
+@dataclass
+class YouTubeCursor:
+    """Resolved ids, and per video the commentCount and time of its last full comment scan."""
+
+    channel_id: str = ""
+    uploads: str = ""
+    videos: dict[str, list[Any]] = field(default_factory=dict)  # id -> [count | None, ISO]
+
+    @classmethod
+    def load(cls, raw: dict[str, Any] | None) -> YouTubeCursor:
+        raw = raw if isinstance(raw, dict) else {}
+        videos = raw.get("videos") if isinstance(raw.get("videos"), dict) else {}
+        return cls(
+            channel_id=str(raw.get("channel_id") or ""),
+            uploads=str(raw.get("uploads") or ""),
+            videos={str(k): v for k, v in videos.items() if isinstance(v, list) and len(v) == 2},
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {"channel_id": self.channel_id, "uploads": self.uploads,
+                "videos": dict(sorted(self.videos.items()))}
+
+
+@dataclass
+class _VideoFacts:
+    comment_count: int | None
+    published: datetime | None
+
+
+class YouTubeConnector:
+    platform: ClassVar[str] = "youtube"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_KEY
+    default_api_base: ClassVar[str] = "https://www.googleapis.com"
+    default_version: ClassVar[str] = "v3"
+    default_rescan_every: ClassVar[timedelta] = timedelta(hours=24)
+
+    def __init__(
+        self, settings: ConnectorSettings | None = None, *, rescan_every: timedelta | None = None
+    ) -> None:
+        self.settings = settings or ConnectorSettings()
+        self.rescan_every = self.default_rescan_every if rescan_every is None else rescan_every
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _base(self, account: AccountRef) -> str:
+        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
+        return f"{base}/youtube/{self.settings.api_version or self.default_version}"
+
+    def _floor(self) -> timedelta:
+        return timedelta(seconds=self.settings.min_retry_seconds)
+
+    def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
+        return errors.raise_for_error(  # type: ignore[no-any-return]
+            exchange, account=account.account_id, subject=subject, floor=self._floor()
+        )
+
+    def normalize_account_id(self, raw: str) -> str:
+        """Accept a UC… channel id, @handle, youtube.com/@handle, /channel/UC… or /user/… URLs."""
+        return normalize(raw)
+
+    def _channel(
+        self, account: AccountRef, state: YouTubeCursor, http: HttpClient
+    ) -> tuple[CapturedExchange, dict[str, Any]]:
+        """The channel resource, by id once known: a changed handle keeps working."""
+        acct = account.account_id
+        params = {"part": "snippet,contentDetails,statistics"}
+        if state.channel_id or CHANNEL_ID.fullmatch(acct):
+            params["id"] = state.channel_id or acct
+        elif acct.startswith("user:"):
+            params["forUsername"] = acct[5:]
+        else:
+            params["forHandle"] = acct
+        exchange = http.get(f"{self._base(account)}/channels", params=params)
+        body = self._checked(exchange, account, acct)
+        items = body.get("items", [])
+        if not isinstance(items, list) or (items and not isinstance(items[0], dict)):
+            raise UnexpectedResponse(
+                f"YouTube answered the channel lookup for {acct} in an unknown shape (items is "
+                f"{type(items).__name__}); the response is kept in the WARC",
+                platform=self.platform,
+                account=acct,
+                evidence=exchange.response_pointer,
+            )
+        if not items:
+            raise AccountGone(
+                f"YouTube has no channel {acct} (deleted, terminated, or the handle changed); "
+                "re-register it with its UC… channel id",
+                platform=self.platform,
+                account=acct,
+                evidence=exchange.response_pointer,
+            )
+        return exchange, items[0]
+
+    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
+        for parsed in self.parse(account, exchange):
+            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
+
+    # --- contract --------------------------------------------------------------------------
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        with shape_guard(self.platform, account.account_id):
+            _exchange, channel = self._channel(account, YouTubeCursor(), http)
+        snippet = channel.get("snippet") if isinstance(channel.get("snippet"), dict) else {}
+        return CheckResult(True, "API key works", display_name=str(snippet.get("title", "")),
+                           details={"channel_id": str(channel.get("id", ""))})
+
+    def harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        with shape_guard(self.platform, account.account_id):
+            yield from self._harvest(account, cursor, http)
+
+    def _harvest(
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+    ) -> Iterator[HarvestEvent]:
+        state = YouTubeCursor.load(cursor)
+        exchange, channel = self._channel(account, state, http)
+        now = exchange.captured_at
+        state.channel_id = str(channel.get("id", state.channel_id))
+        related = _dict(_dict(channel.get("contentDetails")).get("relatedPlaylists"))
+        state.uploads = str(related.get("uploads") or "UU" + state.channel_id[2:])
+        video_ids = self._uploads(account, state.uploads, http)
+        facts: dict[str, _VideoFacts] = {}
+        base = self._base(account)
+        for start in range(0, len(video_ids), 50):
+            batch = video_ids[start:start + 50]
+            exchange = http.get(f"{base}/videos", params={"part": VIDEO_PARTS, "id": ",".join(batch)})
+            body = self._checked(exchange, account, account.account_id)
+            yield from self._observe(account, exchange)
+            facts.update(_video_facts(body))
+        yield Covered(None, (ItemKind.POST,))
+        scanned: dict[str, list[Any]] = {}
+        for video_id in video_ids:
+            fact = facts.get(video_id)
+            if fact is None:
+                continue  # listed but not returned: gone between the two calls
+            previous = state.videos.get(video_id)
+            if previous is not None and not self._due(previous, fact, now):
+                scanned[video_id] = previous
+                continue
+            disabled = yield from self._comments(account, video_id, http)
+            scanned[video_id] = [None if disabled else fact.comment_count, now.isoformat()]
+        state.videos = scanned
+        yield Checkpoint(state.dump())
+
+    def _uploads(self, account: AccountRef, playlist: str, http: HttpClient) -> list[str]:
+        """Every video id in the uploads playlist, newest first (private/deleted ones drop out).
+
+        A channel that never uploaded has no uploads playlist: playlistNotFound means "none".
+        """
+        url = f"{self._base(account)}/playlistItems"
+        limit = str(min(max(self.settings.page_limit, 1), 50))
+        params = {"part": "contentDetails", "playlistId": playlist, "maxResults": limit}
+        ids: dict[str, None] = {}  # ordered and de-duplicated
+        for _ in range(self.settings.max_pages):
+            exchange = http.get(url, params=params)
+            if not ids and "playlistNotFound" in errors.reasons(errors.error_of(exchange)):
+                return []
+            body = self._checked(exchange, account, account.account_id)
+            for entry in _list(body.get("items")):
+                details = entry.get("contentDetails") if isinstance(entry, dict) else None
+                video_id = details.get("videoId") if isinstance(details, dict) else None
+                if isinstance(video_id, str):
+                    ids.setdefault(video_id)
+            token = body.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                return list(ids)
+            params = {**params, "pageToken": token}
+        raise UnexpectedResponse(
+            f"YouTube uploads listing for {account.account_id} exceeded {self.settings.max_pages} "
+            "pages; raise connectors.youtube.max_pages if the channel is that large",
+            platform=self.platform,
+            account=account.account_id,
+        )
+
+    def _due(self, previous: list[Any], fact: _VideoFacts, now: datetime) -> bool:
+        count, when = previous
+        try:
+            last = datetime.fromisoformat(str(when))
+            stale = now - last >= self.rescan_every
+        except (TypeError, ValueError):
+            return True
+        hot = fact.published is not None and now - fact.published < HOT
+        return stale or hot or count != fact.comment_count
+
+    def _comments(
+        self, account: AccountRef, video_id: str, http: HttpClient
+    ) -> Generator[HarvestEvent, None, bool]:
+        """All threads of one video, and all replies of each; returns True if comments are off."""
+        base = self._base(account)
+        limit = str(min(max(self.settings.page_limit, 1), 100))
+        params = {"part": THREAD_PARTS, "videoId": video_id, "maxResults": limit,
+                  "order": "time", "textFormat": "plainText"}
+        for _ in range(self.settings.max_pages):
+            exchange = http.get(f"{base}/commentThreads", params=params)
+            found = errors.reasons(errors.error_of(exchange))
+            if "commentsDisabled" in found:
+                return True  # not an error: the video simply has no comments to keep
+            if "videoNotFound" in found:
+                return False  # deleted between listing and now; the next cycle confirms it
+            body = self._checked(exchange, account, video_id)
+            yield from self._observe(account, exchange)
+            for top_id, total, embedded in _threads(body):
+                complete = total <= embedded or (yield from self._replies(account, top_id, http))
+                if complete:
+                    yield Covered(top_id, (ItemKind.REPLY,))
+            token = body.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                yield Covered(video_id, (ItemKind.COMMENT, ItemKind.REPLY))
+                return False
+            params = {**params, "pageToken": token}
+        raise UnexpectedResponse(
+            f"YouTube comment listing for video {video_id} exceeded {self.settings.max_pages} pages",
+            platform=self.platform,
+            account=account.account_id,
+        )
+
+    def _replies(
+        self, account: AccountRef, top_id: str, http: HttpClient
+    ) -> Generator[HarvestEvent, None, bool]:
+        """Every reply of one thread; False when the thread vanished while we read it."""
+        url = f"{self._base(account)}/comments"
+        limit = str(min(max(self.settings.page_limit, 1), 100))
+        params = {"part": "snippet", "parentId": top_id, "maxResults": limit, "textFormat": "plainText"}
+        for _ in range(self.settings.max_pages):
+            exchange = http.get(url, params=params)
+            if "commentNotFound" in errors.reasons(errors.error_of(exchange)):
+                return False
+            body = self._checked(exchange, account, top_id)
+            yield from self._observe(account, exchange)
+            token = body.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                return True
+            params = {**params, "pageToken": token}
+        raise UnexpectedResponse(
+            f"YouTube reply listing for comment {top_id} exceeded {self.settings.max_pages} pages",
+            platform=self.platform,
+            account=account.account_id,
+        )
+
+    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        with shape_guard(self.platform, account.account_id):
+            return self._confirm_gone(account, item_id, http)
+
+    def _confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
+        base = self._base(account)
+        if len(item_id) != _VIDEO_ID_LEN:
+            exchange = http.get(f"{base}/comments", params={"part": "snippet", "id": item_id,
+                                                            "textFormat": "plainText"})
+            body = self._checked(exchange, account, item_id)
+            if _has_items(body):
+                return Present((), exchange.response_pointer)
+            return Gone("deleted", exchange.response_pointer, exchange.status,
+                        "comments.list returned no comment for this id")
+        exchange = http.get(f"{base}/videos", params={"part": VIDEO_PARTS, "id": item_id})
+        body = self._checked(exchange, account, item_id)
+        if _has_items(body):
+            return Present((), exchange.response_pointer)
+        # videos.list is silent on why; commentThreads names a deleted video outright.
+        probe = http.get(f"{base}/commentThreads", params={
+            "part": THREAD_PARTS, "videoId": item_id, "maxResults": "1", "order": "time",
+            "textFormat": "plainText"})
+        found = errors.reasons(errors.error_of(probe))
+        if "videoNotFound" in found:
+            return Gone("deleted", probe.response_pointer, probe.status,
+                        "videos.list returned no video and commentThreads.list answered videoNotFound")
+        if probe.status >= 400 and not found & {"commentsDisabled", "forbidden"}:
+            self._checked(probe, account, item_id)  # quota, key: raise what it says
+        return Gone("unavailable", exchange.response_pointer, exchange.status,
+                    "videos.list no longer returns the video: made private or removed")
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        """Pure: videos from videos.list, comments from commentThreads and comments.list."""
+        try:
+            yield from parse_response(account, exchange)
+        except Exception as exc:  # noqa: BLE001 - parse must never take a catalog rebuild down
+            yield ParseWarning("youtube.parser_error", f"{type(exc).__name__} while parsing",
+                               exchange.response_pointer)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _has_items(body: dict[str, Any]) -> bool:
+    items = body.get("items")
+    return isinstance(items, list) and len(items) > 0
+
+
+def _video_facts(body: dict[str, Any]) -> dict[str, _VideoFacts]:
+    out: dict[str, _VideoFacts] = {}
+    for entry in _list(body.get("items")):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            continue
+        stats = entry.get("statistics") if isinstance(entry.get("statistics"), dict) else {}
+        raw = stats.get("commentCount")
+        count = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+        snippet = entry.get("snippet") if isinstance(entry.get("snippet"), dict) else {}
+        try:
+            published = parse_time(snippet.get("publishedAt"))
+        except (TypeError, ValueError):
+            published = None
+        out[entry["id"]] = _VideoFacts(count, published)
+    return out
+
+
+def _threads(body: dict[str, Any]) -> Iterator[tuple[str, int, int]]:
+    """(top-level comment id, totalReplyCount, replies embedded) per thread on a page."""
+    for entry in _list(body.get("items")):
+        if not isinstance(entry, dict):
+            continue
+        snippet = entry.get("snippet") if isinstance(entry.get("snippet"), dict) else {}
+        top = snippet.get("topLevelComment") if isinstance(snippet.get("topLevelComment"), dict) else {}
+        top_id = top.get("id") or entry.get("id")
+        total = snippet.get("totalReplyCount", 0)
+        replies = (entry.get("replies") or {}).get("comments") if isinstance(entry.get("replies"), dict) else []
+        if isinstance(top_id, str):
+            yield top_id, total if isinstance(total, int) else 0, len(replies) if isinstance(replies, list) else 0

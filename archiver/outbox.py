@@ -116,8 +116,9 @@ class Outbox:
         report = SweepReport()
         if not self.spool.exists():
             return report
-        for tmp in self.spool.glob(f"*{TMP_MARK}*"):
-            tmp.unlink(missing_ok=True)  # an encryption or copy that never completed
+        for pattern in (f"*{TMP_MARK}*", ".*.partial"):
+            for tmp in self.spool.glob(pattern):
+                tmp.unlink(missing_ok=True)  # an encryption or copy that never completed
         for open_file in sorted(self.spool.glob(f"*{OPEN_SUFFIX}")):
             sealed = salvage_open_file(open_file)
             (report.salvaged if sealed else report.discarded).append(open_file.name)

@@ -162,3 +162,17 @@ def test_control_ordering_is_caught_by_the_same_check(tmp_path: Path) -> None:
         store.put_file = original  # type: ignore[method-assign]
     finally:
         h.close()
+
+
+def test_sweep_removes_an_encryption_cut_short(tmp_path: Path) -> None:
+    """Found by the 100-kill run: a kill inside encrypt_file left its hidden temp file."""
+    h = Harness(tmp_path, "facebook")
+    try:
+        h.poll()
+        spool = h.home / "spool"
+        spool.mkdir(exist_ok=True)
+        (spool / ".x.warc.gz.enc.0a1b2c.partial").write_bytes(b"half a ciphertext")
+        h.poller.recover()
+        assert invariants(h) == CLEAN
+    finally:
+        h.close()

@@ -130,7 +130,7 @@ class Poller:
             token=token,
             platform=account.platform,
             account=account.account_id,
-            rate_limit_hook=getattr(connector, "retry_at_for_429", None),
+            rate_limit_hook=getattr(connector, "raise_for_429", None),
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
         )
         try:

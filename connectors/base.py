@@ -97,9 +97,10 @@ class Connector(Protocol):
         ...
 
 
-# Optional on a connector: `retry_at_for_429(exchange) -> datetime | None`, consulted by the
-# session on HTTP 429 when the platform's quota reset is not in Retry-After (LinkedIn's daily
-# limits). Without it, Retry-After / X-Rate-Limit-Reset / RateLimit-Reset decide.
+# Optional on a connector: `raise_for_429(exchange, account_id) -> None`, called by the session
+# on HTTP 429 before its generic handling; it raises the platform's own TryLater when the
+# quota reset is not in Retry-After (LinkedIn's daily limits, X's monthly usage cap).
+# Without it, Retry-After / X-Rate-Limit-Reset / RateLimit-Reset decide.
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ class CaptureSession:
         platform: str = "",
         account: str = "",
         client: httpx.Client | None = None,
-        rate_limit_hook: Callable[[CapturedExchange], datetime | None] | None = None,
+        rate_limit_hook: Callable[[CapturedExchange, str], None] | None = None,
         min_retry_seconds: float = 0.0,
     ) -> None:
         self.warc = warc
@@ -105,13 +105,13 @@ class CaptureSession:
         return exchange
 
     def _raise_if_throttled(self, exchange: CapturedExchange) -> None:
-        """HTTP 429 -> TryLater. The connector's hook knows quotas the headers do not say
-        (LinkedIn's daily limits); the connector's minimum wait is a floor either way."""
+        """HTTP 429 -> TryLater. The connector's hook may raise its own TryLater first: it knows
+        quotas the headers do not say (LinkedIn's daily limits, X's monthly usage cap)."""
         if exchange.status != 429:
             return
-        retry_at = (self.rate_limit_hook(exchange) if self.rate_limit_hook else None) or _rate_limit_reset(
-            exchange, self.clock
-        )
+        if self.rate_limit_hook is not None:
+            self.rate_limit_hook(exchange, self.account)
+        retry_at = _rate_limit_reset(exchange, self.clock)
         retry_at = max(retry_at, self.clock.now() + timedelta(seconds=self.min_retry_seconds))
         raise TryLater(
             f"{self.platform} rate limit reached for {self.account}; will retry after "

@@ -69,6 +69,17 @@ class LinkedInConnector:
     def _get(self, http: HttpClient, url: str, params: dict[str, str] | None = None) -> CapturedExchange:
         return http.get(url, params=params, headers=self._headers())
 
+    def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
+        """The session's 429 hook: LinkedIn's quotas are daily, so wait for midnight UTC."""
+        errors.raise_for_error(
+            exchange,
+            account=account_id,
+            now=exchange.captured_at,
+            min_wait=timedelta(seconds=self.settings.min_retry_seconds),
+            version=self.version,
+            subject=account_id,
+        )
+
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
         errors.raise_for_error(
             exchange,

@@ -125,6 +125,10 @@ class XConnector:
         base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
         return f"{base}/{self.settings.api_version or self.default_version}"
 
+    def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
+        """The session's 429 hook: tells X's monthly usage cap from its 15-minute windows."""
+        errors.raise_for_status(exchange, account=account_id, subject=account_id, floor=self._floor())
+
     def _floor(self) -> timedelta:
         return timedelta(seconds=self.settings.min_retry_seconds)
 

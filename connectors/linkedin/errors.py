@@ -14,6 +14,7 @@ from typing import Any
 
 from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.models import CapturedExchange
+from connectors.base import parse_retry_after
 
 PLATFORM = "linkedin"
 VERSION_CODES = frozenset({"VERSION_MISSING", "NONEXISTENT_VERSION", "VERSION_NOT_ACTIVE"})
@@ -58,11 +59,17 @@ def raise_for_error(
     detail = f"HTTP {exchange.status} {code} (serviceErrorCode {body.get('serviceErrorCode')}): {message}"
     kwargs: dict[str, Any] = {"platform": PLATFORM, "account": account, "evidence": exchange.response_pointer}
     if exchange.status == 429:
-        # Quotas are per day and reset at midnight UTC; a short wait only wastes calls.
+        # Quotas are per day and reset at midnight UTC, so a short wait only wastes calls; a
+        # Retry-After, when one is sent, says exactly when.
         daily = "DAY" in message.upper()
-        retry_at = next_midnight_utc(now) if daily else now + min_wait
+        retry_after = exchange.header("retry-after")
+        if retry_after:
+            retry_at = parse_retry_after(retry_after, now, min_wait)
+        else:
+            retry_at = next_midnight_utc(now) if daily else now + min_wait
+        what = "daily API quota is used up" if daily else "rate limit was reached"
         raise TryLater(
-            f"LinkedIn's daily API quota is used up for organization {account}; capture resumes "
+            f"LinkedIn's {what} for organization {account}; capture resumes "
             f"after {retry_at:%Y-%m-%d %H:%M} UTC (nothing to do)",
             retry_at=max(retry_at, now + min_wait),
             detail=detail,

@@ -28,6 +28,14 @@ CONNECTORS: dict[str, Registered] = {
 }
 
 
+# Platforms the district policies name that cannot be captured, with the reason a person sees.
+UNSUPPORTED: dict[str, str] = {
+    "snapchat": "Snapchat has no public API that returns an organisation's own posts, so it "
+    "cannot be captured; keep it in the inventory and archive its 'My Data' exports "
+    "(see docs/platforms.md)",
+}
+
+
 def load_sandbox(platform: str) -> object:
     """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes)."""
     import importlib
@@ -42,6 +50,8 @@ def platforms() -> list[str]:
 
 def make_connector(platform: str, settings: ConnectorSettings | None = None) -> Connector:
     entry = CONNECTORS.get(platform)
+    if platform in UNSUPPORTED:
+        raise ConfigError(UNSUPPORTED[platform])
     if entry is None:
         raise ConfigError(
             f"Unknown platform '{platform}'; choose one of: {', '.join(platforms())}"

@@ -96,6 +96,7 @@ def one_line_error(result) -> str:  # type: ignore[no-untyped-def]
 def test_bad_input_gives_one_clear_line(run, sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, _ = sandbox
     assert "Unknown platform 'myspace'" in one_line_error(run("accounts", "add", "myspace", "x"))
+    assert "docs/platforms.md" in one_line_error(run("accounts", "add", "snapchat", "lincolnhs"))
     assert run("accounts", "add", "facebook", "1000001", "--api-base", url, "--token-env", "FB_TOKEN").exit_code == 0
     assert "already registered" in one_line_error(
         run("accounts", "add", "facebook", "1000001", "--token-env", "FB_TOKEN"))

@@ -93,6 +93,22 @@ class Poller:
     # --- one account -----------------------------------------------------------------------
 
     def poll_account(self, account: t.Account) -> RunReport:
+        """One account; whatever goes wrong here never stops the capture of the others."""
+        try:
+            return self._poll_account(account)
+        except ArchiverError as exc:
+            log.error("capture of %s failed: %s", account.label, exc.message)
+            return self._finish_without_run(account, RunReport(account.label, "", "failed"), exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one connector must not stop the rest
+            log.exception("unexpected failure while capturing %s", account.label)
+            error = ArchiverError(
+                f"Unexpected failure while capturing {account.label} ({type(exc).__name__}); "
+                "what was captured stays in the spool and is stored on the next run; "
+                "please report this with the log"
+            )
+            return self._finish_without_run(account, RunReport(account.label, "", "failed"), error)
+
+    def _poll_account(self, account: t.Account) -> RunReport:
         app, clock = self.app, self.app.clock
         run_id = str(uuid.uuid4())
         report = RunReport(account.label, run_id, "running")

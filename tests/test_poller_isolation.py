@@ -1,0 +1,44 @@
+"""One account's failure never stops the capture of the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+import connectors
+from archiver.accounts import register_account
+from archiver.catalog import tables as t
+from connectors.base import AuthStyle, Registered
+from connectors.facebook import FacebookConnector
+from tests.harness import Harness
+
+
+class BrokenConnector(FacebookConnector):
+    """A connector with a bug: its harvest blows up with a programming error."""
+
+    platform: ClassVar[str] = "broken"
+    auth_style: ClassVar[AuthStyle] = AuthStyle.NONE
+
+    def harvest(self, account, cursor, http):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug in a connector")
+        yield  # pragma: no cover
+
+
+def test_a_crashing_connector_does_not_stop_other_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(connectors.CONNECTORS, "broken",
+                        Registered(BrokenConnector, "archiver.sandbox.facebook:FacebookContract"))
+    h = Harness(tmp_path, "facebook")
+    try:
+        register_account(h.app, "broken", "123", api_base=h.server.url)
+        reports = {r.account: r for r in h.poller.poll()}
+        assert reports["facebook:1000001"].status == "complete"
+        assert reports["broken:123"].status != "complete"
+        assert "Unexpected failure while capturing broken:123 (RuntimeError)" in reports["broken:123"].message
+        with h.app.catalog.session() as s:
+            broken = s.query(t.Account).filter_by(platform="broken").one()
+            assert broken.status == "error"
+        assert set(h.items()) == h.sandbox.live_item_ids(h.seed.account_id)
+    finally:
+        h.close()

@@ -230,3 +230,21 @@ class CaptureWarning(Base):
     warc_offset: Mapped[int] = mapped_column(BigInteger, default=0)
     warc_length: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime]
+
+
+class FixityCheck(Base):
+    """One object's verdict in one `archiver verify` run: the fixity log (ISO 16363 4.4.1.2).
+
+    Not derived from the WARCs, so `catalog rebuild --apply` keeps it; no foreign key, so the
+    history outlives a WARC row removed at disposition.
+    """
+
+    __tablename__ = "fixity_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    warc_name: Mapped[str] = mapped_column(String(255), index=True)
+    store_key: Mapped[str] = mapped_column(String(512))
+    checked_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")

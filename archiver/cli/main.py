@@ -460,6 +460,12 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+from archiver.cli.vault_commands import keys, verify  # noqa: E402 - commands defined elsewhere
+
+cli.add_command(verify)
+cli.add_command(keys)
+
+
 def main() -> None:
     cli(prog_name="archiver")
 

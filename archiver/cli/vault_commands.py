@@ -1,0 +1,128 @@
+"""`archiver verify` (fixity) and `archiver keys rotate`: the vault's maintenance commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archiver.cli.common import console, err_console, error_line, get_app, handle_errors, print_json
+
+
+@click.command("verify")
+@click.option("--sample", "sample_pct", type=float, default=None, metavar="PCT",
+              help="Check this percentage of stored objects, chosen at random (at least one).")
+@click.option("--all", "all_", is_flag=True, help="Check every stored object.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+@handle_errors
+def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bool) -> None:
+    """Re-read stored WARCs and prove they are intact (fixity).
+
+    Each object's stored bytes are hashed and compared with the catalog, decrypted, and every
+    WARC record's digest is recomputed. Without --sample or --all, 5% of the objects (at
+    least one) are checked. Results are recorded in the catalog. Exits 1 on any finding.
+
+    \b
+    Example:
+      archiver verify --sample 10
+      archiver verify --all --json
+    """
+    from archiver.fixity import sample_share
+    from archiver.fixity import verify as run_verify
+
+    sample_share(sample_pct, all_)  # refuse bad options before any progress output
+    app = get_app(ctx)
+    with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=as_json) as bar:
+        task = bar.add_task("verify", total=None)
+        report = run_verify(
+            app, sample_pct=sample_pct, all_=all_,
+            on_plan=lambda n: bar.update(task, total=n),
+            on_object=lambda _result: bar.advance(task),
+        )
+    if as_json:
+        print_json(report.as_dict())
+    elif report.findings:
+        table = Table("WARC", "verdict", "explanation", title=f"{len(report.findings)} fixity findings")
+        for f in report.findings:
+            table.add_row(f.name, f"[red]{f.verdict}[/]", f.explanation)
+        console.print(table)
+    if not as_json:
+        share = "all" if report.sample_pct is None else f"a {report.sample_pct:g}% sample"
+        if report.checked == 0:
+            console.print("no stored WARC files to verify")
+        else:
+            console.print(f"checked {report.checked} of {report.total_objects} objects ({share}): "
+                          f"{report.checked - len(report.findings)} ok, {len(report.findings)} findings"
+                          + (f"; recorded as run {report.run_id}" if report.recorded else ""))
+    if not report.recorded:
+        error_line("the results could not be recorded in the catalog; check the catalog and run again")
+    if report.findings:
+        sys.exit(1)
+
+
+@click.group("keys")
+def keys() -> None:
+    """Manage the keys that protect every object's data key.
+
+    \b
+    Example:
+      archiver keys rotate
+    """
+
+
+@keys.command("rotate")
+@click.option("--remove-old", is_flag=True,
+              help="Then destroy superseded key-file keys, only if every object was rewrapped.")
+@click.option("--to-kms-key", default=None, metavar="ID",
+              help="KMS mode: move every data key to this KMS key (id, ARN or alias).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+@handle_errors
+def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as_json: bool) -> None:
+    """Rewrap every object's data key under a new key; stored objects are not rewritten.
+
+    With the key file, a new key is added and made current. With KMS (vault.kms_key_id),
+    name the new key with --to-kms-key. Back up the catalog and the key file afterwards; stop
+    capture before --remove-old. Exits 1 if any object could not be rewrapped.
+
+    \b
+    Example:
+      archiver keys rotate
+      archiver keys rotate --remove-old
+      archiver keys rotate --to-kms-key alias/archive-2027
+    """
+    from archiver.keys_admin import check_options, count_wrapped, rotate_keys
+
+    app = get_app(ctx)
+    check_options(app, remove_old=remove_old, to_kms_key=to_kms_key)  # before any progress output
+    total = count_wrapped(app)
+    with Progress(TextColumn("rewrapping"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  transient=True, disable=as_json) as bar:
+        task = bar.add_task("rotate", total=total)
+        report = rotate_keys(app, remove_old=remove_old, to_kms_key=to_kms_key,
+                             on_batch=lambda n: bar.advance(task, n))
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        table = Table("", "", title=f"Key rotation ({report.provider})", show_header=False)
+        table.add_row("new key", report.new_key_id)
+        table.add_row("previous keys", ", ".join(report.old_key_ids) or "none")
+        table.add_row("rewrapped", str(report.rewrapped))
+        table.add_row("already current", str(report.already_current))
+        table.add_row("failed", f"[red]{report.failed}[/]" if report.failed else "0")
+        table.add_row("old keys removable", "yes" if report.old_keys_removable else "no")
+        table.add_row("removed", ", ".join(report.removed_key_ids) or "none")
+        console.print(table)
+        for failure in report.failures[:10]:
+            console.print(f"[red]failed[/] {failure.object_id}: {failure.message}")
+        console.print(f"next: {report.next_step()}")
+    if report.failed:
+        error_line(f"{report.failed} objects were not rewrapped; {report.next_step()}")
+        sys.exit(1)
+    if remove_old and report.provider == "key-file" and not report.removed_key_ids and report.old_key_ids:
+        error_line(f"old keys were kept: {report.next_step()}")
+        sys.exit(1)

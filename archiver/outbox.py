@@ -11,6 +11,7 @@ catalog row points at a half-written object, and no plaintext outlives the next 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,9 @@ class Outbox:
         plain.unlink(missing_ok=True)
         return enc
 
-    def ship(self, enc: Path, platform: str, account_id: str) -> IndexStats:
+    def ship(
+        self, enc: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
+    ) -> IndexStats:
         """Upload (idempotent, digest-verified), index in one transaction, drop the spool copy."""
         name = enc.name[: -len(ENC_SUFFIX)]
         key = warc_key(platform, account_id, name)
@@ -90,7 +93,10 @@ class Outbox:
             header = read_header(fh)
             chunks = decrypt_stream(fh, self.app.keys, context=vault_context(name), header=header)
             reader = PlaintextReader(chunks)
+            started = time.perf_counter()
             stats = self._index(reader, name, key, stored.size, object_sha, header.key_id, header.wrapped_key)
+            if timings is not None:
+                timings["index"] = timings.get("index", 0.0) + time.perf_counter() - started
         enc.unlink(missing_ok=True)
         return stats
 
@@ -107,8 +113,15 @@ class Outbox:
         with self.app.catalog.session() as s:
             return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
 
-    def store_sealed(self, plain: Path, platform: str, account_id: str) -> IndexStats:
-        return self.ship(self.encrypt(plain), platform, account_id)
+    def store_sealed(
+        self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
+    ) -> IndexStats:
+        started = time.perf_counter()
+        enc = self.encrypt(plain)
+        stats = self.ship(enc, platform, account_id, timings)
+        if timings is not None:
+            timings["store"] = timings.get("store", 0.0) + time.perf_counter() - started - timings.get("index", 0.0)
+        return stats
 
     # --- recovery --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ ever referenced.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class RunReport:
     media: int = 0
     warnings: int = 0
     warcs: list[str] = field(default_factory=list)
+    # Wall-clock seconds per phase: harvest (HTTP + WARC writing + diff), store (encrypt,
+    # upload, verify) and index (catalog transaction), for the benchmarks and the logs.
+    timings: dict[str, float] = field(default_factory=dict)
     error: ArchiverError | None = None
 
 
@@ -149,6 +153,7 @@ class Poller:
             rate_limit_hook=getattr(connector, "raise_for_429", None),
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
         )
+        started = time.perf_counter()
         try:
             result = CaptureCycle(
                 connector,
@@ -166,8 +171,9 @@ class Poller:
         finally:
             session.close()
         report.exchanges = session.exchanges
+        report.timings["harvest"] = time.perf_counter() - started
         for warc in sealed:
-            self.outbox.store_sealed(warc.path, account.platform, account.account_id)
+            self.outbox.store_sealed(warc.path, account.platform, account.account_id, report.timings)
             report.warcs.append(warc.name)
         self._finish_run(account, run_id, result, report)
         return report

@@ -83,6 +83,10 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, float]
         "pipeline_ex_per_s": exchanges / pipeline_s,
         "warcio_ex_per_s": (len(records) / 2) / warcio_s,
         "ratio": (exchanges / pipeline_s) / ((len(records) / 2) / warcio_s),
+        "harvest_s": report.timings.get("harvest", 0.0),
+        "store_s": report.timings.get("store", 0.0),
+        "index_s": report.timings.get("index", 0.0),
+        "warcio_s": warcio_s,
     }
 
 
@@ -93,12 +97,14 @@ def main() -> None:
     args = parser.parse_args()
     platforms = args.platform or sorted(CONNECTORS)
     print(f"{'platform':<10} {'items':>6} {'requests':>8} {'req/item':>8} {'capture s':>9} "
+          f"{'harvest':>7} {'store':>6} {'index':>6} {'warcio s':>8} "
           f"{'pipeline ex/s':>13} {'warcio ex/s':>11} {'ratio':>6}")
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         for platform in platforms:
             r = bench_platform(platform, args.items, Path(tmp))
             print(f"{platform:<10} {r['items']:>6.0f} {r['exchanges']:>8.0f} {r['requests_per_item']:>8.3f} "
-                  f"{r['pipeline_s']:>9.2f} {r['pipeline_ex_per_s']:>13.0f} {r['warcio_ex_per_s']:>11.0f} "
+                  f"{r['pipeline_s']:>9.2f} {r['harvest_s']:>7.2f} {r['store_s']:>6.2f} {r['index_s']:>6.2f} "
+                  f"{r['warcio_s']:>8.3f} {r['pipeline_ex_per_s']:>13.0f} {r['warcio_ex_per_s']:>11.0f} "
                   f"{r['ratio']:>6.3f}")
 
 

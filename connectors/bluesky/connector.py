@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from archiver.errors import UnexpectedResponse
@@ -28,10 +27,10 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
 from connectors.bluesky import errors, ids
 from connectors.bluesky.parse import BLOCKED, NOT_FOUND, THREAD_VIEW, parse_exchange
+from connectors.common import ConnectorBase
 
 MAX_LIMIT = 100
 THREAD_DEPTH = 10  # replies deeper than this are fetched as threads of their own
@@ -42,36 +41,29 @@ class _Budget:
         self.blocked: CapturedExchange | None = None
 
 
-class BlueskyConnector:
+class BlueskyConnector(ConnectorBase):
     platform: ClassVar[str] = "bluesky"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://public.api.bsky.app"
 
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
-
     # --- helpers ---------------------------------------------------------------------------
 
     def _xrpc(self, account: AccountRef, nsid: str) -> str:
-        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
-        return f"{base}/xrpc/{nsid}"
-
-    def _min_wait(self) -> timedelta:
-        return timedelta(seconds=self.settings.min_retry_seconds)
+        return f"{self.api_root(account)}/xrpc/{nsid}"
 
     def _get(
         self, http: HttpClient, account: AccountRef, nsid: str, params: dict[str, str], budget: _Budget,
         *, subject: str, account_scope: bool = False, allow_not_found: bool = False,
     ) -> CapturedExchange:
         if budget.blocked is not None:
-            raise errors.throttled(budget.blocked, account.account_id, self._min_wait())
+            raise errors.throttled(budget.blocked, account.account_id, self.min_wait())
         exchange = http.get(self._xrpc(account, nsid), params=params)
         if errors.exhausted(exchange):
             budget.blocked = exchange
         if allow_not_found and errors.is_not_found(exchange):
             return exchange
         errors.raise_for_status(exchange, account=account.account_id, subject=subject,
-                                min_wait=self._min_wait(), account_scope=account_scope)
+                                min_wait=self.min_wait(), account_scope=account_scope)
         return exchange
 
     def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
@@ -194,7 +186,7 @@ class BlueskyConnector:
             return Gone(reason="deleted", evidence=exchange.response_pointer, status=exchange.status,
                         detail=f"XRPC {name}: {message}")
         errors.raise_for_status(exchange, account=account.account_id, subject=f"post {item_id}",
-                                min_wait=self._min_wait())
+                                min_wait=self.min_wait())
         try:
             thread = json.loads(exchange.body).get("thread")
         except (ValueError, AttributeError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,8 +28,8 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase
 from connectors.facebook.errors import error_of, is_not_found, raise_for_error
 
 POST_FIELDS = (
@@ -55,30 +55,23 @@ def _strip_query(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-class FacebookConnector:
+class FacebookConnector(ConnectorBase):
     platform: ClassVar[str] = "facebook"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_ACCESS_TOKEN
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
     default_version: ClassVar[str] = "v21.0"
 
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
-
     # --- helpers ---------------------------------------------------------------------------
 
     def _base(self, account: AccountRef) -> str:
-        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
-        return f"{base}/{self.settings.api_version or self.default_version}"
-
-    def _min_wait(self) -> timedelta:
-        return timedelta(seconds=self.settings.min_retry_seconds)
+        return f"{self.api_root(account)}/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
         raise_for_error(
             exchange,
             account=account.account_id,
             now=exchange.captured_at,
-            min_wait=self._min_wait(),
+            min_wait=self.min_wait(),
             subject=subject,
         )
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -36,8 +36,8 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase
 from connectors.feeds import ids, wordpress
 from connectors.feeds.syndication import FeedDoc, entry_item_id, parse_feed
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring
@@ -46,14 +46,11 @@ COMMENT_BATCH = 50  # post ids per comments request (keeps URLs short)
 FEED_TYPES = ("xml", "rss", "atom")
 
 
-class FeedsConnector:
+class FeedsConnector(ConnectorBase):
     platform: ClassVar[str] = "feeds"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER  # optional: JWT/OAuth plugins, WordPress.com
     default_api_base: ClassVar[str] = "{site}"  # the account id is the address itself
     default_version: ClassVar[str] = "wp/v2"
-
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -63,9 +60,6 @@ class FeedsConnector:
 
     def _rest(self, account: AccountRef, source: ids.Source) -> str:
         return f"{self._url(account, source)}/wp-json/{self.settings.api_version or self.default_version}"
-
-    def _min_wait(self) -> timedelta:
-        return timedelta(seconds=self.settings.min_retry_seconds)
 
     def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
         for parsed in self.parse(account, exchange):
@@ -94,7 +88,7 @@ class FeedsConnector:
         if source.mode == "wordpress":
             exchange = http.get(f"{self._url(account, source)}/wp-json/")
             wordpress.raise_for_status(exchange, account=account.account_id, subject="the site index",
-                                       min_wait=self._min_wait())
+                                       min_wait=self.min_wait())
             try:
                 data = json.loads(exchange.body)
             except ValueError:
@@ -154,7 +148,7 @@ class FeedsConnector:
             if exchange.status == 400 and wordpress.error_code(exchange)[0] == wordpress.PAST_END:
                 return  # the listing shrank while we walked it: the previous page was the last
             wordpress.raise_for_status(exchange, account=account.account_id, subject=subject,
-                                       min_wait=self._min_wait())
+                                       min_wait=self.min_wait())
             rows = self._wp_json_list(exchange, account, subject)
             yield exchange, rows
             pages = wordpress.total_pages(exchange)
@@ -198,7 +192,7 @@ class FeedsConnector:
             return Gone(reason="unpublished", evidence=exchange.response_pointer, status=exchange.status,
                         detail=f"WordPress {code}: no longer public (trashed, drafted, made private or held)")
         wordpress.raise_for_status(exchange, account=account.account_id, subject=f"{kind} {number}",
-                                   min_wait=self._min_wait())
+                                   min_wait=self.min_wait())
         items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
         return Present(items, exchange.response_pointer)
 

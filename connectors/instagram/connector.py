@@ -28,8 +28,8 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase
 from connectors.instagram import errors
 from connectors.instagram.ids import is_numeric_id, normalize_account_id
 from connectors.instagram.parse import parse_response
@@ -49,14 +49,11 @@ LINK_FIELDS = "id,name,instagram_business_account{id,username}"
 COMMENTS_PAGE_MAX = 50  # "maximum of 50 comments per query"
 
 
-class InstagramConnector:
+class InstagramConnector(ConnectorBase):
     platform: ClassVar[str] = "instagram"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_ACCESS_TOKEN
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
     default_version: ClassVar[str] = "v25.0"
-
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @username, a username, an instagram.com profile URL or the numeric IG user id."""
@@ -65,8 +62,7 @@ class InstagramConnector:
     # --- helpers ---------------------------------------------------------------------------
 
     def _base(self, account: AccountRef) -> str:
-        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
-        return f"{base}/{self.settings.api_version or self.default_version}"
+        return f"{self.api_root(account)}/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
         errors.raise_for_error(

@@ -31,8 +31,8 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase
 from connectors.linkedin import errors
 from connectors.linkedin.ids import ORG_URN, comment_parts, normalize_account_id, quote_urn
 from connectors.linkedin.parse import comment_urn, parse_response
@@ -41,14 +41,11 @@ MEDIA_ENDPOINTS = {"image": "images", "video": "videos", "document": "documents"
 POSTS_PAGE_MAX = 100
 
 
-class LinkedInConnector:
+class LinkedInConnector(ConnectorBase):
     platform: ClassVar[str] = "linkedin"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://api.linkedin.com"
     default_version: ClassVar[str] = "202605"
-
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept a numeric organization id, urn:li:organization:<id> or a company page URL."""
@@ -56,12 +53,8 @@ class LinkedInConnector:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    @property
-    def version(self) -> str:
-        return self.settings.api_version or self.default_version
-
     def _base(self, account: AccountRef) -> str:
-        return (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
+        return self.api_root(account)
 
     def _headers(self) -> dict[str, str]:
         return {"LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}

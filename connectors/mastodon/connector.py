@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from archiver.errors import ConfigError, UnexpectedResponse
@@ -29,8 +28,8 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase
 from connectors.mastodon import errors, ids
 from connectors.mastodon.parse import parse_exchange
 
@@ -53,14 +52,11 @@ class _Budget:
         self.blocked: CapturedExchange | None = None
 
 
-class MastodonConnector:
+class MastodonConnector(ConnectorBase):
     platform: ClassVar[str] = "mastodon"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://{instance}"
     default_version: ClassVar[str] = "v1"
-
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -80,23 +76,20 @@ class MastodonConnector:
         version = self.settings.api_version or self.default_version
         return f"{self._api_base(account)}/api/{version}"
 
-    def _min_wait(self) -> timedelta:
-        return timedelta(seconds=self.settings.min_retry_seconds)
-
     def _get(
         self, http: HttpClient, account: AccountRef, url: str, params: dict[str, str] | None,
         budget: _Budget, *, subject: str, account_scope: bool = False, allow_404: bool = False,
         allow_401: bool = False,
     ) -> CapturedExchange:
         if budget.blocked is not None:
-            raise errors.throttled(budget.blocked, account.account_id, self._min_wait())
+            raise errors.throttled(budget.blocked, account.account_id, self.min_wait())
         exchange = http.get(url, params=params)
         if errors.exhausted(exchange):
             budget.blocked = exchange
         if (allow_404 and exchange.status == 404) or (allow_401 and exchange.status == 401):
             return exchange
         errors.raise_for_status(
-            exchange, account=account.account_id, subject=subject, min_wait=self._min_wait(),
+            exchange, account=account.account_id, subject=subject, min_wait=self.min_wait(),
             account_scope=account_scope,
         )
         return exchange
@@ -257,7 +250,7 @@ class MastodonConnector:
                 detail=f"Mastodon answered {exchange.status} {errors.error_text(exchange) or 'Record not found'}",
             )
         errors.raise_for_status(exchange, account=account.account_id, subject=f"status {status_id}",
-                                min_wait=self._min_wait())
+                                min_wait=self.min_wait())
         items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
         return Present(items, exchange.response_pointer)
 

@@ -29,8 +29,8 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase
 from connectors.tiktok import errors
 from connectors.tiktok.ids import normalize_account_id
 from connectors.tiktok.parse import parse_response, video_id, videos_of
@@ -43,14 +43,11 @@ VIDEO_FIELDS = (
 MAX_COUNT = 20  # video/list and video/query take at most 20
 
 
-class TikTokConnector:
+class TikTokConnector(ConnectorBase):
     platform: ClassVar[str] = "tiktok"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://open.tiktokapis.com"
     default_version: ClassVar[str] = "v2"
-
-    def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @handle, a handle or a tiktok.com/@handle URL."""
@@ -59,8 +56,7 @@ class TikTokConnector:
     # --- helpers ---------------------------------------------------------------------------
 
     def _base(self, account: AccountRef) -> str:
-        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
-        return f"{base}/{self.settings.api_version or self.default_version}"
+        return f"{self.api_root(account)}/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
         errors.raise_for_error(

@@ -33,8 +33,8 @@ from archiver.models import (
 )
 from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase, shape_guard
 from connectors.x import errors
-from connectors.x.guard import shape_guard
 from connectors.x.handles import normalize
 from connectors.x.parse import parse_tweets
 
@@ -106,7 +106,7 @@ def _since(when: str | None, now: datetime) -> timedelta | None:
         return None
 
 
-class XConnector:
+class XConnector(ConnectorBase):
     platform: ClassVar[str] = "x"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://api.x.com"
@@ -116,28 +116,24 @@ class XConnector:
     def __init__(
         self, settings: ConnectorSettings | None = None, *, sweep_every: timedelta | None = None
     ) -> None:
-        self.settings = settings or ConnectorSettings()
+        super().__init__(settings)
         self.sweep_every = self.default_sweep_every if sweep_every is None else sweep_every
 
     # --- helpers ---------------------------------------------------------------------------
 
     def _base(self, account: AccountRef) -> str:
-        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
-        return f"{base}/{self.settings.api_version or self.default_version}"
+        return f"{self.api_root(account)}/{self.version}"
 
     def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
         """The session's 429 hook: tells X's monthly usage cap from its 15-minute windows."""
-        errors.raise_for_status(exchange, account=account_id, subject=account_id, floor=self._floor())
-
-    def _floor(self) -> timedelta:
-        return timedelta(seconds=self.settings.min_retry_seconds)
+        errors.raise_for_status(exchange, account=account_id, subject=account_id, floor=self.min_wait())
 
     def _get(
         self, http: HttpClient, account: AccountRef, url: str, params: dict[str, str], subject: str
     ) -> tuple[CapturedExchange, dict[str, Any]]:
         exchange = http.get(url, params=params)
         body = errors.raise_for_status(
-            exchange, account=account.account_id, subject=subject, floor=self._floor()
+            exchange, account=account.account_id, subject=subject, floor=self.min_wait()
         )
         return exchange, body
 
@@ -288,7 +284,7 @@ class XConnector:
                                 str(problem.get("detail", "author protected or suspended"))[:200])
             if exchange.status == 404:
                 return Gone("deleted", exchange.response_pointer, 404, "HTTP 404")
-        errors.raise_for_status(exchange, account=account.account_id, subject=item_id, floor=self._floor())
+        errors.raise_for_status(exchange, account=account.account_id, subject=item_id, floor=self.min_wait())
         if not has_data:
             raise UnexpectedResponse(
                 f"X answered a lookup of post {item_id} with neither the post nor a not-found "

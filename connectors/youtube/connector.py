@@ -31,8 +31,8 @@ from archiver.models import (
 )
 from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
+from connectors.common import ConnectorBase, shape_guard
 from connectors.youtube import errors
-from connectors.youtube.guard import shape_guard
 from connectors.youtube.handles import CHANNEL_ID, normalize
 from connectors.youtube.parse import parse_response, parse_time
 
@@ -71,7 +71,7 @@ class _VideoFacts:
     published: datetime | None
 
 
-class YouTubeConnector:
+class YouTubeConnector(ConnectorBase):
     platform: ClassVar[str] = "youtube"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_KEY
     default_api_base: ClassVar[str] = "https://www.googleapis.com"
@@ -81,21 +81,17 @@ class YouTubeConnector:
     def __init__(
         self, settings: ConnectorSettings | None = None, *, rescan_every: timedelta | None = None
     ) -> None:
-        self.settings = settings or ConnectorSettings()
+        super().__init__(settings)
         self.rescan_every = self.default_rescan_every if rescan_every is None else rescan_every
 
     # --- helpers ---------------------------------------------------------------------------
 
     def _base(self, account: AccountRef) -> str:
-        base = (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
-        return f"{base}/youtube/{self.settings.api_version or self.default_version}"
-
-    def _floor(self) -> timedelta:
-        return timedelta(seconds=self.settings.min_retry_seconds)
+        return f"{self.api_root(account)}/youtube/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
         return errors.raise_for_error(  # type: ignore[no-any-return]
-            exchange, account=account.account_id, subject=subject, floor=self._floor()
+            exchange, account=account.account_id, subject=subject, floor=self.min_wait()
         )
 
     def normalize_account_id(self, raw: str) -> str:

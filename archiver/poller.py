@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archiver.app import App
 from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
+from archiver.catalog.queries import latest_versions
 from archiver.credentials import read_token
 from archiver.errors import (
     AccountGone,
@@ -180,20 +181,11 @@ class Poller:
 
     def _known(self, account_pk: int) -> tuple[dict[str, KnownItem], set[str]]:
         with self.app.catalog.session() as s:
-            latest = (
-                select(t.ItemVersion.item_pk, func.max(t.ItemVersion.version_no).label("v"))
-                .group_by(t.ItemVersion.item_pk)
-                .subquery()
-            )
-            rows = s.execute(
-                select(t.Item, t.ItemVersion)
-                .join(latest, latest.c.item_pk == t.Item.id)
-                .join(
-                    t.ItemVersion,
-                    (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == latest.c.v),
-                )
-                .where(t.Item.account_pk == account_pk, t.Item.deleted_at.is_(None))
-            ).all()
+            rows = [
+                (item, version)
+                for item, version in latest_versions(s, account_pk)
+                if item.deleted_at is None
+            ]
             known = {
                 item.item_id: KnownItem(
                     item.item_id, item.kind, item.parent_id, version.content_sha256, version.warc_record_id

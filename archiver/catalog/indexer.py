@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
+from archiver.catalog.queries import latest_versions
 from archiver.errors import CatalogError
 from archiver.models import AccountRef, Item, ParseWarning, media_key
 from archiver.warc.fields import (
@@ -249,20 +250,7 @@ class WarcIndexer:
     def _preload(self, account_pk: int, run_id: str) -> None:
         """One query for the account's items and their latest versions, not three per item."""
         s = self.session
-        latest = (
-            select(t.ItemVersion.item_pk, func.max(t.ItemVersion.version_no).label("v"))
-            .group_by(t.ItemVersion.item_pk)
-            .subquery()
-        )
-        rows = s.execute(
-            select(t.Item, t.ItemVersion)
-            .join(latest, latest.c.item_pk == t.Item.id)
-            .join(
-                t.ItemVersion,
-                (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == latest.c.v),
-            )
-            .where(t.Item.account_pk == account_pk)
-        ).all()
+        rows = latest_versions(s, account_pk)
         self._cache = {item.item_id: [item, version] for item, version in rows}
         self._observed = set(
             s.scalars(

@@ -59,6 +59,25 @@ class ItemDetail:
         }
 
 
+def latest_versions(s: Session, account_pk: int) -> list[tuple[t.Item, t.ItemVersion]]:
+    """Every item of an account with its newest version, in one query."""
+    latest = (
+        select(t.ItemVersion.item_pk, func.max(t.ItemVersion.version_no).label("v"))
+        .group_by(t.ItemVersion.item_pk)
+        .subquery()
+    )
+    rows = s.execute(
+        select(t.Item, t.ItemVersion)
+        .join(latest, latest.c.item_pk == t.Item.id)
+        .join(
+            t.ItemVersion,
+            (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == latest.c.v),
+        )
+        .where(t.Item.account_pk == account_pk)
+    ).all()
+    return [(item, version) for item, version in rows]
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 

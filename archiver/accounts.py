@@ -48,6 +48,8 @@ def register_account(
         row.role = role or row.role
         row.api_base = base
         row.token_ref = ref or row.token_ref
+        if replace:  # a person changed the registration: try it afresh
+            row.status, row.status_message, row.next_poll_after = "new", "", None
         s.flush()
         return row
 

@@ -66,6 +66,11 @@ class CaptureSettings(BaseModel):
     user_agent: str = Field("district-social-archiver/0.1 (+records retention)")
 
 
+class DaemonSettings(BaseModel):
+    poll_interval_minutes: float = Field(15.0, gt=0, description="How often each account is captured")
+    tick_seconds: float = Field(30.0, gt=0, description="How often the daemon looks for due accounts")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ARCHIVER_",
@@ -82,6 +87,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     aws_secret_access_key: SecretStr | None = Field(None, description="Only if not using roles")
 

@@ -466,6 +466,27 @@ cli.add_command(verify)
 cli.add_command(keys)
 
 
+@cli.command()
+@click.pass_context
+@handle_errors
+def daemon(ctx: click.Context) -> None:
+    """Capture every account on a schedule until stopped (SIGTERM or Ctrl-C).
+
+    Each account is polled every daemon.poll_interval_minutes (default 15); throttled
+    accounts wait as the platform asked. On stop, the account being captured is finished.
+
+    \b
+    Example:
+      ARCHIVER_DAEMON__POLL_INTERVAL_MINUTES=10 archiver daemon
+    """
+    from archiver.daemon.scheduler import run_daemon
+    from archiver.log import setup_logging
+
+    app = get_app(ctx)
+    setup_logging(app.settings.log_level)
+    run_daemon(app)
+
+
 def main() -> None:
     cli(prog_name="archiver")
 

@@ -1,0 +1,1 @@
+"""The capture daemon: APScheduler wiring over the same Poller the CLI uses."""

@@ -1,0 +1,87 @@
+"""Run capture cycles on a schedule until told to stop.
+
+Scheduling is wiring, not logic: one APScheduler job ticks every `tick_seconds` and polls the
+accounts that are due (their interval has passed and no throttle asked to wait longer). The
+job never overlaps itself (`max_instances=1`, `coalesce=True`). On SIGTERM or SIGINT the
+daemon finishes the account it is capturing, seals and stores its WARC, and exits; anything
+a harder stop leaves behind is finished by the sweep at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from archiver.app import App
+from archiver.catalog import tables as t
+from archiver.poller import Poller, RunReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DaemonState:
+    stop: threading.Event = field(default_factory=threading.Event)
+    cycles: int = 0
+    reports: list[RunReport] = field(default_factory=list)
+
+
+def due_accounts(app: App, now: datetime) -> list[t.Account]:
+    """Accounts whose poll interval has passed and whose throttle wait (if any) is over."""
+    interval = timedelta(minutes=app.settings.daemon.poll_interval_minutes)
+    with app.catalog.session() as s:
+        rows = list(s.scalars(select(t.Account).order_by(t.Account.last_polled_at.is_not(None), t.Account.last_polled_at)))
+    due = []
+    for row in rows:
+        if row.status == "gone":
+            continue  # gone from the platform; re-registering (accounts add --replace) resumes it
+        if row.next_poll_after and row.next_poll_after > now:
+            continue  # the platform asked us to wait
+        if row.last_polled_at and row.last_polled_at + interval > now:
+            continue
+        due.append(row)
+    return due
+
+
+def tick(app: App, poller: Poller, state: DaemonState) -> None:
+    """One scheduler tick: poll every due account, stopping between accounts when asked."""
+    if state.stop.is_set():
+        return
+    for account in due_accounts(app, app.clock.now()):
+        if state.stop.is_set():
+            break
+        report = poller.poll_account(account)
+        state.reports.append(report)
+        log.info("captured %s: %s (%d new, %d edited, %d deleted)", report.account, report.status,
+                 report.new, report.edited, report.deleted)
+    state.cycles += 1
+
+
+def run_daemon(app: App, state: DaemonState | None = None, *, install_signals: bool = True) -> DaemonState:
+    state = state or DaemonState()
+    poller = Poller(app)
+    swept = poller.recover()
+    if swept.salvaged or swept.indexed or swept.encrypted:
+        log.info("startup sweep finished %d interrupted WARC(s)", len(swept.indexed))
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        tick, "interval", args=(app, poller, state), seconds=app.settings.daemon.tick_seconds,
+        next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id="capture",
+    )
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: state.stop.set())
+    scheduler.start()
+    log.info("daemon started: polling every %s minutes", app.settings.daemon.poll_interval_minutes)
+    try:
+        state.stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)  # lets a running tick finish its current account
+        log.info("daemon stopped after %d ticks", state.cycles)
+    return state

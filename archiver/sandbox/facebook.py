@@ -76,6 +76,7 @@ class GraphSandbox:
         self.throttle_next = 0
         self.malformed_next = 0
         self.fail_next_5xx = 0
+        self.fail_later_pages = False  # every feed page after the first answers HTTP 500
         self.ledger = Ledger()
         self._ids = itertools.count(3_000_001)
 
@@ -149,6 +150,8 @@ class GraphSandbox:
                           "OAuthException", 190, 463)
         if token not in self.tokens:
             return _error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
+        if self.fail_later_pages and req.query.get("after") and req.path.endswith("/feed"):
+            return _error(500, "An unknown error has occurred.", "OAuthException", 1)
         if self.fail_next_5xx > 0:
             self.fail_next_5xx -= 1
             return _error(500, "An unknown error has occurred.", "OAuthException", 1)

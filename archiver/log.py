@@ -67,12 +67,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data)
 
 
+class _ArchiverHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler we install, so a second setup replaces it and nothing else."""
+
+
 def setup_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     install_filters()
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler = _ArchiverHandler()
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _ArchiverHandler)] + [handler]
     root.setLevel(level)
-    logging.getLogger("httpx").setLevel(max(logging.getLogger().level, logging.WARNING))
+    # httpx logs every request at INFO: only at DEBUG (-vv) is that wanted.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

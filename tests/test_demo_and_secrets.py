@@ -46,7 +46,8 @@ def test_no_secret_in_warcs_catalog_logs_or_cli_output(tmp_path: Path, caplog: p
     home = tmp_path / "home"
     env = {"ARCHIVER_HOME": str(home), "ARCHIVER_CAPTURE__BACKOFF_BASE": "0.01"}
     runner = CliRunner()
-    outputs = [runner.invoke(cli, ["demo"], env=env, catch_exceptions=False)]
+    # -vv: log every request (httpx at DEBUG), so the scan covers the chattiest logging.
+    outputs = [runner.invoke(cli, ["-vv", "demo"], env=env, catch_exceptions=False)]
     assert outputs[0].exit_code == 0, outputs[0].output
     for args in (["items", "list", "--json"], ["accounts", "list", "--json"], ["config", "show"],
                  ["warc", "list"], ["catalog", "rebuild"]):

@@ -90,7 +90,7 @@ class CaptureCycle:
             self.result.complete = True
         except ArchiverError as exc:
             self.result.error = exc
-            log.warning("harvest of %s stopped: %s", self.account.account_id, exc.message)
+            log.info("harvest of %s stopped: %s", self.account.account_id, exc.message)
         self._diff()
         if self.result.complete:
             try:

@@ -8,7 +8,9 @@ URLs whose token already reads REDACTED, and the session puts the real one back.
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -60,10 +62,13 @@ class CaptureSession:
         self.redactor = Redactor([token] if token else [])
         install_filters()
         register_secret(token)
+        # A client per session keeps cookies from one account away from another; the TLS
+        # context (loading the CA bundle costs ~0.1 s) is built once per process.
         self._client = client or httpx.Client(
             timeout=settings.timeout,
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent},
+            verify=_tls_context(),
         )
         self._own_client = client is None
         self.exchanges = 0
@@ -268,6 +273,8 @@ class CaptureSession:
             extra["WARC-Truncated"] = "length"
         if purpose:
             extra["X-Archiver-Purpose"] = purpose
+        if method != "GET":  # a response record does not say which method asked for it
+            extra["X-Archiver-Request-Method"] = method
         current = self.warc.current
         resp_ptr, req_ptr = current.write_exchange(
             target,
@@ -289,6 +296,11 @@ class CaptureSession:
             response_pointer=resp_ptr,
             request_record_id=req_ptr.record_id,
         )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 def _read_capped(response: httpx.Response, max_bytes: int | None) -> tuple[bytes, bool]:

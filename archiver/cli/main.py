@@ -13,7 +13,8 @@ from archiver.cli.common import console, err_console, error_line, get_app, handl
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="district-social-archiver")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more (-v: progress, -vv: every request).")
+def cli(verbose: int) -> None:
     """Records-retention archiver for a school district's official social media.
 
     All state lives under ARCHIVER_HOME (default ./archive); the catalog database is
@@ -24,6 +25,9 @@ def cli() -> None:
       archiver demo
       archiver items list --deleted
     """
+    from archiver.log import setup_logging
+
+    setup_logging(["WARNING", "INFO", "DEBUG"][min(verbose, 2)])
 
 
 # --- config --------------------------------------------------------------------------------

@@ -40,10 +40,10 @@ class Record:
                 out[key.strip()] = value.strip()
         return out
 
-    def exchange(self, method: str = "GET") -> CapturedExchange:
+    def exchange(self) -> CapturedExchange:
         return CapturedExchange(
             url=self.target_uri,
-            method=method,
+            method=self.headers.get("X-Archiver-Request-Method", "GET"),
             status=self.http_status,
             headers=self.http_headers,
             body=self.body,

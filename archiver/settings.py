@@ -178,13 +178,22 @@ def mask_url(url: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings(**overrides)
-    except Exception as exc:  # pydantic ValidationError or TOML syntax error
-        first = str(exc).splitlines()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(
-            "Invalid configuration: "
-            + (first[0] if first else type(exc).__name__)
-            + " (check archiver.toml and ARCHIVER_* variables)",
+            f"Invalid setting {where}: {first.get('msg', 'invalid value')}{more}; "
+            "fix it in archiver.toml or the matching ARCHIVER_* variable",
+            detail=str(exc),
+        ) from exc
+    except Exception as exc:  # a TOML syntax error, an unreadable file
+        raise ConfigError(
+            f"Cannot read the configuration ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "check archiver.toml",
             detail=str(exc),
         ) from exc

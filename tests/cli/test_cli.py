@@ -136,3 +136,12 @@ def test_malformed_json_is_quarantined_with_a_coded_warning(run, sandbox) -> Non
         assert [w.code for w in warnings] == ["facebook.malformed_json"]
         assert warnings[0].warc_file  # the raw response is in a stored WARC
     catalog.dispose()
+
+
+def test_invalid_settings_name_the_field(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    line = one_line_error(run("accounts", "list", extra_env={"ARCHIVER_CAPTURE__MAX_RETRIES": "lots"}))
+    assert "capture.max_retries" in line
+    bad = tmp_path / "bad.toml"
+    bad.write_text("home = [\n")
+    line = one_line_error(run("accounts", "list", extra_env={"ARCHIVER_CONFIG": str(bad)}))
+    assert "check archiver.toml" in line

@@ -133,6 +133,9 @@ class Covered:
 
     parent_id: str | None
     kinds: tuple[ItemKind, ...]
+    # A listing that cannot reach back forever (X's 3,200-post timeline, a feed of the latest
+    # N entries) covers only items created strictly after this moment.
+    created_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

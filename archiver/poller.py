@@ -188,7 +188,8 @@ class Poller:
             ]
             known = {
                 item.item_id: KnownItem(
-                    item.item_id, item.kind, item.parent_id, version.content_sha256, version.warc_record_id
+                    item.item_id, item.kind, item.parent_id, version.content_sha256,
+                    version.warc_record_id, item.created_at,
                 )
                 for item, version in rows
             }

@@ -63,7 +63,7 @@ def test_no_secret_in_warcs_catalog_logs_or_cli_output(tmp_path: Path, caplog: p
     # The stored objects are encrypted: scan their plaintext too, as 'warc cat' gives it.
     import json
 
-    for warc in json.loads(runner.invoke(cli, ["warc", "list", "--json"], env=env).output):
+    for warc in json.loads(runner.invoke(cli, ["warc", "list", "--json"], env=env).stdout):
         cat = runner.invoke(cli, ["warc", "cat", warc["name"]], env=env)
         blobs.append(gzip.decompress(cat.stdout_bytes))
     assert any(b.startswith(b"WARC/1.1") for b in blobs)

@@ -238,7 +238,7 @@ def test_cli_verify_exits_1_on_findings_with_a_table_and_json(app: App) -> None:
     env = {"ARCHIVER_HOME": str(app.settings.home)}
     clean = CliRunner().invoke(cli, ["verify", "--all", "--json"], env=env, catch_exceptions=False)
     assert clean.exit_code == 0, clean.output
-    data = json.loads(clean.output)
+    data = json.loads(clean.stdout)
     assert data["ok"] and data["checked"] == POLLS and data["counts"] == {"ok": POLLS}
     assert data["recorded"] and uuid.UUID(data["run_id"])
 
@@ -249,6 +249,6 @@ def test_cli_verify_exits_1_on_findings_with_a_table_and_json(app: App) -> None:
     assert "missing" in table.output and "1 findings" in table.output
     as_json = CliRunner().invoke(cli, ["verify", "--sample", "100", "--json"], env=env)
     assert as_json.exit_code == 1
-    assert [f["verdict"] for f in json.loads(as_json.output)["findings"]] == ["missing"]
+    assert [f["verdict"] for f in json.loads(as_json.stdout)["findings"]] == ["missing"]
     both = CliRunner().invoke(cli, ["verify", "--all", "--sample", "5"], env=env)
     assert both.exit_code == 2 and both.output.startswith("error: ")

@@ -218,7 +218,7 @@ def test_cli_keys_rotate(h: Harness) -> None:
     env = {"ARCHIVER_HOME": str(h.home)}
     first = CliRunner().invoke(cli, ["keys", "rotate", "--json"], env=env, catch_exceptions=False)
     assert first.exit_code == 0, first.output
-    data = json.loads(first.output)
+    data = json.loads(first.stdout)
     assert (data["rewrapped"], data["failed"], data["old_keys_removable"]) == (2, 0, True)
     assert "--remove-old" in data["next_step"]
     second = CliRunner().invoke(cli, ["keys", "rotate", "--remove-old"], env=env, catch_exceptions=False)

@@ -130,10 +130,10 @@ def test_capture_and_every_read_path_through_s3_and_kms(
         assert report.ok and report.checked == 2
         env = cloud_env(h, aws_env, lock_bucket, kms_key)
         cli_show = CliRunner().invoke(cli, ["items", "show", edited, "--json"], env=env)
-        assert cli_show.exit_code == 0 and len(json.loads(cli_show.output)["version_history"]) == 2
+        assert cli_show.exit_code == 0 and len(json.loads(cli_show.stdout)["version_history"]) == 2
         cli_verify = CliRunner().invoke(cli, ["verify", "--all", "--json"], env=env)
         assert cli_verify.exit_code == 0, cli_verify.output
-        assert json.loads(cli_verify.output)["counts"] == {"ok": 2}
+        assert json.loads(cli_verify.stdout)["counts"] == {"ok": 2}
 
         # Object Lock: the archiver cannot delete a record before its retain-until date
         with pytest.raises(ObjectLocked, match="retained until"):

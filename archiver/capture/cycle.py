@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from archiver.capture.session import CaptureSession
@@ -39,7 +40,7 @@ class KnownItem:
     parent_id: str | None
     content_sha256: str
     last_record_id: str
-    last_seen_at: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -81,7 +82,8 @@ class CaptureCycle:
         self.max_inline_retries = max_inline_retries
         self.capture_media = capture_media
         self.seen: dict[str, Observed] = {}
-        self.covered: set[tuple[str | None, str]] = set()
+        # (parent, kind) -> the listing's lower bound on creation time (None: no bound)
+        self.covered: dict[tuple[str | None, str], datetime | None] = {}
         self.result = CycleResult()
 
     def run(self) -> CycleResult:
@@ -123,7 +125,13 @@ class CaptureCycle:
                 self.seen[event.item.item_id] = event
                 self._capture_media(event.item)
             elif isinstance(event, Covered):
-                self.covered.update((event.parent_id, str(kind)) for kind in event.kinds)
+                for kind in event.kinds:
+                    key = (event.parent_id, str(kind))
+                    if key in self.covered:  # two listings of one scope: the wider one counts
+                        bounds = (self.covered[key], event.created_after)
+                        self.covered[key] = None if None in bounds else min(bounds)  # type: ignore[type-var]
+                    else:
+                        self.covered[key] = event.created_after
             elif isinstance(event, Checkpoint):
                 self.result.cursor = event.cursor
             elif isinstance(event, ParseWarning):
@@ -177,7 +185,8 @@ class CaptureCycle:
         parent, hops = item.parent_id, 0
         while hops < 8:
             if (parent, item.kind) in self.covered:
-                return True
+                bound = self.covered[(parent, item.kind)]
+                return bound is None or (item.created_at is not None and item.created_at > bound)
             if parent is None:
                 return False
             ancestor = self.known.get(parent)

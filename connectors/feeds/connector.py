@@ -260,6 +260,10 @@ class FeedsConnector(ConnectorBase):
         spans_all = (not undated and oldest_now is not None and oldest_ever is not None and oldest_now <= oldest_ever)
         if complete or spans_all:
             yield Covered(None, (ItemKind.POST,))
+        elif oldest_now is not None and not undated:
+            # A latest-N feed: entries older than its oldest one rolled off (that proves
+            # nothing); a missing entry newer than that is checked by fetching its address.
+            yield Covered(None, (ItemKind.POST,), created_after=oldest_now)
         oldest = min(d for d in (oldest_now, oldest_ever) if d is not None) if (oldest_now or oldest_ever) else None
         yield Checkpoint({
             "mode": "feed",

@@ -202,9 +202,13 @@ class XConnector(ConnectorBase):
             seen.clear()
             yield from self._walk(account, timeline, {}, http, seen, "pagination_token")
             if len(seen) < TIMELINE_CAP:
-                # At the cap, older posts are missing from the walk for a reason other than
-                # deletion; checking each of them one by one every day would cost too much.
                 yield Covered(None, (ItemKind.POST,))
+            elif seen:
+                # At the cap, older posts are missing for a reason other than deletion: the walk
+                # covers only posts newer than the oldest one it reached.
+                oldest = min((i.created_at for i in seen if i.created_at), default=None)
+                if oldest is not None:
+                    yield Covered(None, (ItemKind.POST,), created_after=oldest)
             state.swept_at = now.isoformat()
             state.recent = {}
         for item in seen:

@@ -62,25 +62,25 @@ def test_register_poll_list_show_and_cat(run, sandbox, tmp_path: Path) -> None: 
     polled = run("poll", "--once", extra_env=env)
     assert polled.exit_code == 0, polled.output
     listed = run("items", "list", "--json")
-    rows = json.loads(listed.output)
+    rows = json.loads(listed.stdout)
     assert rows and {"id", "platform", "account", "kind", "created_at", "deleted", "versions"} <= set(rows[0])
     assert all(isinstance(r["deleted"], bool) and isinstance(r["versions"], int) for r in rows)
     post = next(r for r in rows if r["kind"] == "post")
-    shown = json.loads(run("items", "show", post["id"], "--json").output)
+    shown = json.loads(run("items", "show", post["id"], "--json").stdout)
     assert shown["version_history"][0]["warc"]["record_id"].startswith("<urn:uuid:")
-    warcs = json.loads(run("warc", "list", "--json").output)
+    warcs = json.loads(run("warc", "list", "--json").stdout)
     assert len(warcs) == 1
     cat = CliRunner().invoke(cli, ["warc", "cat", warcs[0]["name"]],
                              env={"ARCHIVER_HOME": str(tmp_path / "home")})
     assert cat.exit_code == 0 and cat.stdout_bytes[:2] == b"\x1f\x8b"
-    accounts = json.loads(run("accounts", "list", "--json").output)
+    accounts = json.loads(run("accounts", "list", "--json").stdout)
     assert accounts[0]["status"] == "ok" and accounts[0]["token"] == "env"
     checked = run("accounts", "check", extra_env=env)
     assert checked.exit_code == 0 and "yes" in checked.output
     rebuilt = run("catalog", "rebuild")
     assert rebuilt.exit_code == 0 and "equals" in rebuilt.output
     shown_config = run("config", "show", "--json")
-    assert json.loads(shown_config.output)["home"] == str(tmp_path / "home")
+    assert json.loads(shown_config.stdout)["home"] == str(tmp_path / "home")
     for result in (added, polled, listed, checked, rebuilt, shown_config):
         assert TOKEN not in result.output
 
@@ -129,7 +129,7 @@ def test_malformed_json_is_quarantined_with_a_coded_warning(run, sandbox) -> Non
     from archiver.catalog import tables as t
     from archiver.catalog.db import open_catalog
 
-    home = Path(json.loads(run("config", "show", "--json").output)["home"])
+    home = Path(json.loads(run("config", "show", "--json").stdout)["home"])
     catalog = open_catalog(f"sqlite:///{home / 'catalog.sqlite'}")
     with catalog.session() as s:
         warnings = s.query(t.CaptureWarning).all()

@@ -201,7 +201,7 @@ def test_a_protected_account_needs_attention_and_marks_nothing_deleted(harness: 
     assert report.deleted == 0 and not [i for i in harness.items().values() if i.tombstone]
 
 
-def test_a_sweep_stopped_by_the_3200_post_cap_claims_no_coverage(tmp_path: Path) -> None:
+def test_a_sweep_stopped_by_the_3200_post_cap_covers_only_what_it_reached(tmp_path: Path) -> None:
     sb = XSandbox(tokens={"cap-token"})
     sb.add_user("42", "Busy", "Busy District")
     start = datetime.now(UTC) - timedelta(days=400)
@@ -211,7 +211,10 @@ def test_a_sweep_stopped_by_the_3200_post_cap_claims_no_coverage(tmp_path: Path)
         ref = AccountRef("x", "busy", api_base=server.url)
         events = list(XConnector(ConnectorSettings(page_limit=100)).harvest(ref, None, http))
     observed = [e for e in events if isinstance(e, Observed)]
-    assert len(observed) == 3200 and not [e for e in events if isinstance(e, Covered)]
+    covered = [e for e in events if isinstance(e, Covered)]
+    assert len(observed) == 3200 and len(covered) == 1
+    oldest = min(e.item.created_at for e in observed)
+    assert covered[0].created_after == oldest  # older posts fell off the cap, not deleted
     assert isinstance(events[-1], Checkpoint) and events[-1].cursor["newest_id"]
 
 

@@ -10,8 +10,12 @@ catalog row points at a half-written object, and no plaintext outlives the next 
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,10 +67,32 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
 
 
+class SpoolBusy(ArchiverError):
+    """Another archiver process is capturing into the same home."""
+
+
 class Outbox:
     def __init__(self, app: App) -> None:
         self.app = app
         self.spool = app.settings.spool_dir
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the spool for this process: the sweep must never touch a WARC that another
+        process is still writing. The OS releases the lock if the process dies."""
+        self.spool.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.spool / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SpoolBusy(
+                    f"Another archiver process (the daemon?) is capturing into {self.app.settings.home}; "
+                    "wait for it to finish or stop it first"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     # --- the steps -------------------------------------------------------------------------
 
@@ -117,10 +143,12 @@ class Outbox:
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
     ) -> IndexStats:
         started = time.perf_counter()
+        index_before = timings.get("index", 0.0) if timings is not None else 0.0
         enc = self.encrypt(plain)
         stats = self.ship(enc, platform, account_id, timings)
         if timings is not None:
-            timings["store"] = timings.get("store", 0.0) + time.perf_counter() - started - timings.get("index", 0.0)
+            indexing = timings.get("index", 0.0) - index_before
+            timings["store"] = timings.get("store", 0.0) + time.perf_counter() - started - indexing
         return stats
 
     # --- recovery --------------------------------------------------------------------------
@@ -129,7 +157,7 @@ class Outbox:
         report = SweepReport()
         if not self.spool.exists():
             return report
-        for pattern in (f"*{TMP_MARK}*", ".*.partial"):
+        for pattern in (f"*{TMP_MARK}*", ".*.partial"):  # not .lock: it is ours while we run
             for tmp in self.spool.glob(pattern):
                 tmp.unlink(missing_ok=True)  # an encryption or copy that never completed
         for open_file in sorted(self.spool.glob(f"*{OPEN_SUFFIX}")):

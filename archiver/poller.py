@@ -91,9 +91,10 @@ class Poller:
         return chosen
 
     def poll(self, selector: str | None = None) -> Iterator[RunReport]:
-        self.recover()
-        for account in self.accounts(selector):
-            yield self.poll_account(account)
+        with self.outbox.exclusive():
+            self.recover()
+            for account in self.accounts(selector):
+                yield self.poll_account(account)
 
     # --- one account -----------------------------------------------------------------------
 

@@ -42,3 +42,23 @@ def test_a_crashing_connector_does_not_stop_other_accounts(tmp_path: Path, monke
         assert set(h.items()) == h.sandbox.live_item_ids(h.seed.account_id)
     finally:
         h.close()
+
+
+def test_two_processes_never_capture_into_one_spool(tmp_path: Path) -> None:
+    """The sweep must not salvage a WARC another process is still writing."""
+    from click.testing import CliRunner
+
+    from archiver.cli.main import cli
+    from archiver.outbox import SpoolBusy
+
+    h = Harness(tmp_path, "facebook")
+    try:
+        with h.poller.outbox.exclusive():  # e.g. the daemon
+            with pytest.raises(SpoolBusy):
+                list(h.poller.poll())
+            result = CliRunner().invoke(cli, ["poll", "--once"], env={"ARCHIVER_HOME": str(h.home)})
+            assert result.exit_code == 1
+            assert "Another archiver process" in result.output and "stop it first" in result.output
+        assert h.poll().status == "complete"  # once released, capture proceeds
+    finally:
+        h.close()

@@ -200,11 +200,12 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("capturing", total=len(chosen))
-        poller.recover()
-        for account in chosen:
-            bar.update(task, description=f"capturing {account.label}")
-            reports.append(poller.poll_account(account))
-            bar.advance(task)
+        with poller.outbox.exclusive():
+            poller.recover()
+            for account in chosen:
+                bar.update(task, description=f"capturing {account.label}")
+                reports.append(poller.poll_account(account))
+                bar.advance(task)
     if as_json:
         print_json([{k: v for k, v in r.__dict__.items() if k != "error"} for r in reports])
     else:

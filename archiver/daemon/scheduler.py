@@ -66,6 +66,11 @@ def tick(app: App, poller: Poller, state: DaemonState) -> None:
 def run_daemon(app: App, state: DaemonState | None = None, *, install_signals: bool = True) -> DaemonState:
     state = state or DaemonState()
     poller = Poller(app)
+    with poller.outbox.exclusive():  # held for the daemon's whole life
+        return _run(app, poller, state, install_signals)
+
+
+def _run(app: App, poller: Poller, state: DaemonState, install_signals: bool) -> DaemonState:
     swept = poller.recover()
     if swept.salvaged or swept.indexed or swept.encrypted:
         log.info("startup sweep finished %d interrupted WARC(s)", len(swept.indexed))

@@ -260,9 +260,16 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
-    table = Table("id", "account", "kind", "created", "versions", "deleted", "text", title=f"{len(rows)} items")
+    table = Table(title=f"{len(rows)} items")
+    table.add_column("id", overflow="fold")  # whole, so it can be copied into 'items show'
+    table.add_column("account", overflow="fold")
+    table.add_column("kind")
+    table.add_column("created", no_wrap=True)
+    table.add_column("versions", justify="right")
+    table.add_column("deleted")
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=40)
     for r in rows:
-        table.add_row(r.id, r.account, r.kind, (r.created_at or "")[:19], str(r.versions),
+        table.add_row(r.id, r.account, r.kind, (r.created_at or "")[:10], str(r.versions),
                       "[red]yes[/]" if r.deleted else "", (r.text or "")[:60])
     console.print(table)
 

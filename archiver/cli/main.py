@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -260,17 +261,18 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
-    table = Table(title=f"{len(rows)} items")
-    table.add_column("id", overflow="fold")  # whole, so it can be copied into 'items show'
-    table.add_column("account", overflow="fold")
-    table.add_column("kind")
+    # Whole ids (folded, never cut) so one can be copied into 'items show'; text is a hint only.
+    table = Table(title=f"{len(rows)} items", box=box.SIMPLE_HEAD)
+    table.add_column("id", overflow="fold", ratio=3)
+    table.add_column("account", overflow="fold", ratio=2)
+    table.add_column("kind", no_wrap=True)
     table.add_column("created", no_wrap=True)
-    table.add_column("versions", justify="right")
-    table.add_column("deleted")
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("ver", justify="right", no_wrap=True)
+    table.add_column("del", no_wrap=True)
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=16)
     for r in rows:
         table.add_row(r.id, r.account, r.kind, (r.created_at or "")[:10], str(r.versions),
-                      "[red]yes[/]" if r.deleted else "", (r.text or "")[:60])
+                      "[red]yes[/]" if r.deleted else "", " ".join((r.text or "").split())[:60])
     console.print(table)
 
 

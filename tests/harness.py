@@ -8,12 +8,16 @@ from typing import Any
 
 from archiver.accounts import register_account
 from archiver.app import App
+from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
+from archiver.clock import Clock, SystemClock
 from archiver.poller import Poller, RunReport
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import Settings
+from archiver.settings import CaptureSettings, Settings
+from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
+from connectors.base import AuthStyle
 
 
 class Harness:
@@ -77,3 +81,18 @@ class Harness:
     def close(self) -> None:
         self.app.close()
         self.server.stop()
+
+
+def scratch_session(folder: Path, platform: str, *, auth_style: AuthStyle = AuthStyle.NONE,
+                    token: str | None = None, clock: Clock | None = None, account: str = "direct",
+                    **capture: Any) -> CaptureSession:
+    """A CaptureSession writing to a scratch WARC, for connector calls outside a poll.
+
+    Close it with `session.close()`; `session.warc.seal_all()` seals what it wrote.
+    """
+    clock = clock or SystemClock()
+    rolling = RollingWarc(folder / "spool", f"{platform}-scratch", {"archiver-platform": platform},
+                          max_bytes=10**9, clock=clock)
+    settings = CaptureSettings(**{"backoff_base": 0.0, "max_retries": 1, **capture})
+    return CaptureSession(warc=rolling, clock=clock, settings=settings, auth_style=auth_style,
+                          token=token, platform=platform, account=account)

@@ -31,12 +31,11 @@ from archiver.models import (
 )
 from archiver.sandbox.bluesky import NOT_FOUND, BlueskyContract, BlueskySandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import CaptureSettings, ConnectorSettings
-from archiver.warc.rolling import RollingWarc
+from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.bluesky import BlueskyConnector
 from connectors.bluesky.connector import THREAD_DEPTH
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 HANDLE = "lincolnhs.bsky.social"
@@ -104,10 +103,8 @@ def network(shared_server) -> tuple[BlueskyContract, SandboxServer]:  # type: ig
 
 
 def _session(tmp_path: Path, token: str | None) -> CaptureSession:
-    clock = ManualClock(T0)
-    rolling = RollingWarc(tmp_path / "spool", "bluesky", {}, max_bytes=10**9, clock=clock)
-    return CaptureSession(warc=rolling, clock=clock, settings=CaptureSettings(backoff_base=0.0),
-                          auth_style=AuthStyle.BEARER, token=token, platform="bluesky", account=HANDLE)
+    return scratch_session(tmp_path, "bluesky", auth_style=AuthStyle.BEARER, token=token,
+                           clock=ManualClock(T0), account=HANDLE, max_retries=4)
 
 
 def _ref(server: SandboxServer) -> AccountRef:

@@ -24,12 +24,10 @@ from archiver.models import AccountRef, CapturedExchange, Covered, Item, Observe
 from archiver.poller import RunReport
 from archiver.sandbox.feeds import WordPressSandbox
 from archiver.sandbox.server import Response, SandboxServer
-from archiver.settings import CaptureSettings
-from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle
 from connectors.feeds import FeedsConnector
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SITE = "lincoln.k12.example"
@@ -257,10 +255,8 @@ def site(shared_server) -> tuple[WordPressSandbox, SandboxServer]:  # type: igno
 
 
 def _session(tmp_path: Path) -> CaptureSession:
-    clock = ManualClock(T0)
-    return CaptureSession(warc=RollingWarc(tmp_path / "spool", "feeds", {}, max_bytes=10**9, clock=clock),
-                          clock=clock, settings=CaptureSettings(backoff_base=0.0), auth_style=AuthStyle.BEARER,
-                          platform="feeds", account="acct")
+    return scratch_session(tmp_path, "feeds", auth_style=AuthStyle.BEARER, clock=ManualClock(T0),
+                           account="acct", max_retries=4)
 
 
 def test_paged_feed_is_followed_to_the_end(tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]

@@ -13,8 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.capture.session import CaptureSession
-from archiver.clock import SystemClock
 from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater
 from archiver.models import (
     AccountRef,
@@ -28,11 +26,10 @@ from archiver.models import (
 )
 from archiver.sandbox.instagram import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import CaptureSettings, ConnectorSettings
-from archiver.warc.rolling import RollingWarc
+from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 PAGE_TOKEN = "EAAGig-page-token-0001"
 USER_TOKEN = "EAAGig-user-token-0002"
@@ -51,12 +48,9 @@ class Live:
         sb.add_account("17841400000000777", "riversidesd", "Riverside School District", "1000777")
         sb.add_token(PAGE_TOKEN, "page", [LINCOLN_PAGE])
         sb.add_token(USER_TOKEN, "user", ["1000777", LINCOLN_PAGE])
-        self.warc = RollingWarc(tmp_path / "spool", "ig-test", {"archiver-platform": "instagram"}, max_bytes=10**9,
-                                clock=SystemClock())
-        self.http = CaptureSession(
-            warc=self.warc, clock=SystemClock(), settings=CaptureSettings(backoff_base=0.0, max_retries=1),
-            auth_style=AuthStyle.QUERY_ACCESS_TOKEN, token=token, platform="instagram", account="test",
-        )
+        self.http = scratch_session(tmp_path, "instagram", auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
+                                    token=token, account="test")
+        self.warc = self.http.warc
         self.connector = InstagramConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
 
     def ref(self, account_id: str) -> AccountRef:

@@ -14,8 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.capture.session import CaptureSession
-from archiver.clock import SystemClock
 from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater
 from archiver.models import (
     AccountRef,
@@ -30,12 +28,11 @@ from archiver.models import (
 )
 from archiver.sandbox.linkedin import LinkedInSandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import CaptureSettings, ConnectorSettings
-from archiver.warc.rolling import RollingWarc
+from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.linkedin import LinkedInConnector
 from connectors.linkedin.errors import next_midnight_utc, raise_for_error
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 TOKEN = "AQV-linkedin-test-token-77"
 ORG = "2414183"
@@ -49,12 +46,8 @@ class Live:
         self.sandbox.base_url = server.url
         self.sandbox.tokens.add(TOKEN)
         self.sandbox.add_org(ORG, "lincoln-high-school", "Lincoln High School")
-        self.warc = RollingWarc(tmp_path / "spool", "li-test", {"archiver-platform": "linkedin"}, max_bytes=10**9,
-                                clock=SystemClock())
-        self.http = CaptureSession(
-            warc=self.warc, clock=SystemClock(), settings=CaptureSettings(backoff_base=0.0, max_retries=1),
-            auth_style=AuthStyle.BEARER, token=TOKEN, platform="linkedin", account=ORG,
-        )
+        self.http = scratch_session(tmp_path, "linkedin", auth_style=AuthStyle.BEARER, token=TOKEN, account=ORG)
+        self.warc = self.http.warc
         self.connector = LinkedInConnector(ConnectorSettings(**{"min_retry_seconds": 0.01, "page_limit": 10,
                                                                **connector}))
 

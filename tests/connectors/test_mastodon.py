@@ -27,12 +27,12 @@ from archiver.models import (
 )
 from archiver.sandbox.mastodon import MastodonContract, MastodonSandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import CaptureSettings, ConnectorSettings
+from archiver.settings import ConnectorSettings
 from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle
 from connectors.mastodon import MastodonConnector
 from connectors.mastodon.errors import reset_time
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 HANDLE = "@lincolnhigh@k12.social"
@@ -78,11 +78,9 @@ def test_numeric_id_without_api_base_asks_for_the_instance(tmp_path: Path) -> No
 # --- direct sessions -----------------------------------------------------------------------
 
 def _session(tmp_path: Path, url: str, token: str | None = None) -> tuple[CaptureSession, RollingWarc]:
-    clock = ManualClock(T0)
-    rolling = RollingWarc(tmp_path / "spool", "mastodon", {}, max_bytes=10**9, clock=clock)
-    session = CaptureSession(warc=rolling, clock=clock, settings=CaptureSettings(backoff_base=0.0),
-                             auth_style=AuthStyle.BEARER, token=token, platform="mastodon", account=HANDLE)
-    return session, rolling
+    session = scratch_session(tmp_path, "mastodon", auth_style=AuthStyle.BEARER, token=token,
+                              clock=ManualClock(T0), account=HANDLE, max_retries=4)
+    return session, session.warc
 
 
 class _Switch:

@@ -15,8 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.capture.session import CaptureSession
-from archiver.clock import SystemClock
 from archiver.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.models import (
     AccountRef,
@@ -31,10 +29,10 @@ from archiver.models import (
 )
 from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.sandbox.tiktok import TikTokSandbox
-from archiver.settings import CaptureSettings, ConnectorSettings
-from archiver.warc.rolling import RollingWarc
+from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.tiktok import TikTokConnector
+from tests.harness import scratch_session
 
 TOKEN = "act.tiktok-test-token-4417"
 OPEN_ID = "open-test-0001"
@@ -50,12 +48,9 @@ class Live:
         self.sandbox.add_user("open-other-0002", "otherschool", "Other School")
         self.sandbox.add_token(TOKEN, OPEN_ID)
         self.spool = tmp_path / "spool"
-        self.warc = RollingWarc(self.spool, "tt-test", {"archiver-platform": "tiktok"}, max_bytes=10**9,
-                                clock=SystemClock())
-        self.http = CaptureSession(
-            warc=self.warc, clock=SystemClock(), settings=CaptureSettings(backoff_base=0.0, max_retries=1),
-            auth_style=AuthStyle.BEARER, token=TOKEN, platform="tiktok", account="lincolnhigh",
-        )
+        self.http = scratch_session(tmp_path, "tiktok", auth_style=AuthStyle.BEARER, token=TOKEN,
+                                    account="lincolnhigh")
+        self.warc = self.http.warc
         self.connector = TikTokConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
 
     def ref(self, account_id: str = "lincolnhigh") -> AccountRef:

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.clock import SystemClock
 from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.models import (
     AccountRef,
@@ -29,12 +28,11 @@ from archiver.models import (
 )
 from archiver.sandbox.server import SandboxServer
 from archiver.sandbox.x import XContract, XSandbox
-from archiver.settings import CaptureSettings, ConnectorSettings
+from archiver.settings import ConnectorSettings
 from archiver.warc.reader import iter_records
-from archiver.warc.rolling import RollingWarc
 from connectors.x import XConnector
 from connectors.x import errors as x_errors
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 
 @pytest.fixture
@@ -349,12 +347,9 @@ class _direct:
     """A CaptureSession writing to a scratch WARC, for calls outside a poll."""
 
     def __init__(self, base_url: str, token: str, home: Path) -> None:
-        self.rolling = RollingWarc(home / "direct-spool", "x-direct", {"archiver-platform": "x"},
-                                   max_bytes=10**9, clock=SystemClock())
-        self.session = CaptureSession(warc=self.rolling, clock=SystemClock(),
-                                      settings=CaptureSettings(backoff_base=0.01, max_retries=1),
-                                      auth_style=XConnector.auth_style, token=token, platform="x",
-                                      account="direct")
+        self.session = scratch_session(home, "x", auth_style=XConnector.auth_style, token=token,
+                                       backoff_base=0.01)
+        self.rolling = self.session.warc
 
     def __enter__(self) -> CaptureSession:
         return self.session

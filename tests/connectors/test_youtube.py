@@ -16,17 +16,15 @@ from hypothesis import strategies as st
 
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.clock import Clock, ManualClock, SystemClock
+from archiver.clock import Clock, ManualClock
 from archiver.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.models import AccountRef, CapturedExchange, Item, ParseWarning
 from archiver.sandbox.server import SandboxServer
 from archiver.sandbox.youtube import YouTubeContract, YouTubeSandbox
-from archiver.settings import CaptureSettings
 from archiver.warc.reader import iter_records
-from archiver.warc.rolling import RollingWarc
 from connectors.youtube import YouTubeConnector
 from connectors.youtube import errors as yt_errors
-from tests.harness import Harness
+from tests.harness import Harness, scratch_session
 
 PACIFIC = yt_errors.PACIFIC
 
@@ -328,13 +326,9 @@ class _direct:
     """A CaptureSession writing to a scratch WARC, for calls outside a poll."""
 
     def __init__(self, base_url: str, key: str, home: Path, clock: Clock | None = None) -> None:
-        clock = clock or SystemClock()
-        self.rolling = RollingWarc(home / "direct-spool", "yt-direct", {"archiver-platform": "youtube"},
-                                   max_bytes=10**9, clock=clock)
-        self.session = CaptureSession(warc=self.rolling, clock=clock,
-                                      settings=CaptureSettings(backoff_base=0.01, max_retries=1),
-                                      auth_style=YouTubeConnector.auth_style, token=key, platform="youtube",
-                                      account="direct")
+        self.session = scratch_session(home, "youtube", auth_style=YouTubeConnector.auth_style, token=key,
+                                       clock=clock, backoff_base=0.01)
+        self.rolling = self.session.warc
 
     def __enter__(self) -> CaptureSession:
         return self.session

@@ -69,6 +69,9 @@ class CaptureSettings(BaseModel):
 class DaemonSettings(BaseModel):
     poll_interval_minutes: float = Field(15.0, gt=0, description="How often each account is captured")
     tick_seconds: float = Field(30.0, gt=0, description="How often the daemon looks for due accounts")
+    lease_minutes: float = Field(
+        30.0, gt=0, description="How long a worker holds an account it captures (expires if it dies)"
+    )
 
 
 class Settings(BaseSettings):

@@ -74,6 +74,10 @@ class Account(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     cursor: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
+    # Several daemon workers share one catalog: a worker captures an account only while it
+    # holds the lease; a lease that outlives its worker simply expires.
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
 
     @property
     def label(self) -> str:

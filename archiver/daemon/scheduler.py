@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from archiver.app import App
 from archiver.catalog import tables as t
+from archiver.daemon.leases import claim, release, worker_id
 from archiver.poller import Poller, RunReport
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DaemonState:
     stop: threading.Event = field(default_factory=threading.Event)
+    worker: str = field(default_factory=worker_id)
     cycles: int = 0
     reports: list[RunReport] = field(default_factory=list)
 
@@ -53,10 +55,16 @@ def tick(app: App, poller: Poller, state: DaemonState) -> None:
     """One scheduler tick: poll every due account, stopping between accounts when asked."""
     if state.stop.is_set():
         return
+    lease = timedelta(minutes=app.settings.daemon.lease_minutes)
     for account in due_accounts(app, app.clock.now()):
         if state.stop.is_set():
             break
-        report = poller.poll_account(account)
+        if not claim(app, state.worker, account.id, app.clock.now(), lease):
+            continue  # another worker is capturing it
+        try:
+            report = poller.poll_account(account)
+        finally:
+            release(app, state.worker, account.id)
         state.reports.append(report)
         log.info("captured %s: %s (%d new, %d edited, %d deleted)", report.account, report.status,
                  report.new, report.edited, report.deleted)

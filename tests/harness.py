@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from archiver.catalog import tables as t
 from archiver.clock import Clock, SystemClock
 from archiver.poller import Poller, RunReport
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
-from archiver.sandbox.server import SandboxServer
+from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.settings import CaptureSettings, Settings
 from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
@@ -96,3 +98,25 @@ def scratch_session(folder: Path, platform: str, *, auth_style: AuthStyle = Auth
     settings = CaptureSettings(**{"backoff_base": 0.0, "max_retries": 1, **capture})
     return CaptureSession(warc=rolling, clock=clock, settings=settings, auth_style=auth_style,
                           token=token, platform=platform, account=account)
+
+
+class SwitchApp:
+    """One sandbox server per test module (stopping a server costs time); each test plugs in
+    its own fake by setting `target`."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[Request], Response] | None = None
+
+    def __call__(self, req: Request) -> Response:
+        assert self.target is not None, "set SwitchApp.target before sending requests"
+        return self.target(req)
+
+
+@contextmanager
+def switch_server() -> Iterator[tuple[SwitchApp, SandboxServer]]:
+    switch = SwitchApp()
+    server = SandboxServer(switch).start()
+    try:
+        yield switch, server
+    finally:
+        server.stop()

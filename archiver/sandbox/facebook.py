@@ -141,25 +141,25 @@ class GraphSandbox:
             return self._media(req)
         parts = [p for p in req.path.split("/") if p]
         if not parts or parts[0] != self.version:
-            return _error(400, "Unknown path components", "OAuthException", 2500)
+            return graph_error(400, "Unknown path components", "OAuthException", 2500)
         token = req.query.get("access_token") or req.header("authorization").removeprefix("Bearer ").strip()
         if not token:
-            return _error(400, "An active access token must be used to query information about the current user.", "OAuthException", 2500)
+            return graph_error(400, "An active access token must be used to query information about the current user.", "OAuthException", 2500)
         if token in self.expired:
-            return _error(400, "Error validating access token: Session has expired on Monday, 05-Jan-26 10:00:00 PST.",
+            return graph_error(400, "Error validating access token: Session has expired on Monday, 05-Jan-26 10:00:00 PST.",
                           "OAuthException", 190, 463)
         if token not in self.tokens:
-            return _error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
+            return graph_error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
         if self.fail_later_pages and req.query.get("after") and req.path.endswith("/feed"):
-            return _error(500, "An unknown error has occurred.", "OAuthException", 1)
+            return graph_error(500, "An unknown error has occurred.", "OAuthException", 1)
         if self.fail_next_5xx > 0:
             self.fail_next_5xx -= 1
-            return _error(500, "An unknown error has occurred.", "OAuthException", 1)
+            return graph_error(500, "An unknown error has occurred.", "OAuthException", 1)
         if self.throttle_next > 0:
             self.throttle_next -= 1
             usage = '{"%s":[{"type":"pages","call_count":100,"total_cputime":40,"total_time":60,"estimated_time_to_regain_access":0}]}'
             page = parts[1].split("_")[0] if len(parts) > 1 else "0"
-            return _error(
+            return graph_error(
                 400,
                 "(#80001) There have been too many calls to this Page account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
                 "OAuthException", 80001, headers=[("X-Business-Use-Case-Usage", usage % page)],
@@ -174,7 +174,7 @@ class GraphSandbox:
             return self._comments(req, parts[1], token, headers)
         if len(parts) == 2:
             return self._object(req, parts[1], headers)
-        return _error(400, "Unknown path components", "OAuthException", 2500)
+        return graph_error(400, "Unknown path components", "OAuthException", 2500)
 
     def _page_of(self, req: Request, rows: list[dict], token: str) -> dict:
         limit = min(int(req.query.get("limit") or 25), 100)
@@ -193,7 +193,7 @@ class GraphSandbox:
 
     def _feed(self, req: Request, page_id: str, token: str, headers: list[tuple[str, str]]) -> Response:
         if page_id not in self.pages:
-            return _not_found(page_id)
+            return graph_not_found(page_id)
         posts = sorted((p for p in self.posts.values() if p.page_id == page_id and not p.deleted),
                        key=lambda p: p.created, reverse=True)
         return Response.json(self._page_of(req, [self._post_json(p) for p in posts], token), headers=headers)
@@ -201,7 +201,7 @@ class GraphSandbox:
     def _comments(self, req: Request, object_id: str, token: str, headers: list[tuple[str, str]]) -> Response:
         post = self.posts.get(object_id)
         if post is None or post.deleted:
-            return _not_found(object_id)
+            return graph_not_found(object_id)
         stream = req.query.get("filter") == "stream"
         rows = sorted((c for c in self.comments.values() if c.post_id == object_id and not c.deleted
                        and (stream or c.parent is None)), key=lambda c: (c.created, c.id))
@@ -218,7 +218,7 @@ class GraphSandbox:
         comment = self.comments.get(object_id)
         if comment is not None and not comment.deleted:
             return Response.json(self._comment_json(comment), headers=headers)
-        return _not_found(object_id)
+        return graph_not_found(object_id)
 
     def _media(self, req: Request) -> Response:
         name = req.path.rsplit("/", 1)[-1]
@@ -273,8 +273,9 @@ class GraphSandbox:
         return data
 
 
-def _error(status: int, message: str, type_: str, code: int, subcode: int | None = None,
-           headers: list[tuple[str, str]] | None = None) -> Response:
+def graph_error(status: int, message: str, type_: str, code: int, subcode: int | None = None,
+                headers: list[tuple[str, str]] | None = None) -> Response:
+    """Graph API's error envelope (Facebook and Instagram share it), keyed by `code`."""
     err: dict = {"message": message, "type": type_, "code": code}
     if subcode is not None:
         err["error_subcode"] = subcode
@@ -282,11 +283,12 @@ def _error(status: int, message: str, type_: str, code: int, subcode: int | None
     return Response.json({"error": err}, status, headers)
 
 
-def _not_found(object_id: str) -> Response:
+def graph_not_found(object_id: str) -> Response:
+    """The 100/33 answer Graph API gives for a deleted (or invisible) object."""
     message = (f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded "
                "due to missing permissions, or does not support this operation. Please read the Graph API "
                "documentation at https://developers.facebook.com/docs/graph-api")
-    return _error(400, message, "GraphMethodException", 100, 33,
+    return graph_error(400, message, "GraphMethodException", 100, 33,
                   headers=[("WWW-Authenticate", f'OAuth "Facebook Platform" "invalid_request" "{message}"')])
 
 

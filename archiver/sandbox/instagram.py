@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.facebook import graph_error, graph_not_found
 from archiver.sandbox.server import Request, Response
 
 GRAPH_TIME = "%Y-%m-%dT%H:%M:%S+0000"
@@ -135,22 +136,22 @@ class InstagramSandbox:
             return self._cdn(req)
         parts = [p for p in req.path.split("/") if p]
         if not parts or parts[0] != self.version:
-            return _error(400, "Unknown path components", "OAuthException", 2500)
+            return graph_error(400, "Unknown path components", "OAuthException", 2500)
         token = req.query.get("access_token", "")
         if not token:
-            return _error(400, "An active access token must be used to query information about the current user.",
+            return graph_error(400, "An active access token must be used to query information about the current user.",
                           "OAuthException", 2500)
         if token in self.expired:
-            return _error(400, "Error validating access token: Session has expired on Monday, 05-Jan-26 10:00:00 PST.",
+            return graph_error(400, "Error validating access token: Session has expired on Monday, 05-Jan-26 10:00:00 PST.",
                           "OAuthException", 190, 463)
         if token not in self.tokens:
-            return _error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
+            return graph_error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
         if self.throttle_next > 0:
             self.throttle_next -= 1
             owner = next(iter(self.accounts), "0")
             usage = json.dumps({owner: [{"type": "instagram", "call_count": 100, "total_cputime": 12,
                                          "total_time": 30, "estimated_time_to_regain_access": 0}]})
-            return _error(400, "(#80002) There have been too many calls to this Instagram account. Wait a bit "
+            return graph_error(400, "(#80002) There have been too many calls to this Instagram account. Wait a bit "
                           "and try again. For more info, please refer to "
                           "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
                           "OAuthException", 80002, headers=[("X-Business-Use-Case-Usage", usage)])
@@ -161,13 +162,13 @@ class InstagramSandbox:
             return self._me(req, kind, pages, headers)
         if parts[1:] == ["me", "accounts"]:
             if kind != "user":
-                return _error(400, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)",
+                return graph_error(400, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)",
                               "OAuthException", 100)
             rows = [self._page_json(p) for p in pages]
             return Response.json({"data": rows, "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}},
                                  headers=headers)
         if len(parts) == 3 and parts[2] == "media" and parts[1] not in self.accounts:
-            return _not_found(parts[1])
+            return graph_not_found(parts[1])
         if len(parts) == 3 and parts[2] == "media":
             rows = sorted((m for m in self.media.values() if m.owner == parts[1] and not m.deleted),
                           key=lambda m: m.created, reverse=True)
@@ -175,7 +176,7 @@ class InstagramSandbox:
         if len(parts) == 3 and parts[2] == "comments":
             media = self.media.get(parts[1])
             if media is None or media.deleted:
-                return _not_found(parts[1])
+                return graph_not_found(parts[1])
             rows = sorted((c for c in self.comments.values()
                            if c.media_id == media.id and c.parent is None and not c.deleted),
                           key=lambda c: (c.created, c.id), reverse=True)
@@ -185,19 +186,19 @@ class InstagramSandbox:
         if len(parts) == 3 and parts[2] == "replies":
             parent = self.comments.get(parts[1])
             if parent is None or parent.deleted:
-                return _not_found(parts[1])
+                return graph_not_found(parts[1])
             rows = self._replies(parent.id)
             return Response.json(self._page_of(req, [self._comment_json(c, False, token) for c in rows], token,
                                                cap=50), headers=headers)
         if len(parts) == 2:
             return self._object(req, parts[1], headers)
-        return _error(400, "Unknown path components", "OAuthException", 2500)
+        return graph_error(400, "Unknown path components", "OAuthException", 2500)
 
     def _me(self, req: Request, kind: str, pages: list[str], headers: list[tuple[str, str]]) -> Response:
         fields = req.query.get("fields", "")
         if kind == "user":
             if "instagram_business_account" in fields:
-                return _error(400, "(#100) Tried accessing nonexisting field (instagram_business_account) "
+                return graph_error(400, "(#100) Tried accessing nonexisting field (instagram_business_account) "
                               "on node type (User)", "OAuthException", 100)
             return Response.json({"id": "5550001", "name": "District Communications"}, headers=headers)
         return Response.json(self._page_json(pages[0]), headers=headers)
@@ -218,7 +219,7 @@ class InstagramSandbox:
                 wanted = discovery.group("name").lower()
                 match = next((a for a in self.accounts.values() if a.username == wanted), None)
                 if match is None:
-                    return _error(400, "Invalid user id", "OAuthException", 110, 2207013)
+                    return graph_error(400, "Invalid user id", "OAuthException", 110, 2207013)
                 return Response.json({"business_discovery": {"id": match.id, "username": match.username},
                                       "id": object_id}, headers=headers)
             return Response.json({"id": account.id, "username": account.username, "name": account.name,
@@ -232,7 +233,7 @@ class InstagramSandbox:
             data = self._comment_json(comment, False, "")
             data["media"] = {"id": comment.media_id}
             return Response.json(_only(data, fields), headers=headers)
-        return _not_found(object_id)
+        return graph_not_found(object_id)
 
     def _page_of(self, req: Request, rows: list[dict], token: str, cap: int = 100) -> dict:
         limit = min(int(req.query.get("limit") or 25), cap)
@@ -331,23 +332,6 @@ def _only(data: dict, fields: str) -> dict:
         return data
     wanted = {f.split("{")[0].split(".")[0] for f in re.split(r",(?![^{]*})", fields)}
     return {k: v for k, v in data.items() if k in wanted or k == "id"}
-
-
-def _error(status: int, message: str, type_: str, code: int, subcode: int | None = None,
-           headers: list[tuple[str, str]] | None = None) -> Response:
-    err: dict = {"message": message, "type": type_, "code": code}
-    if subcode is not None:
-        err["error_subcode"] = subcode
-    err["fbtrace_id"] = "AkLl12sandbox" + str(code)
-    return Response.json({"error": err}, status, headers)
-
-
-def _not_found(object_id: str) -> Response:
-    message = (f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded due to "
-               "missing permissions, or does not support this operation. Please read the Graph API "
-               "documentation at https://developers.facebook.com/docs/graph-api")
-    return _error(400, message, "GraphMethodException", 100, 33,
-                  headers=[("WWW-Authenticate", f'OAuth "Facebook Platform" "invalid_request" "{message}"')])
 
 
 # --- the contract-suite adapter ----------------------------------------------------------------

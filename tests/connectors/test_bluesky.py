@@ -35,7 +35,7 @@ from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.bluesky import BlueskyConnector
 from connectors.bluesky.connector import THREAD_DEPTH
-from tests.harness import Harness, scratch_session
+from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 HANDLE = "lincolnhs.bsky.social"
@@ -73,21 +73,10 @@ def test_bad_identifiers_raise_one_helpful_line(raw: str) -> None:
 
 # --- direct sessions on one shared server --------------------------------------------------
 
-class _Switch:
-    def __init__(self) -> None:
-        self.target: BlueskySandbox | None = None
-
-    def __call__(self, req):  # type: ignore[no-untyped-def]
-        assert self.target is not None
-        return self.target(req)
-
-
 @pytest.fixture(scope="module")
-def shared_server() -> Iterator[tuple[_Switch, SandboxServer]]:
-    switch = _Switch()
-    server = SandboxServer(switch).start()
-    yield switch, server
-    server.stop()
+def shared_server() -> Iterator[tuple[SwitchApp, SandboxServer]]:
+    with switch_server() as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from archiver.sandbox.server import Response, SandboxServer
 from connectors.base import AuthStyle
 from connectors.feeds import FeedsConnector
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring
-from tests.harness import Harness, scratch_session
+from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SITE = "lincoln.k12.example"
@@ -208,22 +208,10 @@ def _xxe(url: str) -> bytes:
             '<guid>https://b.example/1</guid></item></channel></rss>').encode()
 
 
-class _Switch:
-    """One server for the module's direct tests (stopping a server costs half a second)."""
-
-    def __init__(self) -> None:
-        self.target = None
-
-    def __call__(self, req):  # type: ignore[no-untyped-def]
-        return self.target(req)  # type: ignore[misc]
-
-
 @pytest.fixture(scope="module")
-def shared_server() -> Iterator[tuple[_Switch, SandboxServer]]:
-    switch = _Switch()
-    server = SandboxServer(switch).start()
-    yield switch, server
-    server.stop()
+def shared_server() -> Iterator[tuple[SwitchApp, SandboxServer]]:
+    with switch_server() as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle
 from connectors.mastodon import MastodonConnector
 from connectors.mastodon.errors import reset_time
-from tests.harness import Harness, scratch_session
+from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 HANDLE = "@lincolnhigh@k12.social"
@@ -83,24 +83,10 @@ def _session(tmp_path: Path, url: str, token: str | None = None) -> tuple[Captur
     return session, session.warc
 
 
-class _Switch:
-    """One server for the module (stopping a server costs half a second); each test plugs in
-    a fresh sandbox."""
-
-    def __init__(self) -> None:
-        self.target: MastodonSandbox | None = None
-
-    def __call__(self, req):  # type: ignore[no-untyped-def]
-        assert self.target is not None
-        return self.target(req)
-
-
 @pytest.fixture(scope="module")
-def shared_server() -> Iterator[tuple[_Switch, SandboxServer]]:
-    switch = _Switch()
-    server = SandboxServer(switch).start()
-    yield switch, server
-    server.stop()
+def shared_server() -> Iterator[tuple[SwitchApp, SandboxServer]]:
+    with switch_server() as pair:
+        yield pair
 
 
 @pytest.fixture

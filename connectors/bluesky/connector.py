@@ -43,6 +43,7 @@ class _Budget:
 
 class BlueskyConnector(ConnectorBase):
     platform: ClassVar[str] = "bluesky"
+    label: ClassVar[str] = "Bluesky"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://public.api.bsky.app"
 
@@ -67,17 +68,7 @@ class BlueskyConnector(ConnectorBase):
         return exchange
 
     def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
-        try:
-            data = json.loads(exchange.body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise UnexpectedResponse(
-                f"Bluesky sent a response that is not a JSON object for {subject}; capture of "
-                f"{account.account_id} is paused until the connector is updated (the response is kept in the WARC)",
-                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
-            )
-        return data
+        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
 
     def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(

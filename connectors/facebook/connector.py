@@ -57,6 +57,7 @@ def _strip_query(url: str) -> str:
 
 class FacebookConnector(ConnectorBase):
     platform: ClassVar[str] = "facebook"
+    label: ClassVar[str] = "Facebook"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_ACCESS_TOKEN
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
     default_version: ClassVar[str] = "v21.0"
@@ -74,18 +75,7 @@ class FacebookConnector(ConnectorBase):
             min_wait=self.min_wait(),
             subject=subject,
         )
-        try:
-            return json.loads(exchange.body)
-        except ValueError:
-            from archiver.errors import UnexpectedResponse
-
-            raise UnexpectedResponse(
-                f"Facebook sent a response that is not JSON for {subject}; "
-                "it is kept in the WARC and quarantined",
-                platform=self.platform,
-                account=account.account_id,
-                evidence=exchange.response_pointer,
-            ) from None
+        return self.decode_json(exchange, account, subject)
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept a numeric Page id, a Page username or a facebook.com URL."""

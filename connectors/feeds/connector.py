@@ -48,6 +48,7 @@ FEED_TYPES = ("xml", "rss", "atom")
 
 class FeedsConnector(ConnectorBase):
     platform: ClassVar[str] = "feeds"
+    label: ClassVar[str] = "The blog"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER  # optional: JWT/OAuth plugins, WordPress.com
     default_api_base: ClassVar[str] = "{site}"  # the account id is the address itself
     default_version: ClassVar[str] = "wp/v2"

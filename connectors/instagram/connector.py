@@ -8,7 +8,6 @@ edits are found by diffing content (caption, media identity, a comment's `hidden
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -51,6 +50,7 @@ COMMENTS_PAGE_MAX = 50  # "maximum of 50 comments per query"
 
 class InstagramConnector(ConnectorBase):
     platform: ClassVar[str] = "instagram"
+    label: ClassVar[str] = "Instagram"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_ACCESS_TOKEN
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
     default_version: ClassVar[str] = "v25.0"
@@ -72,16 +72,7 @@ class InstagramConnector(ConnectorBase):
             min_wait=timedelta(seconds=self.settings.min_retry_seconds),
             subject=subject,
         )
-        try:
-            return json.loads(exchange.body)
-        except ValueError:
-            raise UnexpectedResponse(
-                f"Instagram sent a response that is not JSON for {subject}; it is kept in the "
-                "WARC and the listing will be read again next cycle",
-                platform=self.platform,
-                account=account.account_id,
-                evidence=exchange.response_pointer,
-            ) from None
+        return self.decode_json(exchange, account, subject)
 
     def _pages(
         self, account: AccountRef, url: str, params: dict[str, str] | None, http: HttpClient, subject: str,

@@ -10,7 +10,6 @@ also moves for reasons that are not edits and the second is only a hint.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -43,6 +42,7 @@ POSTS_PAGE_MAX = 100
 
 class LinkedInConnector(ConnectorBase):
     platform: ClassVar[str] = "linkedin"
+    label: ClassVar[str] = "LinkedIn"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://api.linkedin.com"
     default_version: ClassVar[str] = "202605"
@@ -82,19 +82,7 @@ class LinkedInConnector(ConnectorBase):
             version=self.version,
             subject=subject,
         )
-        try:
-            data = json.loads(exchange.body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            raise UnexpectedResponse(
-                f"LinkedIn sent a response that is not a JSON object for {subject}; it is kept in "
-                "the WARC and the listing will be read again next cycle",
-                platform=self.platform,
-                account=account.account_id,
-                evidence=exchange.response_pointer,
-            )
-        return data
+        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
 
     def _collection(
         self, account: AccountRef, url: str, params: dict[str, str], http: HttpClient, subject: str,

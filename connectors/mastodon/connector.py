@@ -8,7 +8,6 @@ has replies now or had them last cycle, so deleted replies are judged too. Statu
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -54,6 +53,7 @@ class _Budget:
 
 class MastodonConnector(ConnectorBase):
     platform: ClassVar[str] = "mastodon"
+    label: ClassVar[str] = "Mastodon"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://{instance}"
     default_version: ClassVar[str] = "v1"
@@ -95,14 +95,7 @@ class MastodonConnector(ConnectorBase):
         return exchange
 
     def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
-        try:
-            return json.loads(exchange.body)
-        except ValueError:
-            raise UnexpectedResponse(
-                f"Mastodon sent a response that is not JSON for {subject}; it is kept in the WARC "
-                "and the next poll retries",
-                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
-            ) from None
+        return self.decode_json(exchange, account, subject, expect_object=False)
 
     def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(

@@ -9,7 +9,6 @@ granted to approved researchers, not to districts archiving their own accounts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -45,6 +44,7 @@ MAX_COUNT = 20  # video/list and video/query take at most 20
 
 class TikTokConnector(ConnectorBase):
     platform: ClassVar[str] = "tiktok"
+    label: ClassVar[str] = "TikTok"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://open.tiktokapis.com"
     default_version: ClassVar[str] = "v2"
@@ -66,19 +66,7 @@ class TikTokConnector(ConnectorBase):
             min_wait=timedelta(seconds=self.settings.min_retry_seconds),
             subject=subject,
         )
-        try:
-            data = json.loads(exchange.body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            raise UnexpectedResponse(
-                f"TikTok sent a response that is not a JSON object for {subject}; it is kept in the "
-                "WARC and the listing will be read again next cycle",
-                platform=self.platform,
-                account=account.account_id,
-                evidence=exchange.response_pointer,
-            )
-        return data
+        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
 
     def _identity(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> dict[str, str]:
         """Whose token this is; a token of another account must never feed this one's archive."""

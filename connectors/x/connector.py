@@ -108,6 +108,7 @@ def _since(when: str | None, now: datetime) -> timedelta | None:
 
 class XConnector(ConnectorBase):
     platform: ClassVar[str] = "x"
+    label: ClassVar[str] = "X"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://api.x.com"
     default_version: ClassVar[str] = "2"

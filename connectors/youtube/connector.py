@@ -73,6 +73,7 @@ class _VideoFacts:
 
 class YouTubeConnector(ConnectorBase):
     platform: ClassVar[str] = "youtube"
+    label: ClassVar[str] = "YouTube"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_KEY
     default_api_base: ClassVar[str] = "https://www.googleapis.com"
     default_version: ClassVar[str] = "v3"

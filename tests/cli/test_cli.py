@@ -125,7 +125,7 @@ def test_malformed_json_is_quarantined_with_a_coded_warning(run, sandbox) -> Non
     run("accounts", "add", "facebook", "1000001", "--api-base", url, "--token-env", "FB_TOKEN")
     contract.sandbox.malformed_next = 1
     result = run("poll", "--once", extra_env={"FB_TOKEN": TOKEN})
-    assert result.exit_code == 1 and "not JSON" in result.output
+    assert result.exit_code == 1 and "not a JSON object" in result.output
     from archiver.catalog import tables as t
     from archiver.catalog.db import open_catalog
 

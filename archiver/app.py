@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from archiver.catalog.db import Catalog, open_catalog
-from archiver.clock import Clock, SystemClock
-from archiver.settings import Settings
+from archiver.core.clock import Clock, SystemClock
+from archiver.core.settings import Settings
 from archiver.storage.base import ObjectStore
 from archiver.storage.factory import open_store
 from archiver.vault import KeyFileProvider, KeyProvider

@@ -24,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
-from archiver.accounts import register_account  # noqa: E402
 from archiver.app import App  # noqa: E402
-from archiver.poller import Poller  # noqa: E402
-from archiver.reading import iter_warc_bytes  # noqa: E402
-from archiver.rebuild import stored_warc_keys  # noqa: E402
+from archiver.core.settings import Settings  # noqa: E402
+from archiver.preservation.reading import iter_warc_bytes  # noqa: E402
+from archiver.preservation.rebuild import stored_warc_keys  # noqa: E402
 from archiver.sandbox.server import SandboxServer  # noqa: E402
-from archiver.settings import Settings  # noqa: E402
+from archiver.services.accounts import register_account  # noqa: E402
+from archiver.services.poll import Poller  # noqa: E402
 from archiver.warc.reader import iter_records  # noqa: E402
 from connectors import CONNECTORS, load_sandbox  # noqa: E402
 

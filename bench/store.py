@@ -89,7 +89,7 @@ def warcio_alone(path: Path, exchanges: list[tuple[str, bytes]]) -> float:
 
 def pipeline(app, exchanges: list[tuple[str, bytes]], round_no: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """(b): writer + seal, encrypt, ciphertext sha256, put_file; seconds per stage."""
-    from archiver.outbox import Outbox, _sha256_file, warc_key
+    from archiver.preservation.outbox import Outbox, _sha256_file, warc_key
     from archiver.warc.writer import HttpMessage, WarcFile, warc_name
 
     now = datetime.now(UTC)
@@ -128,8 +128,8 @@ def _peak_rss_kib() -> int:
 def big_child(workdir: Path) -> dict[str, float]:
     """Child side of the memory run: encrypt + hash + store one large file, flat memory."""
     from archiver.app import App
-    from archiver.outbox import Outbox, _sha256_file, warc_key
-    from archiver.settings import Settings
+    from archiver.core.settings import Settings
+    from archiver.preservation.outbox import Outbox, _sha256_file, warc_key
 
     app = App(Settings(home=workdir / "big-home"))
     outbox, store = Outbox(app), app.store
@@ -174,7 +174,7 @@ def main() -> None:
         return
 
     from archiver.app import App
-    from archiver.settings import Settings
+    from archiver.core.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
     try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from archiver.errors import ConfigError
-from archiver.settings import ConnectorSettings
+from archiver.core.errors import ConfigError
+from archiver.core.settings import ConnectorSettings
 from connectors.base import Connector, Registered
 from connectors.bluesky import BlueskyConnector
 from connectors.facebook import FacebookConnector

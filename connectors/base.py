@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from archiver.errors import TryLater
-from archiver.models import (
+from archiver.core.errors import TryLater
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     CheckResult,

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from archiver.errors import UnexpectedResponse
-from archiver.models import AccountRef, CapturedExchange
-from archiver.settings import ConnectorSettings
+from archiver.core.errors import UnexpectedResponse
+from archiver.core.models import AccountRef, CapturedExchange
+from archiver.core.settings import ConnectorSettings
 
 
 class ConnectorBase:

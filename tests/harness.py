@@ -8,15 +8,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from archiver.accounts import register_account
 from archiver.app import App
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.clock import Clock, SystemClock
-from archiver.poller import Poller, RunReport
+from archiver.core.clock import Clock, SystemClock
+from archiver.core.settings import CaptureSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import Request, Response, SandboxServer
-from archiver.settings import CaptureSettings, Settings
+from archiver.services.accounts import register_account
+from archiver.services.poll import Poller, RunReport
 from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
 from connectors.base import AuthStyle
@@ -64,8 +64,8 @@ class Harness:
 
     def warc_files(self) -> list[Path]:
         """Plaintext copies of every stored (encrypted) WARC, decrypted through the vault."""
-        from archiver.reading import iter_warc_bytes
-        from archiver.rebuild import stored_warc_keys
+        from archiver.preservation.reading import iter_warc_bytes
+        from archiver.preservation.rebuild import stored_warc_keys
 
         out = self.home.parent / "plaintext-warcs"
         out.mkdir(exist_ok=True)

@@ -21,16 +21,16 @@ import pytest
 from sqlalchemy import select
 
 from archiver.catalog import tables as t
-from archiver.models import WarcPointer
-from archiver.reading import record_at
-from archiver.rebuild import rebuild
+from archiver.core.models import WarcPointer
+from archiver.preservation.reading import record_at
+from archiver.preservation.rebuild import rebuild
 from tests.harness import Harness
 
 CHILD = """
 import sys
 from archiver.app import App
-from archiver.poller import Poller
-from archiver.settings import Settings
+from archiver.services.poll import Poller
+from archiver.core.settings import Settings
 settings = Settings(home=sys.argv[1], connectors={"facebook": {"api_base": sys.argv[2], "page_limit": 5}},
                     capture={"backoff_base": 0.01})
 app = App(settings)
@@ -141,7 +141,7 @@ def test_control_ordering_is_caught_by_the_same_check(tmp_path: Path) -> None:
         outbox = h.poller.outbox
 
         def wrong_order(plain, platform, account_id, timings=None):  # type: ignore[no-untyped-def]
-            from archiver.outbox import vault_context, warc_key
+            from archiver.preservation.outbox import vault_context, warc_key
             from archiver.vault import decrypt_stream, read_header
             from archiver.vault.io import PlaintextReader
 

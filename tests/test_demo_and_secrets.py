@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from archiver.app import App
 from archiver.cli.main import cli
-from archiver.demo import run_demo
-from archiver.settings import Settings
+from archiver.core.settings import Settings
+from archiver.services.demo import run_demo
 from connectors import CONNECTORS, load_sandbox
 
 

@@ -28,10 +28,17 @@ from warcio.warcwriter import WARCWriter
 from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.cli.main import cli
-from archiver.errors import ConfigError
-from archiver.fixity import DEFAULT_SAMPLE_PCT, Verdict, history, last_checked, sample_size, verify
-from archiver.outbox import Outbox, warc_key
-from archiver.settings import Settings
+from archiver.core.errors import ConfigError
+from archiver.core.settings import Settings
+from archiver.preservation.fixity import (
+    DEFAULT_SAMPLE_PCT,
+    Verdict,
+    history,
+    last_checked,
+    sample_size,
+    verify,
+)
+from archiver.preservation.outbox import Outbox, warc_key
 from archiver.vault import read_header
 from tests.harness import Harness
 

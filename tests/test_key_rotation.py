@@ -19,13 +19,13 @@ from archiver.app import App
 from archiver.catalog import queries
 from archiver.catalog import tables as t
 from archiver.cli.main import cli
-from archiver.errors import ConfigError, MissingKey
-from archiver.fixity import Verdict, verify
-from archiver.keys_admin import rotate_keys
-from archiver.models import WarcPointer
-from archiver.outbox import Outbox, vault_context
-from archiver.reading import iter_warc_bytes, record_at
-from archiver.rebuild import rebuild
+from archiver.core.errors import ConfigError, MissingKey
+from archiver.core.models import WarcPointer
+from archiver.preservation.fixity import Verdict, verify
+from archiver.preservation.outbox import Outbox, vault_context
+from archiver.preservation.reading import iter_warc_bytes, record_at
+from archiver.preservation.rebuild import rebuild
+from archiver.services.keys import rotate_keys
 from archiver.vault import Context, KeyFileProvider, WrappedKey
 from archiver.warc.fields import INFO_ACCOUNT, INFO_PLATFORM, INFO_RUN
 from archiver.warc.writer import WarcFile

@@ -8,8 +8,8 @@ from typing import ClassVar
 import pytest
 
 import connectors
-from archiver.accounts import register_account
 from archiver.catalog import tables as t
+from archiver.services.accounts import register_account
 from connectors.base import AuthStyle, Registered
 from connectors.facebook import FacebookConnector
 from tests.harness import Harness
@@ -49,7 +49,7 @@ def test_two_processes_never_capture_into_one_spool(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from archiver.cli.main import cli
-    from archiver.outbox import SpoolBusy
+    from archiver.preservation.outbox import SpoolBusy
 
     h = Harness(tmp_path, "facebook")
     try:

@@ -23,13 +23,13 @@ from archiver.app import App
 from archiver.catalog import queries
 from archiver.catalog import tables as t
 from archiver.cli.main import cli
-from archiver.errors import ConfigError, ObjectLocked, StorageError
-from archiver.fixity import Verdict, verify
-from archiver.keys_admin import rotate_keys
-from archiver.models import WarcPointer
-from archiver.reading import iter_warc_bytes, record_at
-from archiver.rebuild import rebuild
-from archiver.settings import Settings
+from archiver.core.errors import ConfigError, ObjectLocked, StorageError
+from archiver.core.models import WarcPointer
+from archiver.core.settings import Settings
+from archiver.preservation.fixity import Verdict, verify
+from archiver.preservation.reading import iter_warc_bytes, record_at
+from archiver.preservation.rebuild import rebuild
+from archiver.services.keys import rotate_keys
 from archiver.vault.format import MAGIC
 from tests.harness import Harness
 from tests.moto_fixtures import (  # noqa: F401 - pytest fixtures

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from archiver.capture.session import CaptureSession
-from archiver.errors import ArchiverError, TryLater
-from archiver.models import (
+from archiver.core.errors import ArchiverError, TryLater
+from archiver.core.models import (
     AccountRef,
     Checkpoint,
     Covered,

@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from archiver.capture.redact import REDACTED, Redactor
-from archiver.clock import Clock
-from archiver.errors import TryLater
-from archiver.log import install_filters, register_secret
-from archiver.models import CapturedExchange
-from archiver.settings import CaptureSettings
+from archiver.core.clock import Clock
+from archiver.core.errors import TryLater
+from archiver.core.log import install_filters, register_secret
+from archiver.core.models import CapturedExchange
+from archiver.core.settings import CaptureSettings
 from archiver.warc.rolling import RollingWarc
 from archiver.warc.writer import HttpMessage
 from connectors.base import AuthStyle, parse_retry_after

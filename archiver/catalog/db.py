@@ -12,8 +12,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archiver.errors import CatalogError
-from archiver.settings import mask_url
+from archiver.core.errors import CatalogError
+from archiver.core.settings import mask_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
 from archiver.catalog.queries import latest_versions
-from archiver.errors import CatalogError
-from archiver.models import AccountRef, Item, ParseWarning, media_key
+from archiver.core.errors import CatalogError
+from archiver.core.models import AccountRef, Item, ParseWarning, media_key
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
-from archiver.errors import ArchiverError
+from archiver.core.errors import ArchiverError
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import click
 from rich.console import Console
 
 from archiver.app import App
-from archiver.errors import ArchiverError
-from archiver.settings import load_settings
+from archiver.core.errors import ArchiverError
+from archiver.core.settings import load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

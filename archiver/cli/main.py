@@ -26,7 +26,7 @@ def cli(verbose: int) -> None:
       archiver demo
       archiver items list --deleted
     """
-    from archiver.log import setup_logging
+    from archiver.core.log import setup_logging
 
     setup_logging(["WARNING", "INFO", "DEBUG"][min(verbose, 2)])
 
@@ -49,7 +49,7 @@ def config_show(as_json: bool) -> None:
     Example:
       ARCHIVER_HOME=/srv/archive archiver config show
     """
-    from archiver.settings import load_settings
+    from archiver.core.settings import load_settings
 
     data = load_settings().masked()
     if as_json:
@@ -102,7 +102,7 @@ def accounts_add(ctx: click.Context, platform: str, account_id: str, name: str, 
       archiver accounts add facebook 1000001 --name "Lincoln High School" \\
           --role school --token-env FB_LINCOLN_TOKEN
     """
-    from archiver.accounts import register_account
+    from archiver.services.accounts import register_account
 
     app = get_app(ctx)
     row = register_account(app, platform, account_id, name=name, role=role, api_base=api_base,
@@ -158,8 +158,8 @@ def accounts_check(ctx: click.Context, selector: str | None, as_json: bool) -> N
     Example:
       archiver accounts check --account facebook:1000001
     """
-    from archiver.accounts import check_account
-    from archiver.poller import Poller
+    from archiver.services.accounts import check_account
+    from archiver.services.poll import Poller
 
     app = get_app(ctx)
     outcomes = [check_account(app, a) for a in Poller(app).accounts(selector)]
@@ -192,7 +192,7 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
     Example:
       archiver poll --once --account facebook:1000001
     """
-    from archiver.poller import Poller
+    from archiver.services.poll import Poller
 
     app = get_app(ctx)
     poller = Poller(app)
@@ -361,7 +361,7 @@ def warc_cat(ctx: click.Context, name: str) -> None:
     Example:
       archiver warc cat facebook-1000001-...warc.gz | warcio index -
     """
-    from archiver.reading import iter_warc_bytes
+    from archiver.preservation.reading import iter_warc_bytes
 
     app = get_app(ctx)
     out = sys.stdout.buffer
@@ -392,7 +392,7 @@ def catalog_rebuild(ctx: click.Context, apply: bool, as_json: bool) -> None:
     Example:
       archiver catalog rebuild
     """
-    from archiver.rebuild import rebuild, stored_warc_keys
+    from archiver.preservation.rebuild import rebuild, stored_warc_keys
 
     app = get_app(ctx)
     total = len(stored_warc_keys(app))
@@ -432,13 +432,13 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     Example:
       ARCHIVER_HOME=./demo-archive archiver demo
     """
-    from archiver.demo import CYCLES, run_demo
+    from archiver.services.demo import CYCLES, run_demo
 
     app = get_app(ctx)
     # The sandbox asks for tiny waits; keep the demo quick without changing real defaults.
     for platform_settings in app.settings.connectors.values():
         platform_settings.min_retry_seconds = min(platform_settings.min_retry_seconds, 0.2)
-    from archiver.settings import ConnectorSettings
+    from archiver.core.settings import ConnectorSettings
     from connectors import CONNECTORS
 
     for name in CONNECTORS:
@@ -493,8 +493,8 @@ def daemon(ctx: click.Context) -> None:
     Example:
       ARCHIVER_DAEMON__POLL_INTERVAL_MINUTES=10 archiver daemon
     """
+    from archiver.core.log import setup_logging
     from archiver.daemon.scheduler import run_daemon
-    from archiver.log import setup_logging
 
     app = get_app(ctx)
     setup_logging(app.settings.log_level)

@@ -30,8 +30,8 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
       archiver verify --sample 10
       archiver verify --all --json
     """
-    from archiver.fixity import sample_share
-    from archiver.fixity import verify as run_verify
+    from archiver.preservation.fixity import sample_share
+    from archiver.preservation.fixity import verify as run_verify
 
     sample_share(sample_pct, all_)  # refuse bad options before any progress output
     app = get_app(ctx)
@@ -95,7 +95,7 @@ def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as
       archiver keys rotate --remove-old
       archiver keys rotate --to-kms-key alias/archive-2027
     """
-    from archiver.keys_admin import check_options, count_wrapped, rotate_keys
+    from archiver.services.keys import check_options, count_wrapped, rotate_keys
 
     app = get_app(ctx)
     check_options(app, remove_old=remove_old, to_kms_key=to_kms_key)  # before any progress output

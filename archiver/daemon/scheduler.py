@@ -21,7 +21,7 @@ from sqlalchemy import select
 from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.daemon.leases import claim, release, worker_id
-from archiver.poller import Poller, RunReport
+from archiver.services.poll import Poller, RunReport
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from archiver.errors import StorageError
+from archiver.core.errors import StorageError
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 from archiver.storage.base import ObjectStore
 from archiver.storage.local import LocalFolderStore
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archiver.errors import IntegrityError, ObjectLocked, StorageError
+from archiver.core.errors import IntegrityError, ObjectLocked, StorageError
 from archiver.storage.base import NoSuchObject, StoredObject
 from archiver.storage.rules import (
     SIDECAR_SUFFIX,

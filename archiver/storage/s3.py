@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Literal, cast
 
 from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
-from archiver.errors import IntegrityError, ObjectLocked, StorageError
+from archiver.core.errors import IntegrityError, ObjectLocked, StorageError
 from archiver.storage.base import NoSuchObject, StoredObject
 from archiver.storage.rules import (
     Now,

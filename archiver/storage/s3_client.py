@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from archiver.errors import IntegrityError, StorageError
+from archiver.core.errors import IntegrityError, StorageError
 
 
 class KeyTaken(Exception):

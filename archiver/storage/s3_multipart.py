@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from archiver.errors import IntegrityError
+from archiver.core.errors import IntegrityError
 from archiver.storage.s3_client import (
     KeyTaken,
     b64,

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from archiver.errors import TamperedData, VaultError
+from archiver.core.errors import TamperedData, VaultError
 
 MAGIC = b"\x89ARCVLT\n"
 FORMAT_VERSION = 1

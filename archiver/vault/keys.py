@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archiver.errors import MissingKey, VaultError, WrongKey
+from archiver.core.errors import MissingKey, VaultError, WrongKey
 from archiver.vault._fs import fsync_dir
 
 Context = Mapping[str, str]

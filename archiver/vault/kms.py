@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from archiver.errors import MissingKey, VaultError, WrongKey
+from archiver.core.errors import MissingKey, VaultError, WrongKey
 from archiver.vault.keys import Context, DataKey, WrappedKey, canonical_context
 
 _WRONG = {"InvalidCiphertextException", "IncorrectKeyException"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.errors import TamperedData
+from archiver.core.errors import TamperedData
 from archiver.vault.format import TAG_SIZE, Fetch, VaultHeader, fetch_header, segment_count
 from archiver.vault.keys import Context, KeyProvider, WrappedKey
 from archiver.vault.stream import open_payload

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from archiver.errors import ArchiverError, VaultError
+from archiver.core.errors import ArchiverError, VaultError
 from archiver.vault.keys import Context, KeyProvider, WrappedKey
 
 

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archiver.errors import MissingKey, TamperedData, WrongKey
+from archiver.core.errors import MissingKey, TamperedData, WrongKey
 from archiver.vault._fs import atomic_output, open_source
 from archiver.vault.format import (
     DEFAULT_SEGMENT_SIZE,

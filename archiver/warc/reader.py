@@ -11,7 +11,7 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
-from archiver.models import CapturedExchange, WarcPointer
+from archiver.core.models import CapturedExchange, WarcPointer
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.clock import Clock
+from archiver.core.clock import Clock
 from archiver.warc.writer import SealedWarc, WarcFile, warc_name
 
 

@@ -26,7 +26,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
-from archiver.models import WarcPointer
+from archiver.core.models import WarcPointer
 
 OPEN_SUFFIX = ".open"
 SOFTWARE = "district-social-archiver/0.1 (warcio)"

@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.errors import UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,

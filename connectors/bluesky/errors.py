@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from archiver.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import CapturedExchange
+from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import CapturedExchange
 
 PLATFORM = "bluesky"
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing", "AuthenticationRequired",

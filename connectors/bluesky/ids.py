@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 DID = re.compile(r"did:(?:plc:[a-z2-7]{24}|web:[a-z0-9.\-%:]{3,253})")
 HANDLE = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]")

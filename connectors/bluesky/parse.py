@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.models import AccountRef, CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Item,
+    ItemKind,
+    MediaRef,
+    ParseWarning,
+)
 from connectors.bluesky.ids import rkey
 
 PLATFORM = "bluesky"

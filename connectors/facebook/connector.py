@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.models import (
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     CheckResult,
@@ -88,7 +88,7 @@ class FacebookConnector(ConnectorBase):
             else:
                 value = path.split("/")[0]
         if not re.fullmatch(r"[A-Za-z0-9.\-_]{1,100}", value or ""):
-            from archiver.errors import ConfigError
+            from archiver.core.errors import ConfigError
 
             raise ConfigError(
                 f"'{raw}' is not a Facebook Page id, username or URL; "
@@ -115,7 +115,7 @@ class FacebookConnector(ConnectorBase):
             if not next_url:
                 return
             url, params = next_url, None
-        from archiver.errors import UnexpectedResponse
+        from archiver.core.errors import UnexpectedResponse
 
         raise UnexpectedResponse(
             f"Facebook listing for {subject} exceeded {self.settings.max_pages} pages; "

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from archiver.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import CapturedExchange
+from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import CapturedExchange
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
 TOKEN_CODES = frozenset({190, 102})

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from archiver.errors import AccountGone, NeedsAttention, UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import AccountGone, NeedsAttention, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,

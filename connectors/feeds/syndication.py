@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from archiver.models import MediaRef, media_key
+from archiver.core.models import MediaRef, media_key
 from connectors.feeds.textutil import html_to_text, img_sources
 
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -15,8 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import AccountRef, CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Item,
+    ItemKind,
+    MediaRef,
+    ParseWarning,
+)
 from connectors.feeds.ids import Source
 from connectors.feeds.textutil import html_to_text, img_sources
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from archiver.errors import AccountGone, NeedsAttention, UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import AccountGone, NeedsAttention, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,

@@ -12,8 +12,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from archiver.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import CapturedExchange
+from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import CapturedExchange
 from connectors.facebook.errors import error_of, is_not_found
 
 __all__ = ["error_of", "is_not_found", "raise_for_error", "usage_of", "NONEXISTING_FIELD"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 _USERNAME = re.compile(r"[a-z0-9._]{1,30}")
 _NUMERIC = re.compile(r"[0-9]{5,25}")

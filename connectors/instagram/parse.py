@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
 
 PLATFORM = "instagram"
 LISTING = re.compile(r"/(?P<object>[^/]+)/(?P<edge>media|comments|replies)/?$")

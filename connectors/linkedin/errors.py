@@ -12,8 +12,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import CapturedExchange
+from archiver.core.errors import (
+    AccountGone,
+    ConfigError,
+    NeedsAttention,
+    TryLater,
+    UnexpectedResponse,
+)
+from archiver.core.models import CapturedExchange
 from connectors.base import parse_retry_after
 
 PLATFORM = "linkedin"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote, urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 ORG_URN = "urn:li:organization:"
 _VANITY = re.compile(r"[^\W_][\w.\-&']{0,99}")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from archiver.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning, media_key
+from archiver.core.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning, media_key
 from connectors.linkedin.ids import comment_parts
 
 PLATFORM = "linkedin"

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.errors import ConfigError, UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import ConfigError, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,

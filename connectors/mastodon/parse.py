@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.models import AccountRef, CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Item,
+    ItemKind,
+    MediaRef,
+    ParseWarning,
+)
 from connectors.mastodon.ids import handle_parts, instance_of, item_id
 from connectors.mastodon.textutil import html_to_text
 

@@ -11,8 +11,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from archiver.errors import NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import CapturedExchange
+from archiver.core.errors import NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import CapturedExchange
 
 PLATFORM = "tiktok"
 THROTTLE_CODES = frozenset({"rate_limit_exceeded", "spam_risk_too_many_requests"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 _HANDLE = re.compile(r"[a-z0-9._]{2,24}")
 

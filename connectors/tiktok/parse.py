@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
 
 PLATFORM = "tiktok"
 VIDEO_LISTS = re.compile(r"/video/(list|query)/?$")

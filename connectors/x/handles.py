@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 _HOSTS = ("x.com", "twitter.com")

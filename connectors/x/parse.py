@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.models import AccountRef, CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Item,
+    ItemKind,
+    MediaRef,
+    ParseWarning,
+)
 
 PLATFORM = "x"
 TWITTER_EPOCH_MS = 1288834974657

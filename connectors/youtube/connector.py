@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from archiver.errors import AccountGone, UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import AccountGone, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
@@ -29,7 +29,7 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
-from archiver.settings import ConnectorSettings
+from archiver.core.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, shape_guard
 from connectors.youtube import errors

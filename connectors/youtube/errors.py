@@ -12,8 +12,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from archiver.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import CapturedExchange
+from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import CapturedExchange
 
 PLATFORM = "youtube"
 PACIFIC = ZoneInfo("America/Los_Angeles")

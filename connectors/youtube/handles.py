@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 CHANNEL_ID = re.compile(r"UC[A-Za-z0-9_-]{22}")
 _HANDLE = re.compile(r"[A-Za-z0-9_.\-]{3,30}")

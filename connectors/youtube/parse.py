@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.models import AccountRef, CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Item,
+    ItemKind,
+    MediaRef,
+    ParseWarning,
+)
 
 PLATFORM = "youtube"
 THUMB_ORDER = ("maxres", "standard", "high", "medium", "default")

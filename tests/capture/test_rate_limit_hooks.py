@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from archiver.capture.session import CaptureSession
-from archiver.clock import ManualClock
-from archiver.errors import TryLater
+from archiver.core.clock import ManualClock
+from archiver.core.errors import TryLater
+from archiver.core.settings import CaptureSettings, ConnectorSettings
 from archiver.sandbox.server import Response, SandboxServer
-from archiver.settings import CaptureSettings, ConnectorSettings
 from archiver.warc.rolling import RollingWarc
 from connectors.linkedin import LinkedInConnector
 from connectors.x import XConnector

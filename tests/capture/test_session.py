@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from archiver.capture.session import CaptureSession
-from archiver.clock import ManualClock
-from archiver.errors import TryLater
+from archiver.core.clock import ManualClock
+from archiver.core.errors import TryLater
+from archiver.core.settings import CaptureSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
-from archiver.settings import CaptureSettings
 from archiver.warc.reader import iter_records
 from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle

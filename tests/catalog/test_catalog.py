@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from archiver.catalog import tables as t
 from archiver.catalog.db import open_catalog
 from archiver.catalog.queries import counts, item_detail, list_items
-from archiver.rebuild import rebuild, snapshot
+from archiver.preservation.rebuild import rebuild, snapshot
 from tests.harness import Harness
 
 
@@ -77,7 +77,7 @@ def test_indexing_the_same_warc_twice_changes_nothing(tmp_path: Path, database_u
     try:
         h.poll()
         before = snapshot(h.app.catalog)
-        from archiver.rebuild import index_all, stored_warc_keys
+        from archiver.preservation.rebuild import index_all, stored_warc_keys
 
         index_all(h.app, h.app.catalog, stored_warc_keys(h.app))
         assert snapshot(h.app.catalog) == before

@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 
 from archiver.app import App
 from archiver.catalog import tables as t
+from archiver.core.settings import Settings
 from archiver.daemon.leases import claim, release
-from archiver.settings import Settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=30)

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archiver.capture.session import CaptureSession
-from archiver.clock import ManualClock
-from archiver.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import (
+from archiver.core.clock import ManualClock
+from archiver.core.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
@@ -29,9 +29,9 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
+from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.bluesky import NOT_FOUND, BlueskyContract, BlueskySandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.bluesky import BlueskyConnector
 from connectors.bluesky.connector import THREAD_DEPTH
@@ -143,7 +143,7 @@ def test_public_appview_needs_no_token_and_handle_is_resolved_once(tmp_path: Pat
 
 def test_unknown_handle_is_account_gone(tmp_path: Path, network) -> None:  # type: ignore[no-untyped-def]
     _, server = network
-    from archiver.errors import AccountGone
+    from archiver.core.errors import AccountGone
 
     with pytest.raises(AccountGone, match="cannot be found"):
         list(BlueskyConnector().harvest(AccountRef("bluesky", "nobody.bsky.social", api_base=server.url), None,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.errors import NeedsAttention
-from archiver.models import AccountRef, Item
+from archiver.core.errors import NeedsAttention
+from archiver.core.models import AccountRef, Item
 from archiver.warc.reader import iter_records
 from connectors import CONNECTORS, make_connector
 from tests.harness import Harness

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.accounts import register_account
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.clock import ManualClock
-from archiver.errors import ConfigError, UnexpectedResponse
-from archiver.models import AccountRef, CapturedExchange, Covered, Item, Observed, ParseWarning
-from archiver.poller import RunReport
+from archiver.core.clock import ManualClock
+from archiver.core.errors import ConfigError, UnexpectedResponse
+from archiver.core.models import AccountRef, CapturedExchange, Covered, Item, Observed, ParseWarning
 from archiver.sandbox.feeds import WordPressSandbox
 from archiver.sandbox.server import Response, SandboxServer
+from archiver.services.accounts import register_account
+from archiver.services.poll import RunReport
 from connectors.base import AuthStyle
 from connectors.feeds import FeedsConnector
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring

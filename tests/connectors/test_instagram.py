@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater
-from archiver.models import (
+from archiver.core.errors import AccountGone, ConfigError, NeedsAttention, TryLater
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
@@ -24,9 +24,9 @@ from archiver.models import (
     Observed,
     ParseWarning,
 )
+from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.instagram import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
 from tests.harness import Harness, scratch_session
@@ -293,7 +293,7 @@ def test_unknown_numeric_account_is_account_gone(page_live: Live) -> None:
 
 
 def test_listing_shape_change_is_a_clear_error_and_covers_nothing(page_live: Live) -> None:
-    from archiver.errors import UnexpectedResponse
+    from archiver.core.errors import UnexpectedResponse
     from archiver.sandbox.server import Request, Response
 
     page_live.sandbox.publish(LINCOLN_IG, "caption")

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater
-from archiver.models import (
+from archiver.core.errors import AccountGone, ConfigError, NeedsAttention, TryLater
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
@@ -26,9 +26,9 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
+from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.linkedin import LinkedInSandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.linkedin import LinkedInConnector
 from connectors.linkedin.errors import next_midnight_utc, raise_for_error
@@ -324,7 +324,7 @@ def test_parse_never_raises_on_mutated_bytes(cut: int, junk: bytes) -> None:
 
 
 def test_collection_shape_change_is_a_clear_error_and_covers_nothing(live: Live) -> None:
-    from archiver.errors import UnexpectedResponse
+    from archiver.core.errors import UnexpectedResponse
     from archiver.sandbox.server import Request, Response
 
     _seed(live.sandbox, 2)

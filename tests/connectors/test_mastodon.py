@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archiver.capture.session import CaptureSession
-from archiver.clock import ManualClock
-from archiver.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import (
+from archiver.core.clock import ManualClock
+from archiver.core.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Covered,
@@ -25,9 +25,9 @@ from archiver.models import (
     Observed,
     ParseWarning,
 )
+from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.mastodon import MastodonContract, MastodonSandbox
 from archiver.sandbox.server import SandboxServer
-from archiver.settings import ConnectorSettings
 from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle
 from connectors.mastodon import MastodonConnector

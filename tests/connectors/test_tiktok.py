@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
@@ -27,9 +27,9 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
+from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.sandbox.tiktok import TikTokSandbox
-from archiver.settings import ConnectorSettings
 from connectors.base import AuthStyle
 from connectors.tiktok import TikTokConnector
 from tests.harness import scratch_session

@@ -15,8 +15,14 @@ from hypothesis import strategies as st
 
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.errors import AccountGone, ConfigError, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import (
+from archiver.core.errors import (
+    AccountGone,
+    ConfigError,
+    NeedsAttention,
+    TryLater,
+    UnexpectedResponse,
+)
+from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
@@ -26,9 +32,9 @@ from archiver.models import (
     ParseWarning,
     Present,
 )
+from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import SandboxServer
 from archiver.sandbox.x import XContract, XSandbox
-from archiver.settings import ConnectorSettings
 from archiver.warc.reader import iter_records
 from connectors.x import XConnector
 from connectors.x import errors as x_errors

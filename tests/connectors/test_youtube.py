@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.clock import Clock, ManualClock
-from archiver.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
-from archiver.models import AccountRef, CapturedExchange, Item, ParseWarning
+from archiver.core.clock import Clock, ManualClock
+from archiver.core.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.models import AccountRef, CapturedExchange, Item, ParseWarning
 from archiver.sandbox.server import SandboxServer
 from archiver.sandbox.youtube import YouTubeContract, YouTubeSandbox
 from archiver.warc.reader import iter_records

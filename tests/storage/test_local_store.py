@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.errors import ConfigError, IntegrityError, ObjectLocked, StorageError
+from archiver.core.errors import ConfigError, IntegrityError, ObjectLocked, StorageError
 from archiver.storage import LocalFolderStore, open_store
 from archiver.storage.s3 import S3Store
 

@@ -20,7 +20,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from archiver.errors import IntegrityError, ObjectLocked, StorageError
+from archiver.core.errors import IntegrityError, ObjectLocked, StorageError
 from archiver.storage.s3 import MiB, S3Store
 
 from .conftest import make_s3_store

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import IntegrityError, ObjectLocked, StorageError
+from archiver.core.errors import IntegrityError, ObjectLocked, StorageError
 from archiver.storage.base import InvalidKey, NoSuchObject
 
 from .conftest import Harness

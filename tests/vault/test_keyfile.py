@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import MissingKey, VaultError, WrongKey
+from archiver.core.errors import MissingKey, VaultError, WrongKey
 from archiver.vault import DataKey, KeyFileProvider, KeyProvider, canonical_context
 
 

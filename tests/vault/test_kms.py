@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import MissingKey, TamperedData, VaultError, WrongKey
+from archiver.core.errors import MissingKey, TamperedData, VaultError, WrongKey
 from archiver.vault import (
     KeyFileProvider,
     KmsKeyProvider,

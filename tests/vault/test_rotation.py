@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import CatalogError, MissingKey, WrongKey
+from archiver.core.errors import CatalogError, MissingKey, WrongKey
 from archiver.vault import (
     KeyFileProvider,
     RangeReader,

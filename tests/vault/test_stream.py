@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.errors import TamperedData, WrongKey
+from archiver.core.errors import TamperedData, WrongKey
 from archiver.vault import (
     KeyFileProvider,
     ciphertext_size,

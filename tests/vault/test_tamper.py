@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.errors import MissingKey, TamperedData, VaultError, WrongKey
+from archiver.core.errors import MissingKey, TamperedData, VaultError, WrongKey
 from archiver.vault import KeyFileProvider, WrappedKey, parse_header
 from archiver.vault.format import TAG_SIZE, build_header
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from archiver.models import WarcPointer
+    from archiver.core.models import WarcPointer
 
 
 class ArchiverError(Exception):

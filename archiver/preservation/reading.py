@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from archiver.app import App
 from archiver.catalog import tables as t
-from archiver.errors import ArchiverError
-from archiver.models import WarcPointer
-from archiver.outbox import vault_context
+from archiver.core.errors import ArchiverError
+from archiver.core.models import WarcPointer
+from archiver.preservation.outbox import vault_context
 from archiver.vault import RangeReader, WrappedKey, decrypt_stream, read_header
 from archiver.vault.io import PlaintextReader
 from archiver.warc.reader import Record, read_record

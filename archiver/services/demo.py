@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.accounts import register_account
 from archiver.app import App
 from archiver.catalog import queries
-from archiver.errors import ConfigError
-from archiver.poller import Poller, RunReport
+from archiver.core.errors import ConfigError
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import SandboxServer
+from archiver.services.accounts import register_account
+from archiver.services.poll import Poller, RunReport
 from connectors import CONNECTORS, load_sandbox
 
 CYCLES = 3

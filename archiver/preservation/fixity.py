@@ -2,7 +2,7 @@
 
 Each object is read once. The stored bytes are hashed on their way into the decryptor (the
 ciphertext fixity check, against `object_sha256`/`object_size`), decrypted through
-`archiver.reading` with the catalog's wrapped key, the plaintext is hashed (against
+`archiver.preservation.reading` with the catalog's wrapped key, the plaintext is hashed (against
 `sha256`/`size`), and every WARC record's block and payload digests are recomputed. A damaged
 object is a finding with a one-line explanation, never a crash, so one bad object cannot hide
 the rest.
@@ -43,7 +43,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.app import App
 from archiver.catalog import tables as t
-from archiver.errors import (
+from archiver.core.errors import (
     ArchiverError,
     CatalogError,
     ConfigError,
@@ -53,7 +53,7 @@ from archiver.errors import (
     TamperedData,
     WrongKey,
 )
-from archiver.reading import StoredWarc, iter_plaintext
+from archiver.preservation.reading import StoredWarc, iter_plaintext
 from archiver.storage.base import NoSuchObject, ObjectStore
 from archiver.vault.io import PlaintextReader
 
@@ -323,7 +323,7 @@ def _check_records(reader: BinaryIO, name: str) -> tuple[int, str]:
     return count, ""
 
 
-# --- reading through archiver.reading while hashing the stored bytes ----------------------
+# --- reading through archiver.preservation.reading while hashing the stored bytes ----------------------
 
 
 class _HashingStream(io.RawIOBase):
@@ -387,7 +387,7 @@ class _TappedStore:
 
 def _reading_view(app: App, store: _TappedStore) -> App:
     """An App sharing `app`'s catalog and keys whose store is `store`: decryption stays in
-    archiver.reading and each object is read once. Never close it (it owns nothing)."""
+    archiver.preservation.reading and each object is read once. Never close it (it owns nothing)."""
     view = App(app.settings, app.clock)
     view.__dict__.update(catalog=app.catalog, keys=app.keys, store=store)
     return view

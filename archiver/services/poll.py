@@ -22,16 +22,16 @@ from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
 from archiver.catalog.queries import latest_versions
-from archiver.credentials import read_token
-from archiver.errors import (
+from archiver.core.credentials import read_token
+from archiver.core.errors import (
     AccountGone,
     ArchiverError,
     ConfigError,
     NeedsAttention,
     TryLater,
 )
-from archiver.models import AccountRef
-from archiver.outbox import Outbox, SweepReport
+from archiver.core.models import AccountRef
+from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,

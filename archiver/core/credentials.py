@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from archiver.errors import ConfigError, NeedsAttention
+from archiver.core.errors import ConfigError, NeedsAttention
 
 
 def token_ref(token_env: str | None, token_file: str | None) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.indexer import IndexStats, WarcFacts, WarcIndexer
-from archiver.errors import ArchiverError
+from archiver.core.errors import ArchiverError
 from archiver.vault import decrypt_stream, encrypt_file, read_header
 from archiver.vault.io import PlaintextReader
 from archiver.warc.fields import INFO_ACCOUNT, INFO_PLATFORM

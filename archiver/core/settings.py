@@ -18,7 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from archiver.errors import ConfigError
+from archiver.core.errors import ConfigError
 
 SECRET_MARKERS = ("token", "secret", "password", "key")
 

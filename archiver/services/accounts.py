@@ -9,9 +9,9 @@ from sqlalchemy import select
 from archiver.app import App
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
-from archiver.credentials import read_token, token_ref
-from archiver.errors import ArchiverError, ConfigError
-from archiver.models import AccountRef
+from archiver.core.credentials import read_token, token_ref
+from archiver.core.errors import ArchiverError, ConfigError
+from archiver.core.models import AccountRef
 from archiver.warc.rolling import RollingWarc
 
 

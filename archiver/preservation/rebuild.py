@@ -19,8 +19,8 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.indexer import WarcFacts, WarcIndexer
-from archiver.outbox import ENC_SUFFIX
-from archiver.reading import StoredWarc, plaintext_reader
+from archiver.preservation.outbox import ENC_SUFFIX
+from archiver.preservation.reading import StoredWarc, plaintext_reader
 from archiver.storage.base import StoredObject
 from archiver.vault import read_header
 from archiver.vault.io import PlaintextReader

@@ -2,7 +2,7 @@
 
 Rotation rewraps the wrapped data keys kept in the catalog (kilobytes per object) and never
 touches a stored object: their headers keep the wrap from the day they were written, and
-`archiver.reading` always prefers the catalog's copy. Rows are committed in batches, so an
+`archiver.preservation.reading` always prefers the catalog's copy. Rows are committed in batches, so an
 interrupted rotation leaves each row under either the old or the new KEK, both still valid.
 
 Key file: a new KEK is added and made current, then every row is rewrapped under it.
@@ -27,8 +27,8 @@ from sqlalchemy import func, select, update
 
 from archiver.app import App
 from archiver.catalog import tables as t
-from archiver.errors import ArchiverError, CatalogError, ConfigError
-from archiver.outbox import ENC_SUFFIX, vault_context
+from archiver.core.errors import ArchiverError, CatalogError, ConfigError
+from archiver.preservation.outbox import ENC_SUFFIX, vault_context
 from archiver.storage.base import NoSuchObject
 from archiver.vault import (
     KeyFileProvider,

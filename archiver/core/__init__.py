@@ -1,0 +1,1 @@
+"""Foundations every layer may import: settings, errors, data models, logging, clock, credentials."""

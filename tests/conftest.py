@@ -15,11 +15,16 @@ PG_URL = os.environ.get("ARCHIVER_TEST_PG_URL", "postgresql+psycopg://postgres@1
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """No test reads the developer's archiver.toml or ARCHIVER_* variables."""
+    """No test reads the developer's archiver.toml or ARCHIVER_* variables; every test names
+    its district and state, as a real install must before capturing."""
     for key in list(os.environ):
         if key.startswith("ARCHIVER_") and key != "ARCHIVER_TEST_PG_URL":
             monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("ARCHIVER_CONFIG", str(tmp_path / "no-such-archiver.toml"))
+    empty = tmp_path / "empty-archiver.toml"
+    empty.write_text("")
+    monkeypatch.setenv("ARCHIVER_CONFIG", str(empty))
+    monkeypatch.setenv("ARCHIVER_DISTRICT", "Test School District")
+    monkeypatch.setenv("ARCHIVER_STATE", "WA")
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "ip6-localhost"}

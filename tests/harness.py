@@ -34,6 +34,8 @@ class Harness:
         overrides: dict[str, Any] = {
             "home": self.home,
             "database_url": database_url,
+            "district": "Test School District",
+            "state": "WA",
             "connectors": {platform: {"api_base": self.server.url, "min_retry_seconds": 0.05,
                                       "page_limit": 25}},
             "capture": {"backoff_base": 0.01, "max_inline_wait": 5.0},

@@ -52,7 +52,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:  # same isolation as the autouse fixtures
         for key in [k for k in os.environ if k.startswith("ARCHIVER_")]:
             mp.delenv(key)
-        mp.setenv("ARCHIVER_CONFIG", str(root / "no-such-archiver.toml"))
+        (root / "empty-archiver.toml").write_text("")
+        mp.setenv("ARCHIVER_CONFIG", str(root / "empty-archiver.toml"))
         h = Harness(root, "facebook", settings={"vault": {"segment_size": 4096}})
         try:
             for n in range(POLLS):

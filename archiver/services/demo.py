@@ -63,7 +63,7 @@ def _start(platform: str, app: App) -> DemoPlatform:
     demo_accounts = getattr(sandbox, "demo_accounts", None)
     accounts = demo_accounts() if demo_accounts else [sandbox.seed_account()]
     tokens = app.settings.home / "demo-tokens"
-    tokens.mkdir(parents=True, exist_ok=True)
+    tokens.mkdir(parents=True, exist_ok=True, mode=0o700)
     for account in accounts:
         token_file = None
         if account.token:
@@ -104,6 +104,9 @@ def run_demo(
     on_account: Callable[[RunReport], None] | None = None,
 ) -> DemoResult:
     _check_home(app)
+    # The demo's archive is not a district's: it may name a made-up one.
+    app.settings.district = app.settings.district or "Demo School District"
+    app.settings.state = app.settings.state or "WA"
     app.settings.ensure_home()
     (app.settings.home / MARKER).write_text("created by 'archiver demo'\n")
     chosen = platforms or sorted(CONNECTORS)

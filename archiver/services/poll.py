@@ -31,6 +31,7 @@ from archiver.core.errors import (
     TryLater,
 )
 from archiver.core.models import AccountRef
+from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.warc.fields import (
     INFO_ACCOUNT,
@@ -120,6 +121,7 @@ class Poller:
         report = RunReport(account.label, run_id, "running")
         ref = AccountRef(account.platform, account.account_id, account.name, account.api_base, account.role)
         try:
+            require_capture_settings(app.settings)
             connector = app.connector(account.platform)
             token = read_token(account.token_ref, label=account.label)
         except ArchiverError as exc:
@@ -235,8 +237,16 @@ class Poller:
 
     # --- crash recovery --------------------------------------------------------------------
 
+    def preflight(self) -> None:
+        """Refuse to capture anything without the district and state written explicitly, or
+        without the key that will encrypt it (a lost key file is never silently replaced)."""
+        require_capture_settings(self.app.settings)
+        _ = self.app.keys
+
     def recover(self) -> SweepReport:
-        """Finish whatever an interrupted process left in the spool. Idempotent."""
+        """Check the capture can run (`preflight`), then finish whatever an interrupted
+        process left in the spool. Idempotent."""
+        self.preflight()
         report = self.outbox.sweep()
         with self.app.catalog.session() as s:
             for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running")):

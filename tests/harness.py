@@ -16,6 +16,7 @@ from archiver.core.settings import CaptureSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.services.accounts import register_account
+from archiver.services.archive_home import create_archive
 from archiver.services.poll import Poller, RunReport
 from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
@@ -42,6 +43,7 @@ class Harness:
         }
         overrides.update(settings or {})
         self.app = App(Settings(**overrides))
+        create_archive(self.app)  # as 'archiver accounts add' does in a new home
         token_file = None
         if self.seed.token:
             path = tmp_path / "token.txt"

@@ -39,6 +39,7 @@ from archiver.preservation.fixity import (
     verify,
 )
 from archiver.preservation.outbox import Outbox, warc_key
+from archiver.services.archive_home import create_archive
 from archiver.vault import read_header
 from tests.harness import Harness
 
@@ -235,6 +236,7 @@ def test_sampling_picks_the_right_count(app: App) -> None:
 
 def test_empty_catalog_checks_nothing(tmp_path: Path) -> None:
     app = App(Settings(home=tmp_path / "empty"))
+    create_archive(app)
     try:
         report = verify(app, sample_pct=None, all_=False)
         assert report.ok and report.checked == 0 and report.total_objects == 0

@@ -104,7 +104,7 @@ def accounts_add(ctx: click.Context, platform: str, account_id: str, name: str, 
     """
     from archiver.services.accounts import register_account
 
-    app = get_app(ctx)
+    app = get_app(ctx, create=True)
     row = register_account(app, platform, account_id, name=name, role=role, api_base=api_base,
                            token_env=token_env, token_file=token_file, replace=replace)
     console.print(f"registered [bold]{row.label}[/] ({row.name})")
@@ -434,7 +434,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     """
     from archiver.services.demo import CYCLES, run_demo
 
-    app = get_app(ctx)
+    app = get_app(ctx, require=False)  # the demo makes its own archive, in an empty home only
     # The sandbox asks for tiny waits; keep the demo quick without changing real defaults.
     for platform_settings in app.settings.connectors.values():
         platform_settings.min_retry_seconds = min(platform_settings.min_retry_seconds, 0.2)
@@ -474,10 +474,11 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-from archiver.cli.vault_commands import keys, verify  # noqa: E402 - commands defined elsewhere
+from archiver.cli.vault_commands import init, keys, verify  # noqa: E402 - commands defined elsewhere
 
 cli.add_command(verify)
 cli.add_command(keys)
+cli.add_command(init)
 
 
 @cli.command()

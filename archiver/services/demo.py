@@ -19,6 +19,7 @@ from archiver.core.errors import ConfigError
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import SandboxServer
 from archiver.services.accounts import register_account
+from archiver.services.archive_home import create_archive
 from archiver.services.poll import Poller, RunReport
 from connectors import CONNECTORS, load_sandbox
 
@@ -107,7 +108,7 @@ def run_demo(
     # The demo's archive is not a district's: it may name a made-up one.
     app.settings.district = app.settings.district or "Demo School District"
     app.settings.state = app.settings.state or "WA"
-    app.settings.ensure_home()
+    create_archive(app)  # the home, its catalog and, for a key-file archive, its key file
     (app.settings.home / MARKER).write_text("created by 'archiver demo'\n")
     chosen = platforms or sorted(CONNECTORS)
     started: list[DemoPlatform] = []

@@ -241,7 +241,7 @@ class Poller:
         """Refuse to capture anything without the district and state written explicitly, or
         without the key that will encrypt it (a lost key file is never silently replaced)."""
         require_capture_settings(self.app.settings)
-        _ = self.app.keys
+        self.app.check_keys_present()
 
     def recover(self) -> SweepReport:
         """Check the capture can run (`preflight`), then finish whatever an interrupted

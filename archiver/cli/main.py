@@ -121,21 +121,9 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
     Example:
       archiver accounts list --json
     """
-    from sqlalchemy import select
+    from archiver.services.accounts import list_accounts
 
-    from archiver.catalog import tables as t
-
-    app = get_app(ctx)
-    with app.catalog.session() as s:
-        rows = list(s.scalars(select(t.Account).order_by(t.Account.id)))
-    data = [
-        {"id": r.id, "platform": r.platform, "account": r.account_id, "name": r.name, "role": r.role,
-         "status": r.status, "message": r.status_message,
-         "last_polled_at": r.last_polled_at.isoformat() if r.last_polled_at else None,
-         "next_poll_after": r.next_poll_after.isoformat() if r.next_poll_after else None,
-         "token": r.token_ref.split(":", 1)[0] if r.token_ref else "none"}
-        for r in rows
-    ]
+    data = [a.as_dict() for a in list_accounts(get_app(ctx))]
     if as_json:
         print_json(data)
         return
@@ -158,13 +146,11 @@ def accounts_check(ctx: click.Context, selector: str | None, as_json: bool) -> N
     Example:
       archiver accounts check --account facebook:1000001
     """
-    from archiver.services.accounts import check_account
-    from archiver.services.poll import Poller
+    from archiver.services.accounts import check_accounts
 
-    app = get_app(ctx)
-    outcomes = [check_account(app, a) for a in Poller(app).accounts(selector)]
+    outcomes = check_accounts(get_app(ctx), selector)
     if as_json:
-        print_json([o.__dict__ for o in outcomes])
+        print_json([o.as_dict() for o in outcomes])
     else:
         table = Table("account", "ok", "name on platform", "message", title="Account check")
         for o in outcomes:
@@ -194,21 +180,18 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
     """
     from archiver.services.poll import Poller
 
-    app = get_app(ctx)
-    poller = Poller(app)
-    chosen = poller.accounts(selector)
-    reports = []
+    poller = Poller(get_app(ctx))
+    total = len(poller.accounts(selector))  # an unknown selector fails here, before the bar
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("capturing", total=len(chosen))
-        with poller.outbox.exclusive():
-            poller.recover()
-            for account in chosen:
-                bar.update(task, description=f"capturing {account.label}")
-                reports.append(poller.poll_account(account))
-                bar.advance(task)
+        task = bar.add_task("capturing", total=total)
+        reports = poller.poll(
+            selector,
+            on_start=lambda account: bar.update(task, description=f"capturing {account.label}"),
+            on_account=lambda _report: bar.advance(task),
+        )
     if as_json:
-        print_json([{k: v for k, v in r.__dict__.items() if k != "error"} for r in reports])
+        print_json([r.as_dict() for r in reports])
     else:
         console.print(run_table(reports, "Capture cycle"))
     failed = [r for r in reports if r.status != "complete"]
@@ -253,11 +236,9 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
     Example:
       archiver items list --account facebook:1000001 --deleted --json
     """
-    from archiver.catalog import queries
+    from archiver.services.items import list_items
 
-    app = get_app(ctx)
-    with app.catalog.session() as s:
-        rows = queries.list_items(s, account=account, kind=kind, deleted=deleted, edited=edited, limit=limit)
+    rows = list_items(get_app(ctx), account=account, kind=kind, deleted=deleted, edited=edited, limit=limit)
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
@@ -288,11 +269,9 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     Example:
       archiver items show 1000001_3000002
     """
-    from archiver.catalog import queries
+    from archiver.services.items import show_item
 
-    app = get_app(ctx)
-    with app.catalog.session() as s:
-        detail = queries.item_detail(s, item_id)
+    detail = show_item(get_app(ctx), item_id)
     if as_json:
         print_json(detail.as_dict())
         return
@@ -332,21 +311,16 @@ def warc_list(ctx: click.Context, as_json: bool) -> None:
     Example:
       archiver warc list --json
     """
-    from sqlalchemy import select
-
-    from archiver.catalog import tables as t
+    from archiver.services.warcs import list_warcs
 
     app = get_app(ctx)
-    with app.catalog.session() as s:
-        rows = list(s.scalars(select(t.WarcFile).order_by(t.WarcFile.first_date, t.WarcFile.name)))
-    data = [{"name": r.name, "size": r.size, "records": r.records, "sha256": r.sha256,
-             "first_date": r.first_date.isoformat(), "store_key": r.store_key} for r in rows]
+    rows = list_warcs(app)
     if as_json:
-        print_json(data)
+        print_json([r.as_dict() for r in rows])
         return
     table = Table("name", "records", "bytes", "sha256", "stored as", title=f"{len(rows)} WARC files in {app.store.url}")
-    for d in data:
-        table.add_row(d["name"], str(d["records"]), str(d["size"]), d["sha256"][:16], d["store_key"])
+    for r in rows:
+        table.add_row(r.name, str(r.records), str(r.size), r.sha256[:16], r.store_key)
     console.print(table)
 
 
@@ -361,11 +335,10 @@ def warc_cat(ctx: click.Context, name: str) -> None:
     Example:
       archiver warc cat facebook-1000001-...warc.gz | warcio index -
     """
-    from archiver.preservation.reading import iter_warc_bytes
+    from archiver.services.warcs import warc_bytes
 
-    app = get_app(ctx)
     out = sys.stdout.buffer
-    for chunk in iter_warc_bytes(app, name):
+    for chunk in warc_bytes(get_app(ctx), name):
         out.write(chunk)
     out.flush()
 
@@ -392,14 +365,13 @@ def catalog_rebuild(ctx: click.Context, apply: bool, as_json: bool) -> None:
     Example:
       archiver catalog rebuild
     """
-    from archiver.preservation.rebuild import rebuild, stored_warc_keys
+    from archiver.services.maintenance import rebuild_catalog, stored_warc_count
 
     app = get_app(ctx)
-    total = len(stored_warc_keys(app))
     with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), console=err_console,
                   transient=True, disable=as_json) as bar:
-        task = bar.add_task("rebuild", total=total)
-        report = rebuild(app, apply=apply, progress=lambda _name: bar.advance(task))
+        task = bar.add_task("rebuild", total=stored_warc_count(app))
+        report = rebuild_catalog(app, apply=apply, on_warc=lambda _name: bar.advance(task))
     if as_json:
         print_json({"warcs": report.warcs, "equal": report.equal, "applied": report.applied,
                     "tables": [d.__dict__ for d in report.diffs]})
@@ -432,17 +404,12 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     Example:
       ARCHIVER_HOME=./demo-archive archiver demo
     """
-    from archiver.services.demo import CYCLES, run_demo
+    from archiver.app import App
+    from archiver.core.settings import load_settings
+    from archiver.services.demo import CYCLES, demo_settings, run_demo
 
-    app = get_app(ctx)
-    # The sandbox asks for tiny waits; keep the demo quick without changing real defaults.
-    for platform_settings in app.settings.connectors.values():
-        platform_settings.min_retry_seconds = min(platform_settings.min_retry_seconds, 0.2)
-    from archiver.core.settings import ConnectorSettings
-    from connectors import CONNECTORS
-
-    for name in CONNECTORS:
-        app.settings.connectors.setdefault(name, ConnectorSettings(min_retry_seconds=0.2))
+    app = App(demo_settings(load_settings()))  # the demo's own settings, never the caller's
+    ctx.call_on_close(app.close)
     console.print(f"[bold]Demo[/]: sandbox platforms on 127.0.0.1, archive in {app.settings.home}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:

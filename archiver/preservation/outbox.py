@@ -48,15 +48,6 @@ def warc_key(platform: str, account_id: str, name: str) -> str:
     return f"warc/{platform}/{safe}/{name}{ENC_SUFFIX}"
 
 
-def owner_of(path: Path) -> tuple[str, str]:
-    """(platform, account) from the warcinfo record of a plaintext WARC."""
-    with open(path, "rb") as fh:
-        for record in iter_records(fh, path.name):
-            info = record.warc_fields()
-            return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
-    return "unknown", "unknown"
-
-
 @dataclass
 class SweepReport:
     salvaged: list[str] = field(default_factory=list)

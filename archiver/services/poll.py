@@ -113,11 +113,12 @@ class Poller:
         """One account; whatever goes wrong here never stops the capture of the others."""
         if isinstance(account, t.Account):
             account = AccountInfo.of(account)
+        run_id = str(uuid.uuid4())
         try:
-            return self._poll_account(account)
+            return self._poll_account(account, run_id)
         except ArchiverError as exc:
             log.error("capture of %s failed: %s", account.label, exc.message)
-            return self._finish_without_run(account, exc)
+            return self._finish_failed(account, run_id, exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one connector must not stop the rest
             log.exception("unexpected failure while capturing %s", account.label)
             error = ArchiverError(
@@ -125,11 +126,10 @@ class Poller:
                 "what was captured stays in the spool and is stored on the next run; "
                 "please report this with the log"
             )
-            return self._finish_without_run(account, error)
+            return self._finish_failed(account, run_id, error)
 
-    def _poll_account(self, account: AccountInfo) -> RunReport:
+    def _poll_account(self, account: AccountInfo, run_id: str) -> RunReport:
         app, clock = self.app, self.app.clock
-        run_id = str(uuid.uuid4())
         try:
             connector = app.connector(account.platform)
             token = read_token(account.token_ref, label=account.label)
@@ -234,6 +234,23 @@ class Poller:
                 row.next_poll_after = next_after
                 if result.complete and result.cursor is not None:
                     row.cursor = result.cursor
+
+    def _finish_failed(self, account: AccountInfo, run_id: str, exc: ArchiverError) -> RunReport:
+        """A capture that raised: if its run row was opened, that run is closed as failed
+        (not left 'running' and reported as never run); otherwise nothing ran."""
+        with self.app.catalog.session() as s:
+            run = s.get(t.CaptureRun, run_id)
+            if run is not None:
+                run.status, run.message, run.finished_at = "failed", exc.message, self.app.clock.now()
+        if run is None:
+            return self._finish_without_run(account, exc)
+        status, message, next_after = _status_of(exc, None)
+        with self.app.catalog.session() as s:
+            row = s.get(t.Account, account.id)
+            if row is not None:
+                row.status, row.status_message, row.next_poll_after = status, message, next_after
+                row.last_polled_at = self.app.clock.now()
+        return RunReport(account.label, run_id, "failed", message, error=exc)
 
     def _finish_without_run(self, account: AccountInfo, exc: ArchiverError) -> RunReport:
         status, message, next_after = _status_of(exc, None)

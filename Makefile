@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/archiver demo
 
 test: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 test-slow: $(STAMP)
@@ -27,6 +28,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean-venv:
 	rm -rf $(VENV)

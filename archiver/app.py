@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.core.clock import Clock, SystemClock
@@ -35,7 +35,7 @@ class App:
     @cached_property
     def store(self) -> ObjectStore:
         self.settings.ensure_home()
-        options = {}
+        options: dict[str, Any] = {}
         if self.settings.store_url.startswith("s3://"):
             options = {
                 "endpoint_url": self.settings.storage.s3_endpoint_url,

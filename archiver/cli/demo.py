@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,6 +11,9 @@ from rich.table import Table
 
 from archiver.cli.common import console, err_console, error_line, handle_errors
 from archiver.cli.poll import run_table
+
+if TYPE_CHECKING:
+    from archiver.services.poll import RunReport
 
 
 @click.command()
@@ -36,7 +40,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
                   console=err_console, transient=True) as bar:
         task = bar.add_task("cycle 1", total=None)
 
-        def on_account(report) -> None:  # type: ignore[no-untyped-def]
+        def on_account(report: RunReport) -> None:
             bar.advance(task)
 
         def on_cycle(cycle: int, reports: list) -> None:

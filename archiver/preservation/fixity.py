@@ -56,6 +56,7 @@ from archiver.core.errors import (
 from archiver.preservation.reading import StoredWarc, iter_plaintext
 from archiver.storage.base import NoSuchObject, ObjectStore
 from archiver.vault.io import PlaintextReader
+from archiver.warc.reader import ByteStream
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,7 @@ def _ciphertext_problem(row: t.WarcFile, stream: _HashingStream | None) -> str:
     return ""
 
 
-def _check_records(reader: BinaryIO, name: str) -> tuple[int, str]:
+def _check_records(reader: ByteStream, name: str) -> tuple[int, str]:
     """Recompute each record's WARC-Block-Digest and WARC-Payload-Digest.
 
     Returns (records read, first problem or ''). Vault errors propagate: they are the
@@ -350,7 +351,7 @@ class _HashingStream(io.RawIOBase):
             self.complete = True
         return data
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]  # RawIOBase says any buffer; callers pass these two
         data = self.read(len(target))
         target[: len(data)] = data
         return len(data)
@@ -379,7 +380,7 @@ class _TappedStore:
     def open(self, key: str) -> BinaryIO:
         self.last = None
         self.last = _HashingStream(self._store.open(key))
-        return self.last  # type: ignore[return-value]
+        return self.last  # type: ignore[return-value]  # a RawIOBase stream, read like a BinaryIO
 
 
 

@@ -128,7 +128,7 @@ class Outbox:
             )
 
         with self.app.catalog.session() as s:
-            return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
+            return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
@@ -177,7 +177,7 @@ class Outbox:
     def _owner_of_encrypted(self, enc: Path, name: str) -> tuple[str, str]:
         with open(enc, "rb") as fh:
             reader = PlaintextReader(decrypt_stream(fh, self.app.keys, context=vault_context(name)))
-            for record in iter_records(reader, name):  # type: ignore[arg-type]
+            for record in iter_records(reader, name):
                 info = record.warc_fields()
                 return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
         return "unknown", "unknown"

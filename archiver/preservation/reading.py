@@ -8,7 +8,7 @@ server builds one `WarcReader` per request so no cache is shared between threads
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -55,7 +55,7 @@ def stored_warc(catalog: Catalog, name: str) -> StoredWarc:
 
 
 def iter_plaintext(store: OpensObjects, keys: KeyProvider, warc: StoredWarc,
-                   chunk: int = 1 << 20) -> Iterator[bytes]:
+                   chunk: int = 1 << 20) -> Generator[bytes, None, None]:
     """The WARC's plaintext bytes, each chunk authenticated; the catalog's wrapped key wins
     over the one in the object header (it is the current one after a key rotation)."""
     with store.open(warc.store_key) as fh:

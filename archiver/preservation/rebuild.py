@@ -92,7 +92,7 @@ def index_all(app: App, catalog: Catalog, keys: Iterable[str],
             )
 
         with catalog.session() as s:
-            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
+            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)
         count += 1
         if progress:
             progress(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from archiver.cli.accounts import accounts
+from archiver.cli.audit import audit
 from archiver.cli.catalog import catalog
 from archiver.cli.config import config
 from archiver.cli.daemon import daemon
@@ -49,6 +50,7 @@ cli.add_command(catalog)
 cli.add_command(demo)
 cli.add_command(verify)
 cli.add_command(keys)
+cli.add_command(audit)
 cli.add_command(daemon)
 
 

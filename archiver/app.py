@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.core.clock import Clock, SystemClock
@@ -17,6 +18,9 @@ from archiver.storage.factory import open_store
 from archiver.vault import KeyFileProvider, KeyProvider
 from connectors import make_connector
 from connectors.base import Connector
+
+if TYPE_CHECKING:
+    from archiver.preservation.reading import WarcReader
 
 
 @dataclass
@@ -32,7 +36,7 @@ class App:
     @cached_property
     def store(self) -> ObjectStore:
         self.settings.ensure_home()
-        options = {}
+        options: dict[str, Any] = {}
         if self.settings.store_url.startswith("s3://"):
             options = {
                 "endpoint_url": self.settings.storage.s3_endpoint_url,
@@ -85,13 +89,19 @@ class App:
         with self.catalog.session() as s:
             used = set(s.scalars(select(t.WarcFile.key_id).where(
                 t.WarcFile.wrapped_key.is_not(None), t.WarcFile.key_id.like("kf-%")).distinct()))
-        missing = sorted(used - set(provider.key_ids))
+        missing = sorted(k for k in used - set(provider.key_ids) if k)
         if missing:
             raise MissingKey(
                 f"Key file {provider.path} lacks key {missing[0]!r}"
                 + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
                 + " that the catalog's objects need; restore the key file from backup"
             )
+
+    def warc_reader(self) -> WarcReader:
+        """A fresh reader of stored WARCs (its range-reader cache belongs to the caller)."""
+        from archiver.preservation.reading import WarcReader
+
+        return WarcReader(self.catalog, self.store, self.keys)
 
     def connector(self, platform: str) -> Connector:
         return make_connector(platform, self.settings.connector(platform))

@@ -48,6 +48,9 @@ class ItemDetail:
     tombstone: dict[str, Any] | None
     observations: int
     media: list[dict[str, Any]] = field(default_factory=list)
+    # WARC name -> its last fixity check, for each WARC this item's evidence is in whose last
+    # check failed: that evidence must be restored from a replica before it is relied on.
+    failed_fixity: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,7 +59,24 @@ class ItemDetail:
             "version_history": [asdict(v) for v in self.versions],
             "tombstone": self.tombstone,
             "media": self.media,
+            "failed_fixity": self.failed_fixity,
         }
+
+
+def failed_fixity(s: Session, warc_names: set[str]) -> dict[str, dict[str, Any]]:
+    """For each named WARC whose most recent fixity check was not 'ok', that check."""
+    if not warc_names:
+        return {}
+    last = (
+        select(t.FixityCheck.warc_name, func.max(t.FixityCheck.id).label("last_id"))
+        .where(t.FixityCheck.warc_name.in_(warc_names))
+        .group_by(t.FixityCheck.warc_name)
+        .subquery()
+    )
+    rows = s.scalars(select(t.FixityCheck).join(last, t.FixityCheck.id == last.c.last_id))
+    return {r.warc_name: {"verdict": r.verdict, "checked_at": r.checked_at.isoformat(), "detail": r.detail,
+                          "run_id": r.run_id}
+            for r in rows if r.verdict != "ok"}
 
 
 def latest_versions(s: Session, account_pk: int) -> list[tuple[t.Item, t.ItemVersion]]:
@@ -199,7 +219,11 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
         versions=len(versions),
         text=versions[-1].text if versions else "",
     )
-    return ItemDetail(summary, versions, tombstone, int(observations), media)
+    evidence_files = {v.warc["file"] for v in versions} | {m["file"] for m in media}
+    if tombstone is not None:
+        evidence_files.add(tombstone["evidence"]["file"])
+    return ItemDetail(summary, versions, tombstone, int(observations), media,
+                      failed_fixity(s, {f for f in evidence_files if f}))
 
 
 def counts(s: Session) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
@@ -85,3 +86,6 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
                       f"{tomb['evidence']['record_id']}")
     for m in detail.media:
         console.print(f"media: {m['url']} ({m['size']} bytes) in {m['file']}@{m['offset']}")
+    for name, check in detail.failed_fixity.items():
+        console.print(f"[red]fixity failed[/]: evidence in {escape(name)} failed its last check "
+                      f"({check['verdict']}, {check['checked_at'][:19]}); restore it from a replica, see 'archiver verify'")

@@ -219,11 +219,10 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
         versions=len(versions),
         text=versions[-1].text if versions else "",
     )
-    evidence_files = {v.warc["file"] for v in versions} | {m["file"] for m in media}
-    if tombstone is not None:
-        evidence_files.add(tombstone["evidence"]["file"])
-    return ItemDetail(summary, versions, tombstone, int(observations), media,
-                      failed_fixity(s, {f for f in evidence_files if f}))
+    files = [v.warc["file"] for v in versions] + [m["file"] for m in media]
+    files += [tomb.evidence_file] if tomb is not None else []
+    evidence_files = {f for f in files if isinstance(f, str) and f}
+    return ItemDetail(summary, versions, tombstone, int(observations), media, failed_fixity(s, evidence_files))
 
 
 def counts(s: Session) -> dict[str, int]:

@@ -1,7 +1,9 @@
 """`archiver keys rotate`: put every object's data key under a new key-encryption key (KEK).
 
 Rotation rewraps the wrapped data keys kept in the catalog (kilobytes per object) and never
-touches a stored object: their headers keep the wrap from the day they were written, and
+rewrites a stored object: each new wrap is also stored beside its object as a write-once wrap
+sidecar (archiver.preservation.wrapped_keys), so the store alone plus the current key reads
+everything after old keys are removed. Headers keep the wrap from the day they were written, and
 `archiver.preservation.reading` always prefers the catalog's copy. Rows are committed in batches, so an
 interrupted rotation leaves each row under either the old or the new KEK, both still valid.
 

@@ -73,8 +73,7 @@ def check_account(app: App, account: t.Account) -> CheckOutcome:
             warc=rolling,
             clock=app.clock,
             settings=app.settings.capture,
-            auth_style=connector.auth_style,
-            token=token,
+            auth=connector.auth(token),
             platform=account.platform,
             account=account.account_id,
         )

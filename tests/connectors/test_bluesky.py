@@ -262,8 +262,9 @@ def _sample_view() -> dict:
 
 
 def _check(exchange: CapturedExchange) -> list[Item | ParseWarning]:
-    out = list(BlueskyConnector().parse(ACCOUNT, exchange))
+    out = list(BlueskyConnector().parse(ACCOUNT, exchange))  # the raw parser: nothing catches
     assert all(isinstance(x, Item | ParseWarning) for x in out)
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
     return out
 
 
@@ -301,3 +302,15 @@ def test_feed_and_thread_parse_a_post_identically_and_probes_parse_to_nothing() 
     assert "likeCount" not in json.dumps(item.content) and "indexedAt" not in json.dumps(item.content)
     probe = URLS[1].replace("depth=10", "depth=0")
     assert _check(CapturedExchange(probe, "GET", 200, (), json.dumps({"thread": {"post": view}}).encode(), T0)) == []
+
+@settings(max_examples=60, deadline=None)
+@given(posts=st.lists(st.tuples(st.from_regex(r"\A[a-z2-7]{13}\Z"), st.text(max_size=60)), max_size=6,
+                      unique_by=lambda p: p[0]))
+def test_valid_feed_yields_one_item_per_post_and_no_warning(posts: list[tuple[str, str]]) -> None:
+    view = _sample_view()
+    did = view["author"]["did"]
+    feed = [{"post": {**view, "uri": f"at://{did}/app.bsky.feed.post/{rkey}", "record": {**view["record"], "text": text}}}
+            for rkey, text in posts]
+    out = _check(CapturedExchange(URLS[0], "GET", 200, (), json.dumps({"feed": feed}).encode(), T0))
+    assert len([i for i in out if isinstance(i, Item)]) == len(posts)
+    assert not [w for w in out if isinstance(w, ParseWarning)]

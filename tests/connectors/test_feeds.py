@@ -6,6 +6,7 @@ deletion, modified_gmt, conditional GET, XML attacks, identifier forms and parse
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -308,8 +309,9 @@ SAMPLE_POST, SAMPLE_COMMENT, SAMPLE_RSS = _sample_wp()
 
 
 def _check(account: AccountRef, exchange: CapturedExchange) -> list[Item | ParseWarning]:
-    out = list(FeedsConnector().parse(account, exchange))
+    out = list(FeedsConnector().parse(account, exchange))  # the raw parser: nothing catches
     assert all(isinstance(x, Item | ParseWarning) for x in out)
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
     return out
 
 
@@ -342,3 +344,12 @@ def test_feed_entry_content_has_substance_but_no_dates() -> None:
     assert isinstance(item, Item) and item.item_id.startswith(f"https://{SITE}/?p=")
     assert "bold" in item.content["content"] and item.created_at is not None
     assert "pubDate" not in json.dumps(item.content) and item.media
+
+@settings(max_examples=60, deadline=None)
+@given(posts=st.lists(st.tuples(st.integers(1, 10**9), st.text(max_size=40)), max_size=6, unique_by=lambda p: p[0]))
+def test_valid_wordpress_posts_yield_one_item_each_and_no_warning(posts: list[tuple[int, str]]) -> None:
+    body = [{**SAMPLE_POST, "id": n, "title": {"rendered": html.escape(title)},
+             "content": {"rendered": f"<p>{html.escape(title)}</p>", "protected": False}} for n, title in posts]
+    out = _check(WP_ACCOUNT, CapturedExchange(WP_URLS[0], "GET", 200, (), json.dumps(body).encode(), T0))
+    assert len([i for i in out if isinstance(i, Item)]) == len(posts)
+    assert not [w for w in out if isinstance(w, ParseWarning)]

@@ -20,7 +20,7 @@ from archiver.core.models import AccountRef, CapturedExchange, Gone, Present
 from connectors.auth import AuthStyle
 from connectors.base import HttpClient
 from connectors.common import ConnectorBase
-from connectors.paging import NextUrl, Page, PageRequest
+from connectors.paging import Fetch, NextUrl, Page, PageRequest
 
 TOKEN_CODES = frozenset({190, 102})
 PERMISSION_CODES = frozenset({10, 200, 299})
@@ -191,7 +191,7 @@ class GraphConnector(ConnectorBase):
         )
         return self.decode_json(exchange, account, subject)
 
-    def _fetch(self, account: AccountRef, http: HttpClient, subject: str, *, missing_ok: bool = False):  # type: ignore[no-untyped-def]
+    def _fetch(self, account: AccountRef, http: HttpClient, subject: str, *, missing_ok: bool = False) -> Fetch:
         """A page fetcher for `Listing.pages`: the `data` array of each page.
 
         With `missing_ok`, an object deleted since it was listed raises `Vanished`, so the

@@ -153,8 +153,8 @@ class Offset(Paginator):
         total, links = paging.get("total"), paging.get("links")
         has_total = isinstance(total, int) and not isinstance(total, bool)
         has_links = isinstance(links, list)
-        more_by_total = has_total and start < total
-        more_by_link = has_links and any(isinstance(k, dict) and k.get("rel") == "next" for k in links)
+        more_by_total = isinstance(total, int) and has_total and start < total
+        more_by_link = isinstance(links, list) and any(isinstance(k, dict) and k.get("rel") == "next" for k in links)
         if (has_total or has_links) and not (more_by_total or more_by_link):
             return None
         return replace(request, params={**params, "start": str(start)})

@@ -69,7 +69,7 @@ class BlueskyConnector(ConnectorBase):
         return exchange
 
     def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
     def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(

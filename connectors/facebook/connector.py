@@ -29,6 +29,7 @@ from connectors.base import HttpClient
 from connectors.common import PlatformSettings
 from connectors.graph import GraphConnector, GraphWords
 from connectors.paging import NextUrl, PageRequest
+from connectors.shapes import as_dict
 
 POST_FIELDS = (
     "id,created_time,updated_time,message,story,permalink_url,full_picture,status_type,"
@@ -170,7 +171,7 @@ class FacebookConnector(GraphConnector):
                 entry["id"],
             )
             created = None
-        author = entry.get("from") if isinstance(entry.get("from"), dict) else {}
+        author = as_dict(entry.get("from"))
         message = entry.get("message")
         if message is not None and not isinstance(message, str):
             yield ParseWarning(

@@ -195,7 +195,8 @@ class FeedsConnector(ConnectorBase):
         status = exchange.status
         if status == 304 or 200 <= status < 300:
             return exchange
-        kwargs = {"platform": self.platform, "account": account.account_id, "evidence": exchange.response_pointer}
+        kwargs: dict[str, Any] = {"platform": self.platform, "account": account.account_id,
+                                  "evidence": exchange.response_pointer}
         if status in (404, 410):
             raise AccountGone(f"The feed {account.account_id} is gone (HTTP {status}); check the blog for its new "
                               "feed address and register that", **kwargs)

@@ -29,6 +29,7 @@ from connectors.graph import NONEXISTING_FIELD, GraphConnector, GraphWords, Vani
 from connectors.instagram.ids import is_numeric_id, normalize_account_id
 from connectors.instagram.parse import parse_response
 from connectors.paging import NextUrl, PageRequest
+from connectors.shapes import as_dict
 
 MEDIA_FIELDS = (
     "id,caption,media_type,media_product_type,media_url,thumbnail_url,permalink,shortcode,"
@@ -176,26 +177,26 @@ class InstagramConnector(GraphConnector):
                     if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                         continue
                     comment_ids.append(row["id"])
-                    replies = row.get("replies") if isinstance(row.get("replies"), dict) else {}
-                    paging = replies.get("paging") if isinstance(replies.get("paging"), dict) else {}
+                    replies = as_dict(row.get("replies"))
+                    paging = as_dict(replies.get("paging"))
                     if paging.get("next"):
                         truncated.add(row["id"])
         except Vanished:
             return  # deleted since the media listing: the deletion check will find out
         yield from comments.covered(media_id, ItemKind.COMMENT)
         for comment_id in comment_ids:
-            replies = comments  # inline replies came with the comments listing
+            thread = comments  # inline replies came with the comments listing
             if comment_id in truncated:
-                replies = self.listing(account, comment_id)
+                thread = self.listing(account, comment_id)
                 first = PageRequest(f"{base}/{comment_id}/replies", {"fields": REPLY_FIELDS, "limit": limit})
                 try:
-                    for page in replies.pages(self._fetch(account, http, comment_id, missing_ok=True), first,
+                    for page in thread.pages(self._fetch(account, http, comment_id, missing_ok=True), first,
                                               NextUrl()):
-                        yield from replies.observe(page.exchange)
+                        yield from thread.observe(page.exchange)
                 except Vanished:
                     continue
             if comments.whole:
-                yield from replies.covered(comment_id, ItemKind.REPLY)
+                yield from thread.covered(comment_id, ItemKind.REPLY)
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         return parse_response(account.account_id, exchange)

@@ -35,6 +35,7 @@ from connectors.linkedin import errors
 from connectors.linkedin.ids import ORG_URN, comment_parts, normalize_account_id, quote_urn
 from connectors.linkedin.parse import comment_urn, parse_response
 from connectors.paging import Fetch, Offset, Page, PageRequest, items_of
+from connectors.shapes import as_dict, as_list
 
 MEDIA_ENDPOINTS = {"image": "images", "video": "videos", "document": "documents"}
 POSTS_PAGE_MAX = 100
@@ -87,7 +88,7 @@ class LinkedInConnector(ConnectorBase):
             version=self.version,
             subject=subject,
         )
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
     def _fetch(self, account: AccountRef, http: HttpClient, subject: str, *, missing_ok: bool = False) -> Fetch:
         """A page fetcher for a Rest.li collection; with `missing_ok`, an object deleted since
@@ -125,7 +126,7 @@ class LinkedInConnector(ConnectorBase):
             http, f"{self._base(account)}/rest/organizations", {"q": "vanityName", "vanityName": wanted}
         )
         data = self._checked(exchange, account, f"page name {wanted}")
-        elements = data.get("elements") if isinstance(data.get("elements"), list) else []
+        elements = as_list(data.get("elements"))
         for element in elements:
             org_id = str(element.get("id", "")) if isinstance(element, dict) else ""
             if org_id.isdigit():
@@ -193,7 +194,7 @@ class LinkedInConnector(ConnectorBase):
                 for row in page.rows:
                     urn = _comment_urn(row)
                     if urn:
-                        summary = row.get("commentsSummary") if isinstance(row.get("commentsSummary"), dict) else {}
+                        summary = as_dict(row.get("commentsSummary"))
                         first_level = summary.get("totalFirstLevelComments")
                         known_empty = first_level == 0 and not isinstance(first_level, bool)
                         wanted.append((urn, not known_empty))

@@ -30,6 +30,7 @@ from connectors.mastodon import errors, ids
 from connectors.mastodon.parse import parse_exchange
 from connectors.paging import LinkHeader, Page, PageRequest, items_of
 from connectors.ratelimit import Budget
+from connectors.shapes import as_dict
 
 MAX_LIMIT = 40  # Mastodon caps `limit` on account statuses at 40
 UNAUTHENTICATED_DESCENDANTS = 60  # the context cap for requests without a token
@@ -142,7 +143,7 @@ class MastodonConnector(ConnectorBase):
         statuses: dict[str, dict[str, Any]] = {}  # status id -> replies_count, edited_at
 
         def fetch(request: PageRequest) -> Page:
-            exchange = self._get(http, account, request.url, request.params, budget,
+            exchange = self._get(http, account, request.url, dict(request.params or {}), budget,
                                  subject="the account's statuses", account_scope=True)
             data = self._json(exchange, account, "the account's statuses")
             if not isinstance(data, list):
@@ -182,7 +183,7 @@ class MastodonConnector(ConnectorBase):
             if self._context_complete(exchange, descendants, account, http, budget, auth):
                 yield from context.covered(ids.item_id(instance, status_id), ItemKind.REPLY)
 
-        edits_before = state.get("edits") if isinstance(state.get("edits"), dict) else {}
+        edits_before = as_dict(state.get("edits"))
         edits_now: dict[str, str] = {}
         for status_id, meta in {**replies_meta, **statuses}.items():
             stamp = meta.get("edited_at")

@@ -70,7 +70,7 @@ class TikTokConnector(ConnectorBase):
             min_wait=timedelta(seconds=self.settings.min_retry_seconds),
             subject=subject,
         )
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
     def _identity(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> dict[str, str]:
         """Whose token this is; a token of another account must never feed this one's archive."""

@@ -36,6 +36,7 @@ from archiver.core.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings, shape_guard
 from connectors.paging import Listing, Page, PageRequest, Token
+from connectors.shapes import as_dict
 from connectors.x import errors
 from connectors.x.handles import normalize
 from connectors.x.parse import parse_tweets
@@ -68,7 +69,7 @@ class XCursor:
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> XCursor:
         raw = raw if isinstance(raw, dict) else {}
-        recent = raw.get("recent") if isinstance(raw.get("recent"), dict) else {}
+        recent = as_dict(raw.get("recent"))
         count = raw.get("tweet_count")
         return cls(
             user_id=str(raw.get("user_id") or ""),

@@ -34,6 +34,7 @@ from archiver.core.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings, shape_guard
 from connectors.paging import Listing, Page, PageRequest, Token
+from connectors.shapes import as_dict
 from connectors.youtube import errors
 from connectors.youtube.handles import CHANNEL_ID, normalize
 from connectors.youtube.parse import parse_response, parse_time
@@ -56,7 +57,7 @@ class YouTubeCursor:
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> YouTubeCursor:
         raw = raw if isinstance(raw, dict) else {}
-        videos = raw.get("videos") if isinstance(raw.get("videos"), dict) else {}
+        videos = as_dict(raw.get("videos"))
         return cls(
             channel_id=str(raw.get("channel_id") or ""),
             uploads=str(raw.get("uploads") or ""),
@@ -101,7 +102,7 @@ class YouTubeConnector(ConnectorBase):
         return f"{self.api_root(account)}/youtube/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
-        return errors.raise_for_error(  # type: ignore[no-any-return]
+        return errors.raise_for_error(
             exchange, account=account.account_id, subject=subject, floor=self.min_wait()
         )
 
@@ -147,7 +148,7 @@ class YouTubeConnector(ConnectorBase):
     def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
         with shape_guard(self.platform, account.account_id):
             _exchange, channel = self._channel(account, YouTubeCursor(), http)
-        snippet = channel.get("snippet") if isinstance(channel.get("snippet"), dict) else {}
+        snippet = as_dict(channel.get("snippet"))
         return CheckResult(True, "API key works", display_name=str(snippet.get("title", "")),
                            details={"channel_id": str(channel.get("id", ""))})
 
@@ -332,10 +333,10 @@ def _video_facts(body: dict[str, Any]) -> dict[str, _VideoFacts]:
     for entry in _list(body.get("items")):
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             continue
-        stats = entry.get("statistics") if isinstance(entry.get("statistics"), dict) else {}
+        stats = as_dict(entry.get("statistics"))
         raw = stats.get("commentCount")
         count = int(raw) if isinstance(raw, str) and raw.isdigit() else None
-        snippet = entry.get("snippet") if isinstance(entry.get("snippet"), dict) else {}
+        snippet = as_dict(entry.get("snippet"))
         try:
             published = parse_time(snippet.get("publishedAt"))
         except (TypeError, ValueError):
@@ -349,8 +350,8 @@ def _threads(body: dict[str, Any]) -> Iterator[tuple[str, int, int]]:
     for entry in _list(body.get("items")):
         if not isinstance(entry, dict):
             continue
-        snippet = entry.get("snippet") if isinstance(entry.get("snippet"), dict) else {}
-        top = snippet.get("topLevelComment") if isinstance(snippet.get("topLevelComment"), dict) else {}
+        snippet = as_dict(entry.get("snippet"))
+        top = as_dict(snippet.get("topLevelComment"))
         top_id = top.get("id") or entry.get("id")
         total = snippet.get("totalReplyCount", 0)
         replies = (entry.get("replies") or {}).get("comments") if isinstance(entry.get("replies"), dict) else []

@@ -76,6 +76,10 @@ class ConnectorBase:
         """The account's own base URL (sandbox, self-hosted) over settings over the default."""
         return (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
 
+    def _base(self, account: AccountRef) -> str:
+        """The versioned API root most platforms use: `{api_root}/{version}`."""
+        return f"{self.api_root(account)}/{self.version}"
+
     def decode_json(
         self, exchange: CapturedExchange, account: AccountRef, subject: str, *, expect_object: bool = True
     ) -> Any:

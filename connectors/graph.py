@@ -174,9 +174,6 @@ class GraphConnector(ConnectorBase):
     account_codes: ClassVar[frozenset[int]] = frozenset()
     probe_fields: ClassVar[str] = "id"  # fields a direct lookup in confirm_gone asks for
 
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
-
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
         raise_for_error(
             exchange,

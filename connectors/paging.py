@@ -214,12 +214,6 @@ class Listing:
             else:
                 yield Observed(parsed, exchange.response_pointer)
 
-    def walk(self, fetch: Fetch, first: PageRequest, paginator: Paginator) -> Iterator[HarvestEvent | Page]:
-        """`pages` and `observe` together: each page's events, then the page itself."""
-        for page in self.pages(fetch, first, paginator):
-            yield from self.observe(page.exchange)
-            yield page
-
     def covered(
         self, parent_id: str | None, *kinds: ItemKind, created_after: datetime | None = None
     ) -> Iterator[Covered]:

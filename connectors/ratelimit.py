@@ -8,6 +8,7 @@ remembers a window the platform said is spent, so the next call waits instead of
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -15,7 +16,6 @@ from archiver.core.errors import TryLater
 from archiver.core.models import CapturedExchange
 
 RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset")
-REMAINING_HEADERS = ("x-rate-limit-remaining", "x-ratelimit-remaining", "ratelimit-remaining")
 _EPOCH_FLOOR = 10**9  # a larger number is a Unix time, a smaller one a delay in seconds
 
 
@@ -69,11 +69,65 @@ def retry_at(exchange: CapturedExchange, now: datetime, default: timedelta = tim
     return now + default
 
 
-def window_spent(exchange: CapturedExchange, remaining: str, reset: str) -> bool:
-    """The platform says no request is left in the current window (seen before the next call)."""
-    left = (exchange.header(remaining) or "").strip()
-    when = parse_reset(exchange.header(reset), exchange.captured_at)
-    return left == "0" and when is not None and when > exchange.captured_at
+def epoch_time(value: str | None) -> datetime | None:
+    """A reset header that is only ever Unix seconds (Bluesky's RateLimit-Reset)."""
+    value = (value or "").strip()
+    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None
+
+
+def iso_time(value: str | None) -> datetime | None:
+    """A reset header that is only ever ISO 8601 with a zone (Mastodon's X-RateLimit-Reset)."""
+    value = (value or "").strip()
+    if not value or value.isdigit():
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A platform's rate-limit window as its headers state it: calls left and when it resets.
+
+    A spent window seen on one answer makes the next call wait (`budget`) instead of earning
+    a 429; a reset the platform does not state means a safe five-minute wait.
+    """
+
+    label: str  # "Mastodon", for the message a person reads
+    platform: str
+    remaining_header: str
+    reset_header: str
+    read_reset: Callable[[str | None], datetime | None]
+
+    def reset_of(self, exchange: CapturedExchange) -> datetime | None:
+        return self.read_reset(exchange.header(self.reset_header))
+
+    def spent(self, exchange: CapturedExchange) -> bool:
+        left = (exchange.header(self.remaining_header) or "").strip()
+        reset = self.reset_of(exchange)
+        return left == "0" and reset is not None and reset > exchange.captured_at
+
+    def retry_at(self, exchange: CapturedExchange, min_wait: timedelta) -> datetime:
+        reset = self.reset_of(exchange)
+        if reset is None:
+            return exchange.captured_at + max(min_wait, timedelta(minutes=5))
+        return max(reset, exchange.captured_at + min_wait)
+
+    def throttled(self, exchange: CapturedExchange, account: str, min_wait: timedelta) -> TryLater:
+        when = self.retry_at(exchange, min_wait)
+        return TryLater(
+            f"{self.label} rate limit reached for {account}; capture resumes after "
+            f"{when:%Y-%m-%d %H:%M:%S} UTC on its own",
+            retry_at=when,
+            platform=self.platform,
+            account=account,
+            evidence=exchange.response_pointer,
+        )
+
+    def budget(self, account: str, min_wait: timedelta) -> Budget:
+        return Budget(self.spent, lambda exchange: self.throttled(exchange, account, min_wait))
 
 
 class Budget:

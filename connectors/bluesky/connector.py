@@ -48,7 +48,7 @@ class BlueskyConnector(ConnectorBase):
     settings_model: ClassVar[type[PlatformSettings]] = BlueskySettings
 
     def _budget(self, account: AccountRef) -> Budget:
-        return Budget(errors.exhausted, lambda ex: errors.throttled(ex, account.account_id, self.min_wait()))
+        return errors.WINDOW.budget(account.account_id, self.min_wait())
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from archiver.core.models import (
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth, BasicAuth
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings
 from connectors.feeds import ids, wordpress
@@ -78,6 +79,13 @@ class FeedsConnector(ConnectorBase):
                 platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
             )
         return data
+
+    def auth(self, secret: str | None) -> Auth:
+        """`user:application password` (WordPress 5.6+) goes as HTTP Basic; any other secret is
+        a bearer token (JWT and OAuth plugins, WordPress.com)."""
+        if secret and ":" in secret:
+            return BasicAuth.from_secret(secret)
+        return super().auth(secret)
 
     # --- contract --------------------------------------------------------------------------
 

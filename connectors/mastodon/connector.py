@@ -49,7 +49,7 @@ class MastodonConnector(ConnectorBase):
     settings_model: ClassVar[type[PlatformSettings]] = MastodonSettings
 
     def _budget(self, account: AccountRef) -> Budget:
-        return Budget(errors.exhausted, lambda ex: errors.throttled(ex, account.account_id, self.min_wait()))
+        return errors.WINDOW.budget(account.account_id, self.min_wait())
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -59,9 +59,6 @@ class TikTokConnector(ConnectorBase):
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
-
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
         errors.raise_for_error(
             exchange,

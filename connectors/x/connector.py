@@ -131,9 +131,6 @@ class XConnector(ConnectorBase):
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
-
     def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
         """The session's 429 hook: tells X's monthly usage cap from its 15-minute windows."""
         errors.raise_for_status(exchange, account=account_id, subject=account_id, floor=self.min_wait())

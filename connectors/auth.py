@@ -11,7 +11,7 @@ import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 Query = list[tuple[str, str]]
 
@@ -25,18 +25,51 @@ class AuthStyle(StrEnum):
     QUERY_KEY = "query_key"  # ?key=<api key> (YouTube Data API)
 
 
+class Post(Protocol):
+    """An unrecorded POST for logging in: (status, decoded JSON body or None). Credentials
+    exchanges are not platform content, so they never reach a WARC."""
+
+    def __call__(self, url: str, *, json: object = None, bearer: str | None = None) -> tuple[int, Any]: ...
+
+
 class Auth(Protocol):
     def apply(self, query: Query, headers: dict[str, str]) -> Query:
         """The query to send (credential added, a redacted placeholder replaced); may add headers."""
         ...
 
     def secrets(self) -> Iterable[str]:
-        """Every value that must never reach a WARC, a log line or a message."""
+        """Every value that must never reach a WARC, a log line or a message (asked again
+        after `login` and `refresh`, which may have obtained new ones)."""
+        ...
+
+    def login(self, origin: str, post: Post) -> None:
+        """Called once before the first authenticated request to `origin` (session logins)."""
+        ...
+
+    def expired(self, status: int, body: bytes) -> bool:
+        """Whether an answer says the credential expired, so `refresh` and one retry help."""
+        ...
+
+    def refresh(self, origin: str, post: Post) -> bool:
+        """Obtain a fresh credential; False when this style cannot."""
         ...
 
 
+class AuthBase:
+    """Defaults for the session-login hooks: a plain token needs no login and never refreshes."""
+
+    def login(self, origin: str, post: Post) -> None:
+        return None
+
+    def expired(self, status: int, body: bytes) -> bool:
+        return False
+
+    def refresh(self, origin: str, post: Post) -> bool:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
-class NoAuth:
+class NoAuth(AuthBase):
     def apply(self, query: Query, headers: dict[str, str]) -> Query:
         return query
 
@@ -45,7 +78,7 @@ class NoAuth:
 
 
 @dataclass(frozen=True, slots=True)
-class BearerAuth:
+class BearerAuth(AuthBase):
     token: str
 
     def apply(self, query: Query, headers: dict[str, str]) -> Query:
@@ -57,7 +90,7 @@ class BearerAuth:
 
 
 @dataclass(frozen=True, slots=True)
-class QueryAuth:
+class QueryAuth(AuthBase):
     """The token as a query parameter (Graph API `access_token`, Google `key`)."""
 
     param: str
@@ -71,7 +104,7 @@ class QueryAuth:
 
 
 @dataclass(frozen=True, slots=True)
-class BasicAuth:
+class BasicAuth(AuthBase):
     """HTTP Basic (WordPress application passwords); the secret is stored as `user:password`."""
 
     user: str

@@ -14,6 +14,7 @@ import logging
 import ssl
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -61,11 +62,10 @@ class CaptureSession:
         self.auth = auth if auth is not None else strategy_for(auth_style, token)
         self.platform = platform
         self.account = account
-        secrets = [value for value in self.auth.secrets() if value]
-        self.redactor = Redactor(secrets)
+        self.redactor = Redactor([])
         install_filters()
-        for value in secrets:
-            register_secret(value)
+        self._learn_secrets()
+        self._logged_in: set[str] = set()  # origins the auth strategy has logged in to
         # A client per session keeps cookies from one account away from another; the TLS
         # context (loading the CA bundle costs ~0.1 s) is built once per process.
         self._client = client or httpx.Client(
@@ -76,6 +76,40 @@ class CaptureSession:
         )
         self._own_client = client is None
         self.exchanges = 0
+
+    def _learn_secrets(self) -> None:
+        """Redact every value the strategy holds now (a login may have brought new ones)."""
+        secrets = [value for value in self.auth.secrets() if value]
+        self.redactor = Redactor(secrets)
+        for value in secrets:
+            register_secret(value)
+
+    def _auth_post(self, url: str, *, json: object = None, bearer: str | None = None) -> tuple[int, Any]:
+        """A login or token refresh for the auth strategy: sent, never recorded (it carries the
+        password and the tokens it returns), and logged without them."""
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        try:
+            response = self._client.post(url, json=json, headers=headers)
+        except httpx.TransportError as exc:
+            raise TryLater(
+                f"Cannot reach {self.platform or 'the platform'} at {_origin(url)} to log in "
+                f"({type(exc).__name__}); check the network and the API base URL",
+                retry_at=self.clock.now() + timedelta(minutes=5),
+                platform=self.platform,
+                account=self.account,
+            ) from None
+        log.info("%s login step %s answered HTTP %d", self.platform, urlsplit(url).path, response.status_code)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    def _ensure_login(self, url: str) -> None:
+        origin = _origin(url)
+        if origin not in self._logged_in:
+            self.auth.login(origin, self._auth_post)
+            self._logged_in.add(origin)
+            self._learn_secrets()
 
     def close(self) -> None:
         if self._own_client:
@@ -171,11 +205,14 @@ class CaptureSession:
         method: str = "GET",
         body: bytes = b"",
     ) -> CapturedExchange:
+        if authenticated:
+            self._ensure_login(url)
         full_url, auth_headers = self._prepare(url, params, authenticated)
         send_headers = {**(headers or {}), **auth_headers}
         attempts = self.settings.max_retries + 1
         delay = self.settings.backoff_base
         safe_url = self.redactor.url(full_url)
+        refreshed = False
         for attempt in range(1, attempts + 1):
             try:
                 exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
@@ -193,6 +230,13 @@ class CaptureSession:
                 self.clock.sleep(delay)
                 delay *= 2
                 continue
+            if authenticated and not refreshed and self.auth.expired(exchange.status, exchange.body):
+                refreshed = True  # the session token expired: renew it once and ask again
+                if self.auth.refresh(_origin(url), self._auth_post):
+                    self._learn_secrets()
+                    full_url, auth_headers = self._prepare(url, params, authenticated)
+                    send_headers = {**(headers or {}), **auth_headers}
+                    exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
             if exchange.status >= 500 and attempt < attempts:
                 log.warning("HTTP %d from %s (attempt %d/%d)", exchange.status, safe_url, attempt, attempts)
                 self.clock.sleep(delay)

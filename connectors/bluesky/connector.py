@@ -25,9 +25,11 @@ from archiver.core.models import (
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth
 from connectors.base import AuthStyle, HttpClient
 from connectors.bluesky import errors, ids
 from connectors.bluesky.parse import BLOCKED, NOT_FOUND, THREAD_VIEW, parse_exchange
+from connectors.bluesky.session import BlueskySession
 from connectors.common import ConnectorBase, PlatformSettings
 from connectors.paging import Page, PageRequest, Token
 from connectors.ratelimit import Budget
@@ -46,6 +48,14 @@ class BlueskyConnector(ConnectorBase):
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://public.api.bsky.app"
     settings_model: ClassVar[type[PlatformSettings]] = BlueskySettings
+
+    def auth(self, secret: str | None) -> Auth:
+        """`handle:app-password` logs in (createSession, refreshed as needed); any other secret
+        is an access token used as it is."""
+        if secret and ":" in secret:
+            identifier, _, password = secret.partition(":")
+            return BlueskySession(identifier, password)
+        return super().auth(secret)
 
     def _budget(self, account: AccountRef) -> Budget:
         return errors.WINDOW.budget(account.account_id, self.min_wait())

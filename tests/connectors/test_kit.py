@@ -21,7 +21,7 @@ from archiver.core.settings import CaptureSettings, ConnectorSettings
 from archiver.sandbox.server import Request, Response
 from archiver.warc.reader import iter_records
 from archiver.warc.rolling import RollingWarc
-from connectors.auth import BasicAuth, Query
+from connectors.auth import AuthBase, BasicAuth, Query
 from connectors.base import parse_guarded
 from connectors.paging import (
     LinkHeader,
@@ -166,7 +166,7 @@ def test_parse_guarded_keeps_what_came_before_the_bug() -> None:
 
 
 @dataclass(frozen=True)
-class _SessionCookie:
+class _SessionCookie(AuthBase):
     """A style the session has never heard of: a token in a custom header plus a query flag."""
 
     token: str

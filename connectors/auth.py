@@ -29,7 +29,8 @@ class Post(Protocol):
     """An unrecorded POST for logging in: (status, decoded JSON body or None). Credentials
     exchanges are not platform content, so they never reach a WARC."""
 
-    def __call__(self, url: str, *, json: object = None, bearer: str | None = None) -> tuple[int, Any]: ...
+    def __call__(self, url: str, *, json: object = None, form: dict[str, str] | None = None,
+                 bearer: str | None = None) -> tuple[int, Any]: ...
 
 
 class Auth(Protocol):

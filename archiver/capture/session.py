@@ -84,12 +84,13 @@ class CaptureSession:
         for value in secrets:
             register_secret(value)
 
-    def _auth_post(self, url: str, *, json: object = None, bearer: str | None = None) -> tuple[int, Any]:
+    def _auth_post(self, url: str, *, json: object = None, form: dict[str, str] | None = None,
+                   bearer: str | None = None) -> tuple[int, Any]:
         """A login or token refresh for the auth strategy: sent, never recorded (it carries the
         password and the tokens it returns), and logged without them."""
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         try:
-            response = self._client.post(url, json=json, headers=headers)
+            response = self._client.post(url, json=json, data=form, headers=headers)
         except httpx.TransportError as exc:
             raise TryLater(
                 f"Cannot reach {self.platform or 'the platform'} at {_origin(url)} to log in "

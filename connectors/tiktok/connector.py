@@ -26,12 +26,14 @@ from archiver.core.models import (
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings
 from connectors.paging import Page, PageRequest, Token, items_of
 from connectors.tiktok import errors
 from connectors.tiktok.ids import normalize_account_id
 from connectors.tiktok.parse import parse_response, video_id, videos_of
+from connectors.tiktok.session import TikTokRefresh
 
 USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 VIDEO_FIELDS = (
@@ -52,6 +54,13 @@ class TikTokConnector(ConnectorBase):
     default_api_base: ClassVar[str] = "https://open.tiktokapis.com"
     default_version: ClassVar[str] = "v2"
     settings_model: ClassVar[type[PlatformSettings]] = TikTokSettings
+
+    def auth(self, secret: str | None) -> Auth:
+        """A JSON secret with a refresh token renews the 24-hour access token itself; any other
+        secret is an access token used as it is."""
+        if secret and secret.lstrip().startswith("{"):
+            return TikTokRefresh.from_secret(secret)
+        return super().auth(secret)
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @handle, a handle or a tiktok.com/@handle URL."""

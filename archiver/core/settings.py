@@ -25,7 +25,12 @@ SECRET_MARKERS = ("token", "secret", "password", "key")
 
 
 class ConnectorSettings(BaseModel):
-    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`."""
+    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`.
+
+    Keys beyond these are kept for the platform's own settings model
+    (connectors.common.PlatformSettings), which refuses the ones it does not know."""
+
+    model_config = ConfigDict(extra="allow")
 
     model_config = ConfigDict(extra="forbid")
 

@@ -252,3 +252,7 @@ class FixityCheck(Base):
     checked_at: Mapped[datetime]
     verdict: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# Sibling modules add their models to Base.metadata (imported last: they import Base from here).
+from archiver.catalog import request_tables, search_tables  # noqa: E402, F401

@@ -1,0 +1,39 @@
+"""The full-text search index's rows: one per item version, derived from item_versions.
+
+`body` is the version's text as words (see search_text.index_body). PostgreSQL indexes it with
+a GIN index on to_tsvector('simple', body); SQLite with an FTS5 table `search_fts` over these
+rows, kept in step by triggers (both made by migration 0006). Deleting a version (rebuild,
+disposition) deletes its row by cascade, and the trigger takes it out of FTS5.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, Text, func, literal_column
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archiver.catalog.tables import Base
+
+
+class SearchDoc(Base):
+    __tablename__ = "search_docs"
+
+    version_pk: Mapped[int] = mapped_column(
+        ForeignKey("item_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_pk: Mapped[int] = mapped_column(Integer, index=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+Index(
+    "ix_search_docs_tsv",
+    func.to_tsvector(literal_column("'simple'"), SearchDoc.body),
+    postgresql_using="gin",
+).ddl_if(dialect="postgresql")
+
+# SQLite's FTS5 table and its shadow tables are not models; the migration test skips them.
+FTS5_TABLE = "search_fts"
+
+
+def is_engine_table(name: str | None) -> bool:
+    """SQLite FTS5 tables (search_fts, search_fts_data, ...): made by migration, not models."""
+    return bool(name) and str(name).startswith(FTS5_TABLE)

@@ -113,7 +113,7 @@ def parse_query(query: str) -> Node:
         while (tok := peek()) is not None and tok == ("w", "OR"):
             pos += 1
             if peek() is None or peek() == ("rp", ")") or peek() == ("w", "OR"):
-                raise QuerySyntaxError("'OR' needs a word or phrase on both sides; e.g. bus OR van")
+                raise QuerySyntaxError("The search query has an 'OR' without a word on each side; e.g. bus OR van")
             parts.append(parse_and())
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
@@ -164,12 +164,13 @@ def parse_query(query: str) -> Node:
             text = text.strip('"')
         if value.count("*") > (1 if prefix else 0) or (prefix and not text):
             raise QuerySyntaxError(
-                f"'{value}': '*' goes at the end of a word, as in contract*"
+                f"The search query has '{value}': '*' goes at the end of a word, as in contract*"
             )
         words = tuple(_fold(text))
         if not words:
             if prefix:
-                raise QuerySyntaxError(f"'{value}': '*' needs letters before it, as in contract*")
+                raise QuerySyntaxError(
+                    f"The search query has '{value}': '*' needs letters before it, as in contract*")
             return None  # punctuation or emoji alone: nothing to search for
         term: Node = Term(words, prefix)
         return Not(term) if negate else term

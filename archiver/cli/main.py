@@ -483,6 +483,14 @@ from archiver.cli.audit import audit  # noqa: E402
 
 cli.add_command(audit)
 
+from archiver.cli.requests import requests  # noqa: E402
+
+cli.add_command(requests)
+
+from archiver.cli.search import search  # noqa: E402
+
+cli.add_command(search)
+
 
 @cli.command()
 @click.pass_context

@@ -77,15 +77,11 @@ class StateRule:
     notes: tuple[str, ...] = field(default=())
 
     def describe(self) -> str:
-        ext = "no fixed cap"
-        if self.extension_days is not None:
-            times = "one" if self.extension_times == 1 else "an"
-            ext = f"{times} extension of up to {self.extension_days} business days"
-        head = f"{self.days} business days ({self.statute}) [{self.deadline_mark}]"
+        head = f"{self.state} {self.days} business days ({self.statute}) [{self.deadline_mark}]"
         if self.completion_days:
-            head = (f"acknowledge within {self.days} business days ({self.statute}), complete within "
-                    f"{self.completion_days} more ({self.completion_citation})")
-        return f"{self.name}: {head}; extension: {ext} ({self.extension_citation})"
+            head = (f"{self.state} acknowledge within {self.days} business days ({self.statute}), "
+                    f"complete within {self.completion_days} more ({self.completion_citation})")
+        return f"{head}; extension: {self.extension_citation}"
 
 
 RULES: dict[str, StateRule] = {

@@ -295,17 +295,18 @@ def _thread_context(session: Session, items: Iterable[t.Item], depth: int = 6) -
         missing = {k for k in wanted if k not in rows}
         if not missing:
             break
-        latest = (select(t.ItemVersion.item_pk, func.max(t.ItemVersion.version_no).label("n"))
-                  .group_by(t.ItemVersion.item_pk).subquery())
-        found = session.execute(
-            select(t.Item, t.ItemVersion)
-            .join(latest, latest.c.item_pk == t.Item.id)
-            .join(t.ItemVersion, and_(t.ItemVersion.item_pk == t.Item.id,
-                                      t.ItemVersion.version_no == latest.c.n))
-            .where(or_(*[and_(t.Item.platform == p, t.Item.item_id == i) for p, i in missing]))
-        ).all()
-        for item, version in found:
-            rows[(item.platform, item.item_id)] = (item, version)
+        by_platform: dict[str, list[str]] = {}
+        for platform, item_id in missing:
+            by_platform.setdefault(platform, []).append(item_id)  # type: ignore[arg-type]
+        found = list(session.scalars(select(t.Item).where(or_(*[
+            and_(t.Item.platform == p, t.Item.item_id.in_(ids)) for p, ids in by_platform.items()]))))
+        latest: dict[int, t.ItemVersion] = {}
+        for v in session.scalars(select(t.ItemVersion).where(
+                t.ItemVersion.item_pk.in_([i.id for i in found])).order_by(t.ItemVersion.version_no)):
+            latest[v.item_pk] = v
+        for item in found:
+            if item.id in latest:
+                rows[(item.platform, item.item_id)] = (item, latest[item.id])
             if item.parent_id:
                 wanted.add((item.platform, item.parent_id))
         if not found:

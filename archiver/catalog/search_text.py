@@ -29,6 +29,9 @@ class QuerySyntaxError(ArchiverError):
 
 
 def _fold(raw: str) -> list[str]:
+    if raw.isascii():  # the common case needs no Unicode folding
+        words = _WORD.findall(raw.lower())
+        return [w for w in words if len(w) <= MAX_WORD]
     text = unicodedata.normalize("NFKD", raw.lower())
     out = []
     for ch in text:

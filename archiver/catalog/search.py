@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session, aliased
 
 from archiver.catalog import tables as t
-from archiver.catalog.search_tables import FTS5_TABLE, SearchDoc
+from archiver.catalog.search_tables import FTS5_TABLE, PG_VECTOR, SearchDoc
 from archiver.catalog.search_text import (
     And,
     Node,
@@ -211,7 +211,7 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
         order = [score.asc()]
     else:
         tsq = cast(bindparam("tsq", to_tsquery(node), type_=Text), TSQUERY)
-        vector = func.to_tsvector(literal_column("'simple'"), SearchDoc.body)
+        vector = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
         score = func.max(func.ts_rank_cd(vector, tsq))
         base = (
             select(SearchDoc.item_pk)
@@ -221,17 +221,17 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
         )
         order = [score.desc()]
     base = _filters(base, f)
+    # count(*) OVER () runs after GROUP BY: the number of matching items, in the same pass.
     ranked = (
-        base.add_columns(score.label("score"), t.Item.item_id)
+        base.add_columns(score.label("score"), func.count().over().label("total"))
         .group_by(SearchDoc.item_pk, t.Item.item_id)
         .order_by(*order, t.Item.item_id)
         .limit(limit)
     )
-    rows = [(pk, float(s or 0.0)) for pk, s, _ in session.execute(ranked)]
-    if len(rows) < limit:
-        total = len(rows)
-    else:
-        total = int(session.scalar(select(func.count()).select_from(base.distinct().subquery())) or 0)
+    rows, total = [], 0
+    for pk, s, n in session.execute(ranked):
+        rows.append((pk, float(s or 0.0)))
+        total = int(n)
     return rows, total
 
 

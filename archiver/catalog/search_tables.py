@@ -25,11 +25,17 @@ class SearchDoc(Base):
 
 
 # The engines' own index structures are made by the migration, not models, and the migration
-# test skips them: SQLite's FTS5 table (and its shadow tables) and PostgreSQL's GIN index.
+# test skips them: SQLite's FTS5 table (and its shadow tables); on PostgreSQL a stored generated
+# column search_docs.tsv = to_tsvector('simple', body) and its GIN index.
 FTS5_TABLE = "search_fts"
 PG_INDEX = "ix_search_docs_tsv"
+PG_VECTOR = "tsv"
 
 
-def is_engine_object(name: str | None) -> bool:
-    """search_fts, search_fts_data, ... and ix_search_docs_tsv: made by migration, not models."""
-    return bool(name) and (str(name).startswith(FTS5_TABLE) or name == PG_INDEX)
+def is_engine_object(name: str | None, kind: str = "", parent: dict | None = None) -> bool:  # type: ignore[type-arg]
+    """For alembic's include_name: search_fts*, ix_search_docs_tsv and search_docs.tsv."""
+    if not name:
+        return False
+    if kind == "column":
+        return name == PG_VECTOR and (parent or {}).get("table_name") == SearchDoc.__tablename__
+    return name.startswith(FTS5_TABLE) or name == PG_INDEX

@@ -1,3 +1,6 @@
+"""What the request register hands the package builder: the request, the responsive items and
+every review decision. Plain frozen data; the register fills it in."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

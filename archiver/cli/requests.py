@@ -366,6 +366,10 @@ def requests_export(ctx: click.Context, request_id: str, out_dir: Path) -> None:
             bar.update(task, completed=done, total=total)
 
         summary = export_request(app, request_id, out_dir, progress=progress)
-    console.print(f"package written to {out_dir}")
-    if summary is not None:
-        console.print(str(summary))
+    parts = [f"{getattr(summary, name)} {label}" for name, label in (
+        ("items", "items"), ("withheld", "withheld"), ("redactions", "redactions"),
+        ("records", "WARC records"), ("files", "files")) if hasattr(summary, name)]
+    console.print(f"package written to {out_dir}: {', '.join(parts)}")
+    if getattr(summary, "key_fingerprint", ""):
+        console.print(f"signed with key {summary.key_id} (sha256 {summary.key_fingerprint})")
+    console.print(f"check it with: archiver export verify {out_dir}")

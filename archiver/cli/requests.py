@@ -140,8 +140,9 @@ def requests_show(ctx: click.Context, request_id: str, as_json: bool) -> None:
         console.print(Text(line, style="bold red" if "OVERDUE" in line else ""))
     table = Table("when", "who", "what", "details", title="Audit trail", box=box.SIMPLE_HEAD)
     for a in detail.audit:
-        details = ", ".join(f"{k}={val}" for k, val in a.details.items() if k not in ("rule",))
-        table.add_row(a.at[:19], plain(a.actor), a.action, Text(plain(details[:120])))
+        details = ", ".join(f"{k}={str(val)[:40]}" for k, val in a.details.items()
+                            if k not in ("rule", "summary"))
+        table.add_row(a.at[:16].replace("T", " "), plain(a.actor), a.action, Text(plain(details[:160])))
     console.print(table)
 
 
@@ -235,18 +236,20 @@ def requests_items(ctx: click.Context, request_id: str, as_json: bool) -> None:
         print_json([r.as_dict() for r in rows])
         return
     table = Table(title=f"{len(rows)} responsive items", box=box.SIMPLE_HEAD)
-    table.add_column("id", overflow="fold")
+    table.add_column("id", overflow="fold", ratio=3)
     table.add_column("kind", no_wrap=True)
-    table.add_column("ver", justify="right")
-    table.add_column("decision", overflow="fold")
-    table.add_column("found by", overflow="fold")
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("ver", justify="right", no_wrap=True)
+    table.add_column("found", no_wrap=True)
+    table.add_column("decision", overflow="fold", ratio=1)
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=20)
     for r in rows:
         decision = f"withheld ({r.withheld})" if r.withheld else (
-            f"{r.redactions} redactions" if r.redactions else "")
-        table.add_row(r.id, r.kind + (" (deleted)" if r.deleted else ""), str(r.versions),
-                      decision, plain(r.found_by), plain(" ".join(r.text.split())[:60]))
+            f"{r.redactions} redacted" if r.redactions else "")
+        table.add_row(r.id, r.kind + (" del" if r.deleted else ""), str(r.versions),
+                      f"#{r.search_id}" if r.search_id else "by id", plain(decision),
+                      plain(" ".join(r.text.split())[:60]))
     console.print(table)
+    console.print("found: the search (see 'archiver requests show') or 'by id' (--item)")
 
 
 @requests.command("review")

@@ -96,7 +96,8 @@ class ResponsiveItem:
     versions: int
     deleted: bool
     text: str
-    found_by: str  # the search that found it, or "item"
+    found_by: str  # the query that found it, or "item" (named by id)
+    search_id: int | None
     withheld: str | None  # the exemption, when withheld
     redactions: int
 
@@ -306,7 +307,7 @@ def request_items(app: App, request_id: str) -> list[ResponsiveItem]:
                 created_at=item.created_at.isoformat() if item.created_at else None,
                 versions=len(item.versions), deleted=item.deleted_at is not None,
                 text=latest.text if latest else "",
-                found_by=searches.get(link.search_id or -1, "item"),
+                found_by=searches.get(link.search_id or -1, "item"), search_id=link.search_id,
                 withheld=withheld.get(item.item_id), redactions=redactions.get(item.item_id, 0)))
         return out
 

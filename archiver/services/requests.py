@@ -270,7 +270,7 @@ def add_items(app: App, request_id: str, *, query: str | None = None,
         else:
             found = [(i.platform, i.item_id) for i in (register.find_item(s, ref) for ref in items)]
         have = {(r.platform, r.item_id) for r in register.responsive(s, row.id)}
-        added, already = [], []
+        added, already, to_hold = [], [], []
         for platform, item_id in dict.fromkeys(found):
             if (platform, item_id) in have:
                 already.append(item_id)
@@ -278,8 +278,9 @@ def add_items(app: App, request_id: str, *, query: str | None = None,
             s.add(RequestItem(request_id=row.id, platform=platform, item_id=item_id,
                               search_id=search_id, added_by=actor, added_at=app.clock.now()))
             added.append(item_id)
+            to_hold.append(f"{platform}:{item_id}")
         _audit(s, app, actor, "request.add", row.id, items=added, search_id=search_id)
-    holds = _place_hold(app, request_id, added, actor) if added else ()
+    holds = _place_hold(app, request_id, to_hold, actor) if to_hold else ()
     return AddResult(request_id, tuple(added), tuple(already), search_id, holds)
 
 
@@ -434,15 +435,15 @@ def export_request(app: App, request_id: str, out_dir: Path, *,
 # --- holds (retention) -----------------------------------------------------------------------
 
 
-def _place_hold(app: App, request_id: str, item_ids: Sequence[str], actor: str) -> tuple[str, ...]:
-    """Hold the newly responsive items while the request is open (the holds service, once it
-    exists in this build; until then there is nothing to hold against)."""
+def _place_hold(app: App, request_id: str, item_keys: Sequence[str], actor: str) -> tuple[str, ...]:
+    """Hold the newly responsive items (platform:item_id) while the request is open, through
+    the retention helper's holds service once this build has it (until then, nothing holds)."""
     try:
         from archiver.services import holds  # type: ignore[attr-defined]
     except ImportError:
         return ()
     hold = holds.add_hold(app, reason=f"public records request {request_id}", kind="request",
-                          request_id=request_id, item_ids=list(item_ids), actor=actor)
+                          request_id=request_id, item_ids=list(item_keys), actor=actor)
     hold_id = str(getattr(hold, "id", getattr(hold, "hold_id", hold)))
     with app.catalog.session() as s:
         s.add(RequestHold(request_id=request_id, hold_id=hold_id, placed_at=app.clock.now()))

@@ -219,3 +219,17 @@ def test_a_request_search_is_recorded_even_with_no_results(app: App) -> None:
     with app.catalog.session() as s:
         assert s.scalar(select(RequestSearch.results)) == 0
 
+
+
+def test_responsive_items_are_held_until_the_request_closes(app: App) -> None:
+    holds = pytest.importorskip("archiver.services.holds")  # the retention helper's service
+    rid = _open(app)
+    first = svc.add_items(app, rid, items=["c1", "c2"], actor="officer")
+    second = svc.add_items(app, rid, items=["p1"], actor="officer")
+    assert first.holds and second.holds
+    active = [h for h in holds.list_holds(app) if h.request_id == rid]
+    assert sorted(h.items for h in active) == [1, 2] and all(h.kind == "request" for h in active)
+    svc.close_request(app, rid, outcome="released", actor="officer")
+    assert not [h for h in holds.list_holds(app) if h.request_id == rid]
+    released = [h for h in holds.list_holds(app, include_released=True) if h.request_id == rid]
+    assert len(released) == 2 and all(h.released_by == "officer" for h in released)

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    cast,
     column,
     exists,
     func,
@@ -30,7 +29,6 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session, aliased
 
 from archiver.catalog import tables as t
@@ -210,7 +208,9 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
         )
         order = [score.asc()]
     else:
-        tsq = cast(bindparam("tsq", to_tsquery(node), type_=Text), TSQUERY)
+        # to_tsquery, not a cast: PostgreSQL's parser splits a few of our words (3e9abc is a
+        # float then a word) and must split the query's words the same way.
+        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
         vector = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
         score = func.max(func.ts_rank_cd(vector, tsq))
         base = (

@@ -29,16 +29,23 @@ class QuerySyntaxError(ArchiverError):
 
 
 def _fold(raw: str) -> list[str]:
+    """Words as both engines will keep them: letters (case-folded, compatibility forms and
+    accents removed) and decimal digits of any script as ASCII; anything else separates."""
     if raw.isascii():  # the common case needs no Unicode folding
         words = _WORD.findall(raw.lower())
         return [w for w in words if len(w) <= MAX_WORD]
-    text = unicodedata.normalize("NFKD", raw.lower())
     out = []
-    for ch in text:
+    # casefold (final sigma, as FTS5 folds it) after NFKD too (mathematical capitals), then
+    # lower (casefold maps Cherokee to capitals; both engines keep the small letters)
+    for ch in unicodedata.normalize("NFKD", raw.casefold()).casefold().lower():
         if unicodedata.combining(ch):
             continue
         digit = unicodedata.decimal(ch, None)
-        out.append(str(digit) if digit is not None else ch)
+        if digit is not None:
+            out.append(str(digit))
+        else:
+            # circled numbers, fractions' slashes and the like: FTS5 keeps some, PostgreSQL none
+            out.append(ch if ch.isalpha() else " ")
     return [w for w in _WORD.findall("".join(out)) if len(w) <= MAX_WORD]
 
 

@@ -22,7 +22,7 @@ CORPUS = [
     ("c4", "comment", "p2", "Lee", ["مرحبا concert was great \u200f!"], False, 11),
     ("p3", "post", None, "Athletics", ["Contractors repaved the track; transportation update soon"], False, 20),
     ("c5", "comment", "p3", "Kim", ["Is the bus schedule changing? e-mail kim@example.org"], False, 21),
-    ("p4", "post", None, "Athletics", ["Game night 2026 — café open, ½ price snacks"], False, 30),
+    ("p4", "post", None, "Athletics", ["Game night 2026 — café open, ½ price snacks, code 3e9abc"], False, 30),
 ]
 
 

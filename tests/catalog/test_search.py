@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from archiver.catalog import tables as t
@@ -39,6 +41,8 @@ CASES = [
     ("1", None, {"p4", "p2"}),  # ½ folds to 1⁄2; alert(1)
     ("kim@example.org", None, {"c5"}),
     ("e-mail", None, {"c5"}),
+    ("3e9abc", None, {"p4"}),  # PostgreSQL's parser reads 3e9 as a number: queries split alike
+    ("3e9*", None, {"p4"}),
     ("bus", SearchFilters(kind="comment"), {"c1", "c5"}),
     ("bus", SearchFilters(deleted=True), set()),
     ("reunion", SearchFilters(deleted=True), {"c3"}),
@@ -147,3 +151,47 @@ def test_live_capture_is_searchable_and_rebuild_keeps_the_index(tmp_path: Path, 
             assert sorted(search(s, word, limit=1000).ids) == before
     finally:
         h.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60))
+def test_fts5_sees_exactly_the_words_we_index(text_: str) -> None:
+    """FTS5 neither splits nor drops our words, so both engines match the same words."""
+    import sqlite3
+
+    body = index_body(text_)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize='unicode61 remove_diacritics 0')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'instance')")
+    conn.execute("INSERT INTO f(rowid, body) VALUES (1, ?)", (body,))
+    seen = [term for term, in conn.execute("SELECT term FROM v ORDER BY offset")]
+    assert seen == body.split()
+
+
+@pytest.fixture(scope="module")
+def pg_conn():  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    from tests.conftest import PG_URL
+
+    engine = create_engine(PG_URL)
+    with engine.connect() as conn:
+        yield conn
+    engine.dispose()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+               min_size=1, max_size=60))
+def test_postgresql_finds_our_words_as_one_phrase(pg_conn, text_: str) -> None:  # type: ignore[no-untyped-def]
+    """The whole body, as a phrase of our words, matches its own vector on PostgreSQL (its
+    parser may split a word such as 3e9abc, but then splits the query the same way)."""
+    from archiver.catalog.search_text import Term, to_tsquery
+
+    body = index_body(text_)
+    if not body:
+        return
+    query = to_tsquery(Term(tuple(body.split())))
+    assert pg_conn.exec_driver_sql(
+        "SELECT to_tsvector('simple', %(b)s) @@ to_tsquery('simple', %(q)s)", {"b": body, "q": query}
+    ).scalar() is True

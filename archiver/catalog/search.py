@@ -15,11 +15,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Text,
     and_,
     bindparam,
     column,
+    delete,
     exists,
     func,
     insert,
@@ -142,7 +144,7 @@ def add_versions(session: Session, versions: Iterable[t.ItemVersion]) -> int:
 
 def reindex_all(conn: Connection | Session, batch: int = 5000) -> int:
     """Recreate every search row from item_versions (migration, repair)."""
-    conn.execute(SearchDoc.__table__.delete())
+    conn.execute(delete(SearchDoc))
     last, count = 0, 0
     while True:
         rows = conn.execute(
@@ -191,6 +193,7 @@ def _filters(query: Any, f: SearchFilters) -> Any:
 
 def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple[list[tuple[int, float]], int]:
     dialect = session.get_bind().dialect.name
+    score: ColumnElement[Any]
     if dialect == "sqlite":
         # bm25() only works in the FTS query itself, not under GROUP BY: rank in a subquery
         matched = (
@@ -211,7 +214,7 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
         # to_tsquery, not a cast: PostgreSQL's parser splits a few of our words (3e9abc is a
         # float then a word) and must split the query's words the same way.
         tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
-        vector = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
+        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
         score = func.max(func.ts_rank_cd(vector, tsq))
         base = (
             select(SearchDoc.item_pk)
@@ -297,7 +300,7 @@ def _thread_context(session: Session, items: Iterable[t.Item], depth: int = 6) -
             break
         by_platform: dict[str, list[str]] = {}
         for platform, item_id in missing:
-            by_platform.setdefault(platform, []).append(item_id)  # type: ignore[arg-type]
+            by_platform.setdefault(platform, []).append(item_id or "")
         found = list(session.scalars(select(t.Item).where(or_(*[
             and_(t.Item.platform == p, t.Item.item_id.in_(ids)) for p, ids in by_platform.items()]))))
         latest: dict[int, t.ItemVersion] = {}
@@ -318,7 +321,7 @@ def _thread_context(session: Session, items: Iterable[t.Item], depth: int = 6) -
         seen: set[tuple[str, str | None]] = set()
         while cursor[1] and cursor in rows and cursor not in seen and len(chain) < depth:
             seen.add(cursor)
-            item, version = rows[cursor]  # type: ignore[index]
+            item, version = rows[(cursor[0], cursor[1])]
             chain.append(ThreadEntry(item.item_id, item.kind, version.author, version.text or "",
                                      item.deleted_at is not None))
             cursor = (item.platform, item.parent_id)

@@ -8,6 +8,8 @@ disposition) deletes its row by cascade, and the trigger takes it out of FTS5.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,7 +34,7 @@ PG_INDEX = "ix_search_docs_tsv"
 PG_VECTOR = "tsv"
 
 
-def is_engine_object(name: str | None, kind: str = "", parent: dict | None = None) -> bool:  # type: ignore[type-arg]
+def is_engine_object(name: str | None, kind: str = "", parent: dict[str, Any] | None = None) -> bool:
     """For alembic's include_name: search_fts*, ix_search_docs_tsv and search_docs.tsv."""
     if not name:
         return False

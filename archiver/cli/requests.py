@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich import box
@@ -13,6 +14,10 @@ from rich.text import Text
 
 from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
 from archiver.cli.search import filter_options, make_filters, plain
+
+if TYPE_CHECKING:  # the CLI imports services lazily, command by command
+    from archiver.requests.register import RequestView
+    from archiver.requests.review import ReviewState
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 OUTCOMES = ["released", "partially-released", "denied", "withdrawn", "no-records"]
@@ -27,7 +32,7 @@ def requests() -> None:
     """Public records requests: deadlines, responsive items, review, redaction, export."""
 
 
-def _print_view(v, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _print_view(v: RequestView, verb: str) -> None:
     console.print(Text.assemble((f"{verb} {v.id}", "bold"), f"  due {v.due}"))
     console.print(Text(f"rule: {v.rule}"))
     if v.first_response_due != v.due:
@@ -283,7 +288,7 @@ def requests_review(ctx: click.Context, request_id: str, roster: Path | None, as
                       "--exemption \"RCW 42.56.230(1)\"")
 
 
-def _decision_done(state, request_id: str) -> None:  # type: ignore[no-untyped-def]
+def _decision_done(state: ReviewState, request_id: str) -> None:
     console.print(f"{request_id}: {len(state.redactions)} redactions and "
                   f"{len(state.withheld)} withheld items in force")
 

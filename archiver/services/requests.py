@@ -8,6 +8,7 @@ its audit trail never disagree. Holds on responsive items go through the holds s
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date
@@ -33,7 +34,7 @@ from archiver.catalog.search import search as run_search
 from archiver.core.actor import current_actor
 from archiver.core.errors import RequestError
 from archiver.requests import register
-from archiver.requests.deadlines import compute, extension_limit, rule_for
+from archiver.requests.deadlines import CalendarDay, compute, extension_limit, rule_for
 from archiver.requests.district_calendar import FILE_NAME, load_calendar
 from archiver.requests.package.model import ExportRequest
 from archiver.requests.register import OUTCOMES, VIA, RequestView
@@ -119,7 +120,7 @@ def _today(app: App) -> date:
     return max(now.date(), now.astimezone().date())
 
 
-def _calendar(app: App) -> list:  # type: ignore[type-arg]
+def _calendar(app: App) -> list[CalendarDay]:
     return load_calendar(app.settings.home / FILE_NAME)
 
 
@@ -419,11 +420,11 @@ def export_request(app: App, request_id: str, out_dir: Path, *,
     if not req.item_ids:
         raise RequestError(f"Request {req.request_id} has no responsive items; add them with "
                            f"'archiver requests add {req.request_id} --query ...'")
-    try:
-        from archiver.requests.package.build import build_package
+    try:  # the export helper's package builder (archiver/requests/package/)
+        builder = importlib.import_module("archiver.requests.package.build")
     except ImportError as exc:
         raise RequestError("This build has no export package builder (archiver.requests.package.build)") from exc
-    summary = build_package(app, req, out_dir, progress=progress)
+    summary = builder.build_package(app, req, out_dir, progress=progress)
     details = asdict(summary) if is_dataclass(summary) and not isinstance(summary, type) else {}
     with app.catalog.session() as s:
         _audit(s, app, actor, "request.export", req.request_id, out=str(out_dir),

@@ -94,10 +94,13 @@ def requests_list(ctx: click.Context, only_open: bool, show_all: bool, as_json: 
         print_json([v.as_dict() for v in views])
         return
     table = Table(title=f"{len(views)} requests", box=box.SIMPLE_HEAD)
-    for column in ("id", "due", "state", "status", "items"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("requester", no_wrap=True, overflow="ellipsis", min_width=8, max_width=18)
-    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("id", no_wrap=True, min_width=max([len(v.id) for v in views] + [2]))
+    table.add_column("due", no_wrap=True, min_width=10)
+    table.add_column("state", no_wrap=True, min_width=5)
+    table.add_column("status", no_wrap=True, min_width=7)
+    table.add_column("items", no_wrap=True, min_width=5, justify="right")
+    table.add_column("requester", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("description", no_wrap=True, overflow="ellipsis", ratio=2)
     for v in views:
         due = Text(v.due, style="bold red" if v.overdue else "")
         status = "overdue" if v.overdue else (v.outcome or v.status)

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archiver.catalog import search as search_index
 from archiver.catalog import tables as t
 from archiver.catalog.queries import latest_versions
 from archiver.core.errors import CatalogError
@@ -142,7 +143,9 @@ class WarcIndexer:
                 wrapped_key=known.wrapped_key,
             )
         )
+        fresh = [row for row in s.new if isinstance(row, t.ItemVersion)]
         s.flush()
+        search_index.add_versions(s, fresh)  # full-text search over every version (catalog/search.py)
         return stats
 
     # --- rows ------------------------------------------------------------------------------

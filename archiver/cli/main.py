@@ -17,6 +17,8 @@ from archiver.cli.daemon import daemon
 from archiver.cli.demo import demo
 from archiver.cli.items import items
 from archiver.cli.poll import poll
+from archiver.cli.requests import requests
+from archiver.cli.search import search
 from archiver.cli.vault_commands import init, keys, verify
 from archiver.cli.warcs import warc
 
@@ -53,6 +55,8 @@ cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(audit)
 cli.add_command(daemon)
+cli.add_command(requests)
+cli.add_command(search)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.indexer import WarcFacts, WarcIndexer
+from archiver.catalog.search_tables import SearchDoc
 from archiver.core.errors import ArchiverError
 from archiver.preservation.outbox import ENC_SUFFIX, vault_context
 from archiver.preservation.reading import StoredWarc, plaintext_reader
@@ -178,6 +179,12 @@ def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
             "capture_warnings": {
                 (w.run_id, w.code, w.item_id, w.warc_file, w.warc_offset)
                 for w in s.scalars(select(t.CaptureWarning))
+            },
+            "search_docs": {  # the full-text index over every version
+                (*items[v.item_pk], v.version_no, body)
+                for v, body in s.execute(
+                    select(t.ItemVersion, SearchDoc.body)
+                    .outerjoin(SearchDoc, SearchDoc.version_pk == t.ItemVersion.id))
             },
             "warc_files": {
                 (w.name, w.sha256, w.size, w.records, w.store_key) for w in s.scalars(select(t.WarcFile))

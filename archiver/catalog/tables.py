@@ -8,6 +8,7 @@ platforms and carry underscores on Graph API).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -252,3 +253,23 @@ class FixityCheck(Base):
     checked_at: Mapped[datetime]
     verdict: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Base):
+    """One entry of the append-only audit log; each carries the hash of the one before it.
+
+    Not derived from the WARCs (`catalog rebuild --apply` keeps it). `seq` is assigned by the
+    writer as the previous seq + 1, so two writers racing for the same place collide on the
+    primary key instead of forking the chain.
+    """
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(512), index=True, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

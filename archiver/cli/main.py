@@ -479,6 +479,10 @@ from archiver.cli.vault_commands import keys, verify  # noqa: E402 - commands de
 cli.add_command(verify)
 cli.add_command(keys)
 
+from archiver.cli.audit import audit  # noqa: E402
+
+cli.add_command(audit)
+
 
 @cli.command()
 @click.pass_context

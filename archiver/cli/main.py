@@ -483,6 +483,10 @@ from archiver.cli.audit import audit  # noqa: E402
 
 cli.add_command(audit)
 
+from archiver.cli.export import export  # noqa: E402
+
+cli.add_command(export)
+
 
 @cli.command()
 @click.pass_context

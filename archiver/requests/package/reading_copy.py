@@ -23,8 +23,7 @@ from archiver.requests.package.redact import Masker
 CSS = """
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
-body { font-family: "DejaVu Sans", "Noto Sans", "Noto Sans Arabic", "Noto Sans Hebrew",
-  system-ui, sans-serif, "Noto Color Emoji", "Apple Color Emoji", "Segoe UI Emoji";
+body { font-family: "DejaVu Sans", "Noto Sans", system-ui, sans-serif;
   line-height: 1.45; margin: 0 auto; padding: 1rem; max-width: 60rem; color: #111;
   background: #fff; overflow-wrap: anywhere; }
 h1 { font-size: 1.4rem; margin: .2rem 0 .6rem; }

@@ -45,7 +45,7 @@ class Planned:
     record_id: str = ""
     roles: set[str] = field(default_factory=set)
     items: set[Key] = field(default_factory=set)
-    follows: str = ""  # a request record: the id of the response it belongs to
+    follows: int | None = None  # a request record: the offset of the response it belongs to
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class RecordPlan:
         self.by_file: dict[str, dict[int, Planned]] = {}
         self.meta: dict[str, list[_MetaWant]] = {}
 
-    def add(self, ptr: Ptr, role: str, item: Key | None = None, *, follows: str = "") -> Planned:
+    def add(self, ptr: Ptr, role: str, item: Key | None = None, *,
+            follows: int | None = None) -> Planned:
         records = self.by_file.setdefault(ptr.file, {})
         planned = records.get(ptr.offset)
         if planned is None:
@@ -105,7 +106,7 @@ class RecordPlan:
         response = self.add(ptr, role, item)
         if response.length:
             self.add(Ptr(ptr.file, ptr.offset + response.length, None), "request", item,
-                     follows=response.record_id)
+                     follows=ptr.offset)
 
     def count(self) -> int:
         return sum(len(v) for v in self.by_file.values()) + sum(len(v) for v in self.meta.values())
@@ -185,6 +186,7 @@ class _Copier:
         self.withheld_keys = set(g.withheld)
         self.withheld_ptrs = _withheld_pointers(g)
         self.excluded_ids: set[str] = set()
+        self.ids_at: dict[tuple[str, int], str] = {}  # every record read, copied or not
         self._connectors: dict[str, Any] = {}
 
     # --- planning details resolved against the stored bytes -------------------------------
@@ -252,10 +254,11 @@ class _Copier:
         if p.length is None:
             head = member_at(src, p.offset)
             kind = head.headers.get("WARC-Type", "")
+            response = self.ids_at.get((p.file, p.follows)) if p.follows is not None else None
             if "request" in p.roles and (kind != "request"
-                                         or head.headers.get("WARC-Concurrent-To") != p.follows):
+                                         or head.headers.get("WARC-Concurrent-To") != response):
                 self.result.warnings.append(
-                    f"no request record follows response {p.follows} in {p.file}; the response "
+                    f"no request record follows response {response} in {p.file}; the response "
                     "is exported without it")
                 return
             if "warcinfo" in p.roles and kind != "warcinfo":
@@ -286,6 +289,7 @@ class _Copier:
                 f"{record_id or p.offset} ({'; '.join(problems)}); the export stopped and wrote "
                 "nothing. Run 'archiver verify' and restore the object from a replica or backup."
             )
+        self.ids_at[(p.file, p.offset)] = record_id
         reason = self._reason_to_leave_out(p, check, data)
         if reason:
             if data is None:  # streamed already: take it back
@@ -320,7 +324,7 @@ class _Copier:
         self.result.by_source[(p.file, p.offset)] = copied
 
     def _reason_to_leave_out(self, p: Planned, check: RecordCheck, data: bytes | None) -> str:
-        if p.follows and p.follows in self.excluded_ids:
+        if p.follows is not None and self.ids_at.get((p.file, p.follows)) in self.excluded_ids:
             return "belongs to a response that is left out"
         if (p.file, p.offset) in self.withheld_ptrs:
             return "holds a withheld item"

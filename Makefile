@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/archiver demo
 
 test: $(STAMP)
+	bash scripts/test-setup.sh
 	$(BIN)/python -m pytest -n 2 -q
 
 test-slow: $(STAMP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from archiver.core.errors import RequestError
 from archiver.requests.package.results import PackageVerdict
 from archiver.requests.package.verify import verify_package
 
@@ -13,6 +14,9 @@ from archiver.requests.package.verify import verify_package
 def verify_export(path: Path, *, expect_key: str | None = None) -> PackageVerdict:
     """`expect_key`: the key id or sha256 fingerprint the district publishes; a package signed
     by any other key fails even if it is intact."""
+    if not Path(path).is_dir():
+        raise RequestError(f"{path} is not a folder holding an export package; give the folder "
+                           "that 'archiver requests export' wrote")
     verdict = verify_package(path)
     if expect_key and expect_key.strip().lower() not in (verdict.key_id.lower(),
                                                          verdict.key_fingerprint.lower()):

@@ -199,6 +199,9 @@ class ReadingCopy:
             for old, new in zip(vs, vs[1:], strict=False):
                 left, right = diff_html(old.text, new.text, m)
                 author_note = ""
+                if old.text == new.text and old.author == new.author:
+                    author_note = ('<p class="meta">The wording did not change; the platform changed '
+                                   "other fields of this item (for example whether it is hidden).</p>")
                 if old.author != new.author:
                     author_note = (f'<p class="meta">Author shown changed from {inline(old.author, m)} '
                                    f"to {inline(new.author, m)}.</p>")

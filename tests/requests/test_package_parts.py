@@ -93,3 +93,33 @@ def test_digest_labels_in_hex_and_base32() -> None:
 def test_surt_reverses_the_host_and_sorts_the_query() -> None:
     assert surt("https://www.Example.com:8443/a/b?z=1&a=2") == "com,example:8443)/a/b?a=2&z=1"
     assert surt("urn:district-archiver:post:1") == "urn:district-archiver:post:1"
+
+
+def test_a_record_failing_its_own_digest_stops_the_copy_and_names_the_object(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Authenticated ciphertext can still hold a bad record (damaged before it was encrypted):
+    the copy checks each record's WARC digests too."""
+    import pytest
+
+    from archiver.core.errors import IntegrityError
+    from archiver.preservation.reading import StoredWarc
+    from archiver.requests.package.gather import Gathered, Ptr
+    from archiver.requests.package.records import RecordPlan, _Copier
+
+    good = _record(b'{"message": "hello"}')
+    raw = bytearray(gzip.decompress(good))
+    raw[raw.index(b"hello")] = ord("j")
+    bad = gzip.compress(bytes(raw))
+
+    class FakeRanges:
+        warc = StoredWarc("w.warc.gz", "warc/x/w.warc.gz.enc", None, None, None)
+
+        def read(self, offset: int, length: int) -> bytes:
+            return bad[offset: offset + length]
+
+    g = Gathered({}, {}, {}, {}, {}, {}, {}, {})
+    plan = RecordPlan()
+    planned = plan.add(Ptr("w.warc.gz", 0, len(bad)), "version")
+    with open(tmp_path / "out.warc.gz", "wb") as out:
+        copier = _Copier(None, g, plan, _masker(), out, lambda: None)  # type: ignore[arg-type]
+        with pytest.raises(IntegrityError, match=r"warc/x/w\.warc\.gz\.enc.*digest"):
+            copier._copy(FakeRanges(), planned)  # type: ignore[arg-type]

@@ -268,14 +268,17 @@ class _Copier:
         check = RecordCheck()
         data: bytes | None = None
         position = self.out.tell()
-        if length <= IN_MEMORY:
-            data = src.read(p.offset, length)
-            check.feed(data)
-        else:
-            for piece in src.chunks(p.offset, length):
-                check.feed(piece)
-                self.out.write(piece)
-        problems = check.finish()
+        try:
+            if length <= IN_MEMORY:
+                data = src.read(p.offset, length)
+                check.feed(data)
+            else:
+                for piece in src.chunks(p.offset, length):
+                    check.feed(piece)
+                    self.out.write(piece)
+            problems = check.finish()
+        except ValueError as exc:  # not a gzip member, or a header that does not parse
+            problems = [str(exc)]
         if len(data or b"") != length and data is not None:
             problems.append("the record is truncated")
         if check.trailing:

@@ -25,10 +25,10 @@ CSS = """
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Noto Sans", system-ui, sans-serif;
   line-height: 1.45; margin: 0 auto; padding: 1rem; max-width: 60rem; color: #111;
-  background: #fff; overflow-wrap: anywhere; }
+  background: #fff; overflow-wrap: break-word; }
 h1 { font-size: 1.4rem; margin: .2rem 0 .6rem; }
 h2 { font-size: 1.15rem; margin: 1.4rem 0 .5rem; }
-table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+table { table-layout: fixed; border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; vertical-align: top; border-bottom: 1px solid #ccc; padding: .3rem .4rem; }
 .facts th { width: 12rem; font-weight: 600; }
 nav { font-size: .9rem; margin-bottom: .8rem; }
@@ -44,7 +44,7 @@ nav { font-size: .9rem; margin-bottom: .8rem; }
   font-size: .9rem; }
 .withheld, .context { background: #f3f3f3; color: #333; font-size: .9rem; }
 .edit { display: grid; grid-template-columns: 1fr 1fr; gap: .6rem; margin: .4rem 0; }
-.edit > div { border: 1px solid #ddd; padding: .4rem; border-radius: .3rem; }
+.edit > div { border: 1px solid #ddd; padding: .4rem; border-radius: .3rem; min-width: 0; }
 .edit h4 { margin: 0 0 .2rem; font-size: .8rem; color: #444; font-weight: 600; }
 del { background: #ffd7d7; text-decoration: line-through; }
 ins { background: #d4f7d4; text-decoration: underline; }

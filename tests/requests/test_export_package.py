@@ -542,3 +542,24 @@ def test_cli_prints_one_line_for_a_missing_package(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["export", "verify", str(tmp_path / "nothing")])
     assert result.exit_code == 1
     assert "not a folder" in result.output
+
+
+def test_package_builds_and_verifies_on_both_catalog_databases(database_url: str, tmp_path: Path) -> None:
+    h = Harness(tmp_path, "facebook", database_url=database_url)
+    try:
+        assert h.poll().status == "complete"
+        timeline = h.sandbox.timeline
+        timeline.before_cycle(2)
+        assert h.poll().status == "complete"
+        init_export_key(h.app)
+        post = timeline.marks["recent0"]
+        with h.app.catalog.session() as s:
+            ids = (post, *s.scalars(select(t.Item.item_id).where(t.Item.parent_id == post)))
+        req = ExportRequest("PRR-DB-1", "A. Requester", date(2026, 12, 1), date(2026, 12, 8), "x",
+                            "WA", "Riverside School District", tuple(ids), (), (), ())
+        summary = build_package(h.app, req, tmp_path / "pkg")
+    finally:
+        h.close()
+    assert summary.items == len(ids) and summary.records > len(ids)
+    verdict = verify_package(tmp_path / "pkg")
+    assert verdict.ok, verdict.problems

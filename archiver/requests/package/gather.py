@@ -119,8 +119,13 @@ def resolve_ids(s: Session, ids: Iterable[str]) -> dict[str, t.Item]:
     when the bare id is not unique across platforms."""
     wanted = list(dict.fromkeys(ids))
     found: dict[str, list[t.Item]] = {}
-    for part in _chunks(wanted):
-        for row in s.scalars(select(t.Item).where(t.Item.item_id.in_(part))):
+    # (platform, item_id) pairs, so the lookup uses the catalog's unique index at any size
+    platforms = sorted(set(s.scalars(select(t.Account.platform).distinct())))
+    for part in _chunks(wanted, max(1, CHUNK // max(1, len(platforms)))):
+        pairs = [(p, i) for p in platforms for i in part]
+        if not pairs:
+            continue
+        for row in s.scalars(select(t.Item).where(tuple_(t.Item.platform, t.Item.item_id).in_(pairs))):
             found.setdefault(row.item_id, []).append(row)
     out: dict[str, t.Item] = {}
     for given in wanted:

@@ -122,6 +122,14 @@ def generate(home: Path, total_gb: float) -> dict[str, float]:
                         writer.write_record(req)
                         rows.append(("version", name, n, item_id, kind, parent, v, offset, length,
                                      resp.rec_headers.get_header("WARC-Record-ID"), date_v, body))
+                        if v > 1:  # the archiver's conclusion, at the end of this (small) cycle
+                            fields = f"archiver-observation: edited\r\nitem-id: {item_id}\r\n".encode()
+                            meta = writer.create_warc_record(
+                                "", "metadata", payload=io.BytesIO(fields), length=len(fields),
+                                warc_content_type="application/warc-fields",
+                                warc_headers_dict={"WARC-Concurrent-To": resp.rec_headers.get_header("WARC-Record-ID")})
+                            meta.rec_headers.remove_header("WARC-Target-URI")
+                            writer.write_record(meta)
                     if n % 25 == 7:  # deleted: the 404 and the archiver's conclusion
                         url = f"https://graph.facebook.com/v21.0/{item_id}"
                         body = b'{"error":{"code":100,"error_subcode":33}}'

@@ -35,6 +35,9 @@ from archiver.warc.reader import read_record
 from archiver.warc.writer import SOFTWARE, SpecWARCWriter, warc_date
 
 IN_MEMORY = 32 << 20  # larger records (media) stream through and skip the content checks
+# A conclusion is written right after its evidence (deletions) or at the end of the capture
+# cycle (edits); past this distance the search gives up and the package says so.
+MAX_SCAN = 64 << 20
 
 
 @dataclass
@@ -216,6 +219,8 @@ class _Copier:
     def _scan_for(self, src: StoredRanges, name: str, start: int,
                   pending: list[_MetaWant]) -> list[_MetaWant]:
         for member in scan(src, start):
+            if member.offset - start > MAX_SCAN:
+                break
             h = member.headers
             if h.get("WARC-Type") != "metadata":
                 continue

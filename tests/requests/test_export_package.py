@@ -212,12 +212,12 @@ def test_warc_passes_warcio_check_and_keeps_original_ids_and_bytes(built: Built,
     app = _app(archive.home)
     try:
         originals: dict[str, bytes] = {}
-        from archiver.preservation.reading import iter_warc_bytes
+        from archiver.services.warcs import warc_bytes
 
         with app.catalog.session() as s:
             names = list(s.scalars(select(t.WarcFile.name)))
         for name in names:
-            data = b"".join(iter_warc_bytes(app, name))
+            data = b"".join(warc_bytes(app, name))
             it = ArchiveIterator(io.BytesIO(data))
             for rec in it:
                 rid = rec.rec_headers.get_header("WARC-Record-ID")

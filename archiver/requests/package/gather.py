@@ -159,8 +159,8 @@ def _item_data(s: Session, rows: list[t.Item]) -> dict[int, ItemData]:
             versions.setdefault(v.item_pk, []).append(v)
         for o in s.scalars(select(t.Observation).where(t.Observation.item_pk.in_(part))):
             observations.setdefault(o.item_pk, []).append(o)
-        for tb in s.scalars(select(t.Tombstone).where(t.Tombstone.item_pk.in_(part))):
-            tombs[tb.item_pk] = tb
+        for tomb in s.scalars(select(t.Tombstone).where(t.Tombstone.item_pk.in_(part))):
+            tombs[tomb.item_pk] = tomb
     media_keys = {
         m["media_key"] for vs in versions.values() for v in vs for m in (v.media or []) if m.get("media_key")
     }

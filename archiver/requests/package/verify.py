@@ -188,12 +188,12 @@ def verify_package(path: Path) -> PackageVerdict:
         recorded = read_manifest(target)
         lines = []
         for n in names:
-            actual = hashlib.new(algorithm, (root / n).read_bytes()).hexdigest()
+            digest = hashlib.new(algorithm, (root / n).read_bytes()).hexdigest()
             explained = n in f.changed or (n in (MANIFEST, SIGNATURE) and not signature_ok)
-            if explained and recorded.get(n, actual) != actual:
+            if explained and recorded.get(n, digest) != digest:
                 f.change(n, "changed (its digest differs from the tag manifests)")
-                actual = recorded[n]
-            lines.append(f"{actual}  {n}\n")
+                digest = recorded[n]
+            lines.append(f"{digest}  {n}\n")
         if text != "".join(lines):
             f.change(manifest, "changed")
 

@@ -15,6 +15,7 @@ from archiver.cli.catalog import catalog
 from archiver.cli.config import config
 from archiver.cli.daemon import daemon
 from archiver.cli.demo import demo
+from archiver.cli.export import export
 from archiver.cli.items import items
 from archiver.cli.poll import poll
 from archiver.cli.requests import requests
@@ -57,6 +58,7 @@ cli.add_command(audit)
 cli.add_command(daemon)
 cli.add_command(requests)
 cli.add_command(search)
+cli.add_command(export)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from archiver.catalog.request_tables import (
 from archiver.catalog.search import SearchFilters
 from archiver.catalog.search import search as run_search
 from archiver.core.actor import current_actor
-from archiver.core.errors import RequestError
+from archiver.core.errors import ConfigError, RequestError
 from archiver.requests import register
 from archiver.requests.deadlines import CalendarDay, compute, extension_limit, rule_for
 from archiver.requests.district_calendar import FILE_NAME, load_calendar
@@ -115,6 +115,21 @@ class AddResult:
     holds: tuple[str, ...]
 
 
+def _state(app: App, state: str | None) -> str:
+    chosen = state or app.settings.state
+    if not chosen:
+        raise ConfigError('No state for the deadline: give --state XX, or write state = "WA" in '
+                          "archiver.toml (ARCHIVER_STATE)")
+    return chosen
+
+
+def _district(app: App) -> str:
+    if not app.settings.district:
+        raise ConfigError('The package names the district: write district = "..." in archiver.toml '
+                          "(ARCHIVER_DISTRICT), then export again")
+    return app.settings.district
+
+
 def _today(app: App) -> date:
     now = app.clock.now()
     return max(now.date(), now.astimezone().date())
@@ -144,7 +159,7 @@ def open_request(app: App, *, requester: str, received: date, description: str,
     if received > today:
         raise RequestError(f"The received date {received.isoformat()} is in the future (today is "
                            f"{today.isoformat()}); give the date the request arrived")
-    rule = rule_for(state or app.settings.state)
+    rule = rule_for(_state(app, state))
     d = compute(rule, received, via=via, calendar=_calendar(app))
     now = app.clock.now()
     with app.catalog.session() as s:
@@ -407,7 +422,7 @@ def export_model(app: App, request_id: str) -> ExportRequest:
                                .order_by(RequestSearch.id)))
         return ExportRequest(
             request_id=row.id, requester=row.requester, received=row.received, due=row.due,
-            description=row.description, state=row.state, district=app.settings.district,
+            description=row.description, state=row.state, district=_district(app),
             item_ids=tuple(link.item_id for link in register.responsive(s, row.id)),
             redactions=state.redactions, withheld=state.withheld, searches=searches)
 

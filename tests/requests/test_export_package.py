@@ -57,7 +57,11 @@ class Archive:
 def _isolated(mp: pytest.MonkeyPatch, root: Path) -> None:
     for key in [k for k in os.environ if k.startswith("ARCHIVER_") and k != "ARCHIVER_TEST_PG_URL"]:
         mp.delenv(key)
-    mp.setenv("ARCHIVER_CONFIG", str(root / "no-such-archiver.toml"))
+    config = root / "archiver.toml"
+    config.write_text("")
+    mp.setenv("ARCHIVER_CONFIG", str(config))
+    mp.setenv("ARCHIVER_DISTRICT", "Test School District")
+    mp.setenv("ARCHIVER_STATE", "WA")
 
 
 @pytest.fixture(scope="module")

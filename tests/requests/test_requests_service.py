@@ -200,7 +200,7 @@ def test_export_hands_the_model_to_the_package_builder_and_is_audited(
     fake.build_package = build_package  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "archiver.requests.package.build", fake)
     assert svc.export_request(app, rid, tmp_path / "out", actor="officer") == Summary(1)
-    assert seen["req"].item_ids == ("c1",) and seen["req"].district == "Demo School District"
+    assert seen["req"].item_ids == ("c1",) and seen["req"].district == "Test School District"
     trail = svc.show_request(app, rid).audit
     assert trail[-1].action == "request.export" and trail[-1].details["summary"] == {"items": 1}
 

@@ -26,6 +26,7 @@ from archiver.core.models import (
 )
 from connectors.feeds.ids import Source
 from connectors.feeds.textutil import html_to_text, img_sources
+from connectors.shapes import as_list
 
 PLATFORM = "feeds"
 COLLECTION = re.compile(r"/wp-json/wp/v2/(?P<type>posts|comments)/?$")
@@ -176,7 +177,7 @@ def _post(account: AccountRef, source: Source, row: Any, exchange: CapturedExcha
     featured = _number(row, "featured_media") or 0
     media: list[MediaRef] = []
     embedded = row.get("_embedded") if isinstance(row.get("_embedded"), dict) else {}
-    for att in embedded.get("wp:featuredmedia") or []:
+    for att in as_list(embedded.get("wp:featuredmedia")):
         if isinstance(att, dict) and isinstance(att.get("source_url"), str):
             media.append(MediaRef(att["source_url"], str(att.get("media_type") or "image"), str(att.get("id", ""))))
     media += [MediaRef(src, "image") for src in img_sources(body) if src.startswith(("http://", "https://"))]
@@ -189,8 +190,8 @@ def _post(account: AccountRef, source: Source, row: Any, exchange: CapturedExcha
         "slug": str(row.get("slug") or ""),
         "sticky": bool(row.get("sticky", False)),
         "format": str(row.get("format") or ""),
-        "categories": sorted(c for c in row.get("categories") or [] if isinstance(c, int)),
-        "tags": sorted(t for t in row.get("tags") or [] if isinstance(t, int)),
+        "categories": sorted(c for c in as_list(row.get("categories")) if isinstance(c, int)),
+        "tags": sorted(t for t in as_list(row.get("tags")) if isinstance(t, int)),
         "featured_media": featured,
         "comment_status": str(row.get("comment_status") or ""),
         "protected": bool(content_field.get("protected", False)),

@@ -51,6 +51,9 @@ class ItemDetail:
     # The thread around the item: what it answers, and the answers to it (oldest first).
     parent: ItemSummary | None = None
     replies: list[ItemSummary] = field(default_factory=list)
+    # WARC name -> its last fixity check, for each WARC this item's evidence is in whose last
+    # check failed: that evidence must be restored from a replica before it is relied on.
+    failed_fixity: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +64,24 @@ class ItemDetail:
             "media": self.media,
             "parent": self.parent.as_dict() if self.parent else None,
             "replies": [r.as_dict() for r in self.replies],
+            "failed_fixity": self.failed_fixity,
         }
+
+
+def failed_fixity(s: Session, warc_names: set[str]) -> dict[str, dict[str, Any]]:
+    """For each named WARC whose most recent fixity check was not 'ok', that check."""
+    if not warc_names:
+        return {}
+    last = (
+        select(t.FixityCheck.warc_name, func.max(t.FixityCheck.id).label("last_id"))
+        .where(t.FixityCheck.warc_name.in_(warc_names))
+        .group_by(t.FixityCheck.warc_name)
+        .subquery()
+    )
+    rows = s.scalars(select(t.FixityCheck).join(last, t.FixityCheck.id == last.c.last_id))
+    return {r.warc_name: {"verdict": r.verdict, "checked_at": r.checked_at.isoformat(), "detail": r.detail,
+                          "run_id": r.run_id}
+            for r in rows if r.verdict != "ok"}
 
 
 def latest_versions(s: Session, account_pk: int) -> list[tuple[t.Item, t.ItemVersion]]:
@@ -233,7 +253,11 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
         versions=len(versions),
         text=versions[-1].text if versions else "",
     )
-    return ItemDetail(summary, versions, tombstone, int(observations), media)
+    files = [v.warc["file"] for v in versions] + [m["file"] for m in media]
+    files += [tomb.evidence_file] if tomb is not None else []
+    evidence_files = {f for f in files if isinstance(f, str) and f}
+    return ItemDetail(summary, versions, tombstone, int(observations), media,
+                      failed_fixity=failed_fixity(s, evidence_files))
 
 
 def counts(s: Session) -> dict[str, int]:

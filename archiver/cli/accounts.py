@@ -41,7 +41,7 @@ def accounts_add(ctx: click.Context, platform: str, account_id: str, name: str, 
     """
     from archiver.services.accounts import register_account
 
-    app = get_app(ctx)
+    app = get_app(ctx, create=True)
     row = register_account(app, platform, account_id, name=name, role=role, api_base=api_base,
                            token_env=token_env, token_file=token_file, replace=replace)
     console.print(Text.assemble("registered ", plain(row.label, "bold"), " (", plain(row.name), ")"))

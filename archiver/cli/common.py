@@ -24,11 +24,21 @@ console = Console(emoji=False, highlight=False)
 err_console = Console(stderr=True, emoji=False, highlight=False)
 
 
-def get_app(ctx: click.Context) -> App:
+def get_app(ctx: click.Context, *, create: bool = False, require: bool = True) -> App:
+    """The App for ARCHIVER_HOME. Only commands that may create an archive pass `create`
+    (or `require=False`, the demo, which makes its own); every other command refuses a home
+    that holds none (a mistyped ARCHIVER_HOME)."""
+    from archiver.services.archive_home import create_archive, require_archive
+
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
-        obj["app"] = App(load_settings())
+        settings = load_settings()
+        if require and not create:
+            require_archive(settings)
+        obj["app"] = App(settings)
         ctx.call_on_close(obj["app"].close)
+        if create:
+            create_archive(obj["app"])
     return obj["app"]
 
 

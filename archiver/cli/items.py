@@ -120,6 +120,10 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
         console.print(plain(v.text), soft_wrap=False)
     for m in detail.media:
         console.print(plain(f"media: {m['url']} ({m['size']} bytes) in {m['file']}@{m['offset']}"))
+    for name, check in detail.failed_fixity.items():
+        console.print(Text.assemble(("fixity failed", "red"), ": evidence in ", plain(name),
+                                    f" failed its last check ({check['verdict']}, {check['checked_at'][:19]}); "
+                                    "restore it from a replica, see 'archiver verify'"))
 
 
 def _thread(parent: ItemSummary | None, replies: list[ItemSummary]) -> None:

@@ -133,6 +133,59 @@ def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as
         sys.exit(1)
 
 
+@click.command("init")
+@click.pass_context
+@handle_errors
+def init(ctx: click.Context) -> None:
+    """Create an archive in ARCHIVER_HOME: folders, catalog and (without KMS) the key file.
+
+    Read commands refuse a folder that holds no archive, so a mistyped ARCHIVER_HOME is never
+    mistaken for an empty archive. Back up the key file at once (docs/operations.md).
+
+    \b
+    Example:
+      ARCHIVER_HOME=/srv/archive archiver init
+    """
+    from archiver.core.settings import load_settings
+    from archiver.services.archive_home import holds_archive
+
+    existed = holds_archive(load_settings())
+    app = get_app(ctx, create=True)
+    if existed:
+        click.echo(f"{app.settings.home} already holds an archive; nothing changed")
+        return
+    click.echo(f"created an archive in {app.settings.home}")
+    if app.settings.vault.kms_key_id:
+        click.echo(f"data keys are wrapped by AWS KMS key {app.settings.vault.kms_key_id}")
+    else:
+        click.echo(f"key file: {app.settings.key_file} (back it up now, apart from the archive)")
+
+
+@keys.command("init")
+@click.option("--force", is_flag=True,
+              help="Even though stored objects need a lost key file (they stay unreadable).")
+@click.pass_context
+@handle_errors
+def keys_init(ctx: click.Context, force: bool) -> None:
+    """Create the key file of an archive that has none (never replaces one).
+
+    Refused when the archive already holds objects encrypted under a key file: restore that
+    file from backup instead. --force is only for a key file lost for good.
+
+    \b
+    Example:
+      archiver keys init
+    """
+    from archiver.services.archive_home import init_key_file
+
+    app = get_app(ctx)
+    created = init_key_file(app, force=force)
+    if created is None:
+        click.echo(f"key file {app.settings.key_file} already exists; nothing changed")
+    else:
+        click.echo(f"created key file {created}; back it up now, apart from the archive")
+
+
 @keys.command("init-export")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context

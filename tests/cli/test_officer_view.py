@@ -98,7 +98,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     comment = sb.comment(post, "comment: " + HOSTILE_TEXT, author=(HOSTILE_NAME, "900077"))
     reply = sb.comment(post, "reply: " + HOSTILE_TEXT, parent=comment)
     home = tmp_path_factory.mktemp("officer") / "home"
-    env = {"ARCHIVER_HOME": str(home), "FB_TOKEN": contract.token,
+    # Module-scoped, so set up before conftest's per-test district and state: name them here.
+    env = {"ARCHIVER_HOME": str(home), "FB_TOKEN": contract.token, "ARCHIVER_DISTRICT": "Test School District",
+           "ARCHIVER_STATE": "WA",
            "ARCHIVER_CONNECTORS__FACEBOOK__MIN_RETRY_SECONDS": "0.05", "ARCHIVER_CAPTURE__BACKOFF_BASE": "0.01"}
     a = Archive(home, env, post, comment, reply)
     with terminal_consoles():

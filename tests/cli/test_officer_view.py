@@ -1,8 +1,9 @@
 """What an officer sees (issue 9 items 8, 13, 14): hostile text stays inert, listings page,
 tables keep whole names at 80 columns, `items show` shows the whole item and its thread.
 
-The CLI runs as a real process with FORCE_COLOR (so rich would emit escapes and hyperlinks if
-it interpreted anything) at 80 columns.
+The commands run in-process with the CLI's consoles forced to a colour terminal of 80
+columns (so rich would emit escapes and hyperlinks if it interpreted anything), and once as a
+real process with FORCE_COLOR, as an officer's terminal runs it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
+from archiver.cli.main import cli
 from archiver.cli.poll import run_table
 from archiver.cli.safe_text import markup, one_line, plain, visible
 from archiver.sandbox.facebook import LINCOLN, FacebookContract
@@ -41,6 +45,8 @@ HOSTILE = [
 HOSTILE_TEXT = " | ".join(HOSTILE)
 HOSTILE_NAME = "\x1b]0;owned\x07[link=file:///etc/passwd]Lincoln[/link] \x1b[5mBlink"
 OWN_STYLES = re.compile(r"\x1b\[[0-9;]*m")  # what rich itself writes for our own emphasis
+# ...and for the progress bar on stderr: hide/show the cursor, redraw the line, move up.
+OWN_CONTROLS = re.compile(r"\r\x1b\[1A\x1b\[2K|\x1b\[[0-9;]*m|\x1b\[\?25[lh]|\r\x1b\[2K|\x1b\[1A|\x1b\[2K")
 
 
 @dataclass
@@ -51,10 +57,33 @@ class Archive:
     comment: str
     reply: str
 
-    def run(self, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
-        env = {**self.env, "COLUMNS": str(columns)}
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """In-process, through the consoles `terminal_consoles` put in place."""
+        result = CliRunner().invoke(cli, list(args), env=self.env)
+        return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+    def run_process(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A real `archiver` process on a colour terminal of 80 columns."""
+        env = {**os.environ, **self.env, "COLUMNS": "80", "FORCE_COLOR": "1", "TERM": "xterm-256color",
+               "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         return subprocess.run([sys.executable, "-m", "archiver.cli.main", *args], env=env, text=True,
                               capture_output=True, timeout=300)
+
+
+@contextmanager
+def terminal_consoles() -> Iterator[None]:
+    """Every CLI module's consoles become 80-column colour terminals (as FORCE_COLOR would)."""
+    def terminal(stderr: bool) -> Console:
+        return Console(stderr=stderr, force_terminal=True, color_system="truecolor", width=80,
+                       emoji=False, highlight=False)
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("archiver.cli."):
+                for attr, stderr in (("console", False), ("err_console", True)):
+                    if hasattr(module, attr):
+                        mp.setattr(module, attr, terminal(stderr))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -69,31 +98,33 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     comment = sb.comment(post, "comment: " + HOSTILE_TEXT, author=(HOSTILE_NAME, "900077"))
     reply = sb.comment(post, "reply: " + HOSTILE_TEXT, parent=comment)
     home = tmp_path_factory.mktemp("officer") / "home"
-    env = {**os.environ, "ARCHIVER_HOME": str(home), "FB_TOKEN": contract.token, "FORCE_COLOR": "1",
-           "TERM": "xterm-256color", "ARCHIVER_CONNECTORS__FACEBOOK__MIN_RETRY_SECONDS": "0.05",
-           "ARCHIVER_CAPTURE__BACKOFF_BASE": "0.01",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    # Module-scoped, so set up before conftest's per-test district and state: name them here.
+    env = {"ARCHIVER_HOME": str(home), "FB_TOKEN": contract.token, "ARCHIVER_DISTRICT": "Test School District",
+           "ARCHIVER_STATE": "WA",
+           "ARCHIVER_CONNECTORS__FACEBOOK__MIN_RETRY_SECONDS": "0.05", "ARCHIVER_CAPTURE__BACKOFF_BASE": "0.01"}
     a = Archive(home, env, post, comment, reply)
-    for page, name in ((LINCOLN, "Lincoln High School"), (HOSTILE_PAGE, HOSTILE_NAME)):
-        added = a.run("accounts", "add", "facebook", page, "--name", name, "--api-base", server.url,
-                      "--token-env", "FB_TOKEN")
-        assert added.returncode == 0, added.stderr
-    polled = a.run("poll", "--once")
-    assert polled.returncode == 0, polled.stdout + polled.stderr
-    yield a
+    with terminal_consoles():
+        for page, name in ((LINCOLN, "Lincoln High School"), (HOSTILE_PAGE, HOSTILE_NAME)):
+            added = a.run("accounts", "add", "facebook", page, "--name", name, "--api-base", server.url,
+                          "--token-env", "FB_TOKEN")
+            assert added.returncode == 0, added.stderr
+        polled = a.run("poll", "--once")
+        assert polled.returncode == 0, polled.stdout + polled.stderr
+        yield a
     server.stop()
 
 
 def assert_inert(result: subprocess.CompletedProcess[str]) -> str:
     """Nothing hostile acts on the terminal; returns the output without our own colours."""
-    out = result.stdout + result.stderr
-    for bad in ("\x1b]", "\x07", "\x1b[2J", "\x1b[5m", "\x9b", "\r", "\u202e", "file:///etc/shadow\x1b"):
+    out = OWN_CONTROLS.sub("", result.stdout + result.stderr)
+    for bad in ("\x1b", "\x07", "\x9b", "\r", "\u202e"):  # no escape but rich's own is left
         assert bad not in out, f"{bad!r} reached the terminal:\n{out!r}"
-    return OWN_STYLES.sub("", out)
+    return out
 
 
 def test_hostile_text_is_shown_inert_and_literal(archive: Archive) -> None:
-    shown = assert_inert(archive.run("items", "show", archive.comment))
+    assert "\x1b[" in archive.run("items", "show", archive.comment).stdout  # a colour terminal indeed
+    shown = assert_inert(archive.run_process("items", "show", archive.comment))
     for literal in ("␛[2J", "␛]0;pwned window title␇", "[link=file:///etc/passwd]innocent[/link]",
                     "[bold red]ALERT[/bold red]", ":warning: emoji code", "<U+009B>31mC1-CSI",
                     "carriage␍overwrite", "<U+202E>gnp.exe"):

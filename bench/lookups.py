@@ -6,7 +6,9 @@ records officer runs it), min/median/max of --repeats runs:
     python bench/lookups.py --home /tmp/synth-100k
     python bench/lookups.py --home /tmp/synth-pg --database-url postgresql+psycopg://...  --verify-sample 10
 
-`verify` throughput is the stored (ciphertext) bytes it read divided by its wall time.
+Both wall time and the child's CPU time (user + system) are reported: on a shared machine the
+CPU time is the steadier figure. `verify` throughput is the stored (ciphertext) bytes it read
+divided by its wall time and by its CPU time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,17 +26,24 @@ from pathlib import Path
 ARCHIVER = [sys.executable, "-c", "from archiver.cli.main import main; main()"]
 
 
-def _run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, stdout)."""
+    cpu = _cpu()
     started = time.perf_counter()
     done = subprocess.run(ARCHIVER + args, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"archiver {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
-    return elapsed, done.stdout
+    return elapsed, _cpu() - cpu, done.stdout
 
 
-def _times(args: list[str], env: dict[str, str], repeats: int) -> list[float]:
-    return [_run(args, env)[0] for _ in range(repeats)]
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.database_url:
         env["ARCHIVER_DATABASE_URL"] = args.database_url
 
-    _, listing = _run(["items", "list", "--limit", "1", "--json"], env)  # also warms the page cache
+    _, _, listing = _run(["items", "list", "--limit", "1", "--json"], env)  # also warms the page cache
     first = json.loads(listing)[0]
     account, item_id = first["account"], first["id"]
     results: dict[str, object] = {"account": account, "item": item_id}
@@ -63,21 +73,24 @@ def main(argv: list[str] | None = None) -> None:
         "--help": ["--help"],
     }
     for label, command in commands.items():
-        times = _times(command, env, args.repeats)
-        results[label] = {"min": min(times), "median": statistics.median(times), "max": max(times)}
+        runs = [_run(command, env) for _ in range(args.repeats)]
+        results[label] = {"wall": _stats([r[0] for r in runs]), "cpu": _stats([r[1] for r in runs])}
     if not args.no_verify:
         verify = ["verify", "--json"] + (["--sample", str(args.verify_sample)] if args.verify_sample else ["--all"])
-        elapsed, out = _run(verify, env)
+        elapsed, cpu, out = _run(verify, env)
         report = json.loads(out)
         stored = _stored_bytes(args.home, args.database_url, report)
-        results["verify"] = {"seconds": elapsed, "objects": report["checked"], "counts": report["counts"],
-                             "stored_mb": stored / 1e6, "mb_per_s": stored / 1e6 / elapsed}
+        results["verify"] = {"seconds": elapsed, "cpu_seconds": cpu, "objects": report["checked"],
+                             "counts": report["counts"], "stored_mb": stored / 1e6,
+                             "mb_per_s": stored / 1e6 / elapsed, "mb_per_cpu_s": stored / 1e6 / cpu}
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for label, value in results.items():
-        if isinstance(value, dict) and "median" in value:
-            print(f"{label}: {value['min']:.2f}/{value['median']:.2f}/{value['max']:.2f} s")
+        if isinstance(value, dict) and "wall" in value:
+            wall, cpu = value["wall"], value["cpu"]
+            print(f"{label}: wall {wall['min']:.2f}/{wall['median']:.2f}/{wall['max']:.2f} s, "
+                  f"CPU {cpu['min']:.2f}/{cpu['median']:.2f}/{cpu['max']:.2f} s")
         else:
             print(f"{label}: {value}")
 

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--verify-sample", type=float, default=None,
                         help="verify this percentage of objects instead of all")
     parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--verify-only", action="store_true", help="time only verify")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         f"items show {item_id}": ["items", "show", item_id],
         "--help": ["--help"],
     }
-    for label, command in commands.items():
+    for label, command in ({} if args.verify_only else commands).items():
         runs = [_run(command, env) for _ in range(args.repeats)]
         results[label] = {"wall": _stats([r[0] for r in runs]), "cpu": _stats([r[1] for r in runs])}
     if not args.no_verify:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,7 +268,8 @@ def _fields(head: bytes) -> dict[bytes, bytes]:
     return out
 
 
-_WS_AT_LINE_START = tuple(b"\n" + bytes([c]) for c in b"\n \t\r\x0b\x0c\x1c\x1d\x1e\x1f")
+# A line that starts with whitespace (or is empty): warcio may take it for the blank line.
+_WS_AT_LINE_START = re.compile(rb"\n[\n \t\r\x0b\x0c\x1c-\x1f]")
 
 
 def _header_end(data: bytes, start: int, end: int) -> int:
@@ -275,7 +277,7 @@ def _header_end(data: bytes, start: int, end: int) -> int:
     idx = data.find(b"\r\n\r\n", start, end)
     if idx >= 0 and data[start] not in b"\n \t\r\x0b\x0c\x1c\x1d\x1e\x1f":
         heads = data[start:idx + 1]
-        if heads.isascii() and not any(ws in heads for ws in _WS_AT_LINE_START):
+        if heads.isascii() and _WS_AT_LINE_START.search(heads) is None:
             return idx + 4  # no line before this one is blank, even as warcio strips lines
     at = _slow_header_end(data[start:end])
     return at if at < 0 else start + at

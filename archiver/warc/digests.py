@@ -31,7 +31,7 @@ _HTTP_TYPES = (b"response", b"request", b"revisit")
 # The WARC headers this checker reads (names are case-insensitive; the first of a name counts).
 _NAMES = (b"warc-type", b"warc-record-id", b"content-length", b"warc-block-digest",
           b"warc-payload-digest", b"warc-target-uri", b"warc-segment-number")
-_NEEDLES = tuple((name, b"\n" + name + b":") for name in _NAMES)
+_NAME_SET = frozenset(_NAMES)
 
 
 class WarcFormatError(ValueError):
@@ -257,14 +257,12 @@ class _Parser:
 
 def _fields(head: bytes) -> dict[bytes, bytes]:
     """The headers of _NAMES present in `head` (WARC headers without the blank line)."""
-    lowered = head.lower()
     out: dict[bytes, bytes] = {}
-    for name, needle in _NEEDLES:
-        at = lowered.find(needle)
-        if at >= 0:
-            start = at + len(needle)
-            end = head.find(b"\n", start)
-            out[name] = (head[start:] if end < 0 else head[start:end]).strip()
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        key = name.rstrip(b" \t").lower()
+        if key in _NAME_SET and key not in out:
+            out[key] = value.strip()
     return out
 
 

@@ -56,7 +56,7 @@ from archiver.catalog import tables as t  # noqa: E402
 from archiver.core.models import content_hash  # noqa: E402
 from archiver.core.settings import Settings  # noqa: E402
 from archiver.preservation.outbox import vault_context, warc_key  # noqa: E402
-from archiver.preservation.reading import iter_warc_bytes  # noqa: E402
+from archiver.services.warcs import warc_bytes  # noqa: E402
 from archiver.vault import encrypt_stream  # noqa: E402
 
 PLATFORM = "facebook"
@@ -253,7 +253,7 @@ def load_template(app: App) -> _Template:
         raise ValueError("the template archive must hold exactly one account")
     warcs = []
     for row in _rows(app, t.WarcFile, t.WarcFile.name):
-        data = b"".join(iter_warc_bytes(app, row["name"]))
+        data = b"".join(warc_bytes(app, row["name"]))
         warcs.append(_TemplateWarc(row["name"], [_parse_record(*m) for m in _split_members(data)], row))
     items = _rows(app, t.Item, t.Item.id)
     versions = _rows(app, t.ItemVersion, t.ItemVersion.id)

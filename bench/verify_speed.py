@@ -33,7 +33,7 @@ from archiver.app import App  # noqa: E402
 from archiver.catalog import tables as t  # noqa: E402
 from archiver.core.settings import Settings  # noqa: E402
 from archiver.preservation.fixity import verify  # noqa: E402
-from archiver.preservation.reading import iter_warc_bytes  # noqa: E402
+from archiver.services.warcs import warc_bytes  # noqa: E402
 from archiver.warc.digests import check_record_digests  # noqa: E402
 from archiver.warc.writer import HttpMessage, WarcFile  # noqa: E402
 
@@ -73,7 +73,7 @@ def archive_warcs(app: App, max_mb: float) -> bytes:
     for name in names:
         if len(out) >= max_mb * 1e6:
             break
-        out += b"".join(iter_warc_bytes(app, name))  # gzip members concatenate into one WARC
+        out += b"".join(warc_bytes(app, name))  # gzip members concatenate into one WARC
     return bytes(out)
 
 

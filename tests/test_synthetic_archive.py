@@ -28,7 +28,7 @@ def test_synthetic_archive_reads_back_through_the_cli(tmp_path: Path, database_u
     def run(*args: str) -> str:
         result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        return result.output
+        return result.stdout
 
     listed = json.loads(run("items", "list", "--limit", "600", "--json"))
     assert len(listed) == 500

@@ -37,7 +37,7 @@ from archiver.storage.rules import (
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no flock off POSIX: the module is then None
 
 _CHUNK = 1024 * 1024
 _LOCK_NAME = ".store.lock"
@@ -66,6 +66,9 @@ class LocalFolderStore:
 
     def __repr__(self) -> str:
         return f"LocalFolderStore({str(self.root)!r})"
+
+    def check_bucket(self) -> None:
+        """Nothing to check: this code enforces write-once itself (the folder was made above)."""
 
     # -- writing ---------------------------------------------------------------------------
 

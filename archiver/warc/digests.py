@@ -22,7 +22,9 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
+
+from archiver.warc.reader import ByteStream
 
 _READ = 1 << 20  # bytes asked of the stream at a time
 _FEED = 1 << 12  # compressed bytes handed to zlib at a time (bounds the copy at a member's end)
@@ -321,10 +323,10 @@ class RecordDigestChecker:
             return False
         return True
 
-    def check(self, stream: BinaryIO) -> DigestCheck:
+    def check(self, stream: ByteStream) -> DigestCheck:
         """Read a WARC (gzipped per record, or not) to its end or to its first failing record."""
         parser = self._parser
-        buf = stream.read(_READ)
+        buf = stream.read(_READ) or b""
         if buf[:2] == _GZIP_MAGIC:
             _inflate_members(stream, buf, parser)
         else:
@@ -332,24 +334,24 @@ class RecordDigestChecker:
             while buf and not parser.stopped:
                 parser.feed(buf, base, member=False)
                 base += len(buf)
-                buf = stream.read(_READ)
+                buf = stream.read(_READ) or b""
         if not parser.stopped and not parser.idle:
             raise WarcFormatError("the WARC ends inside a record")
         return DigestCheck(parser.records, self._first)
 
 
-def check_record_digests(stream: BinaryIO) -> DigestCheck:
+def check_record_digests(stream: ByteStream) -> DigestCheck:
     """Every record's digests, up to the first that fails; WarcFormatError if unreadable."""
     return RecordDigestChecker().check(stream)
 
 
-def _inflate_members(stream: BinaryIO, buf: bytes, parser: _Parser) -> None:
+def _inflate_members(stream: ByteStream, buf: bytes, parser: _Parser) -> None:
     base, pos = 0, 0  # stream offset of buf[0]; position in buf
     view = memoryview(buf)
     while not parser.stopped:
         if pos >= len(buf):
             base += len(buf)
-            buf, pos = stream.read(_READ), 0
+            buf, pos = (stream.read(_READ) or b""), 0
             view = memoryview(buf)
             if not buf:
                 return
@@ -358,7 +360,7 @@ def _inflate_members(stream: BinaryIO, buf: bytes, parser: _Parser) -> None:
         while True:
             if pos >= len(buf):
                 base += len(buf)
-                buf, pos = stream.read(_READ), 0
+                buf, pos = (stream.read(_READ) or b""), 0
                 view = memoryview(buf)
                 if not buf:
                     raise WarcFormatError("the WARC ends inside a gzip member")

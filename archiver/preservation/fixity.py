@@ -3,7 +3,8 @@
 Each object is read once. The stored bytes are hashed on their way into the decryptor (the
 ciphertext fixity check, against `object_sha256`/`object_size`), decrypted through
 `archiver.preservation.reading` with the catalog's wrapped key, the plaintext is hashed (against
-`sha256`/`size`), and every WARC record's block and payload digests are recomputed. A damaged
+`sha256`/`size`), and every WARC record's block and payload digests are recomputed
+(archiver.warc.digests: hashlib over the inflated bytes, raw digests compared). A damaged
 object is a finding with a one-line explanation, never a crash, so one bad object cannot hide
 the rest.
 
@@ -32,14 +33,13 @@ import logging
 import math
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
-from warcio.archiveiterator import ArchiveIterator
 
 from archiver.app import App
 from archiver.catalog import tables as t
@@ -56,6 +56,7 @@ from archiver.core.errors import (
 from archiver.preservation.reading import StoredWarc, iter_plaintext
 from archiver.storage.base import NoSuchObject, ObjectStore
 from archiver.vault.io import PlaintextReader
+from archiver.warc.digests import RecordDigestChecker
 from archiver.warc.reader import ByteStream
 
 log = logging.getLogger(__name__)
@@ -303,24 +304,18 @@ def _check_records(reader: ByteStream, name: str) -> tuple[int, str]:
     Returns (records read, first problem or ''). Vault errors propagate: they are the
     object's verdict. Any parser failure is a finding about the WARC itself.
     """
-    count = 0
-    it = ArchiveIterator(reader, check_digests=True)
-    record_id = ""
+    checker = RecordDigestChecker()
     try:
-        for record in it:
-            record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
-            while record.raw_stream.read(1 << 16):
-                pass  # the verifying reader compares digests once the record is read to its end
-            count += 1
-            problems: Sequence[str] = record.digest_checker.problems
-            if problems:
-                offset = it.get_record_offset()
-                return count, f"Record {count} {record_id} at offset {offset} of {name}: {problems[0]}"
+        check = checker.check(reader)
     except ArchiverError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any parser failure (zlib, warcio) is a finding
-        return count, f"{name} cannot be parsed after record {count} {record_id} ({type(exc).__name__})"
-    return count, ""
+    except Exception as exc:  # noqa: BLE001 - any parser failure (zlib, format) is a finding
+        return checker.records, (f"{name} cannot be parsed after record {checker.records} "
+                                 f"{checker.record_id} ({type(exc).__name__})")
+    found = check.finding
+    if found is not None:
+        return check.records, f"Record {found.number} {found.record_id} at offset {found.offset} of {name}: {found.problem}"
+    return check.records, ""
 
 
 # --- reading through archiver.preservation.reading while hashing the stored bytes ----------------------

@@ -273,3 +273,7 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Retention engine tables live in their own module; imported here so Base.metadata has them.
+from archiver.catalog import retention_tables as retention_tables  # noqa: E402,F401

@@ -16,17 +16,19 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from archiver.app import App
+from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.indexer import WarcFacts, WarcIndexer
 from archiver.preservation.outbox import ENC_SUFFIX
 from archiver.preservation.reading import StoredWarc, plaintext_reader
+from archiver.retention.classify import index_hook
 from archiver.storage.base import StoredObject
 from archiver.vault import read_header
 from archiver.vault.io import PlaintextReader
 from archiver.warc.reader import iter_records
 
-DERIVED = (t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture, t.CaptureWarning, t.WarcFile)
+DERIVED = (rt.ItemRetention, t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture, t.CaptureWarning, t.WarcFile)
 
 
 @dataclass
@@ -92,7 +94,8 @@ def index_all(app: App, catalog: Catalog, keys: Iterable[str],
             )
 
         with catalog.session() as s:
-            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
+            classify = index_hook(app.settings.state, app.clock.now)
+            WarcIndexer(s, app.connector, classify).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
         count += 1
         if progress:
             progress(name)

@@ -479,6 +479,7 @@ from archiver.cli.vault_commands import keys, verify  # noqa: E402 - commands de
 cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(__import__("archiver.cli.schedules", fromlist=["schedules"]).schedules)
+cli.add_command(__import__("archiver.cli.holds", fromlist=["holds"]).holds)
 
 from archiver.cli.audit import audit  # noqa: E402
 

@@ -36,7 +36,12 @@ def schedules() -> None:
 @click.pass_context
 @handle_errors
 def schedules_list(ctx: click.Context, as_json: bool) -> None:
-    """Every shipped state schedule; the one in force (ARCHIVER_STATE) is marked."""
+    """Every shipped state schedule; the one in force (ARCHIVER_STATE) is marked.
+
+    \b
+    Example:
+      archiver schedules list --json
+    """
     from archiver.services.schedules import list_schedules
 
     rows = list_schedules(get_app(ctx))
@@ -57,7 +62,12 @@ def schedules_list(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def schedules_show(ctx: click.Context, state: str, as_json: bool) -> None:
     """The series of STATE's schedule in force: figures, status marks, sources, and why a
-    series cannot dispose automatically."""
+    series cannot dispose automatically.
+
+    \b
+    Example:
+      archiver schedules show WA
+    """
     from archiver.services.schedules import show_schedule
 
     view = show_schedule(get_app(ctx), state)
@@ -90,7 +100,12 @@ def schedules_show(ctx: click.Context, state: str, as_json: bool) -> None:
 @handle_errors
 def schedules_check(files: tuple[Path, ...], as_json: bool) -> None:
     """Validate every shipped schedule (and FILES, e.g. a district file before adopting it);
-    list each series that cannot dispose automatically and why. Exit 1 on any error."""
+    list each series that cannot dispose automatically and why. Exit 1 on any error.
+
+    \b
+    Example:
+      archiver schedules check usd999-schedule.yaml
+    """
     from archiver.services.schedules import check_schedules
 
     problems = check_schedules(list(files))
@@ -113,7 +128,12 @@ def schedules_check(files: tuple[Path, ...], as_json: bool) -> None:
 @handle_errors
 def schedules_adopt(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Adopt the district's own schedule FILE (kind: district) over the state's; it names its
-    approval. Every item is re-classified."""
+    approval. Every item is re-classified.
+
+    \b
+    Example:
+      ARCHIVER_STATE=KS archiver schedules adopt usd999-schedule.yaml
+    """
     from archiver.services.schedules import adopt_schedule
 
     result = adopt_schedule(get_app(ctx), file, actor=_actor())
@@ -134,7 +154,12 @@ def schedules_adopt(ctx: click.Context, file: Path, as_json: bool) -> None:
 @handle_errors
 def schedules_verify(ctx: click.Context, state: str, series: str, citation: str, by: str, as_json: bool) -> None:
     """Record that a records officer confirmed SERIES against the official schedule; only then
-    may a partial or unverified series dispose."""
+    may a partial or unverified series dispose.
+
+    \b
+    Example:
+      archiver schedules verify WA GS2010-001 --citation "CORE v5.0 (Oct 2024) p.12" --by "J. Doe"
+    """
     from archiver.services.schedules import verify_series
 
     result = verify_series(get_app(ctx), state, series, citation=citation, by=by, actor=_actor())

@@ -32,6 +32,7 @@ from archiver.core.errors import (
 )
 from archiver.core.models import AccountRef
 from archiver.preservation.outbox import Outbox, SweepReport
+from archiver.services.holds import protect_new_objects
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -177,6 +178,7 @@ class Poller:
         for warc in sealed:
             self.outbox.store_sealed(warc.path, account.platform, account.account_id, report.timings)
             report.warcs.append(warc.name)
+        protect_new_objects(self.app, report.warcs)  # retention: Object Lock date and legal holds
         self._finish_run(account, run_id, result, report)
         return report
 

@@ -480,6 +480,7 @@ cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(__import__("archiver.cli.schedules", fromlist=["schedules"]).schedules)
 cli.add_command(__import__("archiver.cli.holds", fromlist=["holds"]).holds)
+cli.add_command(__import__("archiver.cli.retention", fromlist=["retention"]).retention)
 
 from archiver.cli.audit import audit  # noqa: E402
 

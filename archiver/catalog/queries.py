@@ -48,6 +48,8 @@ class ItemDetail:
     tombstone: dict[str, Any] | None
     observations: int
     media: list[dict[str, Any]] = field(default_factory=list)
+    # series, rule, flagged, retain_until, waits_for (see archiver/retention); None: unclassified
+    retention: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class ItemDetail:
             "version_history": [asdict(v) for v in self.versions],
             "tombstone": self.tombstone,
             "media": self.media,
+            "retention": self.retention,
         }
 
 
@@ -199,7 +202,17 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
         versions=len(versions),
         text=versions[-1].text if versions else "",
     )
-    return ItemDetail(summary, versions, tombstone, int(observations), media)
+    return ItemDetail(summary, versions, tombstone, int(observations), media, _retention(s, item.id))
+
+
+def _retention(s: Session, item_pk: int) -> dict[str, Any] | None:
+    from archiver.catalog.retention_tables import ItemRetention
+
+    row = s.get(ItemRetention, item_pk)
+    if row is None:
+        return None
+    return {"state": row.state, "series": row.series, "rule": row.rule, "flagged": row.flagged,
+            "retain_until": _iso(row.retain_until), "waits_for": row.waits_for}
 
 
 def counts(s: Session) -> dict[str, int]:

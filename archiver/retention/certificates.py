@@ -94,11 +94,12 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def envelope(body: dict[str, Any], signature: bytes, key_id: str, public_key_pem: bytes) -> dict[str, Any]:
-    return {"certificate": body, "signature": {"algorithm": "Ed25519", "key_id": key_id,
-                                               "value": base64.b64encode(signature).decode("ascii"),
-                                               "signed": "canonical JSON of 'certificate' (sorted keys, no spaces)",
-                                               "public_key_pem": public_key_pem.decode("ascii")}}
+def envelope(body: dict[str, Any], signature: bytes, key_id: str, public_key_pem: bytes,
+             name: str = "certificate") -> dict[str, Any]:
+    return {name: body, "signature": {"algorithm": "Ed25519", "key_id": key_id,
+                                      "value": base64.b64encode(signature).decode("ascii"),
+                                      "signed": f"canonical JSON of '{name}' (sorted keys, no spaces)",
+                                      "public_key_pem": public_key_pem.decode("ascii")}}
 
 
 def render_html(doc: dict[str, Any]) -> str:

@@ -146,7 +146,7 @@ def apply(app: App, *, approver: str, actor: str, as_of: datetime | None = None,
             continue
         destroyed.append(DestroyedObject(obj.name, obj.store_key, row.sha256, row.object_sha256,
                                          row.object_size, row.key_id))
-    transfer = [o.name for o in the_plan.eligible_objects("transfer")]
+    transfer = build_transfer_package(app, the_plan, approver=approver.strip(), actor=actor, signer=signer)
     if not destroyed:
         if refused:
             _audit_refusals(app, actor, approver, when, refused)
@@ -190,6 +190,54 @@ def apply(app: App, *, approver: str, actor: str, as_of: datetime | None = None,
                      details={"key_id": signer.key_id, "items": len(items), "objects": len(destroyed)})
     json_path, html_path = write_certificate_files(app, cert_id, doc)
     return ApplyResult(cert_id, sorted(gone), len(items), refused, transfer, str(json_path), str(html_path))
+
+
+def build_transfer_package(app: App, the_plan: Plan, *, approver: str, actor: str, signer: object) -> list[str]:
+    """Objects eligible for transfer to the state archives: their plaintext WARCs and a signed
+    manifest under HOME/transfers/ID/. Nothing is destroyed: the district keeps its copy until
+    the archives confirm receipt. An object already packaged (audit log) is not packaged again."""
+    import hashlib
+    import json
+
+    from archiver.preservation.reading import iter_warc_bytes
+
+    objects = the_plan.eligible_objects("transfer")
+    if not objects:
+        return []
+    with app.catalog.session() as s:
+        done = {e.subject.removeprefix("object:") for e in audit.entries(s, action_prefix="retention.transfer")}
+    todo = [o for o in objects if o.name not in done]
+    if not todo:
+        return [o.name for o in objects]
+    now = app.clock.now()
+    package_id = f"{now:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+    folder = app.settings.home / "transfers" / package_id
+    partial = folder.with_name(f".{package_id}.partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    listed = []
+    for o in todo:
+        digest = hashlib.sha256()
+        with open(partial / o.name, "wb") as fh:
+            for chunk in iter_warc_bytes(app, o.name):
+                digest.update(chunk)
+                fh.write(chunk)
+        items = [f"{v.platform}:{v.item_id}" for v in the_plan.items if o.name in v.objects]
+        series = sorted({v.series for v in the_plan.items if o.name in v.objects and v.series})
+        listed.append({"file": o.name, "sha256": digest.hexdigest(), "items": items, "series": series})
+    body = {"format": "archiver-transfer-package", "version": 1, "id": package_id, "created": now.isoformat(),
+            "district": app.settings.district, "state": the_plan.state, "approved_by": approver,
+            "prepared_by": actor, "objects": listed}
+    data = canonical(body)
+    signature = signer.sign(data)  # type: ignore[attr-defined]
+    doc = envelope(body, signature, signer.key_id, signer.public_key_pem, "manifest")  # type: ignore[attr-defined]
+    (partial / "manifest.json").write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(partial, folder)
+    with app.catalog.session() as s:
+        for entry in listed:
+            audit.append(s, actor=actor, action="retention.transfer", subject=f"object:{entry['file']}", at=now,
+                         details={"package": package_id, "sha256": entry["sha256"], "items": len(entry["items"]),
+                                  "series": entry["series"], "approved_by": approver})
+    return [o.name for o in objects]
 
 
 def _destroy_object(app: App, key: str) -> None:

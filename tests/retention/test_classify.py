@@ -28,8 +28,9 @@ def _rows(h: Harness) -> dict[str, tuple[t.Item, rt.ItemRetention]]:
         return {item.item_id: (item, r) for item, r in rows}
 
 
-def test_items_are_classified_when_indexed_and_a_deletion_starts_the_clock(tmp_path: Path) -> None:
-    h = Harness(tmp_path, "facebook")
+def test_items_are_classified_when_indexed_and_a_deletion_starts_the_clock(tmp_path: Path,
+                                                                           database_url: str) -> None:
+    h = Harness(tmp_path, "facebook", database_url=database_url)
     try:
         h.poll()
         rows = _rows(h)

@@ -35,6 +35,8 @@ SCHEDULE = ScheduleFile.model_validate({
     ],
 })
 EFFECTIVE = overlay(SCHEDULE, None)
+ENGINE = create_engine("sqlite://")
+t.Base.metadata.create_all(ENGINE)
 BLOCKERS = {s.key: blockers(s, EFFECTIVE.schedules[s.schedule], verified=False) for s in EFFECTIVE.series}
 
 item_strategy = st.tuples(
@@ -45,7 +47,7 @@ item_strategy = st.tuples(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(item_strategy, min_size=1, max_size=10), st.integers(0, 2500))
 @example([("ok", 0, {0}, True)], 2000)  # held, long past its date
 @example([("unv", 0, {0}, False)], 2000)  # unverified series, long past its date
@@ -53,10 +55,8 @@ item_strategy = st.tuples(
 @example([("ok", None, {0}, False)], 2500)  # a live post
 @example([("ok", 0, {0, 1}, False), ("ok", 0, {1}, True)], 2000)  # shares an object with a held item
 def test_nothing_held_early_or_unverified_is_ever_disposed(items: list, as_of_days: int) -> None:
-    engine = create_engine("sqlite://")
-    t.Base.metadata.create_all(engine)
     as_of = T0 + timedelta(days=as_of_days)
-    with Session(engine) as s:
+    with ENGINE.connect() as conn, conn.begin() as tx, Session(bind=conn) as s:  # rolled back after each example
         accounts = {role: t.Account(platform="x", account_id=role, role=role, created_at=T0) for role in ("ok", "unv")}
         s.add_all(accounts.values())
         s.flush()
@@ -85,6 +85,7 @@ def test_nothing_held_early_or_unverified_is_ever_disposed(items: list, as_of_da
         plan = make_plan(s, EFFECTIVE, BLOCKERS, as_of)
         retention = {r.item_pk: r for r in s.query(rt.ItemRetention)}
         in_object = object_items(item_objects(s))
+        tx.rollback()
     by_pk = {v.pk: v for v in plan.items}
     eligible_items = {v.pk for v in plan.items if v.status == "eligible" and v.action}
     destroyed = {o.name for o in plan.eligible_objects()}

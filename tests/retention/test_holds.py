@@ -23,8 +23,8 @@ def _legal_holds(h: Harness) -> dict[str, bool]:
     return {name: h.app.store.head(key).legal_hold for name, key in rows}  # type: ignore[union-attr]
 
 
-def test_a_hold_puts_every_object_under_legal_hold_until_released(tmp_path: Path) -> None:
-    h = Harness(tmp_path, "facebook")
+def test_a_hold_puts_every_object_under_legal_hold_until_released(tmp_path: Path, database_url: str) -> None:
+    h = Harness(tmp_path, "facebook", database_url=database_url)
     try:
         h.poll()
         assert not any(_legal_holds(h).values())

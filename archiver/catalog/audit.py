@@ -60,7 +60,8 @@ class ChainVerdict:
 
 def _normalise(details: Mapping[str, Any] | None) -> dict[str, Any]:
     """JSON-safe and stable: what is hashed is exactly what the database gives back."""
-    return json.loads(json.dumps(dict(details or {}), default=str, ensure_ascii=False))  # type: ignore[no-any-return]
+    normal: dict[str, Any] = json.loads(json.dumps(dict(details or {}), default=str, ensure_ascii=False))
+    return normal
 
 
 def _utc(at: datetime) -> datetime:

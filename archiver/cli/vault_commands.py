@@ -30,10 +30,10 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
       archiver verify --sample 10
       archiver verify --all --json
     """
-    from archiver.preservation.fixity import sample_share
-    from archiver.preservation.fixity import verify as run_verify
+    from archiver.services.maintenance import check_verify_options
+    from archiver.services.maintenance import verify as run_verify
 
-    sample_share(sample_pct, all_)  # refuse bad options before any progress output
+    check_verify_options(sample_pct, all_)  # refuse bad options before any progress output
     app = get_app(ctx)
     with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=as_json) as bar:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ def item_objects(session: Session, item_pks: Iterable[int] | None = None) -> dic
     pks = None if item_pks is None else sorted(set(item_pks))
     out: dict[int, set[str]] = defaultdict(set)
 
-    def limited(query, column):  # type: ignore[no-untyped-def]
+    def limited(query: Any, column: Any) -> Any:
         return query if pks is None else query.where(column.in_(pks))
 
     media_keys: dict[int, set[str]] = defaultdict(set)

@@ -170,25 +170,26 @@ class InstagramSandbox:
         if len(parts) == 3 and parts[2] == "media" and parts[1] not in self.accounts:
             return graph_not_found(parts[1])
         if len(parts) == 3 and parts[2] == "media":
-            rows = sorted((m for m in self.media.values() if m.owner == parts[1] and not m.deleted),
-                          key=lambda m: m.created, reverse=True)
-            return Response.json(self._page_of(req, [self._media_json(m) for m in rows], token), headers=headers)
+            media_rows = sorted((m for m in self.media.values() if m.owner == parts[1] and not m.deleted),
+                                key=lambda m: m.created, reverse=True)
+            return Response.json(self._page_of(req, [self._media_json(m) for m in media_rows], token),
+                                 headers=headers)
         if len(parts) == 3 and parts[2] == "comments":
             media = self.media.get(parts[1])
             if media is None or media.deleted:
                 return graph_not_found(parts[1])
-            rows = sorted((c for c in self.comments.values()
-                           if c.media_id == media.id and c.parent is None and not c.deleted),
-                          key=lambda c: (c.created, c.id), reverse=True)
+            comments = sorted((c for c in self.comments.values()
+                               if c.media_id == media.id and c.parent is None and not c.deleted),
+                              key=lambda c: (c.created, c.id), reverse=True)
             nested = "replies" in req.query.get("fields", "")
-            return Response.json(self._page_of(req, [self._comment_json(c, nested, token) for c in rows], token,
+            return Response.json(self._page_of(req, [self._comment_json(c, nested, token) for c in comments], token,
                                                cap=50), headers=headers)
         if len(parts) == 3 and parts[2] == "replies":
             parent = self.comments.get(parts[1])
             if parent is None or parent.deleted:
                 return graph_not_found(parts[1])
-            rows = self._replies(parent.id)
-            return Response.json(self._page_of(req, [self._comment_json(c, False, token) for c in rows], token,
+            replies = self._replies(parent.id)
+            return Response.json(self._page_of(req, [self._comment_json(c, False, token) for c in replies], token,
                                                cap=50), headers=headers)
         if len(parts) == 2:
             return self._object(req, parts[1], headers)

@@ -176,7 +176,9 @@ def sync_legal_holds(app: App, *, repair: bool = True, names: Iterable[str] | No
         if names is not None:
             query = query.where(t.WarcFile.name.in_(sorted(set(names))))
         objects = s.execute(query).all()
-    placed, released, missing = [], [], []
+    placed: list[str] = []
+    released: list[str] = []
+    missing: list[str] = []
     for name, key in objects:
         head = app.store.head(key)
         if head is None:
@@ -236,7 +238,8 @@ def sync_object_locks(app: App, names: Iterable[str] | None = None) -> list[str]
         known = {r.warc_name: r.lock_until for r in s.scalars(
             select(rt.ObjectRetention).where(rt.ObjectRetention.warc_name.in_(sorted(wanted))))}
     for name, when in sorted(dates.items()):
-        if when is None or name not in keys or (known.get(name) is not None and when <= known[name]):
+        asked = known.get(name)
+        if when is None or name not in keys or (asked is not None and when <= asked):
             continue
         app.store.extend_retention(keys[name], when)
         extended.append(name)

@@ -18,6 +18,7 @@ KMS keys are disabled or scheduled for deletion in KMS by its administrators, no
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ def _rewrap_catalog(app: App, old: KeyProvider, new: KeyProvider, report: Rotati
                         .where(t.WarcFile.id == read[name].id, t.WarcFile.wrapped_key == read[name].wrapped_key)
                         .values(wrapped_key=wrapped.wrapped, key_id=wrapped.key_id)
                     )
-                    if done.rowcount != 1:  # type: ignore[attr-defined]
+                    if done.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE result has rowcount; Result[Any] does not say so
                         changed.append(name)
         except CatalogError as exc:
             part.failed += len(new_wraps)
@@ -276,7 +277,7 @@ def _header_only(app: App, key_ids: set[str]) -> int:
     count = 0
     for key in keys:
         try:
-            header = fetch_header(lambda offset, length, key=key: app.store.read_range(key, offset, length))
+            header = fetch_header(functools.partial(app.store.read_range, key))
         except NoSuchObject:
             continue  # nothing left for the key to open
         except ArchiverError:

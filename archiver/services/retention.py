@@ -199,7 +199,7 @@ def build_transfer_package(app: App, the_plan: Plan, *, approver: str, actor: st
     import hashlib
     import json
 
-    from archiver.preservation.reading import iter_warc_bytes
+    from archiver.preservation.reading import iter_plaintext, stored_warc
 
     objects = the_plan.eligible_objects("transfer")
     if not objects:
@@ -218,7 +218,7 @@ def build_transfer_package(app: App, the_plan: Plan, *, approver: str, actor: st
     for o in todo:
         digest = hashlib.sha256()
         with open(partial / o.name, "wb") as fh:
-            for chunk in iter_warc_bytes(app, o.name):
+            for chunk in iter_plaintext(app.store, app.keys, stored_warc(app.catalog, o.name)):
                 digest.update(chunk)
                 fh.write(chunk)
         items = [f"{v.platform}:{v.item_id}" for v in the_plan.items if o.name in v.objects]

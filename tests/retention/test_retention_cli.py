@@ -35,6 +35,8 @@ def test_plan_show_and_apply_refusals_from_the_cli(tmp_path: Path) -> None:
     assert "law:          WA Digital Archives retention API record" in shown.output
     detail = json.loads(runner.invoke(cli, ["items", "show", victim, "--json"], env=env).output)
     assert detail["retention"]["series"] == "GS2010-001" and detail["retention"]["retain_until"]
+    text = runner.invoke(cli, ["items", "show", victim], env=env).output
+    assert "retention: series GS2010-001 (WA), by rule: GS2010-001: default series for post" in text
     table = runner.invoke(cli, ["retention", "plan", "--as-of", "2031-01-01"], env=env)
     assert table.exit_code == 0 and "Over-retention from shared objects" in table.output
     future = runner.invoke(cli, ["retention", "apply", "--approve", "J. Doe", "--as-of", "2031-01-01"], env=env)

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
-from archiver.retention.active import load_effective
-from archiver.retention.classify import choose, classify_items
+from archiver.retention.classify import choose
 from archiver.retention.retain_until import ItemFacts, compute, earliest_lawful, never_earlier
 from archiver.retention.schedules import load_state, overlay
+from archiver.services.accounts import register_account
 from tests.harness import Harness
 
 WA = overlay(load_state("WA"), None)
@@ -47,10 +47,8 @@ def test_items_are_classified_when_indexed_and_a_deletion_starts_the_clock(tmp_p
         assert item.deleted_at is not None
         assert r.trigger_at == item.deleted_at
         assert r.retain_until == item.deleted_at.replace(year=item.deleted_at.year + 2)
-        # the account becomes the board's: re-classified under the executive series
-        with h.app.catalog.session() as s:
-            s.scalar(select(t.Account)).role = "board"
-            classify_items(s, load_effective(s, "WA"), T0)
+        # the account becomes the board's: re-classified under the executive series at once
+        register_account(h.app, "facebook", h.seed.raw_id, role="board", replace=True)
         _, r2 = _rows(h)[victim]
         assert r2.series == "GS50-01-12" and "account role 'board'" in r2.rule
         assert r2.retain_until == r.retain_until

@@ -47,9 +47,7 @@ class App:
 
             options["default_retention"] = timedelta(days=self.settings.storage.default_retain_days)
         store = open_store(self.settings.store_url, **{k: v for k, v in options.items() if v})
-        check = getattr(store, "check_bucket", None)
-        if check is not None:
-            check()  # refuse a bucket without versioning and Object Lock, before any upload
+        store.check_bucket()  # refuse a bucket without versioning and Object Lock, before any upload
         return store
 
     @cached_property

@@ -30,7 +30,7 @@ from archiver.warc.fields import (
     split_location,
 )
 from archiver.warc.reader import Record
-from connectors.base import Connector
+from connectors.base import Connector, parse_guarded
 
 
 @dataclass
@@ -114,7 +114,8 @@ class WarcIndexer:
                         self._media(record)
                         stats.media += 1
                         continue
-                    parsed_all = list(connector.parse(ref, record.exchange()))
+                    # A parser bug quarantines this response (a coded warning), never the WARC.
+                    parsed_all = list(parse_guarded(connector, ref, record.exchange()))
                     self._load_missing(
                         platform, [p.item_id for p in parsed_all if isinstance(p, Item)]
                     )

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
@@ -48,6 +48,9 @@ class ItemDetail:
     tombstone: dict[str, Any] | None
     observations: int
     media: list[dict[str, Any]] = field(default_factory=list)
+    # The thread around the item: what it answers, and the answers to it (oldest first).
+    parent: ItemSummary | None = None
+    replies: list[ItemSummary] = field(default_factory=list)
     # series, rule, flagged, retain_until, waits_for (see archiver/retention); None: unclassified
     retention: dict[str, Any] | None = None
 
@@ -58,6 +61,8 @@ class ItemDetail:
             "version_history": [asdict(v) for v in self.versions],
             "tombstone": self.tombstone,
             "media": self.media,
+            "parent": self.parent.as_dict() if self.parent else None,
+            "replies": [r.as_dict() for r in self.replies],
             "retention": self.retention,
         }
 
@@ -89,11 +94,50 @@ def list_items(
     s: Session,
     *,
     account: str | None = None,
+    account_pks: list[int] | None = None,
     kind: str | None = None,
     deleted: bool | None = None,
     edited: bool | None = None,
+    parent_id: str | None = None,
+    item_ids: list[str] | None = None,
     limit: int | None = None,
 ) -> list[ItemSummary]:
+    query = _items_query(account=account, account_pks=account_pks, kind=kind, deleted=deleted,
+                         edited=edited, parent_id=parent_id, item_ids=item_ids)
+    if limit:
+        query = query.limit(limit)
+    return [
+        ItemSummary(
+            id=item.item_id,
+            platform=item.platform,
+            account=f"{acc.platform}:{acc.account_id}",
+            kind=item.kind,
+            parent_id=item.parent_id,
+            created_at=_iso(item.created_at),
+            first_seen_at=_iso(item.first_seen_at) or "",
+            deleted=item.deleted_at is not None,
+            versions=int(n),
+            text=text or "",
+        )
+        for item, acc, n, text in s.execute(query)
+    ]
+
+
+def count_items(s: Session, **filters: Any) -> int:
+    """How many items `list_items` would give without a limit (same filters)."""
+    return int(s.scalar(select(func.count()).select_from(_items_query(**filters).subquery())) or 0)
+
+
+def _items_query(
+    *,
+    account: str | None = None,
+    account_pks: list[int] | None = None,
+    kind: str | None = None,
+    deleted: bool | None = None,
+    edited: bool | None = None,
+    parent_id: str | None = None,
+    item_ids: list[str] | None = None,
+) -> Select[Any]:
     counts = (
         select(
             t.ItemVersion.item_pk,
@@ -125,23 +169,13 @@ def list_items(
         query = query.where(t.Item.deleted_at.is_not(None) if deleted else t.Item.deleted_at.is_(None))
     if edited is not None:
         query = query.where(counts.c.n > 1 if edited else counts.c.n == 1)
-    if limit:
-        query = query.limit(limit)
-    return [
-        ItemSummary(
-            id=item.item_id,
-            platform=item.platform,
-            account=f"{acc.platform}:{acc.account_id}",
-            kind=item.kind,
-            parent_id=item.parent_id,
-            created_at=_iso(item.created_at),
-            first_seen_at=_iso(item.first_seen_at) or "",
-            deleted=item.deleted_at is not None,
-            versions=int(n),
-            text=text or "",
-        )
-        for item, acc, n, text in s.execute(query)
-    ]
+    if account_pks is not None:
+        query = query.where(t.Item.account_pk.in_(account_pks))
+    if parent_id is not None:
+        query = query.where(t.Item.parent_id == parent_id)
+    if item_ids is not None:
+        query = query.where(t.Item.item_id.in_(item_ids))
+    return query
 
 
 def item_detail(s: Session, item_id: str) -> ItemDetail:
@@ -202,7 +236,7 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
         versions=len(versions),
         text=versions[-1].text if versions else "",
     )
-    return ItemDetail(summary, versions, tombstone, int(observations), media, _retention(s, item.id))
+    return ItemDetail(summary, versions, tombstone, int(observations), media, retention=_retention(s, item.id))
 
 
 def _retention(s: Session, item_pk: int) -> dict[str, Any] | None:

@@ -12,13 +12,16 @@ import click
 from rich.console import Console
 
 from archiver.app import App
+from archiver.cli.safe_text import one_line
 from archiver.core.errors import ArchiverError
 from archiver.core.settings import load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+# Platform text never reaches these as markup (see safe_text); emoji codes and rich's
+# highlighter are off so ":x:" or a URL in a comment prints as the record has it.
+console = Console(emoji=False, highlight=False)
+err_console = Console(stderr=True, emoji=False, highlight=False)
 
 
 def get_app(ctx: click.Context) -> App:
@@ -34,8 +37,9 @@ def print_json(data: Any) -> None:
 
 
 def error_line(message: str) -> None:
-    """One unwrapped line on stderr, whatever the terminal width, so scripts can grep it."""
-    click.secho(f"error: {message}", fg="red", err=True)
+    """One unwrapped line on stderr, whatever the terminal width, so scripts can grep it.
+    Platform text inside the message (an API's error text, a name) has its controls shown."""
+    click.secho(f"error: {one_line(message)}", fg="red", err=True)
 
 
 def handle_errors(func: F) -> F:

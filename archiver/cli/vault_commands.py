@@ -7,8 +7,10 @@ import sys
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from archiver.cli.common import console, err_console, error_line, get_app, handle_errors, print_json
+from archiver.cli.safe_text import plain
 
 
 @click.command("verify")
@@ -46,9 +48,12 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
     if as_json:
         print_json(report.as_dict())
     elif report.findings:
-        table = Table("WARC", "verdict", "explanation", title=f"{len(report.findings)} fixity findings")
+        table = Table(title=f"{len(report.findings)} fixity findings")
+        table.add_column("WARC", overflow="fold")
+        table.add_column("verdict")
+        table.add_column("explanation", overflow="fold")
         for f in report.findings:
-            table.add_row(f.name, f"[red]{f.verdict}[/]", f.explanation)
+            table.add_row(plain(f.name), plain(str(f.verdict), "red"), plain(f.explanation))
         console.print(table)
     if not as_json:
         share = "all" if report.sample_pct is None else f"a {report.sample_pct:g}% sample"
@@ -118,7 +123,7 @@ def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as
         table.add_row("removed", ", ".join(report.removed_key_ids) or "none")
         console.print(table)
         for failure in report.failures[:10]:
-            console.print(f"[red]failed[/] {failure.object_id}: {failure.message}")
+            console.print(Text.assemble(("failed", "red"), " ", plain(f"{failure.object_id}: {failure.message}")))
         console.print(f"next: {report.next_step()}")
     if report.failed:
         error_line(f"{report.failed} objects were not rewrapped; {report.next_step()}")

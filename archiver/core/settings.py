@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +24,12 @@ SECRET_MARKERS = ("token", "secret", "password", "key")
 
 
 class ConnectorSettings(BaseModel):
-    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`."""
+    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`.
+
+    Keys beyond these are kept for the platform's own settings model
+    (connectors.common.PlatformSettings), which refuses the ones it does not know."""
+
+    model_config = ConfigDict(extra="allow")
 
     api_base: str | None = Field(None, description="API base URL (tests point it at 127.0.0.1)")
     api_version: str | None = Field(None, description="API version, e.g. v21.0 for Graph API")

@@ -11,6 +11,7 @@ redirects and 404 pages for deleted entries.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import re
@@ -74,6 +75,7 @@ class WordPressSandbox:
     comments: dict[int, WComment] = field(default_factory=dict)
     media: dict[int, str] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
+    app_passwords: set[str] = field(default_factory=set)  # "user:application password"
     expired: set[str] = field(default_factory=set)
     posts_per_rss: int = 10
     feed_complete: bool = False  # RFC 5005 <fh:complete/> in the feeds
@@ -218,6 +220,10 @@ class WordPressSandbox:
                 return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
             if token not in self.tokens:
                 return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
+        elif auth.startswith("Basic "):  # application passwords (WordPress 5.6+)
+            pair = base64.b64decode(auth.removeprefix("Basic ").strip()).decode("utf-8", "replace")
+            if pair not in self.app_passwords:
+                return _wp_error(401, "incorrect_password", "The provided password is an invalid application password.")
         if self.malformed_next > 0:
             self.malformed_next -= 1
             return Response(200, b'[{"id": 1, "title": ', [("Content-Type", JSON)])

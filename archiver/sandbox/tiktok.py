@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 from archiver.sandbox.contract import SeededAccount
 from archiver.sandbox.server import Request, Response
@@ -57,6 +58,8 @@ class TikTokSandbox:
         self.tokens: dict[str, str] = {}  # token -> open_id
         self.scopes: dict[str, set[str]] = {}
         self.expired: set[str] = set()
+        self.clients: dict[str, str] = {}  # client_key -> client_secret
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> open_id
         self.videos: dict[str, TtVideo] = {}
         self.throttle_next = 0
         self.field_override: dict[str, object] = {}  # video field -> value, to fake a type change
@@ -99,6 +102,8 @@ class TikTokSandbox:
     def __call__(self, req: Request) -> Response:
         if req.path.startswith("/cdn/"):
             return self._cdn(req)
+        if req.path == "/v2/oauth/token/" and req.method == "POST":
+            return self._oauth(req)
         token = req.header("authorization").removeprefix("Bearer ").strip()
         if not token or token not in self.tokens or token in self.expired:
             return self._error(401, "access_token_invalid",
@@ -188,6 +193,20 @@ class TikTokSandbox:
     def _ok(self, data: dict) -> Response:
         return Response.json({"data": data, "error": {"code": "ok", "message": "", "log_id": self._log_id()}},
                              headers=[("x-tt-logid", self._log_id())])
+
+    def _oauth(self, req: Request) -> Response:
+        """grant_type=refresh_token: a new 24-hour access token for the refresh token's user."""
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        open_id = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if self.clients.get(form.get("client_key", "")) != form.get("client_secret") or open_id is None \
+                or form.get("grant_type") != "refresh_token":
+            return Response.json({"error": "invalid_grant", "error_description": "Refresh token is invalid or expired.",
+                                  "log_id": f"sandbox{next(self._logs)}"}, 400)
+        access = f"act.refreshed-{next(self._logs)}"
+        self.add_token(access, open_id)
+        return Response.json({"access_token": access, "expires_in": 86400, "open_id": open_id,
+                              "refresh_token": form["refresh_token"], "refresh_expires_in": 31536000,
+                              "scope": "user.info.basic,user.info.profile,video.list", "token_type": "Bearer"})
 
     def _error(self, status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
         return Response.json({"data": {}, "error": {"code": code, "message": message, "log_id": self._log_id()}},

@@ -16,6 +16,7 @@ from archiver.core.credentials import read_token, token_ref
 from archiver.core.errors import ArchiverError, ConfigError
 from archiver.core.models import AccountRef
 from archiver.warc.rolling import RollingWarc
+from connectors import resolve_alias
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def register_account(
     token_file: str | None = None,
     replace: bool = False,
 ) -> AccountInfo:
-    connector = app.connector(platform)  # ConfigError for an unknown platform
+    platform, raw_id = resolve_alias(platform, raw_id)  # `wordpress SITE` is `feeds wp:SITE`
+    connector = app.connector(platform)  # ConfigError for an unknown platform, naming the known ones
     account_id = connector.normalize_account_id(raw_id)
     ref = token_ref(token_env, token_file)
     base = (api_base or app.settings.connector(platform).api_base or "").rstrip("/")
@@ -157,8 +159,7 @@ def check_account(app: App, account: AccountInfo) -> CheckOutcome:
             warc=rolling,
             clock=app.clock,
             settings=app.settings.capture,
-            auth_style=connector.auth_style,
-            token=token,
+            auth=connector.auth(token),
             platform=account.platform,
             account=account.account_id,
         )

@@ -160,11 +160,10 @@ class Poller:
             warc=rolling,
             clock=clock,
             settings=app.settings.capture,
-            auth_style=connector.auth_style,
-            token=token,
+            auth=connector.auth(token),
             platform=account.platform,
             account=account.account_id,
-            rate_limit_hook=getattr(connector, "raise_for_429", None),
+            rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
         )
         started = time.perf_counter()

@@ -64,6 +64,13 @@ def raise_for_status(exchange: CapturedExchange, *, account: str, subject: str, 
     if status == 429:
         raise TryLater(f"The site of {account} asked us to slow down; capture resumes later on its own",
                        retry_at=exchange.captured_at + max(min_wait, timedelta(minutes=5)), **kwargs)
+    if code in ("incorrect_password", "invalid_username", "application_passwords_disabled"):
+        raise NeedsAttention(
+            f"The WordPress application password for {account} was refused ({code}); create a new one "
+            "under Users > Profile > Application Passwords and store it as user:password in the "
+            "account's token file or variable",
+            **kwargs,
+        )
     if code in TOKEN_CODES or code.startswith("jwt_auth"):
         raise NeedsAttention(
             f"The WordPress token for {account} was refused ({code}); create a new token with the site's "

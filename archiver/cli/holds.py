@@ -7,10 +7,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.safe_text import markup
 
 
 def _actor() -> str:
@@ -93,8 +93,8 @@ def holds_list(ctx: click.Context, include_released: bool, as_json: bool) -> Non
                                         f"to {r.until:%Y-%m-%d}" if r.until else "",
                                         f"request {r.request_id}" if r.request_id else ""])) or "everything"
         released = f"{r.released_at:%Y-%m-%d} by {r.released_by}: {r.release_reason}" if r.released_at else ""
-        table.add_row(str(r.id), r.kind, escape(r.reason), escape(scope), str(r.items), str(r.objects),
-                      f"{r.created_at:%Y-%m-%d} by {escape(r.created_by)}", escape(released))
+        table.add_row(str(r.id), r.kind, markup(r.reason), markup(scope), str(r.items), str(r.objects),
+                      f"{r.created_at:%Y-%m-%d} by {markup(r.created_by)}", markup(released))
     console.print(table)
 
 

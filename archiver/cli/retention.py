@@ -9,10 +9,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.safe_text import markup, visible
 
 DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
 
@@ -76,7 +76,7 @@ def retention_plan(ctx: click.Context, as_of: datetime | None, as_json: bool, as
     table = Table("series", "account", "status", "why / action", "items",
                   title=f"Disposition plan as of {result.as_of:%Y-%m-%d} ({result.state})")
     for (series, account, status, why), n in sorted(groups.items()):
-        table.add_row(escape(series), escape(account), status, escape(why), str(n))
+        table.add_row(markup(series), markup(account), status, markup(why), str(n))
     console.print(table)
     eligible = result.eligible_objects()
     console.print(f"{len(eligible)} object(s) eligible for destruction; "
@@ -85,7 +85,7 @@ def retention_plan(ctx: click.Context, as_of: datetime | None, as_json: bool, as
         over = Table("series", "items", "kept longer by a shared object", "with no end date", "mean days",
                      "max days", title="Over-retention from shared objects")
         for o in result.over_retention:
-            over.add_row(escape(o.series), str(o.items), str(o.kept_longer), str(o.open_ended), f"{o.mean_days}",
+            over.add_row(markup(o.series), str(o.items), str(o.kept_longer), str(o.open_ended), f"{o.mean_days}",
                          f"{o.max_days}")
         console.print(over)
 
@@ -143,8 +143,8 @@ def retention_certificates(ctx: click.Context, as_json: bool) -> None:
     table = Table("certificate", "issued", "approved by", "items", "objects", "signed", "file",
                   title="Destruction certificates")
     for r in rows:
-        table.add_row(r.id, f"{r.issued_at:%Y-%m-%d %H:%M}", escape(r.approver), str(r.items), str(r.objects),
-                      "yes" if r.signed else "no", escape(r.html_path))
+        table.add_row(r.id, f"{r.issued_at:%Y-%m-%d %H:%M}", markup(r.approver), str(r.items), str(r.objects),
+                      "yes" if r.signed else "no", markup(r.html_path))
     console.print(table)
 
 
@@ -167,13 +167,14 @@ def retention_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     if as_json:
         print_json(asdict(view))
         return
-    click.echo(f"series:       {view.series or '(none)'} {view.series_title or ''}".rstrip())
-    click.echo(f"rule:         {view.rule}{' (FLAGGED: no rule selected it)' if view.flagged else ''}")
-    click.echo(f"retain until: {view.retain_until:%Y-%m-%d}" if view.retain_until else
-               f"retain until: no end date yet (waits for {view.waits_for})")
-    click.echo(f"status:       {view.status}" + (f": {'; '.join(view.reasons)}" if view.reasons else ""))
-    for c in view.citations:
-        click.echo(f"law:          {c}")
+    lines = [f"series:       {view.series or '(none)'} {view.series_title or ''}".rstrip(),
+             f"rule:         {view.rule}{' (FLAGGED: no rule selected it)' if view.flagged else ''}",
+             f"retain until: {view.retain_until:%Y-%m-%d}" if view.retain_until else
+             f"retain until: no end date yet (waits for {view.waits_for})",
+             f"status:       {view.status}" + (f": {'; '.join(view.reasons)}" if view.reasons else "")]
+    lines += [f"law:          {c}" for c in view.citations]
+    for line in lines:
+        click.echo(visible(line))  # roles and hold reasons are typed by people: shown inert
 
 
 @retention.command("classify")

@@ -7,10 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.safe_text import markup
 
 
 def _actor() -> str:
@@ -50,8 +50,8 @@ def schedules_list(ctx: click.Context, as_json: bool) -> None:
         return
     table = Table("", "state", "schedule", "series", "can dispose", "district file", title="Retention schedules")
     for r in rows:
-        table.add_row("*" if r.in_force else "", r.state, escape(r.name), str(r.series), str(r.disposable),
-                      escape(r.district or ""))
+        table.add_row("*" if r.in_force else "", r.state, markup(r.name), str(r.series), str(r.disposable),
+                      markup(r.district or ""))
     console.print(table)
 
 
@@ -75,23 +75,23 @@ def schedules_show(ctx: click.Context, state: str, as_json: bool) -> None:
         print_json(asdict(view))
         return
     title = f"{view.state} {view.state_name or ''}" + (f" + district schedule of {view.district}" if view.district else "")
-    console.print(f"[bold]{escape(title)}[/bold]")
+    console.print(f"[bold]{markup(title)}[/bold]")
     for sch in view.schedules:
-        console.print(f"schedule {escape(sch['id'])}: {escape(sch['name'])} version {escape(str(sch.get('version')))} "
+        console.print(f"schedule {markup(sch['id'])}: {markup(sch['name'])} version {markup(str(sch.get('version')))} "
                       f"\\[{sch['status']}]")
     for s in view.series:
-        console.print(f"\n[bold]{escape(s.key)}[/bold]  {escape(s.title or '(title not retrieved)')}  "
-                      f"\\[{s.status}] ({s.source} file, schedule {escape(s.schedule)})")
+        console.print(f"\n[bold]{markup(s.key)}[/bold]  {markup(s.title or '(title not retrieved)')}  "
+                      f"\\[{s.status}] ({s.source} file, schedule {markup(s.schedule)})")
         console.print(f"  keep {s.retention or 'null'} ({s.retention_kind or 'kind null'}) after "
-                      f"{escape(s.trigger or 'null trigger')}, then {s.disposition or 'null'}")
-        console.print(f"  applies to {', '.join(s.applies_to)}; selected when {escape(s.selection)}")
+                      f"{markup(s.trigger or 'null trigger')}, then {s.disposition or 'null'}")
+        console.print(f"  applies to {', '.join(s.applies_to)}; selected when {markup(s.selection)}")
         if s.blockers:
-            console.print("  disposes automatically: no: " + escape("; ".join(s.blockers)))
+            console.print("  disposes automatically: no: " + markup("; ".join(s.blockers)))
         else:
             who = f" (verified by {s.verified_by}: {s.verified_citation})" if s.verified_by else ""
-            console.print("  disposes automatically: yes" + escape(who))
+            console.print("  disposes automatically: yes" + markup(who))
         for src in s.sources:
-            console.print(f"  source: {escape(src)}")
+            console.print(f"  source: {markup(src)}")
 
 
 @schedules.command("check")

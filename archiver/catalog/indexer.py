@@ -43,6 +43,11 @@ class IndexStats:
     media: int = 0
     warnings: int = 0
     item_ids: set[str] = field(default_factory=set)
+    tombstoned_ids: set[str] = field(default_factory=set)
+
+
+# (session, account row id, platform item ids the WARC touched) -> None
+AfterIndex = Callable[[Session, int, set[str]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +66,11 @@ class WarcFacts:
 
 
 class WarcIndexer:
-    def __init__(self, session: Session, connector_for: Callable[[str], Connector]) -> None:
+    def __init__(self, session: Session, connector_for: Callable[[str], Connector],
+                 after_index: AfterIndex | None = None) -> None:
         self.session = session
         self.connector_for = connector_for
+        self.after_index = after_index
         self._cache: dict[str, list] = {}  # item_id -> [Item, latest ItemVersion]
         self._observed: set[str] = set()
 
@@ -124,6 +131,7 @@ class WarcIndexer:
                     is_deletion = fields.get(OBSERVATION) == "deleted"
                     if is_deletion and self._tombstone(platform, fields, record):
                         stats.tombstones += 1
+                        stats.tombstoned_ids.add(fields["item-id"])
         known = facts()
         s.add(
             t.WarcFile(
@@ -146,7 +154,14 @@ class WarcIndexer:
         fresh = [row for row in s.new if isinstance(row, t.ItemVersion)]
         s.flush()
         search_index.add_versions(s, fresh)  # full-text search over every version (catalog/search.py)
+        self._after_index(account.id, stats)
         return stats
+
+    def _after_index(self, account_pk: int, stats: IndexStats) -> None:
+        """Retention hook: classify what this WARC touched, in the same transaction
+        (archiver.retention.classify.index_hook); kept apart from the indexing above."""
+        if self.after_index is not None:
+            self.after_index(self.session, account_pk, stats.item_ids | stats.tombstoned_ids)
 
     # --- rows ------------------------------------------------------------------------------
 

@@ -54,6 +54,8 @@ class ItemDetail:
     # WARC name -> its last fixity check, for each WARC this item's evidence is in whose last
     # check failed: that evidence must be restored from a replica before it is relied on.
     failed_fixity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # series, rule, flagged, retain_until, waits_for (see archiver/retention); None: unclassified
+    retention: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class ItemDetail:
             "parent": self.parent.as_dict() if self.parent else None,
             "replies": [r.as_dict() for r in self.replies],
             "failed_fixity": self.failed_fixity,
+            "retention": self.retention,
         }
 
 
@@ -257,7 +260,18 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
     files += [tomb.evidence_file] if tomb is not None else []
     evidence_files = {f for f in files if isinstance(f, str) and f}
     return ItemDetail(summary, versions, tombstone, int(observations), media,
-                      failed_fixity=failed_fixity(s, evidence_files))
+                      failed_fixity=failed_fixity(s, evidence_files),
+                      retention=_retention(s, item.id))
+
+
+def _retention(s: Session, item_pk: int) -> dict[str, Any] | None:
+    from archiver.catalog.retention_tables import ItemRetention
+
+    row = s.get(ItemRetention, item_pk)
+    if row is None:
+        return None
+    return {"state": row.state, "series": row.series, "rule": row.rule, "flagged": row.flagged,
+            "retain_until": _iso(row.retain_until), "waits_for": row.waits_for}
 
 
 def counts(s: Session) -> dict[str, int]:

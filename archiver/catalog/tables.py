@@ -277,4 +277,4 @@ class AuditEntry(Base):
 
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).
-from archiver.catalog import request_tables, search_tables  # noqa: E402, F401
+from archiver.catalog import request_tables, retention_tables, search_tables  # noqa: E402, F401

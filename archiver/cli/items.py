@@ -124,6 +124,11 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
         console.print(Text.assemble(("fixity failed", "red"), ": evidence in ", plain(name),
                                     f" failed its last check ({check['verdict']}, {check['checked_at'][:19]}); "
                                     "restore it from a replica, see 'archiver verify'"))
+    if detail.retention:  # the schedule series; 'archiver retention show' adds status and citations
+        r = detail.retention
+        until = r["retain_until"][:10] if r["retain_until"] else f"no end date yet (waits for {r['waits_for']})"
+        console.print(plain(f"retention: series {r['series'] or '(none)'} ({r['state']}), by rule: {r['rule']}"
+                            f"{' [FLAGGED]' if r['flagged'] else ''}; retain until {until}"), soft_wrap=True)
 
 
 def _thread(parent: ItemSummary | None, replies: list[ItemSummary]) -> None:

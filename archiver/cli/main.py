@@ -16,9 +16,12 @@ from archiver.cli.config import config
 from archiver.cli.daemon import daemon
 from archiver.cli.demo import demo
 from archiver.cli.export import export
+from archiver.cli.holds import holds
 from archiver.cli.items import items
 from archiver.cli.poll import poll
 from archiver.cli.requests import requests
+from archiver.cli.retention import retention
+from archiver.cli.schedules import schedules
 from archiver.cli.search import search
 from archiver.cli.vault_commands import init, keys, verify
 from archiver.cli.warcs import warc
@@ -59,6 +62,9 @@ cli.add_command(daemon)
 cli.add_command(requests)
 cli.add_command(search)
 cli.add_command(export)
+cli.add_command(schedules)
+cli.add_command(holds)
+cli.add_command(retention)
 
 
 def main() -> None:

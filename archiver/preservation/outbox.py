@@ -25,6 +25,7 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.indexer import IndexStats, WarcFacts, WarcIndexer
 from archiver.core.errors import ArchiverError
+from archiver.retention.classify import index_hook
 from archiver.vault import decrypt_stream, encrypt_file, read_header
 from archiver.vault.io import PlaintextReader
 from archiver.warc.fields import INFO_ACCOUNT, INFO_PLATFORM
@@ -128,7 +129,8 @@ class Outbox:
             )
 
         with self.app.catalog.session() as s:
-            return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)
+            classify = index_hook(self.app.settings.state, self.app.clock.now)
+            return WarcIndexer(s, self.app.connector, classify).index(name, iter_records(reader, name), facts)
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from archiver.app import App
+from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.indexer import WarcFacts, WarcIndexer
@@ -25,6 +26,7 @@ from archiver.core.errors import ArchiverError
 from archiver.preservation.outbox import ENC_SUFFIX, vault_context
 from archiver.preservation.reading import StoredWarc, plaintext_reader
 from archiver.preservation.wrapped_keys import choose_wrap
+from archiver.retention.classify import index_hook
 from archiver.storage.base import NoSuchObject, StoredObject
 from archiver.vault import read_header
 from archiver.vault.io import PlaintextReader
@@ -32,7 +34,8 @@ from archiver.warc.reader import iter_records
 
 log = logging.getLogger(__name__)
 
-DERIVED = (t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture, t.CaptureWarning, t.WarcFile)
+DERIVED = (rt.ItemRetention, t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture,
+           t.CaptureWarning, t.WarcFile)
 
 
 @dataclass
@@ -145,7 +148,8 @@ def _index_one(app: App, catalog: Catalog, key: str, known: Wraps) -> None:
         )
 
     with catalog.session() as s:
-        WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)
+        classify = index_hook(app.settings.state, app.clock.now)
+        WarcIndexer(s, app.connector, classify).index(name, iter_records(reader, name), facts)
 
 
 def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archiver.app import App
 from archiver.capture.session import CaptureSession
@@ -93,6 +94,7 @@ def register_account(
             )
             s.add(row)
         row.name = name or row.name or account_id
+        role_changed = row.id is not None and bool(role) and role != row.role
         row.role = role or row.role
         # A field not given keeps what the registration had (a sandbox or self-hosted base is
         # never reset to the public API); a new registration takes the configured default.
@@ -104,6 +106,8 @@ def register_account(
         if replace:  # a person changed the registration: try it afresh
             row.status, row.status_message, row.next_poll_after = "new", "", None
         s.flush()
+        if role_changed:
+            _reclassify_account(app, s, row.id)
         return AccountInfo.of(row)
 
 
@@ -133,6 +137,19 @@ def check_api_base(api_base: str) -> str:
         raise ConfigError(f"--api-base {api_base[:60]!r} is not an http(s) URL of at most "
                           f"{MAX_API_BASE_CHARS} characters; give e.g. https://mastodon.example.org")
     return api_base
+
+
+def _reclassify_account(app: App, s: Session, account_pk: int) -> None:
+    """Retention: a new role can put the account's items under another schedule series."""
+    from archiver.retention.active import load_effective
+    from archiver.retention.classify import classify_items
+
+    try:
+        effective = load_effective(s, app.settings.state)
+    except ArchiverError:
+        return  # no usable schedule: the items stay as they are and hold; plan reclassifies
+    pks = list(s.scalars(select(t.Item.id).where(t.Item.account_pk == account_pk)))
+    classify_items(s, effective, app.clock.now(), pks)
 
 
 def list_accounts(app: App) -> list[AccountInfo]:

@@ -34,6 +34,7 @@ from archiver.core.errors import (
 from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.services.accounts import AccountInfo, select_accounts
+from archiver.services.holds import protect_new_objects
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -189,6 +190,7 @@ class Poller:
         for warc in sealed:
             self.outbox.store_sealed(warc.path, account.platform, account.account_id, timings)
             warcs.append(warc.name)
+        protect_new_objects(self.app, warcs)  # retention: Object Lock date and legal holds
         report = RunReport(
             account.label, run_id, "complete" if result.complete else "partial",
             message=_status_of(result.error, result)[1], exchanges=session.exchanges,

@@ -452,35 +452,29 @@ def export_request(app: App, request_id: str, out_dir: Path, *,
 
 
 def _place_hold(app: App, request_id: str, item_keys: Sequence[str], actor: str) -> tuple[str, ...]:
-    """Hold the newly responsive items (platform:item_id) while the request is open, through
-    the retention helper's holds service once this build has it (until then, nothing holds)."""
-    try:
-        from archiver.services import holds  # type: ignore[attr-defined]
-    except ImportError:
-        return ()
+    """Hold the newly responsive items (platform:item_id) while the request is open: nothing
+    responsive may be destroyed before the request is answered (and any appeal is over)."""
+    from archiver.services import holds
+
     hold = holds.add_hold(app, reason=f"public records request {request_id}", kind="request",
                           request_id=request_id, item_ids=list(item_keys), actor=actor)
-    hold_id = str(getattr(hold, "id", getattr(hold, "hold_id", hold)))
     with app.catalog.session() as s:
-        s.add(RequestHold(request_id=request_id, hold_id=hold_id, placed_at=app.clock.now()))
-    return (hold_id,)
+        s.add(RequestHold(request_id=request_id, hold_id=str(hold.id), placed_at=app.clock.now()))
+    return (str(hold.id),)
 
 
 def _release_holds(app: App, request_id: str, actor: str) -> None:
+    from archiver.services import holds
+
     with app.catalog.session() as s:
         open_holds = [(h.id, h.hold_id) for h in s.scalars(
             select(RequestHold).where(RequestHold.request_id == request_id,
                                       RequestHold.released_at.is_(None)))]
-    if not open_holds:
-        return
-    from archiver.services import holds  # type: ignore[attr-defined]
-
     for pk, hold_id in open_holds:
-        holds.release_hold(app, _hold_key(hold_id), reason=f"request {request_id} closed", actor=actor)
+        holds.release_hold(app, int(hold_id), reason=f"request {request_id} closed", actor=actor)
         with app.catalog.session() as s:
-            s.get(RequestHold, pk).released_at = app.clock.now()  # type: ignore[union-attr]
+            row = s.get(RequestHold, pk)
+            if row is not None:
+                row.released_at = app.clock.now()
 
-
-def _hold_key(hold_id: str) -> int | str:
-    return int(hold_id) if hold_id.isdigit() else hold_id
 

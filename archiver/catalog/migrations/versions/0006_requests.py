@@ -1,7 +1,7 @@
 """public records requests and full-text search
 
 Revision ID: 0006_requests
-Revises: 0004_audit_log
+Revises: 0005_retention
 Create Date: 2026-12-03 09:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_requests"
-down_revision = "0004_audit_log"
+down_revision = "0005_retention"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,262 @@
+"""Use cases for holds: litigation holds and the holds open public records requests place.
+
+A hold stops disposition of the items it covers and puts every object holding their records
+under legal hold in the store (S3 Object Lock legal hold; the local store's equivalent). The
+catalog is the record of what should be held; `reconcile` repairs drift in the store.
+
+The requests feature calls `add_hold(app, kind="request", request_id=..., ...)` when a request
+opens and `release_hold` when it closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver.app import App
+from archiver.catalog import audit
+from archiver.catalog import retention_tables as rt
+from archiver.catalog import tables as t
+from archiver.core.errors import ArchiverError, ConfigError, HoldConflict
+from archiver.retention.holds import active_holds, items_of
+from archiver.retention.objects import objects_holding
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HoldSummary:
+    id: int
+    kind: str
+    reason: str
+    request_id: str | None
+    account: str | None
+    since: datetime | None
+    until: datetime | None
+    query: str | None
+    created_by: str
+    created_at: datetime
+    released_at: datetime | None
+    released_by: str | None
+    release_reason: str | None
+    items: int
+    objects: int
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    objects: int
+    placed: list[str] = field(default_factory=list)  # legal hold was missing in the store
+    released: list[str] = field(default_factory=list)  # store held what nothing holds any more
+    missing: list[str] = field(default_factory=list)  # catalogued objects the store lacks
+    repaired: bool = False
+
+    @property
+    def drift(self) -> int:
+        return len(self.placed) + len(self.released) + len(self.missing)
+
+
+def _summary(session: Session, hold: rt.Hold) -> HoldSummary:
+    pks = items_of(session, hold) if hold.released_at is None else set()
+    return HoldSummary(hold.id, hold.kind, hold.reason, hold.request_id, hold.account, hold.since, hold.until,
+                       hold.query, hold.created_by, hold.created_at, hold.released_at, hold.released_by,
+                       hold.release_reason, len(pks), len(objects_holding(session, pks)))
+
+
+def _account_label(session: Session, selector: str) -> str:
+    rows = list(session.scalars(select(t.Account)))
+    chosen = [r for r in rows if selector in (str(r.id), r.account_id, r.label, r.name)]
+    if len(chosen) != 1:
+        raise ConfigError(f"{'No' if not chosen else 'More than one'} registered account matches '{selector}'; "
+                          "give platform:account_id (see 'archiver accounts list')")
+    return chosen[0].label
+
+
+def add_hold(app: App, *, reason: str, actor: str, kind: Literal["litigation", "request"] = "litigation",
+             request_id: str | None = None, item_ids: Sequence[str] | None = None, account: str | None = None,
+             since: datetime | None = None, until: datetime | None = None, query: str | None = None) -> HoldSummary:
+    """Place a hold; every object holding records of a covered item goes under legal hold."""
+    if not reason.strip():
+        raise ConfigError("A hold needs --reason (the matter, case or request it is for)")
+    if kind not in ("litigation", "request"):
+        raise ConfigError(f"Unknown hold kind {kind!r}; use litigation or request")
+    if kind == "request" and not request_id:
+        raise ConfigError("A request hold needs the request id")
+    if query:
+        raise ConfigError("--query needs full-text search, which is not available in this version yet; "
+                          "hold by --account, --since/--until or item ids instead")
+    if since and until and since > until:
+        raise ConfigError("--since is after --until; swap them")
+    now = app.clock.now()
+    with app.catalog.session() as s:
+        label = _account_label(s, account) if account else None
+        hold = rt.Hold(kind=kind, reason=reason.strip(), request_id=request_id, account=label, since=since,
+                       until=until, query=None, created_by=actor, created_at=now)
+        s.add(hold)
+        s.flush()
+        for raw in item_ids or []:
+            for platform, item_id in _natural_keys(s, raw):
+                s.add(rt.HoldItem(hold_id=hold.id, platform=platform, item_id=item_id))
+        s.flush()
+        summary = _summary(s, hold)
+        audit.append(s, actor=actor, action="hold.add", subject=f"hold:{hold.id}", at=now, details={
+            "kind": kind, "reason": hold.reason, "request_id": request_id, "account": label,
+            "since": since, "until": until, "item_ids": list(item_ids or []), "items": summary.items,
+            "objects": summary.objects,
+        })
+    sync_legal_holds(app)
+    return summary
+
+
+def _natural_keys(session: Session, raw: str) -> list[tuple[str, str]]:
+    """'platform:item_id' or a bare item id (every platform that has it)."""
+    platform, sep, item_id = raw.partition(":")
+    if sep and platform in set(session.scalars(select(t.Item.platform).distinct())):
+        return [(platform, item_id)]
+    found = [(p, raw) for p in session.scalars(select(t.Item.platform).where(t.Item.item_id == raw))]
+    if not found:
+        raise ConfigError(f"No captured item {raw!r}; give an id from 'archiver items list' (platform:id)")
+    return found
+
+
+def release_hold(app: App, hold_id: int, *, reason: str, actor: str) -> HoldSummary:
+    if not reason.strip():
+        raise ConfigError("A release needs --reason (why the matter no longer requires the hold)")
+    now = app.clock.now()
+    with app.catalog.session() as s:
+        hold = s.get(rt.Hold, hold_id)
+        if hold is None:
+            raise HoldConflict(f"No hold #{hold_id}; see 'archiver holds list'")
+        if hold.released_at is not None:
+            raise HoldConflict(f"Hold #{hold_id} was already released on {hold.released_at:%Y-%m-%d} by "
+                               f"{hold.released_by}")
+        items = len(items_of(s, hold))
+        hold.released_at, hold.released_by, hold.release_reason = now, actor, reason.strip()
+        audit.append(s, actor=actor, action="hold.release", subject=f"hold:{hold.id}", at=now,
+                     details={"reason": reason.strip(), "kind": hold.kind, "request_id": hold.request_id,
+                              "items": items})
+        s.flush()
+        summary = _summary(s, hold)
+    sync_legal_holds(app)
+    return summary
+
+
+def list_holds(app: App, *, include_released: bool = False) -> list[HoldSummary]:
+    with app.catalog.session() as s:
+        query = select(rt.Hold).order_by(rt.Hold.id)
+        if not include_released:
+            query = query.where(rt.Hold.released_at.is_(None))
+        return [_summary(s, h) for h in s.scalars(query)]
+
+
+def wanted_legal_holds(session: Session) -> set[str]:
+    """Names of the objects that must be under legal hold now."""
+    pks: set[int] = set()
+    for hold in active_holds(session):
+        pks |= items_of(session, hold)
+    return objects_holding(session, pks)
+
+
+def sync_legal_holds(app: App, *, repair: bool = True, names: Iterable[str] | None = None) -> ReconcileReport:
+    """Make the store's legal holds match the catalog's holds (all objects, or `names`)."""
+    now = app.clock.now()
+    with app.catalog.session() as s:
+        wanted = wanted_legal_holds(s)
+        query = select(t.WarcFile.name, t.WarcFile.store_key)
+        if names is not None:
+            query = query.where(t.WarcFile.name.in_(sorted(set(names))))
+        objects = s.execute(query).all()
+    placed: list[str] = []
+    released: list[str] = []
+    missing: list[str] = []
+    for name, key in objects:
+        head = app.store.head(key)
+        if head is None:
+            missing.append(name)
+            continue
+        should = name in wanted
+        if head.legal_hold == should:
+            continue
+        (placed if should else released).append(name)
+        if repair:
+            app.store.set_legal_hold(key, should)
+    if repair and (placed or released):
+        with app.catalog.session() as s:
+            for name in placed + released:
+                row = s.get(rt.ObjectRetention, name) or rt.ObjectRetention(warc_name=name, updated_at=now)
+                row.legal_hold, row.updated_at = name in placed, now
+                s.merge(row)
+    return ReconcileReport(len(objects), placed, released, missing, repair)
+
+
+def reconcile(app: App, *, repair: bool, actor: str) -> ReconcileReport:
+    """`holds reconcile`: find (and repair) drift between catalog holds and the store."""
+    report = sync_legal_holds(app, repair=repair)
+    if repair:
+        sync_object_locks(app)
+    if report.drift:
+        with app.catalog.session() as s:
+            audit.append(s, actor=actor, action="hold.reconcile", subject="store", at=app.clock.now(),
+                         details={"placed": report.placed, "released": report.released,
+                                  "missing": report.missing, "repaired": repair})
+    return report
+
+
+def sync_object_locks(app: App, names: Iterable[str] | None = None) -> list[str]:
+    """Extend each object's Object Lock to the earliest date the law could allow its
+    destruction (never shortened; the catalog remembers what was asked, so unchanged dates
+    cost no store call). `names`: these objects, and the older objects of items whose
+    deletion they record."""
+    from archiver.retention.active import load_effective
+    from archiver.retention.locks import lock_dates
+    from archiver.retention.objects import item_objects
+
+    now = app.clock.now()
+    extended = []
+    with app.catalog.session() as s:
+        if names is None:
+            wanted = set(s.scalars(select(t.WarcFile.name)))
+        else:
+            first = set(names)
+            # Older objects move only when a trigger arrives (a deletion recorded in a new object),
+            # not on every observation, so a poll costs store calls for new objects only.
+            pks = set(s.scalars(select(t.Tombstone.item_pk).where(t.Tombstone.evidence_file.in_(sorted(first)))))
+            wanted = first.union(*item_objects(s, pks).values()) if pks else first
+        dates = lock_dates(s, load_effective(s, app.settings.state), wanted)
+        keys = dict(s.execute(select(t.WarcFile.name, t.WarcFile.store_key)
+                              .where(t.WarcFile.name.in_(sorted(wanted)))).all())
+        known = {r.warc_name: r.lock_until for r in s.scalars(
+            select(rt.ObjectRetention).where(rt.ObjectRetention.warc_name.in_(sorted(wanted))))}
+    for name, when in sorted(dates.items()):
+        asked = known.get(name)
+        if when is None or name not in keys or (asked is not None and when <= asked):
+            continue
+        app.store.extend_retention(keys[name], when)
+        extended.append(name)
+        with app.catalog.session() as s:
+            row = s.get(rt.ObjectRetention, name) or rt.ObjectRetention(warc_name=name, legal_hold=False,
+                                                                          updated_at=now)
+            row.lock_until, row.updated_at = when, now
+            s.merge(row)
+    return extended
+
+
+def protect_new_objects(app: App, names: Sequence[str]) -> None:
+    """After upload: the Object Lock date the law allows and any legal hold a hold requires.
+    Never fails a capture: a failure is logged and `holds reconcile` repairs the drift."""
+    try:
+        sync_object_locks(app, names)
+        sync_legal_holds(app, names=names)
+    except ArchiverError as exc:
+        log.error("could not set retention controls on %s: %s (run 'archiver holds reconcile')",
+                  ", ".join(names), exc.message)

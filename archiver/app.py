@@ -28,6 +28,12 @@ class App:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
 
+    def __post_init__(self) -> None:
+        # Each [connectors.<platform>] section is checked by that connector's own settings
+        # model now, at start-up, so a misspelt key is refused before anything runs.
+        for platform, section in self.settings.connectors.items():
+            make_connector(platform, section)
+
     @cached_property
     def catalog(self) -> Catalog:
         self.settings.ensure_home()

@@ -48,8 +48,10 @@ class ConnectorBase:
         except ValidationError as exc:
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"])
+            what = (f"Unknown setting connectors.{self.platform}.{key}" if first["type"] == "extra_forbidden"
+                    else f"connectors.{self.platform}.{key}: {first['msg']}")
             raise ConfigError(
-                f"connectors.{self.platform}.{key}: {first['msg']}; fix it in archiver.toml or the "
+                f"{what}; fix it in archiver.toml or the "
                 f"ARCHIVER_CONNECTORS__{self.platform.upper()}__* variables"
             ) from None
 

@@ -25,9 +25,12 @@ def config_show(as_json: bool) -> None:
     Example:
       ARCHIVER_HOME=/srv/archive archiver config show
     """
+    from archiver.app import App
     from archiver.core.settings import load_settings
 
-    data = load_settings().masked()
+    settings = load_settings()
+    App(settings)  # each [connectors.<platform>] section is checked by its connector's model
+    data = settings.masked()
     if as_json:
         print_json(data)
         return

@@ -32,8 +32,6 @@ class ConnectorSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model_config = ConfigDict(extra="forbid")
-
     api_base: str | None = Field(None, description="API base URL (tests point it at 127.0.0.1)")
     api_version: str | None = Field(None, description="API version, e.g. v21.0 for Graph API")
     page_limit: int = Field(25, ge=1, le=100, description="Items asked per page")
@@ -186,7 +184,9 @@ class Settings(BaseSettings):
 
 
 ENV_PREFIX = "ARCHIVER_"
-NOT_SETTINGS = ("ARCHIVER_CONFIG",)  # variables the archiver reads that are not settings
+# Variables the archiver reads that are not settings: the config file's path, and who is acting
+# (archiver/core/actor.py: the name audit entries carry).
+NOT_SETTINGS = ("ARCHIVER_CONFIG", "ARCHIVER_ACTOR")
 NOT_SETTINGS_PREFIXES = ("ARCHIVER_TEST_",)  # the test suite's own (e.g. its PostgreSQL URL)
 DATABASE_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from archiver.app import App
 from archiver.catalog import audit
@@ -255,12 +256,16 @@ def _destroy_object(app: App, key: str) -> None:
                 app.store.delete(other)
 
 
-def _remove_item(s: object, pk: int) -> None:
-    session = s
+def _remove_item(session: Session, pk: int) -> None:
+    """The item's text leaves the catalog and the search index; its disposition row stays."""
+    from archiver.catalog.search_tables import SearchDoc
+
+    versions = select(t.ItemVersion.id).where(t.ItemVersion.item_pk == pk).scalar_subquery()
+    session.execute(delete(SearchDoc).where(SearchDoc.version_pk.in_(versions)))
     for model, column in ((rt.ItemRetention, rt.ItemRetention.item_pk), (t.Observation, t.Observation.item_pk),
                           (t.Tombstone, t.Tombstone.item_pk), (t.ItemVersion, t.ItemVersion.item_pk),
                           (t.Item, t.Item.id)):
-        session.execute(delete(model).where(column == pk))  # type: ignore[attr-defined]
+        session.execute(delete(model).where(column == pk))
 
 
 def _audit_refusals(app: App, actor: str, approver: str, when: datetime, refused: list[tuple[str, str]]) -> None:

@@ -16,15 +16,15 @@ from connectors.x import XConnector
 from connectors.youtube import YouTubeConnector
 
 CONNECTORS: dict[str, Registered] = {
-    "x": Registered(XConnector, "archiver.sandbox.x:XContract"),
-    "youtube": Registered(YouTubeConnector, "archiver.sandbox.youtube:YouTubeContract"),
-    "facebook": Registered(FacebookConnector, "archiver.sandbox.facebook:FacebookContract"),
-    "feeds": Registered(FeedsConnector, "archiver.sandbox.feeds:FeedsContract"),
-    "bluesky": Registered(BlueskyConnector, "archiver.sandbox.bluesky:BlueskyContract"),
-    "mastodon": Registered(MastodonConnector, "archiver.sandbox.mastodon:MastodonContract"),
-    "instagram": Registered(InstagramConnector, "archiver.sandbox.instagram:InstagramContract"),
-    "linkedin": Registered(LinkedInConnector, "archiver.sandbox.linkedin:LinkedInContract"),
-    "tiktok": Registered(TikTokConnector, "archiver.sandbox.tiktok:TikTokContract"),
+    "x": Registered(XConnector, "connectors.x.sandbox:XContract"),
+    "youtube": Registered(YouTubeConnector, "connectors.youtube.sandbox:YouTubeContract"),
+    "facebook": Registered(FacebookConnector, "connectors.facebook.sandbox:FacebookContract"),
+    "feeds": Registered(FeedsConnector, "connectors.feeds.sandbox:FeedsContract"),
+    "bluesky": Registered(BlueskyConnector, "connectors.bluesky.sandbox:BlueskyContract"),
+    "mastodon": Registered(MastodonConnector, "connectors.mastodon.sandbox:MastodonContract"),
+    "instagram": Registered(InstagramConnector, "connectors.instagram.sandbox:InstagramContract"),
+    "linkedin": Registered(LinkedInConnector, "connectors.linkedin.sandbox:LinkedInContract"),
+    "tiktok": Registered(TikTokConnector, "connectors.tiktok.sandbox:TikTokContract"),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.cli.main import cli
-from archiver.sandbox.facebook import FacebookContract
+from connectors.facebook.sandbox import FacebookContract
 from archiver.sandbox.server import SandboxServer
 
 TOKEN = FacebookContract().token

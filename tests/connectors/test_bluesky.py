@@ -30,7 +30,7 @@ from archiver.core.models import (
     Present,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.bluesky import NOT_FOUND, BlueskyContract, BlueskySandbox
+from connectors.bluesky.sandbox import NOT_FOUND, BlueskyContract, BlueskySandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.bluesky import BlueskyConnector

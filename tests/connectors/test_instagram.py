@@ -25,7 +25,7 @@ from archiver.core.models import (
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.instagram import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
+from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector

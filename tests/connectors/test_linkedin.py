@@ -27,7 +27,7 @@ from archiver.core.models import (
     Present,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.linkedin import LinkedInSandbox
+from connectors.linkedin.sandbox import LinkedInSandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.linkedin import LinkedInConnector

@@ -26,7 +26,7 @@ from archiver.core.models import (
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.mastodon import MastodonContract, MastodonSandbox
+from connectors.mastodon.sandbox import MastodonContract, MastodonSandbox
 from archiver.sandbox.server import SandboxServer
 from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle

@@ -29,7 +29,7 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
-from archiver.sandbox.tiktok import TikTokSandbox
+from connectors.tiktok.sandbox import TikTokSandbox
 from connectors.base import AuthStyle
 from connectors.tiktok import TikTokConnector
 from tests.harness import scratch_session

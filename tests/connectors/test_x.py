@@ -34,7 +34,7 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import SandboxServer
-from archiver.sandbox.x import XContract, XSandbox
+from connectors.x.sandbox import XContract, XSandbox
 from archiver.warc.reader import iter_records
 from connectors.x import XConnector
 from connectors.x import errors as x_errors

@@ -20,7 +20,7 @@ from archiver.core.clock import Clock, ManualClock
 from archiver.core.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.core.models import AccountRef, CapturedExchange, Item, ParseWarning
 from archiver.sandbox.server import SandboxServer
-from archiver.sandbox.youtube import YouTubeContract, YouTubeSandbox
+from connectors.youtube.sandbox import YouTubeContract, YouTubeSandbox
 from archiver.warc.reader import iter_records
 from connectors.youtube import YouTubeConnector
 from connectors.youtube import errors as yt_errors

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from archiver.sandbox.contract import SeededAccount
-from archiver.sandbox.facebook import graph_error, graph_not_found
+from connectors.facebook.sandbox import graph_error, graph_not_found
 from archiver.sandbox.server import Request, Response
 
 GRAPH_TIME = "%Y-%m-%dT%H:%M:%S+0000"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archiver.core.errors import ConfigError
 from archiver.core.settings import ConnectorSettings
+from archiver.sandbox.contract import ContractSandbox
 from connectors.base import Connector, Registered
 from connectors.bluesky import BlueskyConnector
 from connectors.facebook import FacebookConnector
@@ -36,12 +37,14 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
-def load_sandbox(platform: str) -> object:
-    """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes)."""
+def load_sandbox(platform: str) -> ContractSandbox:
+    """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes);
+    imported only when asked for, so capturing never loads a fake."""
     import importlib
 
     module, _, cls = CONNECTORS[platform].sandbox.partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    sandbox: ContractSandbox = getattr(importlib.import_module(module), cls)()
+    return sandbox
 
 
 def platforms() -> list[str]:

@@ -26,7 +26,7 @@ class Harness:
     def __init__(self, tmp_path: Path, platform: str, *, database_url: str | None = None,
                  settings: dict[str, Any] | None = None) -> None:
         self.platform = platform
-        self.sandbox: ContractSandbox = load_sandbox(platform)  # type: ignore[assignment]
+        self.sandbox: ContractSandbox = load_sandbox(platform)
         self.server = SandboxServer(self.sandbox.app).start()
         self.sandbox.bind(self.server.url)
         self.seed: SeededAccount = self.sandbox.seed_account()

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, Store, seed_bulk, spread
 from archiver.sandbox.server import Request, Response
 
 POST_NSID = "app.bsky.feed.post"
@@ -79,19 +80,17 @@ class BPost:
         return fake_cid(self.record(sandbox))
 
 
-class BlueskySandbox:
-    """State plus an HTTP app (`__call__`) that answers like https://public.api.bsky.app/xrpc."""
+class BlueskySandbox(PlatformSandbox):
+    """Answers like https://public.api.bsky.app/xrpc."""
+
+    cdn_prefix = "/img/"
+    cdn_tag = b"bluesky-sandbox"
+    headers_on_errors = True
 
     def __init__(self, *, now: Callable[[], datetime] | None = None) -> None:
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(now=now)
         self.actors: dict[str, BActor] = {}
-        self.posts: dict[str, BPost] = {}
-        self.tokens: set[str] = set()
-        self.expired: set[str] = set()
-        self.throttle_next = 0
-        self.exhaust_next = 0
-        self.malformed_next = 0
+        self.posts: Store[BPost] = Store()
         self.anchor_tombstones = False  # answer a deleted anchor with 200 + notFoundPost
         self.overrides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._seq = itertools.count(1)
@@ -136,7 +135,7 @@ class BlueskySandbox:
         self.posts[uri].text = text
 
     def delete(self, uri: str) -> None:
-        self.posts[uri].deleted = True
+        self.posts.delete(uri)
 
     def live(self, uri: str) -> BPost | None:
         post = self.posts.get(uri)
@@ -314,22 +313,17 @@ def _profile_not_found(headers: list[tuple[str, str]]) -> Response:
     return _xrpc_error(400, "InvalidRequest", "Profile not found", headers)
 
 
-class BlueskyContract:
+class BlueskyContract(ContractAdapter):
     """The contract-suite adapter over BlueskySandbox."""
 
     platform = "bluesky"
+    token = ("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLmFjY2VzcyJ9."
+             "c2FuZGJveC1zaWduYXR1cmUtN2YzYTljMmQ")
+    sandbox: BlueskySandbox
 
     def __init__(self) -> None:
-        self.sandbox = BlueskySandbox()
-        self.app = self.sandbox
-        self.token = ("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLmFjY2VzcyJ9."
-                      "c2FuZGJveC1zaWduYXR1cmUtN2YzYTljMmQ")
-        self.sandbox.tokens.add(self.token)
+        super().__init__(BlueskySandbox())
         self.handles: dict[str, str] = {}
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
         sb = self.sandbox
@@ -338,8 +332,8 @@ class BlueskyContract:
         neighbor = sb.add_actor("neighbor.bsky.social", "Community Member")
         self.handles["lincolnhs.bsky.social"] = school
         start = sb.now() - timedelta(days=60)
-        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.",
-                         image=(n == 40), at=start + timedelta(days=n, hours=n % 5)) for n in range(55)]
+        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.", image=(n == 40), at=when)
+                 for n, when in enumerate(spread(55, days=60, start=sb.now(), hour_cycle=5))]
         for i, uri in enumerate(posts[-3:]):
             base = sb.posts[uri].created
             first = sb.post(parent, f"Great news! ({i})", reply_to=uri, at=base + timedelta(hours=1))
@@ -356,15 +350,8 @@ class BlueskyContract:
         school = sb.add_actor("bulkelementary.bsky.social", "Bulk Elementary")
         fan = sb.add_actor("bulkfan.bsky.social", "Bulk Fan")
         self.handles["bulkelementary.bsky.social"] = school
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            uri = sb.post(school, f"Bulk post {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.post(fan, f"Bulk reply {n}", reply_to=uri, at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.post(school, text, at=at),
+                  lambda uri, text, at: sb.post(fan, text, reply_to=uri, at=at))
         return SeededAccount("bulkelementary.bsky.social", "@bulkelementary.bsky.social", self.token, "Bulk Elementary")
 
     def live_item_ids(self, account_id: str) -> set[str]:
@@ -390,14 +377,7 @@ class BlueskyContract:
         return self.sandbox.post(self.handles.get(account_id, account_id), "A new announcement from the contract suite.")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
-        self.sandbox.rewrite(item_id, f"Edited text #{self._edits}")
+        self.sandbox.rewrite(item_id, f"Edited text #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)

@@ -15,14 +15,15 @@ import hashlib
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, broken_json, seed_bulk
 from archiver.sandbox.server import Request, Response
 
 SITE = "lincoln.k12.example"
@@ -63,25 +64,23 @@ class WComment:
     deleted: bool = False
 
 
-@dataclass
-class WordPressSandbox:
-    """State plus an HTTP app (`__call__`) that answers like a WordPress 6.x site."""
+class WordPressSandbox(PlatformSandbox):
+    """Answers like a WordPress 6.x site."""
 
-    name: str = "Lincoln High School"
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    base_url: str = ""
-    posts: dict[int, WPost] = field(default_factory=dict)
-    comments: dict[int, WComment] = field(default_factory=dict)
-    media: dict[int, str] = field(default_factory=dict)
-    tokens: set[str] = field(default_factory=set)
-    expired: set[str] = field(default_factory=set)
-    posts_per_rss: int = 10
-    feed_complete: bool = False  # RFC 5005 <fh:complete/> in the feeds
-    feed_paged: bool = False  # RFC 5005 rel="next" links between ?paged= pages
-    throttle_next: int = 0
-    malformed_next: int = 0
-    overrides: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(101))
+    cdn_prefix = "/wp-content/uploads/"
+    cdn_tag = b"wordpress-sandbox"
+
+    def __init__(self, *, name: str = "Lincoln High School", now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(now=now)
+        self.name = name
+        self.posts: dict[int, WPost] = {}
+        self.comments: dict[int, WComment] = {}
+        self.media: dict[int, str] = {}
+        self.posts_per_rss = 10
+        self.feed_complete = False  # RFC 5005 <fh:complete/> in the feeds
+        self.feed_paged = False  # RFC 5005 rel="next" links between ?paged= pages
+        self.overrides: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self._ids = itertools.count(101)
 
     # --- content mutators ------------------------------------------------------------------
 
@@ -188,11 +187,9 @@ class WordPressSandbox:
     # --- HTTP ------------------------------------------------------------------------------
 
     def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/wp-content/uploads/"):
-            return Response(200, b"\xff\xd8\xff\xe0JFIF-wordpress-sandbox-" + req.path.encode() + b"\xff\xd9",
-                            [("Content-Type", "image/jpeg")])
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+        if req.path.startswith(self.cdn_prefix):
+            return self.cdn(req)
+        if self.take("throttle_next"):
             return Response(429, b"<html><body><h1>429 Too Many Requests</h1></body></html>",
                             [("Content-Type", "text/html"), ("Retry-After", "1")])
         if req.path.startswith("/wp-json"):
@@ -218,9 +215,8 @@ class WordPressSandbox:
                 return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
             if token not in self.tokens:
                 return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
-        if self.malformed_next > 0:
-            self.malformed_next -= 1
-            return Response(200, b'[{"id": 1, "title": ', [("Content-Type", JSON)])
+        if self.take("malformed_next"):
+            return broken_json(b'[{"id": 1, "title": ')
         route = req.path.removeprefix("/wp-json").strip("/")
         if route == "":
             return Response.json({"name": self.name, "description": "Home of the Lincoln Lions", "url": self.base_url,
@@ -353,22 +349,17 @@ def _page_not_found() -> Response:
                     [("Content-Type", "text/html; charset=UTF-8")])
 
 
-class FeedsContract:
+class FeedsContract(ContractAdapter):
     """The contract-suite adapter: a WordPress site read through its REST API (`wp:` accounts)."""
 
     platform = "feeds"
+    token = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2xpbmNvbG4uazEyLmV4YW1wbGUifQ."
+             "d3Atc2FuZGJveC1zaWduYXR1cmUtOWMyZA")
+    sandbox: WordPressSandbox
 
     def __init__(self) -> None:
-        self.sandbox = WordPressSandbox()
-        self.app = self.sandbox
-        self.token = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2xpbmNvbG4uazEyLmV4YW1wbGUifQ."
-                      "d3Atc2FuZGJveC1zaWduYXR1cmUtOWMyZA")
-        self.sandbox.tokens.add(self.token)
+        super().__init__(WordPressSandbox())
         self.site = SITE
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
         sb = self.sandbox
@@ -387,15 +378,8 @@ class FeedsContract:
     def seed_bulk(self, count: int) -> SeededAccount:
         """A second site is not modelled: bulk items go to the same site (fine for benchmarks)."""
         sb = self.sandbox
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            post_id = sb.publish(f"Bulk post {made}", "Bulk body.", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.comment(post_id, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: str(sb.publish(text, "Bulk body.", at=at)),
+                  lambda post_id, text, at: sb.comment(int(post_id), text, at=at))
         return SeededAccount(f"wp:https://{SITE}", f"wp:https://{SITE}", self.token, "Lincoln High School")
 
     def item_id(self, kind: str, number: int) -> str:
@@ -415,12 +399,11 @@ class FeedsContract:
         return self.item_id("posts", self.sandbox.publish("A new announcement", "From the contract suite."))
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
         kind, number = self._split(item_id)
         if kind == "posts":
-            self.sandbox.edit_post(number, f"Edited text #{self._edits}")
+            self.sandbox.edit_post(number, f"Edited text #{self.next_edit()}")
         else:
-            self.sandbox.edit_comment(number, f"Edited comment #{self._edits}")
+            self.sandbox.edit_comment(number, f"Edited comment #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         """What the WordPress admin's Delete does: move to the trash (not public any more)."""
@@ -429,9 +412,3 @@ class FeedsContract:
             self.sandbox.trash(number)
         else:
             self.sandbox.comments[number].status = "trash"
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)

@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
-from archiver.sandbox.contract import SeededAccount
-from connectors.facebook.sandbox import graph_error, graph_not_found
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import Store, b64_offset, route, seed_bulk, spread
 from archiver.sandbox.server import Request, Response
+from connectors.facebook.graph_sandbox import (
+    GraphApi,
+    graph_error,
+    graph_not_found,
+    graph_throttle,
+    graph_time,
+)
 
-GRAPH_TIME = "%Y-%m-%dT%H:%M:%S+0000"
 _DISCOVERY = re.compile(r"business_discovery\.username\((?P<name>[^)]*)\)")
-
-
-def _ts(when: datetime) -> str:
-    return when.astimezone(UTC).strftime(GRAPH_TIME)
 
 
 @dataclass
@@ -65,20 +67,19 @@ class IgComment:
     deleted: bool = False
 
 
-class InstagramSandbox:
-    """State plus an HTTP app (`__call__`) that answers like graph.facebook.com for IG."""
+class InstagramSandbox(GraphApi):
+    """graph.facebook.com as an Instagram professional account's token sees it."""
+
+    cdn_tag = b"sandbox-ig"
+    bearer_tokens = False
 
     def __init__(self, *, version: str = "v25.0", now: Callable[[], datetime] | None = None) -> None:
-        self.version = version
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(version=version, now=now)
         self.accounts: dict[str, IgAccount] = {}
         self.pages: dict[str, tuple[str, str]] = {}  # page id -> (name, ig user id)
         self.tokens: dict[str, tuple[str, list[str]]] = {}  # token -> ("page"|"user", page ids)
-        self.expired: set[str] = set()
-        self.media: dict[str, IgMedia] = {}
-        self.comments: dict[str, IgComment] = {}
-        self.throttle_next = 0
+        self.media: Store[IgMedia] = Store()
+        self.comments: Store[IgComment] = Store()
         self.nested_limit = 25  # replies shown inline before the expansion pages
         self.field_override: dict[str, object] = {}  # media field -> value, to fake a type change
         self._ids = itertools.count(17_900_000_000_000_001)
@@ -114,103 +115,69 @@ class InstagramSandbox:
 
     def delete_comment(self, comment_id: str) -> None:
         """Replies go with their comment ("You cannot get replies to a comment that has been deleted")."""
-        self.comments[comment_id].deleted = True
-        for c in self.comments.values():
-            if c.parent == comment_id:
-                c.deleted = True
+        self.comments.delete(comment_id, self.comments.live(lambda c: c.parent == comment_id))
 
     def delete_media(self, media_id: str) -> None:
-        self.media[media_id].deleted = True
-        for c in self.comments.values():
-            if c.media_id == media_id:
-                c.deleted = True
+        self.media.delete(media_id, self.comments.live(lambda c: c.media_id == media_id))
 
     def live_ids(self, ig_id: str) -> set[str]:
-        media = {m.id for m in self.media.values() if m.owner == ig_id and not m.deleted}
-        return media | {c.id for c in self.comments.values() if c.media_id in media and not c.deleted}
+        media = {m.id for m in self.media.live(lambda m: m.owner == ig_id)}
+        return media | {c.id for c in self.comments.live(lambda c: c.media_id in media)}
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/cdn/"):
-            return self._cdn(req)
-        parts = [p for p in req.path.split("/") if p]
-        if not parts or parts[0] != self.version:
-            return graph_error(400, "Unknown path components", "OAuthException", 2500)
-        token = req.query.get("access_token", "")
-        if not token:
-            return graph_error(400, "An active access token must be used to query information about the current user.",
-                          "OAuthException", 2500)
-        if token in self.expired:
-            return graph_error(400, "Error validating access token: Session has expired on Monday, 05-Jan-26 10:00:00 PST.",
-                          "OAuthException", 190, 463)
-        if token not in self.tokens:
-            return graph_error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
-            owner = next(iter(self.accounts), "0")
-            usage = json.dumps({owner: [{"type": "instagram", "call_count": 100, "total_cputime": 12,
-                                         "total_time": 30, "estimated_time_to_regain_access": 0}]})
-            return graph_error(400, "(#80002) There have been too many calls to this Instagram account. Wait a bit "
-                          "and try again. For more info, please refer to "
-                          "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
-                          "OAuthException", 80002, headers=[("X-Business-Use-Case-Usage", usage)])
-        kind, pages = self.tokens[token]
-        headers = [("facebook-api-version", self.version),
-                   ("x-app-usage", '{"call_count":1,"total_cputime":1,"total_time":1}')]
-        if parts[1:] == ["me"]:
-            return self._me(req, kind, pages, headers)
-        if parts[1:] == ["me", "accounts"]:
-            if kind != "user":
-                return graph_error(400, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)",
-                              "OAuthException", 100)
-            rows = [self._page_json(p) for p in pages]
-            return Response.json({"data": rows, "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}},
-                                 headers=headers)
-        if len(parts) == 3 and parts[2] == "media" and parts[1] not in self.accounts:
-            return graph_not_found(parts[1])
-        if len(parts) == 3 and parts[2] == "media":
-            rows = sorted((m for m in self.media.values() if m.owner == parts[1] and not m.deleted),
-                          key=lambda m: m.created, reverse=True)
-            return Response.json(self._page_of(req, [self._media_json(m) for m in rows], token), headers=headers)
-        if len(parts) == 3 and parts[2] == "comments":
-            media = self.media.get(parts[1])
-            if media is None or media.deleted:
-                return graph_not_found(parts[1])
-            rows = sorted((c for c in self.comments.values()
-                           if c.media_id == media.id and c.parent is None and not c.deleted),
-                          key=lambda c: (c.created, c.id), reverse=True)
-            nested = "replies" in req.query.get("fields", "")
-            return Response.json(self._page_of(req, [self._comment_json(c, nested, token) for c in rows], token,
-                                               cap=50), headers=headers)
-        if len(parts) == 3 and parts[2] == "replies":
-            parent = self.comments.get(parts[1])
-            if parent is None or parent.deleted:
-                return graph_not_found(parts[1])
-            rows = self._replies(parent.id)
-            return Response.json(self._page_of(req, [self._comment_json(c, False, token) for c in rows], token,
-                                               cap=50), headers=headers)
-        if len(parts) == 2:
-            return self._object(req, parts[1], headers)
-        return graph_error(400, "Unknown path components", "OAuthException", 2500)
+    def faults(self, req: Request) -> Response | None:
+        if self.take("throttle_next"):
+            return graph_throttle(80002, "Instagram", next(iter(self.accounts), "0"), "instagram", 12, 30)
+        return None
 
-    def _me(self, req: Request, kind: str, pages: list[str], headers: list[tuple[str, str]]) -> Response:
-        fields = req.query.get("fields", "")
-        if kind == "user":
-            if "instagram_business_account" in fields:
-                return graph_error(400, "(#100) Tried accessing nonexisting field (instagram_business_account) "
-                              "on node type (User)", "OAuthException", 100)
-            return Response.json({"id": "5550001", "name": "District Communications"}, headers=headers)
-        return Response.json(self._page_json(pages[0]), headers=headers)
+    @route("/me")
+    def me(self, req: Request) -> Response:
+        kind, pages = self.tokens[self.token_of(req)]
+        if kind != "user":
+            return Response.json(self._page_json(pages[0]))
+        if "instagram_business_account" in req.query.get("fields", ""):
+            return graph_error(400, "(#100) Tried accessing nonexisting field (instagram_business_account) "
+                               "on node type (User)", "OAuthException", 100)
+        return Response.json({"id": "5550001", "name": "District Communications"})
 
-    def _page_json(self, page_id: str) -> dict:
-        name, ig_id = self.pages[page_id]
-        data: dict = {"id": page_id, "name": name}
-        if ig_id in self.accounts:
-            data["instagram_business_account"] = {"id": ig_id, "username": self.accounts[ig_id].username}
-        return data
+    @route("/me/accounts")
+    def me_accounts(self, req: Request) -> Response:
+        kind, pages = self.tokens[self.token_of(req)]
+        if kind != "user":
+            return graph_error(400, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)",
+                               "OAuthException", 100)
+        return Response.json({"data": [self._page_json(p) for p in pages],
+                              "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}})
 
-    def _object(self, req: Request, object_id: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/{ig_id}/media")
+    def media_of(self, req: Request, ig_id: str) -> Response:
+        if ig_id not in self.accounts:
+            return graph_not_found(ig_id)
+        rows = sorted(self.media.live(lambda m: m.owner == ig_id), key=lambda m: m.created, reverse=True)
+        return Response.json(self.page_of(req, [self._media_json(m) for m in rows]))
+
+    @route("/{media_id}/comments")
+    def comments_of(self, req: Request, media_id: str) -> Response:
+        media = self.media.get(media_id)
+        if media is None or media.deleted:
+            return graph_not_found(media_id)
+        rows = sorted(self.comments.live(lambda c: c.media_id == media.id and c.parent is None),
+                      key=lambda c: (c.created, c.id), reverse=True)
+        nested = "replies" in req.query.get("fields", "")
+        token = self.token_of(req)
+        return Response.json(self.page_of(req, [self._comment_json(c, nested, token) for c in rows], cap=50))
+
+    @route("/{comment_id}/replies")
+    def replies_of(self, req: Request, comment_id: str) -> Response:
+        parent = self.comments.get(comment_id)
+        if parent is None or parent.deleted:
+            return graph_not_found(comment_id)
+        rows = [self._comment_json(c, False, "") for c in self._replies(parent.id)]
+        return Response.json(self.page_of(req, rows, cap=50))
+
+    @route("/{object_id}")
+    def node(self, req: Request, object_id: str) -> Response:
         fields = req.query.get("fields", "")
         account = self.accounts.get(object_id)
         if account is not None:
@@ -221,112 +188,73 @@ class InstagramSandbox:
                 if match is None:
                     return graph_error(400, "Invalid user id", "OAuthException", 110, 2207013)
                 return Response.json({"business_discovery": {"id": match.id, "username": match.username},
-                                      "id": object_id}, headers=headers)
+                                      "id": object_id})
             return Response.json({"id": account.id, "username": account.username, "name": account.name,
-                                  "media_count": sum(1 for m in self.media.values()
-                                                     if m.owner == account.id and not m.deleted)}, headers=headers)
+                                  "media_count": len(self.media.live(lambda m: m.owner == account.id))})
         media = self.media.get(object_id)
         if media is not None and not media.deleted:
-            return Response.json(_only(self._media_json(media), fields), headers=headers)
+            return Response.json(_only(self._media_json(media), fields))
         comment = self.comments.get(object_id)
         if comment is not None and not comment.deleted:
             data = self._comment_json(comment, False, "")
             data["media"] = {"id": comment.media_id}
-            return Response.json(_only(data, fields), headers=headers)
+            return Response.json(_only(data, fields))
         return graph_not_found(object_id)
 
-    def _page_of(self, req: Request, rows: list[dict], token: str, cap: int = 100) -> dict:
-        limit = min(int(req.query.get("limit") or 25), cap)
-        start = int(base64.urlsafe_b64decode(req.query["after"]).decode()) if req.query.get("after") else 0
-        chunk = rows[start:start + limit]
-        out: dict = {"data": chunk}
-        if chunk:
-            before = base64.urlsafe_b64encode(str(start).encode()).decode()
-            after = base64.urlsafe_b64encode(str(start + len(chunk)).encode()).decode()
-            out["paging"] = {"cursors": {"before": before, "after": after}}
-            if start + limit < len(rows):
-                query = {k: v for k, v in req.query.items() if k not in ("after", "access_token")}
-                query = {"access_token": token, "pretty": "0", **query, "after": after}
-                out["paging"]["next"] = f"{self.base_url}{req.path}?{urlencode(query)}"
-        return out
+    def _page_json(self, page_id: str) -> dict[str, Any]:
+        name, ig_id = self.pages[page_id]
+        data: dict[str, Any] = {"id": page_id, "name": name}
+        if ig_id in self.accounts:
+            data["instagram_business_account"] = {"id": ig_id, "username": self.accounts[ig_id].username}
+        return data
 
     def _replies(self, comment_id: str) -> list[IgComment]:
-        return sorted((c for c in self.comments.values() if c.parent == comment_id and not c.deleted),
-                      key=lambda c: (c.created, c.id))
+        return sorted(self.comments.live(lambda c: c.parent == comment_id), key=lambda c: (c.created, c.id))
 
-    def _signed(self, path: str) -> str:
-        expires = format(int(self.now().timestamp()) + 3 * 86400, "X")
-        return f"{self.base_url}{path}?_nc_cat=108&ccb=1-7&_nc_sid=8ae9d6&oh=00_sandbox{next(self._ids)}&oe={expires}"
+    def _media_urls(self, media_id: str, kind: str) -> dict[str, str]:
+        extra = "_nc_cat=108&ccb=1-7&_nc_sid=8ae9d6"
+        if kind == "VIDEO":
+            return {"media_url": self.signed(f"/cdn/v/t50.2886-16/{media_id}_n.mp4", extra),
+                    "thumbnail_url": self.signed(f"/cdn/v/t51.29350-15/{media_id}_thumb_n.jpg", extra)}
+        return {"media_url": self.signed(f"/cdn/v/t51.29350-15/{media_id}_n.jpg", extra)}
 
-    def _media_json(self, m: IgMedia) -> dict:
-        account = self.accounts[m.owner]
-        data: dict = {
-            "id": m.id,
-            "media_type": m.media_type,
-            "media_product_type": "FEED",
-            "permalink": f"https://www.instagram.com/p/{m.shortcode}/",
-            "shortcode": m.shortcode,
-            "timestamp": _ts(m.created),
-            "username": account.username,
-            "comments_count": sum(1 for c in self.comments.values() if c.media_id == m.id and not c.deleted),
-            "like_count": 7,
+    def _media_json(self, m: IgMedia) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": m.id, "media_type": m.media_type, "media_product_type": "FEED",
+            "permalink": f"https://www.instagram.com/p/{m.shortcode}/", "shortcode": m.shortcode,
+            "timestamp": graph_time(m.created), "username": self.accounts[m.owner].username,
+            "comments_count": len(self.comments.live(lambda c: c.media_id == m.id)), "like_count": 7,
         }
         if m.caption:
             data["caption"] = m.caption
-        if m.media_type == "VIDEO":
-            data["media_url"] = self._signed(f"/cdn/v/t50.2886-16/{m.id}_n.mp4")
-            data["thumbnail_url"] = self._signed(f"/cdn/v/t51.29350-15/{m.id}_thumb_n.jpg")
-        else:
-            data["media_url"] = self._signed(f"/cdn/v/t51.29350-15/{m.id}_n.jpg")
+        data.update(self._media_urls(m.id, m.media_type))
         if m.children:
-            kids = []
-            for child_id, kind in m.children:
-                child: dict = {"id": child_id, "media_type": kind}
-                if kind == "VIDEO":
-                    child["media_url"] = self._signed(f"/cdn/v/t50.2886-16/{child_id}_n.mp4")
-                    child["thumbnail_url"] = self._signed(f"/cdn/v/t51.29350-15/{child_id}_thumb_n.jpg")
-                else:
-                    child["media_url"] = self._signed(f"/cdn/v/t51.29350-15/{child_id}_n.jpg")
-                kids.append(child)
-            data["children"] = {"data": kids}
+            data["children"] = {"data": [{"id": child_id, "media_type": kind, **self._media_urls(child_id, kind)}
+                                         for child_id, kind in m.children]}
         data.update(self.field_override)
         return data
 
-    def _comment_json(self, c: IgComment, nested: bool, token: str) -> dict:
-        data: dict = {
-            "id": c.id,
-            "text": c.text,
-            "timestamp": _ts(c.created),
-            "username": c.author[0],
-            "from": {"id": c.author[1], "username": c.author[0]},
-            "hidden": c.hidden,
-            "like_count": 0,
+    def _comment_json(self, c: IgComment, nested: bool, token: str) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": c.id, "text": c.text, "timestamp": graph_time(c.created), "username": c.author[0],
+            "from": {"id": c.author[1], "username": c.author[0]}, "hidden": c.hidden, "like_count": 0,
         }
         if c.parent:
             data["parent_id"] = c.parent
-        if nested:
-            replies = self._replies(c.id)
-            if replies:  # Graph leaves an empty edge out
-                shown = replies[: self.nested_limit]
-                edge: dict = {"data": [self._comment_json(r, False, token) for r in shown]}
-                if len(replies) > len(shown):
-                    after = base64.urlsafe_b64encode(str(len(shown)).encode()).decode()
-                    query = {"access_token": token, "limit": str(self.nested_limit), "after": after}
-                    edge["paging"] = {"cursors": {"after": after},
-                                      "next": f"{self.base_url}/{self.version}/{c.id}/replies?{urlencode(query)}"}
-                data["replies"] = edge
+        replies = self._replies(c.id) if nested else []
+        if replies:  # Graph leaves an empty edge out
+            shown = replies[: self.nested_limit]
+            edge: dict[str, Any] = {"data": [self._comment_json(r, False, token) for r in shown]}
+            if len(replies) > len(shown):
+                after = b64_offset(len(shown))
+                query = {"access_token": token, "limit": str(self.nested_limit), "after": after}
+                edge["paging"] = {"cursors": {"after": after},
+                                  "next": f"{self.base_url}/{self.version}/{c.id}/replies?{urlencode(query)}"}
+            data["replies"] = edge
         return data
 
-    def _cdn(self, req: Request) -> Response:
-        name = req.path.rsplit("/", 1)[-1]
-        if name.endswith(".mp4"):
-            return Response(200, b"\x00\x00\x00\x18ftypmp42sandbox-video-" + name.encode(),
-                            [("Content-Type", "video/mp4")])
-        body = b"\xff\xd8\xff\xe0JFIF-sandbox-ig-" + name.encode() + b"\xff\xd9"
-        return Response(200, body, [("Content-Type", "image/jpeg")])
 
-
-def _only(data: dict, fields: str) -> dict:
+def _only(data: dict[str, Any], fields: str) -> dict[str, Any]:
     """Graph returns only the fields asked for (plus id)."""
     if not fields:
         return data
@@ -340,19 +268,15 @@ LINCOLN_IG, LINCOLN_PAGE = "17841400000000001", "1000001"
 BULK_IG, BULK_PAGE = "17841400000000099", "1000099"
 
 
-class InstagramContract:
+class InstagramContract(ContractAdapter):
     """Drives InstagramSandbox through the ContractSandbox verbs."""
 
     platform = "instagram"
+    token = "EAAGig-contract-user-token-5b2e"
+    sandbox: InstagramSandbox
 
     def __init__(self) -> None:
-        self.token = "EAAGig-contract-user-token-5b2e"
-        self.sandbox = InstagramSandbox()
-        self.app = self.sandbox
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
+        super().__init__(InstagramSandbox())
 
     def _ig_id(self, account_id: str) -> str:
         if account_id in self.sandbox.accounts:
@@ -364,12 +288,11 @@ class InstagramContract:
         sb = self.sandbox
         sb.add_account(LINCOLN_IG, "lincolnhighschool", "Lincoln High School", LINCOLN_PAGE)
         sb.add_token(self.token, "user", [LINCOLN_PAGE])
-        start = sb.now() - timedelta(days=60)
-        for n in range(55):
+        for n, when in enumerate(spread(55, days=60, start=sb.now(), hour_cycle=5)):
             kind = "CAROUSEL_ALBUM" if n == 50 else "VIDEO" if n == 51 else "IMAGE"
             sb.publish(LINCOLN_IG, f"Lincoln High update #{n + 1}: spirit week, sports and clubs.",
-                       media_type=kind, children=2 if n == 50 else 0, at=start + timedelta(days=n, hours=n % 5))
-        recent = sorted((m for m in sb.media.values() if m.owner == LINCOLN_IG), key=lambda m: m.created)[-3:]
+                       media_type=kind, children=2 if n == 50 else 0, at=when)
+        recent = sorted(sb.media.live(lambda m: m.owner == LINCOLN_IG), key=lambda m: m.created)[-3:]
         for i, m in enumerate(recent):
             first = sb.comment(m.id, f"Go Lincoln! ({i})", at=m.created + timedelta(hours=1))
             sb.comment(m.id, "When does the season start?", author=("community.member", "6100000002"),
@@ -384,15 +307,8 @@ class InstagramContract:
         sb.add_account(BULK_IG, "bulkelementary", "Bulk Elementary", BULK_PAGE)
         kind, pages = sb.tokens.get(self.token, ("user", []))
         sb.add_token(self.token, "user", [*pages, BULK_PAGE])
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            media = sb.publish(BULK_IG, f"Bulk post {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.comment(media, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.publish(BULK_IG, text, at=at),
+                  lambda media, text, at: sb.comment(media, text, at=at))
         return SeededAccount(BULK_IG, BULK_IG, self.token, "Bulk Elementary")
 
     def live_item_ids(self, account_id: str) -> set[str]:
@@ -403,9 +319,8 @@ class InstagramContract:
 
     def edit(self, item_id: str) -> None:
         """Captions change in place; comments cannot be edited on Instagram, only hidden."""
-        self._edits += 1
         if item_id in self.sandbox.media:
-            self.sandbox.edit_caption(item_id, f"Edited caption #{self._edits}")
+            self.sandbox.edit_caption(item_id, f"Edited caption #{self.next_edit()}")
         else:
             self.sandbox.hide(item_id, not self.sandbox.comments[item_id].hidden)
 
@@ -414,9 +329,3 @@ class InstagramContract:
             self.sandbox.delete_media(item_id)
         else:
             self.sandbox.delete_comment(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)

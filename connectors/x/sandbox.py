@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox
 from archiver.sandbox.server import Request, Response
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -71,19 +72,18 @@ class Chain:
         return self.versions[-1]
 
 
-class XSandbox:
-    """State plus an HTTP app (`__call__`) that answers like api.x.com/2."""
+class XSandbox(PlatformSandbox):
+    """Answers like api.x.com/2."""
+
+    cdn_tag = b"sandbox-x"
 
     def __init__(self, *, tokens: set[str], now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(now=now)
         self.tokens = set(tokens)
-        self.expired: set[str] = set()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
         self.users: dict[str, XUser] = {}
         self.chains: dict[str, Chain] = {}
         self.version_root: dict[str, str] = {}
         self.media: dict[str, dict[str, Any]] = {}
-        self.throttle_next = 0
         self.throttle_reset_at: datetime | None = None  # tests: a fixed x-rate-limit-reset
         self.mutate: Callable[[str, dict[str, Any]], Any] | None = None  # tests: change a field's type
         self.calls = 0
@@ -148,9 +148,6 @@ class XSandbox:
 
     def delete(self, tweet_id: str) -> None:
         self.chains[self.version_root[tweet_id]].deleted = True
-
-    def expire_token(self, token: str) -> None:
-        self.expired.add(token)
 
     def live(self, author_id: str | None = None) -> list[Chain]:
         return [c for c in self.chains.values() if not c.deleted and (author_id is None or c.author_id == author_id)]
@@ -418,20 +415,16 @@ def _problem(status: int, title: str, detail: str, headers: list[tuple[str, str]
 LINCOLN_ID, LINCOLN = "783214001", "LincolnHS"
 
 
-class XContract:
+class XContract(ContractAdapter):
     """The contract-suite adapter over XSandbox."""
 
     platform = "x"
+    token = "AAAAAAAAAAAAAAAAAAAAAContractBearer%2Fsandbox7Qx9"
+    sandbox: XSandbox
 
     def __init__(self) -> None:
-        self.token = "AAAAAAAAAAAAAAAAAAAAAContractBearer%2Fsandbox7Qx9"
-        self.sandbox = XSandbox(tokens={self.token})
-        self.app = self.sandbox
-        self._edits = 0
+        super().__init__(XSandbox(tokens=set()))
         self.marks: dict[str, str] = {}
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def _community(self) -> tuple[str, str]:
         sb = self.sandbox
@@ -507,14 +500,7 @@ class XContract:
         return self.sandbox.post(self._user_id(account_id), "A new announcement from the contract suite.")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
-        self.sandbox.edit(item_id, f"Edited text #{self._edits}")
+        self.sandbox.edit(item_id, f"Edited text #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expire_token(token)

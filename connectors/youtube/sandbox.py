@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, seed_bulk
 from archiver.sandbox.server import Request, Response
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -100,18 +101,15 @@ def _page_offset(token: str) -> int | None:
     return offset
 
 
-class YouTubeSandbox:
-    """State plus an HTTP app (`__call__`) that answers like www.googleapis.com/youtube/v3."""
+class YouTubeSandbox(PlatformSandbox):
+    """Answers like www.googleapis.com/youtube/v3."""
 
     def __init__(self, *, keys: set[str], now: Callable[[], datetime] | None = None, seed: int = 7) -> None:
-        self.keys = set(keys)
-        self.expired: set[str] = set()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(now=now)
+        self.keys = self.tokens = set(keys)
         self.channels: dict[str, YtChannel] = {}
         self.videos: dict[str, YtVideo] = {}
         self.comments: dict[str, YtComment] = {}
-        self.throttle_next = 0
         self.quota_limit: int | None = None
         self.units_used = 0
         self.views = 0
@@ -164,9 +162,6 @@ class YouTubeSandbox:
         for c in self.comments.values():
             if c.id == comment_id or c.parent == comment_id:
                 c.deleted = True
-
-    def expire_token(self, key: str) -> None:
-        self.expired.add(key)
 
     def visible_videos(self, channel_id: str) -> list[YtVideo]:
         """What an API key sees in the uploads playlist: public, not deleted, newest first."""
@@ -457,20 +452,16 @@ PARENT = ("@ParentVolunteer", "UCparentVolunteer00000001")
 MEMBER = ("@CommunityMember", "UCcommunityMember0000002")
 
 
-class YouTubeContract:
+class YouTubeContract(ContractAdapter):
     """The contract-suite adapter over YouTubeSandbox."""
 
     platform = "youtube"
+    token = "AIzaSyContract-Key_0123456789abcdefXYZ"  # an API key, sent as key=
+    sandbox: YouTubeSandbox
 
     def __init__(self) -> None:
-        self.token = "AIzaSyContract-Key_0123456789abcdefXYZ"  # an API key, sent as key=
-        self.sandbox = YouTubeSandbox(keys={self.token})
-        self.app = self.sandbox
-        self._edits = 0
+        super().__init__(YouTubeSandbox(keys={self.token}))
         self.marks: dict[str, str] = {}
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
         """55 videos over eight weeks (one with comments turned off); the three newest, inside
@@ -503,15 +494,8 @@ class YouTubeContract:
         """Videos with two comments each: a third of the items are videos."""
         sb = self.sandbox
         channel = sb.add_channel("@BulkElementary", "Bulk Elementary")
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            video = sb.upload(channel, f"Bulk video {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.comment(video, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.upload(channel, text, at=at),
+                  lambda video, text, at: sb.comment(video, text, at=at))
         return SeededAccount("@bulkelementary", "@BulkElementary", self.token, "Bulk Elementary")
 
     def _channel(self, account_id: str) -> str:
@@ -532,20 +516,13 @@ class YouTubeContract:
         return self.sandbox.upload(self._channel(account_id), "A new video from the contract suite")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
         if item_id in self.sandbox.videos:
-            self.sandbox.edit_video(item_id, f"Edited title #{self._edits}")
+            self.sandbox.edit_video(item_id, f"Edited title #{self.next_edit()}")
         else:
-            self.sandbox.edit_comment(item_id, f"Edited comment #{self._edits}")
+            self.sandbox.edit_comment(item_id, f"Edited comment #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         if item_id in self.sandbox.videos:
             self.sandbox.delete_video(item_id)
         else:
             self.sandbox.delete_comment(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expire_token(token)

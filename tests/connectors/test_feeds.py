@@ -20,12 +20,12 @@ from archiver.catalog import tables as t
 from archiver.core.clock import ManualClock
 from archiver.core.errors import ConfigError, UnexpectedResponse
 from archiver.core.models import AccountRef, CapturedExchange, Covered, Item, Observed, ParseWarning
-from connectors.feeds.sandbox import WordPressSandbox
 from archiver.sandbox.server import Response, SandboxServer
 from archiver.services.accounts import register_account
 from archiver.services.poll import RunReport
 from connectors.base import AuthStyle
 from connectors.feeds import FeedsConnector
+from connectors.feeds.sandbox import WordPressSandbox
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring
 from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 

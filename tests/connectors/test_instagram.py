@@ -25,10 +25,10 @@ from archiver.core.models import (
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
-from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
+from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from tests.harness import Harness, scratch_session
 
 PAGE_TOKEN = "EAAGig-page-token-0001"

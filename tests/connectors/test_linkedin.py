@@ -27,11 +27,11 @@ from archiver.core.models import (
     Present,
 )
 from archiver.core.settings import ConnectorSettings
-from connectors.linkedin.sandbox import LinkedInSandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.linkedin import LinkedInConnector
 from connectors.linkedin.errors import next_midnight_utc, raise_for_error
+from connectors.linkedin.sandbox import LinkedInSandbox
 from tests.harness import Harness, scratch_session
 
 TOKEN = "AQV-linkedin-test-token-77"

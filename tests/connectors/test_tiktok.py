@@ -29,9 +29,9 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
-from connectors.tiktok.sandbox import TikTokSandbox
 from connectors.base import AuthStyle
 from connectors.tiktok import TikTokConnector
+from connectors.tiktok.sandbox import TikTokSandbox
 from tests.harness import scratch_session
 
 TOKEN = "act.tiktok-test-token-4417"

@@ -12,14 +12,16 @@ from archiver.app import App
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
 from archiver.core.clock import Clock, SystemClock
+from archiver.core.models import AccountRef
 from archiver.core.settings import CaptureSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox
 from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.services.accounts import register_account
 from archiver.services.poll import Poller, RunReport
 from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
-from connectors.base import AuthStyle
+from connectors.base import AuthStyle, Connector
 
 
 class Harness:
@@ -120,3 +122,27 @@ def switch_server() -> Iterator[tuple[SwitchApp, SandboxServer]]:
         yield switch, server
     finally:
         server.stop()
+
+
+class Live:
+    """One platform sandbox plugged into a module's shared server, and a connector calling it
+    through a scratch CaptureSession (for connector tests below the poller)."""
+
+    def __init__(self, tmp_path: Path, server: SandboxServer, sandbox: PlatformSandbox, connector: Connector, *,
+                 token: str, auth_style: AuthStyle = AuthStyle.BEARER, account: str = "direct") -> None:
+        self.sandbox, self.server, self.connector, self.account = sandbox, server, connector, account
+        server.app, server.requests = sandbox, []
+        sandbox.base_url = server.url
+        self.spool = tmp_path / "spool"
+        self.http = scratch_session(tmp_path, connector.platform, auth_style=auth_style, token=token, account=account)
+        self.warc = self.http.warc
+
+    def ref(self, account_id: str | None = None) -> AccountRef:
+        return AccountRef(self.connector.platform, account_id or self.account, api_base=self.server.url)
+
+    def harvest(self, account_id: str | None = None, cursor: dict[str, Any] | None = None) -> list[Any]:
+        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
+
+    def close(self) -> None:
+        self.http.close()
+        self.warc.seal_all()

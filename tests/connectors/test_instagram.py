@@ -29,39 +29,22 @@ from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
 from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
-from tests.harness import Harness, scratch_session
+from tests.harness import Harness, Live
 
 PAGE_TOKEN = "EAAGig-page-token-0001"
 USER_TOKEN = "EAAGig-user-token-0002"
 
 
-class Live:
-    """A sandbox on 127.0.0.1 plus a CaptureSession writing to a temporary WARC."""
-
-    def __init__(self, tmp_path: Path, token: str, server: SandboxServer) -> None:
-        self.sandbox = InstagramSandbox()
-        self.server = server
-        server.app, server.requests = self.sandbox, []
-        self.sandbox.base_url = self.server.url
-        sb = self.sandbox
-        sb.add_account(LINCOLN_IG, "lincolnhighschool", "Lincoln High School", LINCOLN_PAGE)
-        sb.add_account("17841400000000777", "riversidesd", "Riverside School District", "1000777")
-        sb.add_token(PAGE_TOKEN, "page", [LINCOLN_PAGE])
-        sb.add_token(USER_TOKEN, "user", ["1000777", LINCOLN_PAGE])
-        self.http = scratch_session(tmp_path, "instagram", auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
-                                    token=token, account="test")
-        self.warc = self.http.warc
-        self.connector = InstagramConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
-
-    def ref(self, account_id: str) -> AccountRef:
-        return AccountRef("instagram", account_id, api_base=self.server.url)
-
-    def harvest(self, account_id: str, cursor: dict | None = None) -> list:
-        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
-
-    def close(self) -> None:
-        self.http.close()
-        self.warc.seal_all()
+def _live(tmp_path: Path, token: str, server: SandboxServer) -> Live:
+    """A fresh sandbox on the module's server plus a CaptureSession writing to a temporary WARC."""
+    sb = InstagramSandbox()
+    sb.add_account(LINCOLN_IG, "lincolnhighschool", "Lincoln High School", LINCOLN_PAGE)
+    sb.add_account("17841400000000777", "riversidesd", "Riverside School District", "1000777")
+    sb.add_token(PAGE_TOKEN, "page", [LINCOLN_PAGE])
+    sb.add_token(USER_TOKEN, "user", ["1000777", LINCOLN_PAGE])
+    connector = InstagramConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
+    return Live(tmp_path, server, sb, connector, token=token, auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
+                account="test")
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +58,14 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def page_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    live = Live(tmp_path, PAGE_TOKEN, server)
+    live = _live(tmp_path, PAGE_TOKEN, server)
     yield live
     live.close()
 
 
 @pytest.fixture
 def user_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    live = Live(tmp_path, USER_TOKEN, server)
+    live = _live(tmp_path, USER_TOKEN, server)
     yield live
     live.close()
 

@@ -28,38 +28,21 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import SandboxServer
-from connectors.base import AuthStyle
 from connectors.linkedin import LinkedInConnector
 from connectors.linkedin.errors import next_midnight_utc, raise_for_error
 from connectors.linkedin.sandbox import LinkedInSandbox
-from tests.harness import Harness, scratch_session
+from tests.harness import Harness, Live
 
 TOKEN = "AQV-linkedin-test-token-77"
 ORG = "2414183"
 
 
-class Live:
-    def __init__(self, tmp_path: Path, server: SandboxServer, **connector: object) -> None:
-        self.sandbox = LinkedInSandbox()
-        self.server = server
-        server.app, server.requests = self.sandbox, []
-        self.sandbox.base_url = server.url
-        self.sandbox.tokens.add(TOKEN)
-        self.sandbox.add_org(ORG, "lincoln-high-school", "Lincoln High School")
-        self.http = scratch_session(tmp_path, "linkedin", auth_style=AuthStyle.BEARER, token=TOKEN, account=ORG)
-        self.warc = self.http.warc
-        self.connector = LinkedInConnector(ConnectorSettings(**{"min_retry_seconds": 0.01, "page_limit": 10,
-                                                               **connector}))
-
-    def ref(self, account_id: str = ORG) -> AccountRef:
-        return AccountRef("linkedin", account_id, api_base=self.server.url)
-
-    def harvest(self, account_id: str = ORG, cursor: dict | None = None) -> list:
-        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
-
-    def close(self) -> None:
-        self.http.close()
-        self.warc.seal_all()
+def _live(tmp_path: Path, server: SandboxServer, **connector: object) -> Live:
+    sb = LinkedInSandbox()
+    sb.tokens.add(TOKEN)
+    sb.add_org(ORG, "lincoln-high-school", "Lincoln High School")
+    settings = ConnectorSettings(**{"min_retry_seconds": 0.01, "page_limit": 10, **connector})  # type: ignore[arg-type]
+    return Live(tmp_path, server, sb, LinkedInConnector(settings), token=TOKEN, account=ORG)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +54,7 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    lv = Live(tmp_path, server)
+    lv = _live(tmp_path, server)
     yield lv
     lv.close()
 
@@ -127,7 +110,7 @@ def test_every_request_carries_the_version_headers(live: Live) -> None:
 
 
 def test_api_version_comes_from_settings_and_a_dead_one_is_a_config_error(tmp_path: Path, server: SandboxServer) -> None:
-    live = Live(tmp_path, server, api_version="202001")
+    live = _live(tmp_path, server, api_version="202001")
     try:
         with pytest.raises(ConfigError) as info:
             live.harvest()

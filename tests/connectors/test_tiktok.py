@@ -29,39 +29,21 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
-from connectors.base import AuthStyle
 from connectors.tiktok import TikTokConnector
 from connectors.tiktok.sandbox import TikTokSandbox
-from tests.harness import scratch_session
+from tests.harness import Live
 
 TOKEN = "act.tiktok-test-token-4417"
 OPEN_ID = "open-test-0001"
 
 
-class Live:
-    def __init__(self, tmp_path: Path, server: SandboxServer) -> None:
-        self.sandbox = TikTokSandbox()
-        self.server = server
-        server.app, server.requests = self.sandbox, []
-        self.sandbox.base_url = server.url
-        self.sandbox.add_user(OPEN_ID, "lincolnhigh", "Lincoln High School")
-        self.sandbox.add_user("open-other-0002", "otherschool", "Other School")
-        self.sandbox.add_token(TOKEN, OPEN_ID)
-        self.spool = tmp_path / "spool"
-        self.http = scratch_session(tmp_path, "tiktok", auth_style=AuthStyle.BEARER, token=TOKEN,
-                                    account="lincolnhigh")
-        self.warc = self.http.warc
-        self.connector = TikTokConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
-
-    def ref(self, account_id: str = "lincolnhigh") -> AccountRef:
-        return AccountRef("tiktok", account_id, api_base=self.server.url)
-
-    def harvest(self, account_id: str = "lincolnhigh", cursor: dict | None = None) -> list:
-        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
-
-    def close(self) -> None:
-        self.http.close()
-        self.warc.seal_all()
+def _live(tmp_path: Path, server: SandboxServer) -> Live:
+    sb = TikTokSandbox()
+    sb.add_user(OPEN_ID, "lincolnhigh", "Lincoln High School")
+    sb.add_user("open-other-0002", "otherschool", "Other School")
+    sb.add_token(TOKEN, OPEN_ID)
+    return Live(tmp_path, server, sb, TikTokConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25)),
+                token=TOKEN, account="lincolnhigh")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +55,7 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    lv = Live(tmp_path, server)
+    lv = _live(tmp_path, server)
     yield lv
     lv.close()
 

@@ -12,6 +12,7 @@ from connectors.feeds import FeedsConnector
 from connectors.instagram import InstagramConnector
 from connectors.linkedin import LinkedInConnector
 from connectors.mastodon import MastodonConnector
+from connectors.threads import ThreadsConnector
 from connectors.tiktok import TikTokConnector
 from connectors.x import XConnector
 from connectors.youtube import YouTubeConnector
@@ -26,6 +27,7 @@ CONNECTORS: dict[str, Registered] = {
     "instagram": Registered(InstagramConnector, "connectors.instagram.sandbox:InstagramContract"),
     "linkedin": Registered(LinkedInConnector, "connectors.linkedin.sandbox:LinkedInContract"),
     "tiktok": Registered(TikTokConnector, "connectors.tiktok.sandbox:TikTokContract"),
+    "threads": Registered(ThreadsConnector, "connectors.threads.sandbox:ThreadsContract"),
 }
 
 

@@ -121,7 +121,8 @@ class PlatformSandbox:
         for regex, methods, name in self._routes:
             match = regex.fullmatch(path)
             if match and req.method in methods:
-                return getattr(self, name)(req, **match.groupdict())  # type: ignore[no-any-return]
+                # from the class: an instance attribute (a store named `comments`) may share the name
+                return getattr(type(self), name)(self, req, **match.groupdict())  # type: ignore[no-any-return]
         return self.no_route(req)
 
     def no_route(self, req: Request) -> Response:

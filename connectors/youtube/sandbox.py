@@ -14,13 +14,14 @@ import base64
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.sandbox.contract import ContractAdapter, SeededAccount
-from archiver.sandbox.kit import PlatformSandbox, seed_bulk
+from archiver.sandbox.kit import PlatformSandbox, route, seed_bulk
 from archiver.sandbox.server import Request, Response
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -104,6 +105,8 @@ def _page_offset(token: str) -> int | None:
 class YouTubeSandbox(PlatformSandbox):
     """Answers like www.googleapis.com/youtube/v3."""
 
+    cdn_tag = b"sandbox-ytimg"
+
     def __init__(self, *, keys: set[str], now: Callable[[], datetime] | None = None, seed: int = 7) -> None:
         super().__init__(now=now)
         self.keys = self.tokens = set(keys)
@@ -113,7 +116,6 @@ class YouTubeSandbox(PlatformSandbox):
         self.quota_limit: int | None = None
         self.units_used = 0
         self.views = 0
-        self.mutate: Callable[[str, dict[str, Any]], Any] | None = None  # tests: change a field's type
         self._rng = random.Random(seed)
 
     # --- ids and mutators ------------------------------------------------------------------
@@ -178,25 +180,16 @@ class YouTubeSandbox(PlatformSandbox):
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/cdn/"):
-            name = req.path.rsplit("/", 1)[-1]
-            return Response(200, b"\xff\xd8\xff\xe0JFIF-sandbox-ytimg-" + req.path.encode() + b"\xff\xd9",
-                            [("Content-Type", "image/jpeg"), ("Cache-Control", "public, max-age=7200"),
-                             ("X-Content-Name", name)])
-        parts = [p for p in req.path.split("/") if p]
-        if parts[:2] != ["youtube", "v3"] or len(parts) != 3:
-            return _error(404, "Not Found", "notFound", "global")
-        key = req.query.get("key", "")
-        if not key:
+    def gate(self, req: Request) -> Response | None:
+        state = self.token_state(req.query.get("key", ""))
+        if state == "missing":
             return _error(403, "The request is missing a valid API key.", "forbidden", "global",
                           status="PERMISSION_DENIED")
-        if key in self.expired or key not in self.keys:
+        if state != "ok":
             return Response.json({"error": {"errors": [{"domain": "usageLimits", "reason": "keyInvalid",
                                                         "message": "Bad Request"}],
                                             "code": 400, "message": "Bad Request"}}, 400)
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+        if self.take("throttle_next"):
             return _error(403, "The request cannot be completed because too many requests were sent "
                           "in a short period.", "rateLimitExceeded", "usageLimits")
         if self.quota_limit is not None and self.units_used >= self.quota_limit:
@@ -206,13 +199,15 @@ class YouTubeSandbox(PlatformSandbox):
                           "youtube.parameter", location="part")
         self.units_used += 1
         self.views += 1
-        handler = {
-            "channels": self._channels, "playlistItems": self._playlist_items, "videos": self._videos,
-            "commentThreads": self._comment_threads, "comments": self._comments,
-        }.get(parts[2])
-        if handler is None:
-            return _error(404, "Not Found", "notFound", "global")
-        return _mutated(handler(req, set(req.query["part"].split(","))), req, self.mutate)
+        return None
+
+    def __call__(self, req: Request) -> Response:
+        if not re.fullmatch(r"/youtube/v3/[^/]+", req.path) and not req.path.startswith(self.cdn_prefix):
+            return self.no_route(req)
+        return super().__call__(req)
+
+    def no_route(self, req: Request) -> Response:
+        return _error(404, "Not Found", "notFound", "global")
 
     def _list(self, kind: str, items: list[dict[str, Any]], *, total: int | None = None, per_page: int | None = None,
               next_token: str = "", prev_token: str = "") -> Response:
@@ -247,7 +242,9 @@ class YouTubeSandbox(PlatformSandbox):
         previous = _page_token(max(0, start - size), backwards=True) if start else ""
         return chunk, following, previous, size
 
-    def _channels(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/channels")
+    def list_channels(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         q = req.query
         found: list[YtChannel] = []
         if q.get("id"):
@@ -280,7 +277,9 @@ class YouTubeSandbox(PlatformSandbox):
                                   "pageInfo": {"totalResults": 0, "resultsPerPage": 5}})
         return self._list("channel", items, per_page=5)
 
-    def _playlist_items(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/playlistItems")
+    def list_playlist_items(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         playlist = req.query.get("playlistId", "")
         channel = self.channels.get("UC" + playlist[2:]) if playlist.startswith("UU") else None
         if channel is None:
@@ -315,7 +314,9 @@ class YouTubeSandbox(PlatformSandbox):
         return {size: {"url": f"{self.base_url}/cdn/vi/{video_id}/{names[size]}.jpg", "width": w, "height": h}
                 for size, w, h in THUMB_SIZES}
 
-    def _videos(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/videos")
+    def list_videos(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         ids = [i for i in req.query.get("id", "").split(",") if i]
         if len(ids) > 50:
             return _error(400, "The request specifies an invalid filter parameter.", "invalidFilters", "youtube.parameter")
@@ -364,7 +365,9 @@ class YouTubeSandbox(PlatformSandbox):
             snippet["parentId"] = c.parent
         return {"kind": "youtube#comment", "etag": _etag([c.id, c.text]), "id": c.id, "snippet": snippet}
 
-    def _comment_threads(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/commentThreads")
+    def list_comment_threads(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         video = self.videos.get(req.query.get("videoId", ""))
         if video is None or video.deleted:
             return _error(404, "The video identified by the <code><a href=\"/youtube/v3/docs/commentThreads/list#videoId\">videoId</a></code> parameter could not be found.",
@@ -390,7 +393,8 @@ class YouTubeSandbox(PlatformSandbox):
             items.append(item)
         return self._list("commentThread", items, per_page=size, next_token=_wrap(following))
 
-    def _comments(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/comments")
+    def list_comments(self, req: Request) -> Response:
         plain = req.query.get("textFormat") == "plainText"
         if req.query.get("id"):
             found = [self.comments.get(i) for i in req.query["id"].split(",")]
@@ -412,12 +416,6 @@ class YouTubeSandbox(PlatformSandbox):
         out["pageInfo"] = {"resultsPerPage": size}
         out["items"] = [self._comment_json(c, plain) for c in chunk]
         return Response.json(out)
-
-
-def _mutated(resp: Response, req: Request, mutate: Callable[[str, dict[str, Any]], Any] | None) -> Response:
-    if mutate is None or resp.status != 200:
-        return resp
-    return Response(200, json.dumps(mutate(req.path, json.loads(resp.body))).encode(), resp.headers)
 
 
 def _wrap(token: str) -> str:

@@ -28,6 +28,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_millis(when: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and a Z, as X, Bluesky and Mastodon write times."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
 def route(pattern: str, *methods: str) -> Callable[[Handler], Handler]:
     """Declare a method as the answer to `pattern` ("/2/users/{user_id}"); `{name}` matches one
     path segment and is passed to the handler as a keyword argument."""

@@ -16,20 +16,26 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from archiver.sandbox.contract import ContractAdapter, SeededAccount
-from archiver.sandbox.kit import PlatformSandbox, Store, seed_bulk, spread
+from archiver.sandbox.kit import (
+    PlatformSandbox,
+    Store,
+    bearer,
+    broken_json,
+    int_arg,
+    iso_millis,
+    route,
+    seed_bulk,
+    spread,
+)
 from archiver.sandbox.server import Request, Response
 
 POST_NSID = "app.bsky.feed.post"
 THREAD_VIEW = "app.bsky.feed.defs#threadViewPost"
 NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def fake_cid(data: Any, prefix: str = "bafyrei") -> str:
@@ -65,7 +71,7 @@ class BPost:
     reply_cids: tuple[str, str] = ("", "")  # strong refs: parent and root cids when the reply was made
 
     def record(self, sandbox: BlueskySandbox) -> dict[str, Any]:
-        rec: dict[str, Any] = {"$type": POST_NSID, "createdAt": _iso(self.created), "langs": ["en"], "text": self.text}
+        rec: dict[str, Any] = {"$type": POST_NSID, "createdAt": iso_millis(self.created), "langs": ["en"], "text": self.text}
         if self.reply_parent:
             rec["reply"] = {"parent": {"uri": self.reply_parent, "cid": self.reply_cids[0]},
                             "root": {"uri": self.reply_root or self.reply_parent, "cid": self.reply_cids[1]}}
@@ -165,9 +171,9 @@ class BlueskySandbox(PlatformSandbox):
             "likeCount": 4,
             "quoteCount": 0,
             "bookmarkCount": 0,
-            "indexedAt": _iso(post.created + timedelta(seconds=1)),
+            "indexedAt": iso_millis(post.created + timedelta(seconds=1)),
             "labels": [{"src": post.author, "uri": post.uri, "cid": post.cid(self), "val": v,
-                        "cts": _iso(post.created)} for v in post.labels],
+                        "cts": iso_millis(post.created)} for v in post.labels],
             "viewer": {"bookmarked": False, "embeddingDisabled": False, "threadMuted": False},
         }
         if post.images:
@@ -186,63 +192,57 @@ class BlueskySandbox(PlatformSandbox):
         return [("RateLimit-Limit", "3000"), ("RateLimit-Remaining", str(remaining)),
                 ("RateLimit-Reset", str(reset)), ("RateLimit-Policy", "3000;w=300")]
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/img/"):
-            body = b"\xff\xd8\xff\xe0JFIF-bluesky-sandbox-" + req.path.encode() + b"\xff\xd9"
-            return Response(200, body, [("Content-Type", "image/jpeg")])
+    def gate(self, req: Request) -> Response | None:
         if not req.path.startswith("/xrpc/"):
             return Response(404, b"Not Found", [("Content-Type", "text/plain")])
-        auth = req.header("authorization")
-        if auth:
-            token = auth.removeprefix("Bearer ").strip()
-            if token in self.expired:
-                return _xrpc_error(400, "ExpiredToken", "Token has expired")
-            if token not in self.tokens:
-                return _xrpc_error(400, "InvalidToken", "Token could not be verified")
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
-            reset = int(self.now().timestamp()) + 1
-            return _xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded", self._rate_headers(0, reset))
-        if self.malformed_next > 0:
-            self.malformed_next -= 1
-            return Response(200, b'{"feed": [{"post": ', [("Content-Type", "application/json; charset=utf-8")])
-        headers = self._rate_headers()
-        if self.exhaust_next > 0:
-            self.exhaust_next -= 1
-            headers = self._rate_headers(0, int(self.now().timestamp()) + 1)
-        nsid = req.path.removeprefix("/xrpc/")
-        if nsid == "com.atproto.identity.resolveHandle":
-            handle = req.query.get("handle", "").lower()
-            for actor in self.actors.values():
-                if actor.handle == handle:
-                    return Response.json({"did": actor.did}, headers=headers)
-            return _xrpc_error(400, "InvalidRequest", "Unable to resolve handle", headers)
-        if nsid == "app.bsky.actor.getProfile":
-            did = self._actor(req.query.get("actor", ""))
-            return Response.json(self._profile(did), headers=headers) if did else _profile_not_found(headers)
-        if nsid == "app.bsky.feed.getAuthorFeed":
-            return self._author_feed(req, headers)
-        if nsid == "app.bsky.feed.getPostThread":
-            return self._thread(req, headers)
-        return _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented", headers)
+        state = self.token_state(bearer(req))
+        if state == "expired":
+            return _xrpc_error(400, "ExpiredToken", "Token has expired")
+        if state not in ("ok", "missing"):
+            return _xrpc_error(400, "InvalidToken", "Token could not be verified")
+        if self.take("throttle_next"):
+            return _xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded",
+                               self._rate_headers(0, int(self.now().timestamp()) + 1))
+        if self.take("malformed_next"):
+            return broken_json(b'{"feed": [{"post": ')
+        exhausted = self.take("exhaust_next")
+        req.reply_headers += self._rate_headers(0, int(self.now().timestamp()) + 1) if exhausted else self._rate_headers()
+        return None
+
+    def no_route(self, req: Request) -> Response:
+        return _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
+
+    @route("/xrpc/com.atproto.identity.resolveHandle")
+    def resolve_handle(self, req: Request) -> Response:
+        handle = req.query.get("handle", "").lower()
+        for actor in self.actors.values():
+            if actor.handle == handle:
+                return Response.json({"did": actor.did})
+        return _xrpc_error(400, "InvalidRequest", "Unable to resolve handle")
+
+    @route("/xrpc/app.bsky.actor.getProfile")
+    def get_profile(self, req: Request) -> Response:
+        did = self._actor(req.query.get("actor", ""))
+        return Response.json(self._profile(did)) if did else _profile_not_found()
 
     def _actor(self, actor: str) -> str | None:
         if actor in self.actors:
             return actor
         return next((a.did for a in self.actors.values() if a.handle == actor.lower()), None)
 
-    def _author_feed(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/xrpc/app.bsky.feed.getAuthorFeed")
+    def author_feed(self, req: Request) -> Response:
         did = self._actor(req.query.get("actor", ""))
         if did is None:
-            return _profile_not_found(headers)
-        limit = max(1, min(int(req.query.get("limit") or 50), 100))
+            return _profile_not_found()
+        limit = int_arg(req, "limit", 50, 1, 100)
         rows = sorted((p for p in self.posts.values() if p.author == did and not p.deleted),
                       key=lambda p: (p.created, p.uri), reverse=True)
         if req.query.get("filter") == "posts_no_replies":
             rows = [p for p in rows if p.reply_parent is None]
         if req.query.get("cursor"):
             when, _, uri = base64.urlsafe_b64decode(req.query["cursor"]).decode().partition("|")
-            rows = [p for p in rows if (_iso(p.created), p.uri) < (when, uri)]
+            rows = [p for p in rows if (iso_millis(p.created), p.uri) < (when, uri)]
         page = rows[:limit]
         feed = []
         for p in page:
@@ -252,7 +252,7 @@ class BlueskySandbox(PlatformSandbox):
                     continue
                 feed.append({"post": self.post_view(subject), "reason": {
                     "$type": "app.bsky.feed.defs#reasonRepost", "by": self._profile(did),
-                    "uri": p.uri, "cid": fake_cid({"repost": p.uri}), "indexedAt": _iso(p.created)}})
+                    "uri": p.uri, "cid": fake_cid({"repost": p.uri}), "indexedAt": iso_millis(p.created)}})
             else:
                 entry: dict[str, Any] = {"post": self.post_view(p)}
                 if p.reply_parent:
@@ -262,23 +262,24 @@ class BlueskySandbox(PlatformSandbox):
         out: dict[str, Any] = {"feed": feed}
         if page:
             last = page[-1]
-            out["cursor"] = base64.urlsafe_b64encode(f"{_iso(last.created)}|{last.uri}".encode()).decode()
-        return Response.json(out, headers=headers)
+            out["cursor"] = base64.urlsafe_b64encode(f"{iso_millis(last.created)}|{last.uri}".encode()).decode()
+        return Response.json(out)
 
     def _ref_view(self, post: BPost) -> dict[str, Any]:
         if post.deleted:
             return {"$type": NOT_FOUND, "uri": post.uri, "notFound": True}
         return {"$type": "app.bsky.feed.defs#postView", **self.post_view(post)}
 
-    def _thread(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/xrpc/app.bsky.feed.getPostThread")
+    def post_thread(self, req: Request) -> Response:
         uri = req.query.get("uri", "")
         depth = max(0, min(int(req.query.get("depth") or 6), 1000))
         height = max(0, min(int(req.query.get("parentHeight") or 80), 1000))
         anchor = self.live(uri)
         if anchor is None:
             if self.anchor_tombstones and uri in self.posts:
-                return Response.json({"thread": {"$type": NOT_FOUND, "uri": uri, "notFound": True}}, headers=headers)
-            return _xrpc_error(400, "NotFound", f"Post not found: {uri}", headers)
+                return Response.json({"thread": {"$type": NOT_FOUND, "uri": uri, "notFound": True}})
+            return _xrpc_error(400, "NotFound", f"Post not found: {uri}")
         node = self._node(anchor, depth)
         current, parent_uri = node, anchor.reply_parent
         for _ in range(height):
@@ -290,7 +291,7 @@ class BlueskySandbox(PlatformSandbox):
                 break
             current["parent"] = {"$type": THREAD_VIEW, "post": self.post_view(parent)}
             current, parent_uri = current["parent"], parent.reply_parent
-        return Response.json({"thread": node}, headers=headers)
+        return Response.json({"thread": node})
 
     def _node(self, post: BPost, depth: int) -> dict[str, Any]:
         node: dict[str, Any] = {"$type": THREAD_VIEW, "post": self.post_view(post)}
@@ -309,8 +310,8 @@ def _xrpc_error(status: int, name: str, message: str, headers: list[tuple[str, s
     return Response.json({"error": name, "message": message}, status, headers)
 
 
-def _profile_not_found(headers: list[tuple[str, str]]) -> Response:
-    return _xrpc_error(400, "InvalidRequest", "Profile not found", headers)
+def _profile_not_found() -> Response:
+    return _xrpc_error(400, "InvalidRequest", "Profile not found")
 
 
 class BlueskyContract(ContractAdapter):

@@ -24,6 +24,7 @@ from archiver.sandbox.kit import (
     Store,
     broken_json,
     int_arg,
+    iso_millis,
     route,
     seed_bulk,
     spread,
@@ -32,10 +33,6 @@ from archiver.sandbox.server import Request, Response
 
 DOMAIN = "k12.social"
 LIMIT_PER_WINDOW = 300
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def _iso6(when: datetime) -> str:
@@ -138,7 +135,7 @@ class MastodonSandbox(PlatformSandbox):
             "content": f"<p>{escape(status.text)}</p>",
             "spoiler_text": status.spoiler_text,
             "sensitive": status.sensitive,
-            "created_at": _iso(when),
+            "created_at": iso_millis(when),
             "account": self._account_json(self.accounts[status.account_id]),
             "media_attachments": [self._media_json(m) for m in status.media],
             "emojis": [],
@@ -153,7 +150,7 @@ class MastodonSandbox(PlatformSandbox):
             "locked": False,
             "bot": False,
             "group": False,
-            "created_at": _iso(account.created),
+            "created_at": iso_millis(account.created),
             "note": "<p>Official account</p>",
             "url": f"https://{self.domain}/@{account.username}",
             "uri": f"https://{self.domain}/users/{account.username}",
@@ -184,8 +181,8 @@ class MastodonSandbox(PlatformSandbox):
         reblog = self.statuses.get(status.reblog_of or "")
         data = {
             "id": status.id,
-            "created_at": _iso(status.created),
-            "edited_at": _iso(status.edited) if status.edited else None,
+            "created_at": iso_millis(status.created),
+            "edited_at": iso_millis(status.edited) if status.edited else None,
             "in_reply_to_id": status.in_reply_to_id,
             "in_reply_to_account_id": parent.account_id if parent else None,
             "sensitive": status.sensitive,

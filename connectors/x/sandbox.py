@@ -15,11 +15,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from archiver.sandbox.contract import ContractAdapter, SeededAccount
-from archiver.sandbox.kit import PlatformSandbox, bearer, route
+from archiver.sandbox.kit import PlatformSandbox, bearer, iso_millis, route
 from archiver.sandbox.server import Request, Response
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -27,10 +27,6 @@ TIMELINE_CAP = 3200
 SEARCH_WINDOW = timedelta(days=7)
 PROBLEMS = "https://api.twitter.com/2/problems"
 BASE_FIELDS = ("id", "text", "edit_history_tweet_ids")
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -193,7 +189,7 @@ class XSandbox(PlatformSandbox):
 
     def _user_json(self, user: XUser, fields: set[str]) -> dict[str, Any]:
         full: dict[str, Any] = {
-            "id": user.id, "name": user.name, "username": user.username, "created_at": _iso(user.created),
+            "id": user.id, "name": user.name, "username": user.username, "created_at": iso_millis(user.created),
             "protected": user.protected, "verified": False,
             "public_metrics": {"followers_count": 4059, "following_count": 250,
                                "tweet_count": len(self.live(user.id)), "listed_count": 12, "like_count": 80},
@@ -278,12 +274,12 @@ class XSandbox(PlatformSandbox):
             "id": version.id,
             "text": version.text,
             "edit_history_tweet_ids": [v.id for v in chain.versions],
-            "created_at": _iso(version.created),
+            "created_at": iso_millis(version.created),
             "author_id": chain.author_id,
             "conversation_id": chain.conversation_id,
             "edit_controls": {"edits_remaining": remaining,
                               "is_edit_eligible": remaining > 0 and self.now() < editable_until,
-                              "editable_until": _iso(editable_until)},
+                              "editable_until": iso_millis(editable_until)},
             "possibly_sensitive": False,
             "lang": "en",
             "reply_settings": "everyone",

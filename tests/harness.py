@@ -12,7 +12,7 @@ from archiver.app import App
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
 from archiver.core.clock import Clock, SystemClock
-from archiver.core.models import AccountRef
+from archiver.core.models import AccountRef, Item, Observed
 from archiver.core.settings import CaptureSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.kit import PlatformSandbox
@@ -146,3 +146,8 @@ class Live:
     def close(self) -> None:
         self.http.close()
         self.warc.seal_all()
+
+
+def observed(events: list[Any]) -> dict[str, Item]:
+    """The items a harvest observed, by id."""
+    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}

@@ -21,7 +21,6 @@ from archiver.core.models import (
     Covered,
     Gone,
     Item,
-    Observed,
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
@@ -29,7 +28,7 @@ from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
 from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
-from tests.harness import Harness, Live
+from tests.harness import Harness, Live, observed
 
 PAGE_TOKEN = "EAAGig-page-token-0001"
 USER_TOKEN = "EAAGig-user-token-0002"
@@ -47,15 +46,6 @@ def _live(tmp_path: Path, token: str, server: SandboxServer) -> Live:
                 account="test")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    """One loopback server for the module (stopping one takes half a second); each test
-    plugs its own fresh sandbox into it."""
-    srv = SandboxServer(InstagramSandbox()).start()
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture
 def page_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
     live = _live(tmp_path, PAGE_TOKEN, server)
@@ -68,10 +58,6 @@ def user_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
     live = _live(tmp_path, USER_TOKEN, server)
     yield live
     live.close()
-
-
-def _items(events: list) -> dict[str, Item]:
-    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
 
 
 # --- identifiers -------------------------------------------------------------------------------
@@ -147,7 +133,7 @@ def test_harvest_covers_media_comments_and_long_reply_lists(page_live: Live) -> 
     replies = [sb.comment(media, f"reply {n}", parent=top) for n in range(5)]
     quiet = sb.publish(LINCOLN_IG, "No comments here")
     events = page_live.harvest(LINCOLN_IG)
-    items = _items(events)
+    items = observed(events)
     assert set(replies) <= set(items) and items[replies[0]].parent_id == top
     assert items[top].kind == "comment" and items[top].parent_id == media
     covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
@@ -162,8 +148,8 @@ def test_harvest_covers_media_comments_and_long_reply_lists(page_live: Live) -> 
 
 def test_signed_urls_change_but_content_does_not(page_live: Live) -> None:
     media = page_live.sandbox.publish(LINCOLN_IG, "Same photo")
-    first = _items(page_live.harvest(LINCOLN_IG))[media]
-    second = _items(page_live.harvest(LINCOLN_IG))[media]
+    first = observed(page_live.harvest(LINCOLN_IG))[media]
+    second = observed(page_live.harvest(LINCOLN_IG))[media]
     assert first.media[0].url != second.media[0].url
     assert first.content_sha256 == second.content_sha256
 
@@ -172,9 +158,9 @@ def test_hiding_a_comment_is_a_new_version_and_a_like_is_not(page_live: Live) ->
     sb = page_live.sandbox
     media = sb.publish(LINCOLN_IG, "Game day")
     comment = sb.comment(media, "Rude remark")
-    before = _items(page_live.harvest(LINCOLN_IG))
+    before = observed(page_live.harvest(LINCOLN_IG))
     sb.hide(comment)
-    after = _items(page_live.harvest(LINCOLN_IG))
+    after = observed(page_live.harvest(LINCOLN_IG))
     assert after[comment].content["hidden"] is True
     assert before[comment].content_sha256 != after[comment].content_sha256
     assert before[media].content_sha256 == after[media].content_sha256  # comments_count moved
@@ -213,7 +199,7 @@ def test_field_type_change_is_a_warning_not_a_crash(page_live: Live) -> None:
     events = page_live.harvest(LINCOLN_IG)
     codes = {e.code for e in events if isinstance(e, ParseWarning)}
     assert {"instagram.bad_field_type", "instagram.bad_time"} <= codes
-    assert _items(events)  # the media is still archived
+    assert observed(events)  # the media is still archived
 
 
 def test_whole_cycle_through_the_poller_marks_hidden_and_deleted(tmp_path: Path) -> None:

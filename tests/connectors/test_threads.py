@@ -21,7 +21,6 @@ from archiver.core.models import (
     Covered,
     Gone,
     Item,
-    Observed,
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
@@ -29,17 +28,10 @@ from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.threads import ThreadsConnector
 from connectors.threads.sandbox import ThreadsSandbox
-from tests.harness import Live
+from tests.harness import Live, observed
 
 TOKEN = "THAAG-threads-test-token-31"
 ME, OTHER = "27000000000000011", "27000000000000012"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    srv = SandboxServer(ThreadsSandbox()).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture
@@ -53,10 +45,6 @@ def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
               account="lincolnhighschool")
     yield lv
     lv.close()
-
-
-def _items(events: list) -> dict[str, Item]:
-    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
 
 
 # --- identifiers -------------------------------------------------------------------------------
@@ -90,7 +78,7 @@ def test_threads_are_paged_by_next_and_conversations_become_comments_and_replies
     comment = sb.post(OTHER, "Great news!", reply_to=posts[-1])
     reply = sb.post(ME, "Thank you!", reply_to=comment)
     events = live.harvest()
-    items = _items(events)
+    items = observed(events)
     assert set(items) == {*posts, comment, reply}
     assert items[comment].kind == "comment" and items[comment].parent_id == posts[-1]
     assert items[reply].kind == "reply" and items[reply].parent_id == comment
@@ -113,9 +101,9 @@ def test_hiding_a_reply_is_a_new_version_and_signed_urls_are_not(live: Live) -> 
     sb = live.sandbox
     post = sb.post(ME, "Game day", image=True)
     rude = sb.post(OTHER, "Rude remark", reply_to=post)
-    before = _items(live.harvest())
+    before = observed(live.harvest())
     sb.hide(rude)
-    after = _items(live.harvest())
+    after = observed(live.harvest())
     assert after[rude].content["hide_status"] == "HIDDEN"
     assert before[rude].content_sha256 != after[rude].content_sha256
     assert before[post].media[0].url != after[post].media[0].url

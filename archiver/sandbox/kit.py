@@ -163,15 +163,13 @@ class Store(dict[str, T]):
     def live(self, keep: Callable[[T], bool] = lambda _row: True) -> list[T]:
         return [row for row in self.values() if not row.deleted and keep(row)]
 
-    def delete(self, key: str, *also: Iterable[Deletable]) -> list[str]:
-        """Mark `key` deleted and, with it, every row in `also` (its comments, its replies);
-        returns the ids newly deleted."""
-        gone = []
-        for row in (self[key], *(r for rows in also for r in rows)):
-            if not row.deleted:
-                row.deleted = True
-                gone.append(getattr(row, "id", key))
-        return gone
+    def delete(self, key: str, *also: Iterable[Deletable]) -> None:
+        """Mark `key` deleted and, with it, every row in `also` (its comments, its replies)."""
+        rows: list[Deletable] = [self[key]]
+        for group in also:
+            rows.extend(group)
+        for row in rows:
+            row.deleted = True
 
 
 # --- paging ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from archiver.sandbox.contract import ContractAdapter, SeededAccount
-from archiver.sandbox.kit import PlatformSandbox, broken_json, seed_bulk
+from archiver.sandbox.kit import PlatformSandbox, bearer, broken_json, route, seed_bulk
 from archiver.sandbox.server import Request, Response
 
 SITE = "lincoln.k12.example"
@@ -186,57 +186,59 @@ class WordPressSandbox(PlatformSandbox):
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith(self.cdn_prefix):
-            return self.cdn(req)
-        if self.take("throttle_next"):
+    def gate(self, req: Request) -> Response | None:
+        if self.take("throttle_next"):  # a host-level limit: HTML, whatever was asked for
             return Response(429, b"<html><body><h1>429 Too Many Requests</h1></body></html>",
                             [("Content-Type", "text/html"), ("Retry-After", "1")])
+        if not req.path.startswith("/wp-json"):
+            return None
+        state = self.token_state(bearer(req)) if req.header("authorization").startswith("Bearer ") else "ok"
+        if state == "expired":
+            return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
+        if state != "ok":
+            return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
+        if self.take("malformed_next"):
+            return broken_json(b'[{"id": 1, "title": ')
+        return None
+
+    def no_route(self, req: Request) -> Response:
         if req.path.startswith("/wp-json"):
-            return self._rest(req)
-        if req.path in ("/feed/", "/feed", "/feed/atom/", "/feed/atom"):
-            return self._feed(req, atom="atom" in req.path)
-        if req.path == "/" and req.query.get("p", "").isdigit():
-            post = self.posts.get(int(req.query["p"]))
-            if post is not None and not post.deleted and post.status == "publish":
-                return Response(301, b"", [("Location", self.link(post)), ("Content-Type", "text/html")])
-            return _page_not_found()
+            return _wp_error(404, "rest_no_route", "No route was found matching the URL and request method.")
         for post in self.public_posts():
             if req.path == self.link(post).removeprefix(self.base_url):
                 html = f"<!doctype html><html><body><article><h1>{escape(post.title)}</h1>{post.content}</article></body></html>"
                 return Response(200, html.encode(), [("Content-Type", "text/html; charset=UTF-8")])
         return _page_not_found()
 
-    def _rest(self, req: Request) -> Response:
-        auth = req.header("authorization")
-        if auth.startswith("Bearer "):
-            token = auth.removeprefix("Bearer ").strip()
-            if token in self.expired:
-                return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
-            if token not in self.tokens:
-                return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
-        if self.take("malformed_next"):
-            return broken_json(b'[{"id": 1, "title": ')
-        route = req.path.removeprefix("/wp-json").strip("/")
-        if route == "":
-            return Response.json({"name": self.name, "description": "Home of the Lincoln Lions", "url": self.base_url,
-                                  "home": self.base_url, "gmt_offset": "0", "timezone_string": "",
-                                  "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1"],
-                                  "authentication": {"application-passwords": {}}, "routes": {}})
-        match = re.fullmatch(r"wp/v2/(posts|comments)(?:/(\d+))?", route)
-        if not match:
-            return _wp_error(404, "rest_no_route", "No route was found matching the URL and request method.")
-        kind, number = match.groups()
-        if number:
-            return self._single(kind, int(number))
+    @route("/")
+    def short_link(self, req: Request) -> Response:
+        """`/?p=ID` redirects to the post's permalink while the post is public."""
+        post = self.posts.get(int(req.query["p"])) if req.query.get("p", "").isdigit() else None
+        if post is not None and not post.deleted and post.status == "publish":
+            return Response(301, b"", [("Location", self.link(post)), ("Content-Type", "text/html")])
+        return _page_not_found()
+
+    @route("/wp-json")
+    @route("/wp-json/")
+    def index(self, req: Request) -> Response:
+        return Response.json({"name": self.name, "description": "Home of the Lincoln Lions", "url": self.base_url,
+                              "home": self.base_url, "gmt_offset": "0", "timezone_string": "",
+                              "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1"],
+                              "authentication": {"application-passwords": {}}, "routes": {}})
+
+    @route("/wp-json/wp/v2/{kind}")
+    @route("/wp-json/wp/v2/{kind}/")
+    def collection(self, req: Request, kind: str) -> Response:
         if kind == "posts":
             rows = [self.post_json(p, "_embed" in req.query) for p in self.public_posts()]
-        else:
+        elif kind == "comments":
             wanted = {int(x) for x in re.split(r"[,\s]+", req.query.get("post", "")) if x.isdigit()}
             chosen = sorted((c for c in self.comments.values() if self.public_comment(c)
                              and (not wanted or c.post in wanted)), key=lambda c: c.id,
                             reverse=req.query.get("order") != "asc")
             rows = [self.comment_json(c) for c in chosen]
+        else:
+            return self.no_route(req)
         return self._collection(req, kind, rows)
 
     def _collection(self, req: Request, kind: str, rows: list[dict[str, Any]]) -> Response:
@@ -259,15 +261,19 @@ class WordPressSandbox(PlatformSandbox):
             headers.append(("Link", ", ".join(links)))
         return Response.json(rows[(page - 1) * per_page: page * per_page], headers=headers)
 
-    def _single(self, kind: str, number: int) -> Response:
+    @route("/wp-json/wp/v2/{kind}/{number}")
+    @route("/wp-json/wp/v2/{kind}/{number}/")
+    def single(self, req: Request, kind: str, number: str) -> Response:
+        if kind not in ("posts", "comments") or not number.isdigit():
+            return self.no_route(req)
         if kind == "posts":
-            post = self.posts.get(number)
+            post = self.posts.get(int(number))
             if post is None or post.deleted:
                 return _wp_error(404, "rest_post_invalid_id", "Invalid post ID.")
             if post.status != "publish":
                 return _wp_error(401, "rest_forbidden", "Sorry, you are not allowed to do that.")
             return Response.json(self.post_json(post, False))
-        comment = self.comments.get(number)
+        comment = self.comments.get(int(number))
         if comment is None or comment.deleted:
             return _wp_error(404, "rest_comment_invalid_id", "Invalid comment ID.")
         if not self.public_comment(comment):
@@ -276,7 +282,12 @@ class WordPressSandbox(PlatformSandbox):
 
     # --- feeds -----------------------------------------------------------------------------
 
-    def _feed(self, req: Request, *, atom: bool) -> Response:
+    @route("/feed")
+    @route("/feed/")
+    @route("/feed/atom")
+    @route("/feed/atom/")
+    def feed(self, req: Request) -> Response:
+        atom = "atom" in req.path
         posts = self.public_posts()
         page = int(req.query.get("paged") or 1)
         chunk = posts[(page - 1) * self.posts_per_rss: page * self.posts_per_rss] if not self.feed_complete else posts

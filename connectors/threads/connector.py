@@ -102,10 +102,11 @@ class ThreadsConnector(ConnectorBase):
                                          "WARC and nothing in it is judged deleted", platform=self.platform,
                                          account=account.account_id, evidence=exchange.response_pointer)
             yield exchange, rows
-            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
-            if not isinstance(paging.get("next"), str) or not paging["next"]:
+            paging = data.get("paging")
+            next_url = paging.get("next") if isinstance(paging, dict) else None
+            if not isinstance(next_url, str) or not next_url:
                 return
-            url, params = paging["next"], None
+            url, params = next_url, None
         raise UnexpectedResponse(f"Threads listing for {subject} exceeded {self.settings.max_pages} pages; raise "
                                  "connectors.threads.max_pages if this account is that large",
                                  platform=self.platform, account=account.account_id)

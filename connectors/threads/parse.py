@@ -76,7 +76,7 @@ def _entry(account_id: str, row: Any, warn: Any) -> Iterator[Item | ParseWarning
     if row.get("is_reply") is True or replied_to:
         kind = ItemKind.COMMENT if replied_to in ("", root) else ItemKind.REPLY
         parent = replied_to or root or None
-    media_url = row.get("media_url") if isinstance(row.get("media_url"), str) else ""
+    media_url = row["media_url"] if isinstance(row.get("media_url"), str) else ""
     kind_of_media = "video" if fields["media_type"] == "VIDEO" else "image"
     yield Item(
         platform=PLATFORM, account_id=account_id, item_id=item_id, kind=kind,

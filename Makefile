@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export ARCHIVER_HOME ?= ./archive
 
-.PHONY: demo test test-slow bench lint clean-venv
+.PHONY: demo test test-slow bench lint docs clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/archiver demo
 
 test: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 test-slow: $(STAMP)
@@ -27,6 +28,10 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/python -m archiver.cli.docgen > docs/cli.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.core.clock import Clock, SystemClock
@@ -16,6 +17,9 @@ from archiver.storage.factory import open_store
 from archiver.vault import KeyFileProvider, KeyProvider
 from connectors import make_connector
 from connectors.base import Connector
+
+if TYPE_CHECKING:
+    from archiver.preservation.reading import WarcReader
 
 
 @dataclass
@@ -31,7 +35,7 @@ class App:
     @cached_property
     def store(self) -> ObjectStore:
         self.settings.ensure_home()
-        options = {}
+        options: dict[str, Any] = {}
         if self.settings.store_url.startswith("s3://"):
             options = {
                 "endpoint_url": self.settings.storage.s3_endpoint_url,
@@ -63,6 +67,12 @@ class App:
             return KmsKeyProvider(vault.kms_key_id, client)
         self.settings.ensure_home()
         return KeyFileProvider(self.settings.key_file)
+
+    def warc_reader(self) -> WarcReader:
+        """A fresh reader of stored WARCs (its range-reader cache belongs to the caller)."""
+        from archiver.preservation.reading import WarcReader
+
+        return WarcReader(self.catalog, self.store, self.keys)
 
     def connector(self, platform: str) -> Connector:
         return make_connector(platform, self.settings.connector(platform))

@@ -26,7 +26,6 @@ from warcio.warcwriter import WARCWriter  # noqa: E402
 
 from archiver.app import App  # noqa: E402
 from archiver.core.settings import Settings  # noqa: E402
-from archiver.preservation.reading import iter_warc_bytes  # noqa: E402
 from archiver.preservation.rebuild import stored_warc_keys  # noqa: E402
 from archiver.sandbox.server import SandboxServer  # noqa: E402
 from archiver.services.accounts import register_account  # noqa: E402
@@ -59,7 +58,7 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, float]
     records = []
     for key in stored_warc_keys(app):  # decrypted through the vault, as every reader does
         name = key.rsplit("/", 1)[-1].removesuffix(".enc")
-        plain = io.BytesIO(b"".join(iter_warc_bytes(app, name)))
+        plain = io.BytesIO(b"".join(app.warc_reader().warc_bytes(name)))
         records.extend(r for r in iter_records(plain, name) if r.rec_type in ("request", "response"))
     started = time.perf_counter()
     out = io.BytesIO()

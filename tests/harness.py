@@ -66,7 +66,6 @@ class Harness:
 
     def warc_files(self) -> list[Path]:
         """Plaintext copies of every stored (encrypted) WARC, decrypted through the vault."""
-        from archiver.preservation.reading import iter_warc_bytes
         from archiver.preservation.rebuild import stored_warc_keys
 
         out = self.home.parent / "plaintext-warcs"
@@ -77,7 +76,7 @@ class Harness:
             path = out / name
             if not path.exists():
                 with open(path, "wb") as fh:
-                    for chunk in iter_warc_bytes(self.app, name):
+                    for chunk in self.app.warc_reader().warc_bytes(name):
                         fh.write(chunk)
             paths.append(path)
         return paths

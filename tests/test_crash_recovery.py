@@ -22,7 +22,6 @@ from sqlalchemy import select
 
 from archiver.catalog import tables as t
 from archiver.core.models import WarcPointer
-from archiver.preservation.reading import record_at
 from archiver.preservation.rebuild import rebuild
 from tests.harness import Harness
 
@@ -72,7 +71,7 @@ def invariants(h: Harness) -> dict[str, int]:
             problems["duplicated_versions"] += 1
     for v in versions:
         try:
-            rec = record_at(h.app, WarcPointer(v.warc_file, v.warc_offset, v.warc_length, v.warc_record_id))
+            rec = h.app.warc_reader().record(WarcPointer(v.warc_file, v.warc_offset, v.warc_length, v.warc_record_id))
             if rec.pointer.record_id != v.warc_record_id or rec.rec_type != "response":
                 problems["bad_pointers"] += 1
         except Exception:  # noqa: BLE001 - any failure to read back is a finding

@@ -23,7 +23,6 @@ from archiver.core.errors import ConfigError, MissingKey
 from archiver.core.models import WarcPointer
 from archiver.preservation.fixity import Verdict, verify
 from archiver.preservation.outbox import Outbox, vault_context
-from archiver.preservation.reading import iter_warc_bytes, record_at
 from archiver.preservation.rebuild import rebuild
 from archiver.services.keys import rotate_keys
 from archiver.vault import Context, KeyFileProvider, WrappedKey
@@ -67,8 +66,8 @@ def what_reads(app: App) -> dict[str, object]:
         item_ids = sorted(s.scalars(select(t.Item.item_id)))
         details = {i: queries.item_detail(s, i).as_dict() for i in item_ids}
         warcs = {w.name: w.sha256 for w in s.scalars(select(t.WarcFile))}
-    records = {p.record_id: hashlib.sha256(record_at(app, p).body).hexdigest() for p in pointers(app)}
-    whole = {name: hashlib.sha256(b"".join(iter_warc_bytes(app, name))).hexdigest() for name in warcs}
+    records = {p.record_id: hashlib.sha256(app.warc_reader().record(p).body).hexdigest() for p in pointers(app)}
+    whole = {name: hashlib.sha256(b"".join(app.warc_reader().warc_bytes(name))).hexdigest() for name in warcs}
     assert whole == warcs
     return {"details": details, "records": records, "warcs": whole}
 
@@ -128,7 +127,7 @@ def test_crypto_shredding_needs_both_the_catalog_wrap_and_the_old_kek_gone(h: Ha
 
     # the header still carries a wrap under the old KEK: deleting the row's copy alone is not enough
     still = fresh(h)
-    assert hashlib.sha256(b"".join(iter_warc_bytes(still, name))).hexdigest()
+    assert hashlib.sha256(b"".join(still.warc_reader().warc_bytes(name))).hexdigest()
     still.close()
 
     # rotation will not destroy the old KEK for us while an object depends on its header copy
@@ -140,13 +139,13 @@ def test_crypto_shredding_needs_both_the_catalog_wrap_and_the_old_kek_gone(h: Ha
     KeyFileProvider(h.app.settings.key_file).remove_key(report.old_key_ids[0])
     shredded = fresh(h)
     with pytest.raises(MissingKey, match="not in key file"):
-        b"".join(iter_warc_bytes(shredded, name))
+        b"".join(shredded.warc_reader().warc_bytes(name))
     with pytest.raises(MissingKey, match="not in key file"):
-        record_at(shredded, evidence)
+        shredded.warc_reader().record(evidence)
     findings = verify(shredded, sample_pct=None, all_=True).findings
     assert [(f.name, f.verdict) for f in findings] == [(name, Verdict.MISSING_KEY)]
     for other in (p for p in pointers(shredded) if p.filename != name):
-        record_at(shredded, other)  # every other object still reads
+        shredded.warc_reader().record(other)  # every other object still reads
     shredded.close()
 
 

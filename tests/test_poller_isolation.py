@@ -36,9 +36,16 @@ def test_a_crashing_connector_does_not_stop_other_accounts(tmp_path: Path, monke
         assert reports["facebook:1000001"].status == "complete"
         assert reports["broken:123"].status != "complete"
         assert "Unexpected failure while capturing broken:123 (RuntimeError)" in reports["broken:123"].message
+        # The run row was opened before the harvest blew up: the run is reported and recorded
+        # as failed, not as one that never ran (nor left 'running' until the next sweep).
+        failed = reports["broken:123"]
+        assert failed.status == "failed" and failed.run_id
         with h.app.catalog.session() as s:
             broken = s.query(t.Account).filter_by(platform="broken").one()
             assert broken.status == "error"
+            run = s.get(t.CaptureRun, failed.run_id)
+            assert run is not None and run.status == "failed" and run.finished_at is not None
+            assert "RuntimeError" in run.message
         assert set(h.items()) == h.sandbox.live_item_ids(h.seed.account_id)
     finally:
         h.close()

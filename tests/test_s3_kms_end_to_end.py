@@ -27,7 +27,6 @@ from archiver.core.errors import ConfigError, ObjectLocked, StorageError
 from archiver.core.models import WarcPointer
 from archiver.core.settings import Settings
 from archiver.preservation.fixity import Verdict, verify
-from archiver.preservation.reading import iter_warc_bytes, record_at
 from archiver.preservation.rebuild import rebuild
 from archiver.services.keys import rotate_keys
 from archiver.vault.format import MAGIC
@@ -79,7 +78,7 @@ def some_records(app: App, per_warc: int = 4) -> dict[str, str]:
         if sum(c.filename == p.filename for c in chosen) < per_warc:
             chosen.append(p)
     assert len({p.filename for p in chosen}) == 2
-    return {p.record_id: hashlib.sha256(record_at(app, p).body).hexdigest() for p in chosen}
+    return {p.record_id: hashlib.sha256(app.warc_reader().record(p).body).hexdigest() for p in chosen}
 
 
 def test_capture_and_every_read_path_through_s3_and_kms(
@@ -116,14 +115,14 @@ def test_capture_and_every_read_path_through_s3_and_kms(
             shown = queries.item_detail(s, edited)
             tomb = queries.item_detail(s, deleted).tombstone
         assert shown.summary.versions == 2 and tomb is not None
-        first, latest = (record_at(h.app, p) for p in version_pointers(h.app, edited))
+        first, latest = (h.app.warc_reader().record(p) for p in version_pointers(h.app, edited))
         assert b"Edited text" in latest.body and b"Edited text" not in first.body
         evidence = tomb["evidence"]
-        proof = record_at(h.app, WarcPointer(evidence["file"], evidence["offset"], evidence["length"],
+        proof = h.app.warc_reader().record(WarcPointer(evidence["file"], evidence["offset"], evidence["length"],
                                              evidence["record_id"]))
         assert proof.pointer.record_id == evidence["record_id"]
         for w in warcs:
-            assert hashlib.sha256(b"".join(iter_warc_bytes(h.app, w.name))).hexdigest() == w.sha256
+            assert hashlib.sha256(b"".join(h.app.warc_reader().warc_bytes(w.name))).hexdigest() == w.sha256
 
         # rebuild and verify, in-process and through the CLI
         assert rebuild(h.app).equal

@@ -129,7 +129,7 @@ class CaptureCycle:
                     key = (event.parent_id, str(kind))
                     if key in self.covered:  # two listings of one scope: the wider one counts
                         bounds = (self.covered[key], event.created_after)
-                        self.covered[key] = None if None in bounds else min(bounds)  # type: ignore[type-var]
+                        self.covered[key] = None if None in bounds else min(bounds)  # type: ignore[type-var]  # no None left: checked just before
                     else:
                         self.covered[key] = event.created_after
             elif isinstance(event, Checkpoint):

@@ -49,4 +49,4 @@ def handle_errors(func: F) -> F:
             error_line(exc.message)
             sys.exit(exc.exit_code)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # same signature as func, which mypy cannot see through wraps

@@ -30,10 +30,10 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
       archiver verify --sample 10
       archiver verify --all --json
     """
-    from archiver.preservation.fixity import sample_share
-    from archiver.preservation.fixity import verify as run_verify
+    from archiver.services.maintenance import check_verify_options
+    from archiver.services.maintenance import verify as run_verify
 
-    sample_share(sample_pct, all_)  # refuse bad options before any progress output
+    check_verify_options(sample_pct, all_)  # refuse bad options before any progress output
     app = get_app(ctx)
     with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=as_json) as bar:
@@ -126,3 +126,29 @@ def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as
     if remove_old and report.provider == "key-file" and not report.removed_key_ids and report.old_key_ids:
         error_line(f"old keys were kept: {report.next_step()}")
         sys.exit(1)
+
+
+@keys.command("init-export")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+@handle_errors
+def keys_init_export(ctx: click.Context, as_json: bool) -> None:
+    """Create the district's Ed25519 key that signs export packages and destruction certificates.
+
+    Once per district. The private key is stored wrapped under the key-encryption key (key
+    file or KMS) in HOME/keys/export-signing.json: back it up with the key file. Publish the
+    key id (e.g. on the district's records page) so requesters can check a package's signer.
+
+    \b
+    Example:
+      archiver keys init-export
+    """
+    from archiver.services.keys import init_export_key
+
+    report = init_export_key(get_app(ctx))
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(f"export signing key {report.key_id} created in {report.path}")
+    console.print("next: back up that file with the key file; publish the key id so requesters "
+                  "can check who signed a package")

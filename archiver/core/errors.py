@@ -59,7 +59,7 @@ class TryLater(ConnectorError):
     """Rate limited or the platform is down: retry at `retry_at` (UTC) or later."""
 
     def __init__(self, message: str, *, retry_at: datetime, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]  # passes the base class keywords through unchanged
         self.retry_at = retry_at
 
 

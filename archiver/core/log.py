@@ -67,7 +67,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data)
 
 
-class _ArchiverHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _ArchiverHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]  # generic in typeshed only, not at run time
     """Marks the handler we install, so a second setup replaces it and nothing else."""
 
 

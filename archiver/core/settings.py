@@ -51,6 +51,8 @@ class VaultSettings(BaseModel):
     kms_key_id: str | None = Field(None, description="AWS KMS key id or ARN; overrides the key file")
     kms_region: str | None = Field(None, description="Region of the KMS key")
     kms_endpoint_url: str | None = Field(None, description="KMS endpoint (tests, private endpoints)")
+    signing_key_file: Path | None = Field(
+        None, description="The district's Ed25519 export signing key; default HOME/keys/export-signing.json")
     segment_size: int = Field(1 << 20, ge=4096, description="Plaintext bytes per AEAD segment")
 
 

@@ -42,7 +42,7 @@ def claim(app: App, worker: str, account_pk: int, now: datetime, lease: timedelt
                        t.Account.lease_owner == worker))
             .values(lease_owner=worker, lease_until=now + lease)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE result has rowcount; Result[Any] does not say so
 
 
 def release(app: App, worker: str, account_pk: int) -> None:

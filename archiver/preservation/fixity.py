@@ -56,6 +56,7 @@ from archiver.core.errors import (
 from archiver.preservation.reading import StoredWarc, iter_plaintext
 from archiver.storage.base import NoSuchObject, ObjectStore
 from archiver.vault.io import PlaintextReader
+from archiver.warc.reader import ByteStream
 
 log = logging.getLogger(__name__)
 
@@ -176,14 +177,13 @@ def verify(
     if on_plan:
         on_plan(len(chosen))
     tap = _TappedStore(app.store)
-    view = _reading_view(app, tap)
     for start in range(0, len(chosen), _BATCH):
         with app.catalog.session() as s:
             rows = list(s.scalars(select(t.WarcFile).where(t.WarcFile.id.in_(chosen[start:start + _BATCH]))
                                   .order_by(t.WarcFile.id)))
         batch = []
         for row in rows:
-            result = _check_object(app, view, tap, row)
+            result = _check_object(app, tap, row)
             if not result.ok:
                 log.info("fixity finding for %s: %s: %s", result.name, result.verdict, result.explanation)
             batch.append(result)
@@ -216,7 +216,7 @@ def last_checked(app: App) -> dict[str, datetime]:
 # --- one object ----------------------------------------------------------------------------
 
 
-def _check_object(app: App, view: App, tap: _TappedStore, row: t.WarcFile) -> ObjectCheck:
+def _check_object(app: App, tap: _TappedStore, row: t.WarcFile) -> ObjectCheck:
     """Verdict for one catalog row; every ArchiverError becomes a finding."""
 
     def result(verdict: Verdict, explanation: str = "", records: int = 0) -> ObjectCheck:
@@ -232,7 +232,7 @@ def _check_object(app: App, view: App, tap: _TappedStore, row: t.WarcFile) -> Ob
         return result(Verdict.MISSING, f"No object at {row.store_key} in {app.store.url}; {_RESTORE}.")
 
     warc = StoredWarc(row.name, row.store_key, row.object_size, row.key_id, row.wrapped_key)
-    chunks = iter_plaintext(view, warc)
+    chunks = iter_plaintext(tap, app.keys, warc)
     reader = PlaintextReader(chunks)
     error: ArchiverError | None = None
     records, record_problem = 0, ""
@@ -297,7 +297,7 @@ def _ciphertext_problem(row: t.WarcFile, stream: _HashingStream | None) -> str:
     return ""
 
 
-def _check_records(reader: BinaryIO, name: str) -> tuple[int, str]:
+def _check_records(reader: ByteStream, name: str) -> tuple[int, str]:
     """Recompute each record's WARC-Block-Digest and WARC-Payload-Digest.
 
     Returns (records read, first problem or ''). Vault errors propagate: they are the
@@ -351,7 +351,7 @@ class _HashingStream(io.RawIOBase):
             self.complete = True
         return data
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]  # RawIOBase says any buffer; callers pass these two
         data = self.read(len(target))
         target[: len(data)] = data
         return len(data)
@@ -370,7 +370,8 @@ class _HashingStream(io.RawIOBase):
 
 
 class _TappedStore:
-    """The app's store, except that `open` streams are hashed (see _HashingStream)."""
+    """Opens the app's objects as hashed streams (see _HashingStream), so decryption stays in
+    archiver.preservation.reading and each object is read once."""
 
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
@@ -379,18 +380,8 @@ class _TappedStore:
     def open(self, key: str) -> BinaryIO:
         self.last = None
         self.last = _HashingStream(self._store.open(key))
-        return self.last  # type: ignore[return-value]
+        return self.last  # type: ignore[return-value]  # a RawIOBase stream, read like a BinaryIO
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-def _reading_view(app: App, store: _TappedStore) -> App:
-    """An App sharing `app`'s catalog and keys whose store is `store`: decryption stays in
-    archiver.preservation.reading and each object is read once. Never close it (it owns nothing)."""
-    view = App(app.settings, app.clock)
-    view.__dict__.update(catalog=app.catalog, keys=app.keys, store=store)
-    return view
 
 
 def _record(app: App, run_id: str, results: list[ObjectCheck]) -> bool:

@@ -48,15 +48,6 @@ def warc_key(platform: str, account_id: str, name: str) -> str:
     return f"warc/{platform}/{safe}/{name}{ENC_SUFFIX}"
 
 
-def owner_of(path: Path) -> tuple[str, str]:
-    """(platform, account) from the warcinfo record of a plaintext WARC."""
-    with open(path, "rb") as fh:
-        for record in iter_records(fh, path.name):
-            info = record.warc_fields()
-            return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
-    return "unknown", "unknown"
-
-
 @dataclass
 class SweepReport:
     salvaged: list[str] = field(default_factory=list)
@@ -137,7 +128,7 @@ class Outbox:
             )
 
         with self.app.catalog.session() as s:
-            return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
+            return WarcIndexer(s, self.app.connector).index(name, iter_records(reader, name), facts)
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
@@ -186,7 +177,7 @@ class Outbox:
     def _owner_of_encrypted(self, enc: Path, name: str) -> tuple[str, str]:
         with open(enc, "rb") as fh:
             reader = PlaintextReader(decrypt_stream(fh, self.app.keys, context=vault_context(name)))
-            for record in iter_records(reader, name):  # type: ignore[arg-type]
+            for record in iter_records(reader, name):
                 info = record.warc_fields()
                 return info.get(INFO_PLATFORM, "unknown"), info.get(INFO_ACCOUNT, "unknown")
         return "unknown", "unknown"

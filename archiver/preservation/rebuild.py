@@ -80,7 +80,7 @@ def index_all(app: App, catalog: Catalog, keys: Iterable[str],
                 header = read_header(fh)
             key_id, wrapped = header.key_id, header.wrapped_key
         warc = StoredWarc(name, key, head.size, key_id, wrapped)
-        reader = plaintext_reader(app, warc)
+        reader = plaintext_reader(app.store, app.keys, warc)
 
         def facts(reader: PlaintextReader = reader, head: StoredObject = head, key: str = key,
                   key_id: str | None = key_id, wrapped: bytes | None = wrapped, name: str = name) -> WarcFacts:
@@ -92,7 +92,7 @@ def index_all(app: App, catalog: Catalog, keys: Iterable[str],
             )
 
         with catalog.session() as s:
-            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)  # type: ignore[arg-type]
+            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)
         count += 1
         if progress:
             progress(name)

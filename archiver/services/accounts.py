@@ -1,8 +1,10 @@
-"""Registering and checking accounts: the records officer's inventory of what is captured."""
+"""Registering, listing and checking accounts: the records officer's inventory of what is captured."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -13,6 +15,50 @@ from archiver.core.credentials import read_token, token_ref
 from archiver.core.errors import ArchiverError, ConfigError
 from archiver.core.models import AccountRef
 from archiver.warc.rolling import RollingWarc
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """A registered account as the services hand it out (never the ORM row)."""
+
+    id: int
+    platform: str
+    account_id: str
+    name: str
+    role: str
+    api_base: str
+    token_ref: str
+    status: str
+    status_message: str
+    last_polled_at: datetime | None
+    next_poll_after: datetime | None
+    cursor: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: t.Account) -> AccountInfo:
+        return cls(row.id, row.platform, row.account_id, row.name, row.role, row.api_base,
+                   row.token_ref, row.status, row.status_message, row.last_polled_at,
+                   row.next_poll_after, dict(row.cursor) if row.cursor is not None else None)
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform}:{self.account_id}"
+
+    @property
+    def ref(self) -> AccountRef:
+        return AccountRef(self.platform, self.account_id, self.name, self.api_base, self.role)
+
+    @property
+    def token_source(self) -> str:
+        """Where the token comes from ("env", "file" or "none"), never the reference itself."""
+        return self.token_ref.split(":", 1)[0] if self.token_ref else "none"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "platform": self.platform, "account": self.account_id, "name": self.name,
+                "role": self.role, "status": self.status, "message": self.status_message,
+                "last_polled_at": self.last_polled_at.isoformat() if self.last_polled_at else None,
+                "next_poll_after": self.next_poll_after.isoformat() if self.next_poll_after else None,
+                "token": self.token_source}
 
 
 def register_account(
@@ -26,7 +72,7 @@ def register_account(
     token_env: str | None = None,
     token_file: str | None = None,
     replace: bool = False,
-) -> t.Account:
+) -> AccountInfo:
     connector = app.connector(platform)  # ConfigError for an unknown platform
     account_id = connector.normalize_account_id(raw_id)
     ref = token_ref(token_env, token_file)
@@ -51,18 +97,39 @@ def register_account(
         if replace:  # a person changed the registration: try it afresh
             row.status, row.status_message, row.next_poll_after = "new", "", None
         s.flush()
-        return row
+        return AccountInfo.of(row)
 
 
-@dataclass
+def list_accounts(app: App) -> list[AccountInfo]:
+    with app.catalog.session() as s:
+        return [AccountInfo.of(r) for r in s.scalars(select(t.Account).order_by(t.Account.id))]
+
+
+def select_accounts(app: App, selector: str | None = None) -> list[AccountInfo]:
+    """Every account, or those matching `selector` (id, platform:id, account id or name).
+
+    A selector that matches nothing is an error, so a typo never reads as "nothing captured"."""
+    rows = list_accounts(app)
+    if selector is None:
+        return rows
+    chosen = [r for r in rows if selector in (str(r.id), r.account_id, r.label, r.name)]
+    if not chosen:
+        raise ConfigError(f"No registered account matches '{selector}'; see 'archiver accounts list'")
+    return chosen
+
+
+@dataclass(frozen=True)
 class CheckOutcome:
     account: str
     ok: bool
     message: str
     display_name: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def check_account(app: App, account: t.Account) -> CheckOutcome:
+
+def check_account(app: App, account: AccountInfo) -> CheckOutcome:
     """One cheap authenticated call; the exchange is kept like any other (in a scratch WARC)."""
     try:
         connector = app.connector(account.platform)
@@ -79,8 +146,7 @@ def check_account(app: App, account: t.Account) -> CheckOutcome:
             account=account.account_id,
         )
         try:
-            ref = AccountRef(account.platform, account.account_id, account.name, account.api_base, account.role)
-            result = connector.check(ref, session)
+            result = connector.check(account.ref, session)
         finally:
             session.close()
             for sealed in rolling.seal_all():
@@ -88,3 +154,7 @@ def check_account(app: App, account: t.Account) -> CheckOutcome:
         return CheckOutcome(account.label, result.ok, result.message, result.display_name)
     except ArchiverError as exc:
         return CheckOutcome(account.label, False, exc.message)
+
+
+def check_accounts(app: App, selector: str | None = None) -> list[CheckOutcome]:
+    return [check_account(app, a) for a in select_accounts(app, selector)]

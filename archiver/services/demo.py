@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from archiver.app import App
 from archiver.catalog import queries
 from archiver.core.errors import ConfigError
+from archiver.core.settings import ConnectorSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import SandboxServer
 from archiver.services.accounts import register_account
@@ -22,6 +23,7 @@ from archiver.services.poll import Poller, RunReport
 from connectors import CONNECTORS, load_sandbox
 
 CYCLES = 3
+_DEMO_RETRY_FLOOR = 0.2
 MARKER = ".demo-home"
 
 
@@ -39,6 +41,18 @@ class DemoResult:
     cycles: list[list[RunReport]] = field(default_factory=list)
     expected: dict[str, int] = field(default_factory=dict)
     actual: dict[str, int] = field(default_factory=dict)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's own settings: the sandboxes ask for tiny waits, so every platform's retry
+    floor is at most 0.2 s. The caller's settings (and the real defaults) stay untouched."""
+    connectors = {
+        name: ((settings.connectors[name].model_copy(update={
+            "min_retry_seconds": min(settings.connectors[name].min_retry_seconds, _DEMO_RETRY_FLOOR)}))
+            if name in settings.connectors else ConnectorSettings(min_retry_seconds=_DEMO_RETRY_FLOOR))
+        for name in {*CONNECTORS, *settings.connectors}
+    }
+    return settings.model_copy(update={"connectors": connectors})
 
 
 def _check_home(app: App) -> None:
@@ -112,11 +126,7 @@ def run_demo(
                 for item in p.sandbox.live_item_ids(acc.account_id)
             }
             ever_live |= last_live
-            reports = []
-            for report in poller.poll():
-                reports.append(report)
-                if on_account:
-                    on_account(report)
+            reports = poller.poll(on_account=on_account)
             result.cycles.append(reports)
             if on_cycle:
                 on_cycle(cycle, reports)

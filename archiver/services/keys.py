@@ -18,6 +18,7 @@ KMS keys are disabled or scheduled for deletion in KMS by its administrators, no
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from archiver.vault import (
     read_header,
     rewrap_all,
 )
+from archiver.vault.signing import rewrap_signing_key, signing_key_path
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class RotationReport:
     spool_old: int = 0  # encrypted spool files (not yet catalogued) under a superseded key
     header_only: int = 0  # rows without a catalog wrap whose header wrap needs a superseded key
     removed_key_ids: list[str] = field(default_factory=list)
+    signing_key_rewrapped: bool = False  # the export signing key moved to the new KEK too
 
     @property
     def complete(self) -> bool:
@@ -108,6 +111,7 @@ class RotationReport:
             "complete": self.complete,
             "old_keys_removable": self.old_keys_removable,
             "removed_key_ids": self.removed_key_ids,
+            "signing_key_rewrapped": self.signing_key_rewrapped,
             "next_step": self.next_step(),
         }
 
@@ -136,6 +140,7 @@ def rotate_keys(
     log.info("added key %s to %s; rewrapping the catalog", new_id, provider.path)
     report = RotationReport("key-file", new_id, superseded)
     _rewrap_catalog(app, provider, provider, report, batch_size, on_batch)
+    report.signing_key_rewrapped = rewrap_signing_key(provider, provider, signing_key_path(app.settings))
     report.still_old = _rows_not_under(app, new_id)
     report.spool_old = _spool_under(app, set(superseded))
     report.header_only = _header_only(app, set(superseded))
@@ -194,6 +199,7 @@ def _rotate_kms(app: App, to_kms_key: str, batch_size: int,
                          if k and k != new_id)
     report = RotationReport("kms", new_id, old_ids)
     _rewrap_catalog(app, current, target, report, batch_size, on_batch)
+    report.signing_key_rewrapped = rewrap_signing_key(current, target, signing_key_path(app.settings))
     report.still_old = _rows_not_under(app, new_id)
     report.spool_old = _spool_under(app, set(old_ids))
     return report
@@ -238,7 +244,7 @@ def _rewrap_catalog(app: App, old: KeyProvider, new: KeyProvider, report: Rotati
                         .where(t.WarcFile.id == read[name].id, t.WarcFile.wrapped_key == read[name].wrapped_key)
                         .values(wrapped_key=wrapped.wrapped, key_id=wrapped.key_id)
                     )
-                    if done.rowcount != 1:  # type: ignore[attr-defined]
+                    if done.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE result has rowcount; Result[Any] does not say so
                         changed.append(name)
         except CatalogError as exc:
             part.failed += len(new_wraps)
@@ -271,7 +277,7 @@ def _header_only(app: App, key_ids: set[str]) -> int:
     count = 0
     for key in keys:
         try:
-            header = fetch_header(lambda offset, length, key=key: app.store.read_range(key, offset, length))
+            header = fetch_header(functools.partial(app.store.read_range, key))
         except NoSuchObject:
             continue  # nothing left for the key to open
         except ArchiverError:
@@ -302,3 +308,29 @@ def _spool_under(app: App, key_ids: set[str]) -> int:
             continue
         count += key_id in key_ids
     return count
+
+
+@dataclass(frozen=True)
+class ExportKeyReport:
+    key_id: str
+    path: str
+    wrapped_by: str
+    public_key_pem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "path": self.path, "wrapped_by": self.wrapped_by,
+                "public_key_pem": self.public_key_pem}
+
+
+def init_export_key(app: App, *, actor: str | None = None) -> ExportKeyReport:
+    """Create the district's Ed25519 key that signs export packages and destruction certificates."""
+    from archiver.catalog.audit import append
+    from archiver.core.actor import current_actor
+    from archiver.vault.signing import init_signing_key
+
+    path = signing_key_path(app.settings)
+    info = init_signing_key(app.keys, path, now=app.clock.now())
+    with app.catalog.session() as s:
+        append(s, actor=actor or current_actor(), action="keys.init-export", subject=info.key_id,
+               details={"path": str(path), "wrapped_by": info.wrapped_by}, at=app.clock.now())
+    return ExportKeyReport(info.key_id, str(path), info.wrapped_by, info.public_key_pem.decode("ascii"))

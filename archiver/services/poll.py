@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -30,8 +31,8 @@ from archiver.core.errors import (
     NeedsAttention,
     TryLater,
 )
-from archiver.core.models import AccountRef
 from archiver.preservation.outbox import Outbox, SweepReport
+from archiver.services.accounts import AccountInfo, select_accounts
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -48,7 +49,7 @@ from archiver.warc.rolling import RollingWarc
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunReport:
     account: str
     run_id: str
@@ -61,11 +62,15 @@ class RunReport:
     deleted: int = 0
     media: int = 0
     warnings: int = 0
-    warcs: list[str] = field(default_factory=list)
+    warcs: tuple[str, ...] = ()
     # Wall-clock seconds per phase: harvest (HTTP + WARC writing + diff), store (encrypt,
     # upload, verify) and index (catalog transaction), for the benchmarks and the logs.
     timings: dict[str, float] = field(default_factory=dict)
     error: ArchiverError | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """For JSON output: everything but the exception object."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
 
 
 class Poller:
@@ -75,36 +80,45 @@ class Poller:
 
     # --- selection -------------------------------------------------------------------------
 
-    def accounts(self, selector: str | None = None) -> list[t.Account]:
-        with self.app.catalog.session() as s:
-            rows = list(s.scalars(select(t.Account).order_by(t.Account.id)))
-        if selector is None:
-            return rows
-        chosen = [
-            r for r in rows
-            if selector in (str(r.id), r.account_id, r.label, r.name)
-        ]
-        if not chosen:
-            raise ConfigError(
-                f"No registered account matches '{selector}'; see 'archiver accounts list'"
-            )
-        return chosen
+    def accounts(self, selector: str | None = None) -> list[AccountInfo]:
+        return select_accounts(self.app, selector)
 
-    def poll(self, selector: str | None = None) -> Iterator[RunReport]:
+    def poll(
+        self,
+        selector: str | None = None,
+        *,
+        on_start: Callable[[AccountInfo], None] | None = None,
+        on_account: Callable[[RunReport], None] | None = None,
+    ) -> list[RunReport]:
+        """One capture cycle over the selected accounts, after finishing any interrupted one.
+
+        `on_start` hears of each account before its capture and `on_account` gets each report
+        as it is made (progress bars; a caller interrupted midway knows what was kept)."""
+        chosen = self.accounts(selector)
+        reports = []
         with self.outbox.exclusive():
             self.recover()
-            for account in self.accounts(selector):
-                yield self.poll_account(account)
+            for account in chosen:
+                if on_start:
+                    on_start(account)
+                report = self.poll_account(account)
+                reports.append(report)
+                if on_account:
+                    on_account(report)
+        return reports
 
     # --- one account -----------------------------------------------------------------------
 
-    def poll_account(self, account: t.Account) -> RunReport:
+    def poll_account(self, account: AccountInfo | t.Account) -> RunReport:
         """One account; whatever goes wrong here never stops the capture of the others."""
+        if isinstance(account, t.Account):
+            account = AccountInfo.of(account)
+        run_id = str(uuid.uuid4())
         try:
-            return self._poll_account(account)
+            return self._poll_account(account, run_id)
         except ArchiverError as exc:
             log.error("capture of %s failed: %s", account.label, exc.message)
-            return self._finish_without_run(account, RunReport(account.label, "", "failed"), exc)
+            return self._finish_failed(account, run_id, exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one connector must not stop the rest
             log.exception("unexpected failure while capturing %s", account.label)
             error = ArchiverError(
@@ -112,18 +126,15 @@ class Poller:
                 "what was captured stays in the spool and is stored on the next run; "
                 "please report this with the log"
             )
-            return self._finish_without_run(account, RunReport(account.label, "", "failed"), error)
+            return self._finish_failed(account, run_id, error)
 
-    def _poll_account(self, account: t.Account) -> RunReport:
+    def _poll_account(self, account: AccountInfo, run_id: str) -> RunReport:
         app, clock = self.app, self.app.clock
-        run_id = str(uuid.uuid4())
-        report = RunReport(account.label, run_id, "running")
-        ref = AccountRef(account.platform, account.account_id, account.name, account.api_base, account.role)
         try:
             connector = app.connector(account.platform)
             token = read_token(account.token_ref, label=account.label)
         except ArchiverError as exc:
-            return self._finish_without_run(account, report, exc)
+            return self._finish_without_run(account, exc)
         known, media_seen = self._known(account.id)
         with app.catalog.session() as s:
             s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=clock.now()))
@@ -159,7 +170,7 @@ class Poller:
         try:
             result = CaptureCycle(
                 connector,
-                ref,
+                account.ref,
                 session,
                 known=known,
                 cursor=account.cursor,
@@ -172,12 +183,19 @@ class Poller:
             raise
         finally:
             session.close()
-        report.exchanges = session.exchanges
-        report.timings["harvest"] = time.perf_counter() - started
+        timings = {"harvest": time.perf_counter() - started}
+        warcs = []
         for warc in sealed:
-            self.outbox.store_sealed(warc.path, account.platform, account.account_id, report.timings)
-            report.warcs.append(warc.name)
-        self._finish_run(account, run_id, result, report)
+            self.outbox.store_sealed(warc.path, account.platform, account.account_id, timings)
+            warcs.append(warc.name)
+        report = RunReport(
+            account.label, run_id, "complete" if result.complete else "partial",
+            message=_status_of(result.error, result)[1], exchanges=session.exchanges,
+            new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
+            deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
+            warcs=tuple(warcs), timings=timings, error=result.error,
+        )
+        self._finish_run(account, result, report)
         return report
 
     def _known(self, account_pk: int) -> tuple[dict[str, KnownItem], set[str]]:
@@ -197,18 +215,11 @@ class Poller:
             media = set(s.scalars(select(t.MediaCapture.media_key).where(t.MediaCapture.status == 200)))
         return known, media
 
-    def _finish_run(self, account: t.Account, run_id: str, result: CycleResult, report: RunReport) -> None:
+    def _finish_run(self, account: AccountInfo, result: CycleResult, report: RunReport) -> None:
         now = self.app.clock.now()
-        error = result.error
-        status, message, next_after = _status_of(error, result)
-        report.status = "complete" if result.complete else "partial"
-        report.message = message
-        report.error = error
-        report.new, report.edited = len(result.new), len(result.edited)
-        report.unchanged, report.deleted = len(result.unchanged), len(result.deleted)
-        report.media, report.warnings = result.media, len(result.warnings)
+        status, message, next_after = _status_of(result.error, result)
         with self.app.catalog.session() as s:
-            run = s.get(t.CaptureRun, run_id)
+            run = s.get(t.CaptureRun, report.run_id)
             if run is not None:
                 run.finished_at = now
                 run.status = report.status
@@ -224,14 +235,30 @@ class Poller:
                 if result.complete and result.cursor is not None:
                     row.cursor = result.cursor
 
-    def _finish_without_run(self, account: t.Account, report: RunReport, exc: ArchiverError) -> RunReport:
+    def _finish_failed(self, account: AccountInfo, run_id: str, exc: ArchiverError) -> RunReport:
+        """A capture that raised: if its run row was opened, that run is closed as failed
+        (not left 'running' and reported as never run); otherwise nothing ran."""
+        with self.app.catalog.session() as s:
+            run = s.get(t.CaptureRun, run_id)
+            if run is not None:
+                run.status, run.message, run.finished_at = "failed", exc.message, self.app.clock.now()
+        if run is None:
+            return self._finish_without_run(account, exc)
         status, message, next_after = _status_of(exc, None)
         with self.app.catalog.session() as s:
             row = s.get(t.Account, account.id)
             if row is not None:
                 row.status, row.status_message, row.next_poll_after = status, message, next_after
-        report.status, report.message, report.error = "not-run", message, exc
-        return report
+                row.last_polled_at = self.app.clock.now()
+        return RunReport(account.label, run_id, "failed", message, error=exc)
+
+    def _finish_without_run(self, account: AccountInfo, exc: ArchiverError) -> RunReport:
+        status, message, next_after = _status_of(exc, None)
+        with self.app.catalog.session() as s:
+            row = s.get(t.Account, account.id)
+            if row is not None:
+                row.status, row.status_message, row.next_poll_after = status, message, next_after
+        return RunReport(account.label, "", "not-run", message, error=exc)
 
     # --- crash recovery --------------------------------------------------------------------
 

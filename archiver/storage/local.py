@@ -37,7 +37,7 @@ from archiver.storage.rules import (
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no flock off POSIX: the module is then None
 
 _CHUNK = 1024 * 1024
 _LOCK_NAME = ".store.lock"

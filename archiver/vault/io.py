@@ -24,7 +24,7 @@ class PlaintextReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]  # RawIOBase says any buffer; callers pass these two
         while not self._buffer and not self.complete:
             chunk = next(self._chunks, None)
             if chunk is None:

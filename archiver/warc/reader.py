@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Protocol
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -71,7 +71,13 @@ def _to_record(rec: ArcWarcRecord, pointer: WarcPointer) -> Record:
     return Record(pointer, rec.rec_type, headers, status, http_headers, body)
 
 
-def iter_records(stream: BinaryIO, filename: str) -> Iterator[Record]:
+class ByteStream(Protocol):
+    """Anything warcio can read a WARC from: an open file or a decrypting reader."""
+
+    def read(self, size: int = -1, /) -> bytes | None: ...
+
+
+def iter_records(stream: ByteStream, filename: str) -> Iterator[Record]:
     """Every record of a WARC with its pointer (offset and length of its gzip member)."""
     it = ArchiveIterator(stream, check_digests=False)
     for rec in it:

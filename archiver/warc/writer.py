@@ -56,7 +56,7 @@ class _HashingFile(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
+    def write(self, data: bytes) -> int:  # type: ignore[override]  # BufferedIOBase takes any buffer; we take bytes
         view = memoryview(data)
         self.raw.write(view)
         self.sha256.update(view)
@@ -129,7 +129,7 @@ class WarcFile:
         start = self._out.position
         self._writer.write_record(record)
         self.records += 1
-        rec_headers = record.rec_headers  # type: ignore[attr-defined]
+        rec_headers = record.rec_headers  # type: ignore[attr-defined]  # a warcio ArcWarcRecord (untyped library)
         return WarcPointer(
             filename=self.name,
             offset=start,

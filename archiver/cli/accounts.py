@@ -1,0 +1,95 @@
+"""`archiver accounts`: register the district's accounts and prove their tokens work."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from archiver.cli.common import console, get_app, handle_errors, print_json
+
+
+@click.group()
+def accounts() -> None:
+    """Register and check the district's accounts."""
+
+
+@accounts.command("add")
+@click.argument("platform")
+@click.argument("account_id")
+@click.option("--name", default="", help="Display name, e.g. 'Lincoln High School'.")
+@click.option("--role", default="", help="Account role for retention, e.g. school, district, athletics.")
+@click.option("--api-base", default=None, help="API base URL (self-hosted Mastodon, sandbox).")
+@click.option("--token-env", default=None, help="Environment variable that holds the token.")
+@click.option("--token-file", default=None, type=click.Path(dir_okay=False), help="File (mode 600) that holds the token.")
+@click.option("--replace", is_flag=True, help="Update an account that is already registered.")
+@click.pass_context
+@handle_errors
+def accounts_add(ctx: click.Context, platform: str, account_id: str, name: str, role: str,
+                 api_base: str | None, token_env: str | None, token_file: str | None, replace: bool) -> None:
+    """Register PLATFORM's ACCOUNT_ID (numeric id, handle or profile URL).
+
+    The token itself is never stored: only the name of the variable or file that holds it.
+
+    \b
+    Example:
+      archiver accounts add facebook 1000001 --name "Lincoln High School" \\
+          --role school --token-env FB_LINCOLN_TOKEN
+    """
+    from archiver.services.accounts import register_account
+
+    app = get_app(ctx)
+    row = register_account(app, platform, account_id, name=name, role=role, api_base=api_base,
+                           token_env=token_env, token_file=token_file, replace=replace)
+    console.print(f"registered [bold]{row.label}[/] ({row.name})")
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+@handle_errors
+def accounts_list(ctx: click.Context, as_json: bool) -> None:
+    """List registered accounts with their capture status.
+
+    \b
+    Example:
+      archiver accounts list --json
+    """
+    from archiver.services.accounts import list_accounts
+
+    data = [a.as_dict() for a in list_accounts(get_app(ctx))]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("id", "platform", "account", "name", "status", "last polled", "message", title="Accounts")
+    for d in data:
+        table.add_row(str(d["id"]), d["platform"], d["account"], d["name"], d["status"],
+                      (d["last_polled_at"] or "never")[:19], d["message"])
+    console.print(table)
+
+
+@accounts.command("check")
+@click.option("--account", "selector", default=None, help="Only this account (id, platform:id or name).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+@handle_errors
+def accounts_check(ctx: click.Context, selector: str | None, as_json: bool) -> None:
+    """Make one cheap call per account to prove its token still works.
+
+    \b
+    Example:
+      archiver accounts check --account facebook:1000001
+    """
+    from archiver.services.accounts import check_accounts
+
+    outcomes = check_accounts(get_app(ctx), selector)
+    if as_json:
+        print_json([o.as_dict() for o in outcomes])
+    else:
+        table = Table("account", "ok", "name on platform", "message", title="Account check")
+        for o in outcomes:
+            table.add_row(o.account, "yes" if o.ok else "[red]no[/]", o.display_name, o.message)
+        console.print(table)
+    if not all(o.ok for o in outcomes):
+        sys.exit(1)

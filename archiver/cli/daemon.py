@@ -1,0 +1,28 @@
+"""`archiver daemon`: the same capture as `poll`, on a schedule."""
+
+from __future__ import annotations
+
+import click
+
+from archiver.cli.common import get_app, handle_errors
+
+
+@click.command()
+@click.pass_context
+@handle_errors
+def daemon(ctx: click.Context) -> None:
+    """Capture every account on a schedule until stopped (SIGTERM or Ctrl-C).
+
+    Each account is polled every daemon.poll_interval_minutes (default 15); throttled
+    accounts wait as the platform asked. On stop, the account being captured is finished.
+
+    \b
+    Example:
+      ARCHIVER_DAEMON__POLL_INTERVAL_MINUTES=10 archiver daemon
+    """
+    from archiver.core.log import setup_logging
+    from archiver.daemon.scheduler import run_daemon
+
+    app = get_app(ctx)
+    setup_logging(app.settings.log_level)
+    run_daemon(app)

@@ -1,0 +1,37 @@
+"""The archive's maintenance: rebuild the catalog from the WARCs and check fixity.
+
+Thin on purpose: the work lives in archiver.preservation; this is the door the CLI, the daemon
+and a web console share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from archiver.app import App
+from archiver.preservation import fixity
+from archiver.preservation.fixity import FixityReport, ObjectCheck
+from archiver.preservation.rebuild import RebuildReport, rebuild, stored_warc_keys
+
+
+def stored_warc_count(app: App) -> int:
+    """How many WARC objects the store holds (for a progress bar's total)."""
+    return len(stored_warc_keys(app))
+
+
+def rebuild_catalog(app: App, *, apply: bool = False,
+                    on_warc: Callable[[str], None] | None = None) -> RebuildReport:
+    """Recreate the catalog from the stored WARCs alone and compare (replace it with `apply`)."""
+    return rebuild(app, apply=apply, progress=on_warc)
+
+
+def check_verify_options(sample_pct: float | None, all_: bool) -> None:
+    """Refuse bad options before any work (or progress output) starts."""
+    fixity.sample_share(sample_pct, all_)
+
+
+def verify(app: App, *, sample_pct: float | None, all_: bool,
+           on_plan: Callable[[int], None] | None = None,
+           on_object: Callable[[ObjectCheck], None] | None = None) -> FixityReport:
+    """Re-read stored objects (all, or a random share) and record the verdicts."""
+    return fixity.verify(app, sample_pct=sample_pct, all_=all_, on_plan=on_plan, on_object=on_object)

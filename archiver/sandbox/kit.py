@@ -127,7 +127,7 @@ class PlatformSandbox:
             match = regex.fullmatch(path)
             if match and req.method in methods:
                 # from the class: an instance attribute (a store named `comments`) may share the name
-                return getattr(type(self), name)(self, req, **match.groupdict())  # type: ignore[no-any-return]
+                return getattr(type(self), name)(self, req, **match.groupdict())
         return self.no_route(req)
 
     def no_route(self, req: Request) -> Response:

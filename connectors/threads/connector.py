@@ -72,7 +72,7 @@ class ThreadsConnector(ConnectorBase):
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
         errors.raise_for_error(exchange, account=account.account_id, now=exchange.captured_at,
                                min_wait=self.min_wait(), subject=subject)
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
     def _identity(self, account: AccountRef, http: HttpClient) -> dict[str, str]:
         exchange = http.get(f"{self._base(account)}/me", params={"fields": "id,username,name"})

@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/mypy
+	bash scripts/test-setup.sh
 	$(BIN)/python -m pytest -n 2 -q
 
 test-slow: $(STAMP)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.core.clock import Clock, SystemClock
+from archiver.core.errors import MissingKey
 from archiver.core.settings import Settings
 from archiver.storage.base import ObjectStore
 from archiver.storage.factory import open_store
@@ -47,9 +48,7 @@ class App:
 
             options["default_retention"] = timedelta(days=self.settings.storage.default_retain_days)
         store = open_store(self.settings.store_url, **{k: v for k, v in options.items() if v})
-        check = getattr(store, "check_bucket", None)
-        if check is not None:
-            check()  # refuse a bucket without versioning and Object Lock, before any upload
+        store.check_bucket()  # refuse a bucket without versioning and Object Lock, before any upload
         return store
 
     @cached_property
@@ -65,8 +64,36 @@ class App:
                 "kms", endpoint_url=vault.kms_endpoint_url, region_name=vault.kms_region
             )
             return KmsKeyProvider(vault.kms_key_id, client)
-        self.settings.ensure_home()
-        return KeyFileProvider(self.settings.key_file)
+        path = self.settings.key_file
+        if not path.exists():  # never replaced silently: the backup would not read new objects
+            raise MissingKey(
+                f"Key file {path} does not exist; restore it from backup (a new archive gets "
+                "one from 'archiver init')"
+            )
+        return KeyFileProvider(path, create=False)
+
+    def check_keys_present(self) -> None:
+        """Before capturing: refuse a key file that lacks keys the catalog's wrapped keys need
+        (an older backup, or another archive's file), so nothing new is encrypted under it.
+        Readers need not ask: each object they cannot open is reported on its own."""
+        from sqlalchemy import select
+
+        from archiver.catalog import tables as t
+
+        provider = self.keys
+        if not isinstance(provider, KeyFileProvider):
+            return
+
+        with self.catalog.session() as s:
+            used = set(s.scalars(select(t.WarcFile.key_id).where(
+                t.WarcFile.wrapped_key.is_not(None), t.WarcFile.key_id.like("kf-%")).distinct()))
+        missing = sorted(k for k in used - set(provider.key_ids) if k)
+        if missing:
+            raise MissingKey(
+                f"Key file {provider.path} lacks key {missing[0]!r}"
+                + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                + " that the catalog's objects need; restore the key file from backup"
+            )
 
     def warc_reader(self) -> WarcReader:
         """A fresh reader of stored WARCs (its range-reader cache belongs to the caller)."""

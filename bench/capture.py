@@ -29,6 +29,7 @@ from archiver.core.settings import Settings  # noqa: E402
 from archiver.preservation.rebuild import stored_warc_keys  # noqa: E402
 from archiver.sandbox.server import SandboxServer  # noqa: E402
 from archiver.services.accounts import register_account  # noqa: E402
+from archiver.services.archive_home import create_archive  # noqa: E402
 from archiver.services.poll import Poller  # noqa: E402
 from archiver.warc.reader import iter_records  # noqa: E402
 from connectors import CONNECTORS, load_sandbox  # noqa: E402
@@ -40,7 +41,9 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, float]
     sandbox.bind(server.url)
     seed = sandbox.seed_bulk(items)
     home = workdir / platform
-    app = App(Settings(home=home, connectors={platform: {"api_base": server.url, "page_limit": 100}}))
+    app = App(Settings(home=home, district="Bench School District", state="WA",
+                       connectors={platform: {"api_base": server.url, "page_limit": 100}}))
+    create_archive(app)
     token_file = None
     if seed.token:
         token_file = workdir / f"{platform}.token"

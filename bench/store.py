@@ -130,8 +130,11 @@ def big_child(workdir: Path) -> dict[str, float]:
     from archiver.app import App
     from archiver.core.settings import Settings
     from archiver.preservation.outbox import Outbox, _sha256_file, warc_key
+    from archiver.services.archive_home import create_archive, init_key_file
 
     app = App(Settings(home=workdir / "big-home"))
+    create_archive(app)
+    init_key_file(app)  # the parent made the home (its spool) but no key file
     outbox, store = Outbox(app), app.store
     _ = app.keys
     plain = app.settings.spool_dir / "facebook-1000001-big.warc.gz"
@@ -180,7 +183,10 @@ def main() -> None:
     try:
         exchanges = make_exchanges(args.pairs)
         body_kb = statistics.mean(len(b) for _, b in exchanges) / 1000
+        from archiver.services.archive_home import create_archive
+
         app = App(Settings(home=work / "home"))
+        create_archive(app)
         _ = app.keys, app.store
         a_runs, b_runs = [], []
         for n in range(args.repeats):

@@ -39,6 +39,19 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
+# Shorthands a person may type: `accounts add wordpress SITE` registers `feeds wp:SITE`.
+ALIASES: dict[str, tuple[str, str]] = {"wordpress": ("feeds", "wp:")}
+
+
+def resolve_alias(platform: str, raw_id: str) -> tuple[str, str]:
+    """The registered platform and account id a shorthand stands for (others unchanged)."""
+    alias = ALIASES.get(platform.lower())
+    if alias is None:
+        return platform, raw_id
+    target, prefix = alias
+    return target, raw_id if raw_id.startswith(prefix) else f"{prefix}{raw_id}"
+
+
 def load_sandbox(platform: str) -> ContractSandbox:
     """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes);
     imported only when asked for, so capturing never loads a fake."""
@@ -58,7 +71,8 @@ def make_connector(platform: str, settings: ConnectorSettings | None = None) -> 
     if platform in UNSUPPORTED:
         raise ConfigError(UNSUPPORTED[platform])
     if entry is None:
+        shorthands = [f"{name} (= {target} {prefix}SITE)" for name, (target, prefix) in sorted(ALIASES.items())]
         raise ConfigError(
-            f"Unknown platform '{platform}'; choose one of: {', '.join(platforms())}"
+            f"Unknown platform '{platform}'; choose one of: {', '.join(platforms() + shorthands)}"
         )
     return entry.connector(settings)  # type: ignore[call-arg]

@@ -8,13 +8,11 @@ WARC and strips credentials before a byte is written.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from archiver.core.errors import TryLater
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
@@ -25,15 +23,11 @@ from archiver.core.models import (
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth, AuthStyle
 
+__all__ = ["Auth", "AuthStyle", "Connector", "HttpClient", "Registered", "parse_guarded"]
 
-class AuthStyle(StrEnum):
-    """How the HttpClient presents the account's token to the platform."""
-
-    NONE = "none"
-    BEARER = "bearer"  # Authorization: Bearer <token>
-    QUERY_ACCESS_TOKEN = "query_access_token"  # ?access_token=<token> (Graph API)
-    QUERY_KEY = "query_key"  # ?key=<api key> (YouTube Data API)
+log = logging.getLogger(__name__)
 
 
 class HttpClient(Protocol):
@@ -93,14 +87,55 @@ class Connector(Protocol):
         self, account: AccountRef, exchange: CapturedExchange
     ) -> Iterator[Item | ParseWarning]:
         """Pure: the items one captured response shows, and a coded warning for each part it
-        cannot understand. Shared by harvest and catalog rebuild, so both see the same."""
+        cannot understand. Shared by harvest and catalog rebuild, so both see the same.
+        Callers go through `parse_guarded`, never straight here."""
+        ...
+
+    # Optional hooks: declared here, with defaults in connectors.common.ConnectorBase.
+
+    def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
+        """Called by the session on HTTP 429 before its generic handling; raises the platform's
+        own TryLater when the quota reset is not in Retry-After (LinkedIn's daily limits, X's
+        monthly usage cap). The default returns, and Retry-After / *-Reset headers decide."""
+        ...
+
+    def auth(self, secret: str | None) -> Auth:
+        """How the session presents `secret` (the account's stored credential) to the platform,
+        and which values it must redact. The default follows `auth_style`."""
         ...
 
 
-# Optional on a connector: `raise_for_429(exchange, account_id) -> None`, called by the session
-# on HTTP 429 before its generic handling; it raises the platform's own TryLater when the
-# quota reset is not in Retry-After (LinkedIn's daily limits, X's monthly usage cap).
-# Without it, Retry-After / X-Rate-Limit-Reset / RateLimit-Reset decide.
+QUARANTINED = "parser_error"  # the code suffix of a response whose parser raised
+
+
+def parse_guarded(
+    connector: Connector, account: AccountRef, exchange: CapturedExchange
+) -> Iterator[Item | ParseWarning]:
+    """`connector.parse`, with a parser bug contained to the one response that set it off.
+
+    The only way the archiver calls a parser (harvest, indexing, the spool sweep, rebuild): an
+    exception becomes a coded quarantine warning pointing at the response in the WARC, whose
+    bytes stay there, and the items of every other response are still indexed. Items the
+    parser yielded before it raised are kept; they are whole on their own.
+    """
+    try:
+        yield from connector.parse(account, exchange)
+    except Exception as exc:  # noqa: BLE001 - contained here on purpose; see the docstring
+        log.warning(
+            "%s parser raised %s on %s; response quarantined",
+            connector.platform, type(exc).__name__, exchange.url, exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        yield ParseWarning(
+            f"{connector.platform}.{QUARANTINED}",
+            f"quarantined: the {connector.platform} parser raised {type(exc).__name__} "
+            f"({str(exc)[:160]}); the response is kept in the WARC, and items it holds are "
+            "indexed once the parser is fixed and the catalog is rebuilt",
+            exchange.response_pointer,
+        )
+
+
+def is_quarantine(warning: ParseWarning) -> bool:
+    return warning.code.endswith(f".{QUARANTINED}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +146,3 @@ class Registered:
     sandbox: str  # "module:Class" of its archiver.sandbox.contract.ContractSandbox adapter
 
 
-def parse_retry_after(value: str | None, now: datetime, default: timedelta) -> datetime:
-    """Retry-After may be seconds or an HTTP date; anything else falls back to `default`."""
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return now + timedelta(seconds=int(value))
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-            return when if when.tzinfo else when.replace(tzinfo=UTC)
-        except (TypeError, ValueError):
-            pass
-    return now + default
-
-
-def raise_try_later(
-    message: str, *, platform: str, account: str, retry_at: datetime, exchange: CapturedExchange
-) -> None:
-    raise TryLater(
-        message,
-        retry_at=retry_at,
-        platform=platform,
-        account=account,
-        evidence=exchange.response_pointer,
-    )

@@ -9,21 +9,64 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from archiver.core.errors import UnexpectedResponse
+from pydantic import ConfigDict, ValidationError
+
+from archiver.core.errors import ConfigError, UnexpectedResponse
 from archiver.core.models import AccountRef, CapturedExchange
 from archiver.core.settings import ConnectorSettings
+from connectors.auth import Auth, AuthStyle, strategy_for
+from connectors.paging import Listing
+
+
+class PlatformSettings(ConnectorSettings):
+    """Base of each connector's own settings model: `[connectors.<platform>]` in archiver.toml,
+    checked by the connector that reads it, so a misspelt key is an error, not a default."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ConnectorBase:
-    """Settings handling for a connector; the platform specifics live in the subclass."""
+    """Settings, defaults for the optional hooks, and the listing helper; the platform
+    specifics live in the subclass."""
 
     platform: ClassVar[str]
     label: ClassVar[str] = ""  # the platform's name as people write it, for messages
+    auth_style: ClassVar[AuthStyle] = AuthStyle.NONE
     default_api_base: ClassVar[str] = ""
     default_version: ClassVar[str] = ""
+    settings_model: ClassVar[type[PlatformSettings]] = PlatformSettings
 
     def __init__(self, settings: ConnectorSettings | None = None) -> None:
-        self.settings = settings or ConnectorSettings()
+        self.settings = self._typed(settings)
+
+    def _typed(self, settings: ConnectorSettings | None) -> Any:
+        raw: dict[str, Any] = {}
+        if settings is not None:  # extra keys are the platform's own; its model checks them
+            raw = {**settings.model_dump(exclude_unset=True), **(settings.model_extra or {})}
+        try:
+            return self.settings_model.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"connectors.{self.platform}.{key}: {first['msg']}; fix it in archiver.toml or the "
+                f"ARCHIVER_CONNECTORS__{self.platform.upper()}__* variables"
+            ) from None
+
+    # --- optional hooks of the Connector contract, with their defaults ----------------------
+
+    def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
+        """No platform-specific quota knowledge: the session's generic 429 handling decides."""
+        return None
+
+    def auth(self, secret: str | None) -> Auth:
+        return strategy_for(self.auth_style, secret)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def listing(self, account: AccountRef, subject: str) -> Listing:
+        """A listing of one scope, capped at this connector's `max_pages`."""
+        return Listing(self, account, max_pages=self.settings.max_pages, subject=subject)  # type: ignore[arg-type]
 
     @property
     def version(self) -> str:
@@ -32,6 +75,10 @@ class ConnectorBase:
     def api_root(self, account: AccountRef) -> str:
         """The account's own base URL (sandbox, self-hosted) over settings over the default."""
         return (account.api_base or self.settings.api_base or self.default_api_base).rstrip("/")
+
+    def _base(self, account: AccountRef) -> str:
+        """The versioned API root most platforms use: `{api_root}/{version}`."""
+        return f"{self.api_root(account)}/{self.version}"
 
     def decode_json(
         self, exchange: CapturedExchange, account: AccountRef, subject: str, *, expect_object: bool = True

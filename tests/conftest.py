@@ -13,13 +13,24 @@ from sqlalchemy import create_engine, text
 PG_URL = os.environ.get("ARCHIVER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session")
+def _empty_config(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An empty archiver.toml outside every test's tmp_path (ARCHIVER_CONFIG must exist)."""
+    path = tmp_path_factory.mktemp("config") / "archiver.toml"
+    path.write_text("")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """No test reads the developer's archiver.toml or ARCHIVER_* variables."""
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, _empty_config) -> None:  # type: ignore[no-untyped-def]
+    """No test reads the developer's archiver.toml or ARCHIVER_* variables; every test names
+    its district and state, as a real install must before capturing."""
     for key in list(os.environ):
         if key.startswith("ARCHIVER_") and key != "ARCHIVER_TEST_PG_URL":
             monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("ARCHIVER_CONFIG", str(tmp_path / "no-such-archiver.toml"))
+    monkeypatch.setenv("ARCHIVER_CONFIG", str(_empty_config))
+    monkeypatch.setenv("ARCHIVER_DISTRICT", "Test School District")
+    monkeypatch.setenv("ARCHIVER_STATE", "WA")
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "ip6-localhost"}

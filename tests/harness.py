@@ -18,6 +18,7 @@ from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.kit import PlatformSandbox
 from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.services.accounts import register_account
+from archiver.services.archive_home import create_archive
 from archiver.services.poll import Poller, RunReport
 from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
@@ -36,12 +37,15 @@ class Harness:
         overrides: dict[str, Any] = {
             "home": self.home,
             "database_url": database_url,
+            "district": "Test School District",
+            "state": "WA",
             "connectors": {platform: {"api_base": self.server.url, "min_retry_seconds": 0.05,
                                       "page_limit": 25}},
             "capture": {"backoff_base": 0.01, "max_inline_wait": 5.0},
         }
         overrides.update(settings or {})
         self.app = App(Settings(**overrides))
+        create_archive(self.app)  # as 'archiver accounts add' does in a new home
         token_file = None
         if self.seed.token:
             path = tmp_path / "token.txt"

@@ -39,6 +39,7 @@ from archiver.preservation.fixity import (
     verify,
 )
 from archiver.preservation.outbox import Outbox, warc_key
+from archiver.services.archive_home import create_archive
 from archiver.vault import read_header
 from tests.harness import Harness
 
@@ -52,7 +53,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:  # same isolation as the autouse fixtures
         for key in [k for k in os.environ if k.startswith("ARCHIVER_")]:
             mp.delenv(key)
-        mp.setenv("ARCHIVER_CONFIG", str(root / "no-such-archiver.toml"))
+        (root / "empty-archiver.toml").write_text("")
+        mp.setenv("ARCHIVER_CONFIG", str(root / "empty-archiver.toml"))
         h = Harness(root, "facebook", settings={"vault": {"segment_size": 4096}})
         try:
             for n in range(POLLS):
@@ -234,6 +236,7 @@ def test_sampling_picks_the_right_count(app: App) -> None:
 
 def test_empty_catalog_checks_nothing(tmp_path: Path) -> None:
     app = App(Settings(home=tmp_path / "empty"))
+    create_archive(app)
     try:
         report = verify(app, sample_pct=None, all_=False)
         assert report.ok and report.checked == 0 and report.total_objects == 0

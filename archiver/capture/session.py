@@ -1,9 +1,10 @@
 """CaptureSession: the only way a connector reaches the network.
 
 Every exchange becomes a WARC request + response pair before the connector sees the
-response, so nothing a platform said can be lost by a parser bug. The token is added here,
-at send time, and removed from everything written or returned: connectors follow `next`
-URLs whose token already reads REDACTED, and the session puts the real one back.
+response, so nothing a platform said can be lost by a parser bug. The credential is added here,
+at send time, by the connector's auth strategy, and every value the strategy names is removed
+from everything written or returned: connectors follow `next` URLs whose token already reads
+REDACTED, and the session puts the real one back.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import functools
 import logging
 import ssl
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -25,14 +27,14 @@ from archiver.core.models import CapturedExchange
 from archiver.core.settings import CaptureSettings
 from archiver.warc.rolling import RollingWarc
 from archiver.warc.writer import HttpMessage
-from connectors.base import AuthStyle, parse_retry_after
+from connectors.auth import Auth, AuthStyle, strategy_for
+from connectors.ratelimit import retry_at as rate_limit_reset
 
 log = logging.getLogger(__name__)
 
 # The body is stored decoded, so headers that describe the wire encoding are renamed
 # (the Common Crawl practice) and Content-Length is made true for what is stored.
 _WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
-_AUTH_PARAM = {AuthStyle.QUERY_ACCESS_TOKEN: "access_token", AuthStyle.QUERY_KEY: "key"}
 
 
 class CaptureSession:
@@ -42,6 +44,7 @@ class CaptureSession:
         warc: RollingWarc,
         clock: Clock,
         settings: CaptureSettings,
+        auth: Auth | None = None,
         auth_style: AuthStyle = AuthStyle.NONE,
         token: str | None = None,
         platform: str = "",
@@ -55,13 +58,14 @@ class CaptureSession:
         self.min_retry_seconds = min_retry_seconds
         self.clock = clock
         self.settings = settings
-        self.auth_style = auth_style
-        self._token = token
+        # `auth_style` + `token` is the shorthand for the plain token styles.
+        self.auth = auth if auth is not None else strategy_for(auth_style, token)
         self.platform = platform
         self.account = account
-        self.redactor = Redactor([token] if token else [])
+        self.redactor = Redactor([])
         install_filters()
-        register_secret(token)
+        self._learn_secrets()
+        self._logged_in: set[str] = set()  # origins the auth strategy has logged in to
         # A client per session keeps cookies from one account away from another; the TLS
         # context (loading the CA bundle costs ~0.1 s) is built once per process.
         self._client = client or httpx.Client(
@@ -72,6 +76,41 @@ class CaptureSession:
         )
         self._own_client = client is None
         self.exchanges = 0
+
+    def _learn_secrets(self) -> None:
+        """Redact every value the strategy holds now (a login may have brought new ones)."""
+        secrets = [value for value in self.auth.secrets() if value]
+        self.redactor = Redactor(secrets)
+        for value in secrets:
+            register_secret(value)
+
+    def _auth_post(self, url: str, *, json: object = None, form: dict[str, str] | None = None,
+                   bearer: str | None = None) -> tuple[int, Any]:
+        """A login or token refresh for the auth strategy: sent, never recorded (it carries the
+        password and the tokens it returns), and logged without them."""
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        try:
+            response = self._client.post(url, json=json, data=form, headers=headers)
+        except httpx.TransportError as exc:
+            raise TryLater(
+                f"Cannot reach {self.platform or 'the platform'} at {_origin(url)} to log in "
+                f"({type(exc).__name__}); check the network and the API base URL",
+                retry_at=self.clock.now() + timedelta(minutes=5),
+                platform=self.platform,
+                account=self.account,
+            ) from None
+        log.info("%s login step %s answered HTTP %d", self.platform, urlsplit(url).path, response.status_code)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    def _ensure_login(self, url: str) -> None:
+        origin = _origin(url)
+        if origin not in self._logged_in:
+            self.auth.login(origin, self._auth_post)
+            self._logged_in.add(origin)
+            self._learn_secrets()
 
     def close(self) -> None:
         if self._own_client:
@@ -116,7 +155,7 @@ class CaptureSession:
             return
         if self.rate_limit_hook is not None:
             self.rate_limit_hook(exchange, self.account)
-        retry_at = _rate_limit_reset(exchange, self.clock)
+        retry_at = rate_limit_reset(exchange, self.clock.now())
         retry_at = max(retry_at, self.clock.now() + timedelta(seconds=self.min_retry_seconds))
         raise TryLater(
             f"{self.platform} rate limit reached for {self.account}; will retry after "
@@ -150,12 +189,8 @@ class CaptureSession:
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if v != REDACTED]
         query += list((params or {}).items())
         extra_headers: dict[str, str] = {}
-        if authenticated and self._token:
-            name = _AUTH_PARAM.get(self.auth_style)
-            if name:
-                query = [(k, v) for k, v in query if k != name] + [(name, self._token)]
-            elif self.auth_style is AuthStyle.BEARER:
-                extra_headers["Authorization"] = f"Bearer {self._token}"
+        if authenticated:
+            query = self.auth.apply(query, extra_headers)
         full = urlunsplit(parts._replace(query=urlencode(query, safe=",{}():")))
         return full, extra_headers
 
@@ -171,11 +206,14 @@ class CaptureSession:
         method: str = "GET",
         body: bytes = b"",
     ) -> CapturedExchange:
+        if authenticated:
+            self._ensure_login(url)
         full_url, auth_headers = self._prepare(url, params, authenticated)
         send_headers = {**(headers or {}), **auth_headers}
         attempts = self.settings.max_retries + 1
         delay = self.settings.backoff_base
         safe_url = self.redactor.url(full_url)
+        refreshed = False
         for attempt in range(1, attempts + 1):
             try:
                 exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
@@ -193,6 +231,13 @@ class CaptureSession:
                 self.clock.sleep(delay)
                 delay *= 2
                 continue
+            if authenticated and not refreshed and self.auth.expired(exchange.status, exchange.body):
+                refreshed = True  # the session token expired: renew it once and ask again
+                if self.auth.refresh(_origin(url), self._auth_post):
+                    self._learn_secrets()
+                    full_url, auth_headers = self._prepare(url, params, authenticated)
+                    send_headers = {**(headers or {}), **auth_headers}
+                    exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
             if exchange.status >= 500 and attempt < attempts:
                 log.warning("HTTP %d from %s (attempt %d/%d)", exchange.status, safe_url, attempt, attempts)
                 self.clock.sleep(delay)
@@ -332,24 +377,3 @@ def _peer_ip(response: httpx.Response) -> str | None:
     except Exception:  # noqa: BLE001 - best effort; the field is optional in WARC
         return None
     return str(addr[0]) if addr else None
-
-
-def _rate_limit_reset(exchange: CapturedExchange, clock: Clock) -> datetime:
-    """Retry-After first; else X-Rate-Limit-Reset (epoch seconds) or an ISO reset time."""
-    now = clock.now()
-    retry_after = exchange.header("retry-after")
-    if retry_after:
-        return parse_retry_after(retry_after, now, timedelta(seconds=60))
-    for name in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
-        value = exchange.header(name)
-        if not value:
-            continue
-        value = value.strip()
-        if value.isdigit():
-            number = int(value)
-            return datetime.fromtimestamp(number, UTC) if number > 10**9 else now + timedelta(seconds=number)
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-    return now + timedelta(seconds=60)

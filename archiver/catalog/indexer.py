@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archiver.catalog import search as search_index
 from archiver.catalog import tables as t
 from archiver.catalog.queries import latest_versions
 from archiver.core.errors import CatalogError
@@ -30,7 +31,7 @@ from archiver.warc.fields import (
     split_location,
 )
 from archiver.warc.reader import Record
-from connectors.base import Connector
+from connectors.base import Connector, parse_guarded
 
 
 @dataclass
@@ -107,7 +108,8 @@ class WarcIndexer:
                         self._media(record)
                         stats.media += 1
                         continue
-                    parsed_all = list(connector.parse(ref, record.exchange()))
+                    # A parser bug quarantines this response (a coded warning), never the WARC.
+                    parsed_all = list(parse_guarded(connector, ref, record.exchange()))
                     self._load_missing(
                         platform, [p.item_id for p in parsed_all if isinstance(p, Item)]
                     )
@@ -141,7 +143,9 @@ class WarcIndexer:
                 wrapped_key=known.wrapped_key,
             )
         )
+        fresh = [row for row in s.new if isinstance(row, t.ItemVersion)]
         s.flush()
+        search_index.add_versions(s, fresh)  # full-text search over every version (catalog/search.py)
         return stats
 
     # --- rows ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
@@ -48,6 +48,12 @@ class ItemDetail:
     tombstone: dict[str, Any] | None
     observations: int
     media: list[dict[str, Any]] = field(default_factory=list)
+    # The thread around the item: what it answers, and the answers to it (oldest first).
+    parent: ItemSummary | None = None
+    replies: list[ItemSummary] = field(default_factory=list)
+    # WARC name -> its last fixity check, for each WARC this item's evidence is in whose last
+    # check failed: that evidence must be restored from a replica before it is relied on.
+    failed_fixity: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,7 +62,26 @@ class ItemDetail:
             "version_history": [asdict(v) for v in self.versions],
             "tombstone": self.tombstone,
             "media": self.media,
+            "parent": self.parent.as_dict() if self.parent else None,
+            "replies": [r.as_dict() for r in self.replies],
+            "failed_fixity": self.failed_fixity,
         }
+
+
+def failed_fixity(s: Session, warc_names: set[str]) -> dict[str, dict[str, Any]]:
+    """For each named WARC whose most recent fixity check was not 'ok', that check."""
+    if not warc_names:
+        return {}
+    last = (
+        select(t.FixityCheck.warc_name, func.max(t.FixityCheck.id).label("last_id"))
+        .where(t.FixityCheck.warc_name.in_(warc_names))
+        .group_by(t.FixityCheck.warc_name)
+        .subquery()
+    )
+    rows = s.scalars(select(t.FixityCheck).join(last, t.FixityCheck.id == last.c.last_id))
+    return {r.warc_name: {"verdict": r.verdict, "checked_at": r.checked_at.isoformat(), "detail": r.detail,
+                          "run_id": r.run_id}
+            for r in rows if r.verdict != "ok"}
 
 
 def latest_versions(s: Session, account_pk: int) -> list[tuple[t.Item, t.ItemVersion]]:
@@ -86,11 +111,50 @@ def list_items(
     s: Session,
     *,
     account: str | None = None,
+    account_pks: list[int] | None = None,
     kind: str | None = None,
     deleted: bool | None = None,
     edited: bool | None = None,
+    parent_id: str | None = None,
+    item_ids: list[str] | None = None,
     limit: int | None = None,
 ) -> list[ItemSummary]:
+    query = _items_query(account=account, account_pks=account_pks, kind=kind, deleted=deleted,
+                         edited=edited, parent_id=parent_id, item_ids=item_ids)
+    if limit:
+        query = query.limit(limit)
+    return [
+        ItemSummary(
+            id=item.item_id,
+            platform=item.platform,
+            account=f"{acc.platform}:{acc.account_id}",
+            kind=item.kind,
+            parent_id=item.parent_id,
+            created_at=_iso(item.created_at),
+            first_seen_at=_iso(item.first_seen_at) or "",
+            deleted=item.deleted_at is not None,
+            versions=int(n),
+            text=text or "",
+        )
+        for item, acc, n, text in s.execute(query)
+    ]
+
+
+def count_items(s: Session, **filters: Any) -> int:
+    """How many items `list_items` would give without a limit (same filters)."""
+    return int(s.scalar(select(func.count()).select_from(_items_query(**filters).subquery())) or 0)
+
+
+def _items_query(
+    *,
+    account: str | None = None,
+    account_pks: list[int] | None = None,
+    kind: str | None = None,
+    deleted: bool | None = None,
+    edited: bool | None = None,
+    parent_id: str | None = None,
+    item_ids: list[str] | None = None,
+) -> Select[Any]:
     counts = (
         select(
             t.ItemVersion.item_pk,
@@ -122,23 +186,13 @@ def list_items(
         query = query.where(t.Item.deleted_at.is_not(None) if deleted else t.Item.deleted_at.is_(None))
     if edited is not None:
         query = query.where(counts.c.n > 1 if edited else counts.c.n == 1)
-    if limit:
-        query = query.limit(limit)
-    return [
-        ItemSummary(
-            id=item.item_id,
-            platform=item.platform,
-            account=f"{acc.platform}:{acc.account_id}",
-            kind=item.kind,
-            parent_id=item.parent_id,
-            created_at=_iso(item.created_at),
-            first_seen_at=_iso(item.first_seen_at) or "",
-            deleted=item.deleted_at is not None,
-            versions=int(n),
-            text=text or "",
-        )
-        for item, acc, n, text in s.execute(query)
-    ]
+    if account_pks is not None:
+        query = query.where(t.Item.account_pk.in_(account_pks))
+    if parent_id is not None:
+        query = query.where(t.Item.parent_id == parent_id)
+    if item_ids is not None:
+        query = query.where(t.Item.item_id.in_(item_ids))
+    return query
 
 
 def item_detail(s: Session, item_id: str) -> ItemDetail:
@@ -199,7 +253,11 @@ def item_detail(s: Session, item_id: str) -> ItemDetail:
         versions=len(versions),
         text=versions[-1].text if versions else "",
     )
-    return ItemDetail(summary, versions, tombstone, int(observations), media)
+    files = [v.warc["file"] for v in versions] + [m["file"] for m in media]
+    files += [tomb.evidence_file] if tomb is not None else []
+    evidence_files = {f for f in files if isinstance(f, str) and f}
+    return ItemDetail(summary, versions, tombstone, int(observations), media,
+                      failed_fixity=failed_fixity(s, evidence_files))
 
 
 def counts(s: Session) -> dict[str, int]:

@@ -274,3 +274,7 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Sibling modules add their models to Base.metadata (imported last: they import Base from here).
+from archiver.catalog import request_tables, search_tables  # noqa: E402, F401

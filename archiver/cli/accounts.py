@@ -6,8 +6,10 @@ import sys
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.safe_text import plain
 
 
 @click.group()
@@ -39,10 +41,10 @@ def accounts_add(ctx: click.Context, platform: str, account_id: str, name: str, 
     """
     from archiver.services.accounts import register_account
 
-    app = get_app(ctx)
+    app = get_app(ctx, create=True)
     row = register_account(app, platform, account_id, name=name, role=role, api_base=api_base,
                            token_env=token_env, token_file=token_file, replace=replace)
-    console.print(f"registered [bold]{row.label}[/] ({row.name})")
+    console.print(Text.assemble("registered ", plain(row.label, "bold"), " (", plain(row.name), ")"))
 
 
 @accounts.command("list")
@@ -62,10 +64,13 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    table = Table("id", "platform", "account", "name", "status", "last polled", "message", title="Accounts")
+    table = Table("id", "platform", title="Accounts")
+    table.add_column("account", overflow="fold")
+    for header in ("name", "status", "last polled", "message"):
+        table.add_column(header, overflow="fold")
     for d in data:
-        table.add_row(str(d["id"]), d["platform"], d["account"], d["name"], d["status"],
-                      (d["last_polled_at"] or "never")[:19], d["message"])
+        table.add_row(str(d["id"]), plain(d["platform"]), plain(d["account"]), plain(d["name"]),
+                      plain(d["status"]), (d["last_polled_at"] or "never")[:19], plain(d["message"]))
     console.print(table)
 
 
@@ -87,9 +92,14 @@ def accounts_check(ctx: click.Context, selector: str | None, as_json: bool) -> N
     if as_json:
         print_json([o.as_dict() for o in outcomes])
     else:
-        table = Table("account", "ok", "name on platform", "message", title="Account check")
+        table = Table(title="Account check")
+        table.add_column("account", overflow="fold")
+        table.add_column("ok")
+        table.add_column("name on platform", overflow="fold")
+        table.add_column("message", overflow="fold")
         for o in outcomes:
-            table.add_row(o.account, "yes" if o.ok else "[red]no[/]", o.display_name, o.message)
+            table.add_row(plain(o.account), "yes" if o.ok else Text("no", style="red"),
+                          plain(o.display_name), plain(o.message))
         console.print(table)
     if not all(o.ok for o in outcomes):
         sys.exit(1)

@@ -8,7 +8,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
+from archiver.cli.common import console, err_console, error_line, get_app, handle_errors, print_json
 
 
 @click.group()
@@ -39,7 +39,8 @@ def catalog_rebuild(ctx: click.Context, apply: bool, as_json: bool) -> None:
         report = rebuild_catalog(app, apply=apply, on_warc=lambda _name: bar.advance(task))
     if as_json:
         print_json({"warcs": report.warcs, "equal": report.equal, "applied": report.applied,
-                    "tables": [d.__dict__ for d in report.diffs]})
+                    "tables": [d.__dict__ for d in report.diffs],
+                    "unreadable": [u.__dict__ for u in report.unreadable]})
     else:
         table = Table("table", "live rows", "rebuilt rows", "only live", "only rebuilt",
                       title=f"Catalog rebuilt from {report.warcs} WARC files")
@@ -49,5 +50,11 @@ def catalog_rebuild(ctx: click.Context, apply: bool, as_json: bool) -> None:
         console.print("the rebuilt catalog equals the live one" if report.equal
                       else ("differences found; the catalog was replaced" if report.applied
                             else "[yellow]differences found[/]; run with --apply to replace the catalog"))
+    for bad in report.unreadable:  # skipped so the good ones were recovered; named, and exit 1
+        error_line(f"skipped unreadable object {bad.store_key}: {bad.message}")
+    if report.unreadable:
+        error_line(f"{len(report.unreadable)} stored objects could not be read and are not in the rebuilt "
+                   "catalog; restore them from a replica and run 'archiver catalog rebuild' again")
+        sys.exit(1)
     if not report.equal and not report.applied:
         sys.exit(1)

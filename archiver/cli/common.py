@@ -12,20 +12,33 @@ import click
 from rich.console import Console
 
 from archiver.app import App
+from archiver.cli.safe_text import one_line
 from archiver.core.errors import ArchiverError
 from archiver.core.settings import load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+# Platform text never reaches these as markup (see safe_text); emoji codes and rich's
+# highlighter are off so ":x:" or a URL in a comment prints as the record has it.
+console = Console(emoji=False, highlight=False)
+err_console = Console(stderr=True, emoji=False, highlight=False)
 
 
-def get_app(ctx: click.Context) -> App:
+def get_app(ctx: click.Context, *, create: bool = False, require: bool = True) -> App:
+    """The App for ARCHIVER_HOME. Only commands that may create an archive pass `create`
+    (or `require=False`, the demo, which makes its own); every other command refuses a home
+    that holds none (a mistyped ARCHIVER_HOME)."""
+    from archiver.services.archive_home import create_archive, require_archive
+
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
-        obj["app"] = App(load_settings())
+        settings = load_settings()
+        if require and not create:
+            require_archive(settings)
+        obj["app"] = App(settings)
         ctx.call_on_close(obj["app"].close)
+        if create:
+            create_archive(obj["app"])
     return obj["app"]
 
 
@@ -34,8 +47,9 @@ def print_json(data: Any) -> None:
 
 
 def error_line(message: str) -> None:
-    """One unwrapped line on stderr, whatever the terminal width, so scripts can grep it."""
-    click.secho(f"error: {message}", fg="red", err=True)
+    """One unwrapped line on stderr, whatever the terminal width, so scripts can grep it.
+    Platform text inside the message (an API's error text, a name) has its controls shown."""
+    click.secho(f"error: {one_line(message)}", fg="red", err=True)
 
 
 def handle_errors(func: F) -> F:

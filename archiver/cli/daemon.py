@@ -8,9 +8,11 @@ from archiver.cli.common import get_app, handle_errors
 
 
 @click.command()
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              help="Timestamped text lines, or one JSON object per line.")
 @click.pass_context
 @handle_errors
-def daemon(ctx: click.Context) -> None:
+def daemon(ctx: click.Context, log_format: str) -> None:
     """Capture every account on a schedule until stopped (SIGTERM or Ctrl-C).
 
     Each account is polled every daemon.poll_interval_minutes (default 15); throttled
@@ -24,5 +26,5 @@ def daemon(ctx: click.Context) -> None:
     from archiver.daemon.scheduler import run_daemon
 
     app = get_app(ctx)
-    setup_logging(app.settings.log_level)
+    setup_logging(app.settings.log_level, json_lines=log_format == "json")
     run_daemon(app)

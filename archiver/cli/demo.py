@@ -11,6 +11,7 @@ from rich.table import Table
 
 from archiver.cli.common import console, err_console, error_line, handle_errors
 from archiver.cli.poll import run_table
+from archiver.cli.safe_text import markup, plain
 
 if TYPE_CHECKING:
     from archiver.services.poll import RunReport
@@ -35,7 +36,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
 
     app = App(demo_settings(load_settings()))  # the demo's own settings, never the caller's
     ctx.call_on_close(app.close)
-    console.print(f"[bold]Demo[/]: sandbox platforms on 127.0.0.1, archive in {app.settings.home}")
+    console.print(f"[bold]Demo[/]: sandbox platforms on 127.0.0.1, archive in {markup(app.settings.home)}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("cycle 1", total=None)
@@ -43,7 +44,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
         def on_account(report: RunReport) -> None:
             bar.advance(task)
 
-        def on_cycle(cycle: int, reports: list) -> None:
+        def on_cycle(cycle: int, reports: list[RunReport]) -> None:
             bar.console.print(run_table(reports, f"Cycle {cycle} of {CYCLES}"))
             bar.update(task, description=f"cycle {cycle + 1}")
 
@@ -57,7 +58,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     summary.add_row("media files", str(a["media"]), "")
     summary.add_row("WARC files", str(a["warc_files"]), "")
     console.print(summary)
-    console.print(f"home: {app.settings.home}\ncatalog: {app.settings.catalog_url}\nstore: {app.store.url}")
+    console.print(plain(f"home: {app.settings.home}\ncatalog: {app.settings.catalog_url}\nstore: {app.store.url}"))
     console.print("next: [bold]archiver items list --deleted[/], [bold]archiver items show ID[/], "
                   "[bold]archiver warc list[/], [bold]archiver catalog rebuild[/]")
     mismatched = [k for k in ("items", "edits", "deletions") if a[k] != e[k]]

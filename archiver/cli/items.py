@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
-from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
+from archiver.cli.safe_text import one_line, plain
+from archiver.cli.tables import Cell, Column, fitted_table
+from archiver.services.items import DEFAULT_LIMIT
+
+if TYPE_CHECKING:
+    from archiver.catalog.queries import ItemSummary
 
 
 @click.group()
@@ -19,37 +28,49 @@ def items() -> None:
 @click.option("--kind", type=click.Choice(["post", "comment", "reply", "media", "profile"]), default=None)
 @click.option("--deleted/--not-deleted", default=None, help="Only deleted (or only live) items.")
 @click.option("--edited/--not-edited", default=None, help="Only items with more than one version.")
-@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@click.option("--limit", type=int, default=None, help=f"At most this many rows (default {DEFAULT_LIMIT}).")
+@click.option("--all", "all_", is_flag=True, help="Every matching item, however many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 @handle_errors
 def items_list(ctx: click.Context, account: str | None, kind: str | None, deleted: bool | None,
-               edited: bool | None, limit: int | None, as_json: bool) -> None:
-    """List captured items, newest first.
+               edited: bool | None, limit: int | None, all_: bool, as_json: bool) -> None:
+    """List captured items, newest first, a page at a time (--limit N, or --all).
 
     \b
     Example:
       archiver items list --account facebook:1000001 --deleted --json
+      archiver items list --all
     """
+    from archiver.core.errors import ConfigError
     from archiver.services.items import list_items
 
-    rows = list_items(get_app(ctx), account=account, kind=kind, deleted=deleted, edited=edited, limit=limit)
+    if all_ and limit is not None:
+        raise ConfigError("Give either --all or --limit N, not both.")
+    page = list_items(get_app(ctx), account=account, kind=kind, deleted=deleted, edited=edited,
+                      limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit))
+    rows = page.items
     if as_json:
         print_json([r.as_dict() for r in rows])
-        return
-    # Whole ids (folded, never cut) so one can be copied into 'items show'; text is a hint only.
-    table = Table(title=f"{len(rows)} items", box=box.SIMPLE_HEAD)
-    table.add_column("id", overflow="fold", ratio=3)
-    table.add_column("account", overflow="fold", ratio=2)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("created", no_wrap=True)
-    table.add_column("ver", justify="right", no_wrap=True)
-    table.add_column("del", no_wrap=True)
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=16)
-    for r in rows:
-        table.add_row(r.id, r.account, r.kind, (r.created_at or "")[:10], str(r.versions),
-                      "[red]yes[/]" if r.deleted else "", " ".join((r.text or "").split())[:60])
-    console.print(table)
+    else:
+        # Whole ids (folded, never cut) so one can be copied into 'items show'; text is a hint only.
+        title = f"{len(rows)} items" if not page.more else f"{len(rows)} of {page.total} items"
+        table = Table(title=title, box=box.SIMPLE_HEAD)
+        table.add_column("id", overflow="fold", ratio=3)
+        table.add_column("account", overflow="fold", ratio=2)
+        table.add_column("kind", no_wrap=True)
+        table.add_column("created", no_wrap=True)
+        table.add_column("ver", justify="right", no_wrap=True)
+        table.add_column("del", no_wrap=True)
+        table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=16)
+        for r in rows:
+            table.add_row(plain(r.id), plain(r.account), plain(r.kind), (r.created_at or "")[:10],
+                          str(r.versions), Text("yes", style="red") if r.deleted else "",
+                          plain(one_line(r.text)[:60]))
+        console.print(table)
+    if page.more:  # on stderr, so --json output stays a clean document
+        err_console.print(f"{page.more} more not shown: --limit {page.total} (or --all) lists them all; "
+                          "filters (--account, --kind, --deleted, --edited) narrow the list")
 
 
 @items.command("show")
@@ -58,7 +79,8 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
 @click.pass_context
 @handle_errors
 def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
-    """Show every version of ITEM_ID, its deletion evidence and WARC pointers.
+    """Show ITEM_ID: author, permalink, full text, its thread, and every version with its
+    time, deletion evidence and WARC pointers.
 
     \b
     Example:
@@ -71,17 +93,51 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
         print_json(detail.as_dict())
         return
     summ = detail.summary
-    console.print(f"[bold]{summ.platform} {summ.kind} {summ.id}[/] in {summ.account}; "
-                  f"created {summ.created_at}; seen {detail.observations} times")
-    table = Table("version", "observed", "sha256", "text", "WARC record", title="Versions")
-    for v in detail.versions:
-        table.add_row(str(v.version), v.observed_at[:19], v.content_sha256[:12], v.text[:70],
-                      f"{v.warc['file']}@{v.warc['offset']}")
-    console.print(table)
+    latest = detail.versions[-1] if detail.versions else None
+    console.print(Text.assemble(plain(f"{summ.platform} {summ.kind} ", "bold"), plain(summ.id, "bold"),
+                                " in ", plain(summ.account)))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column(overflow="fold")
+    facts.add_row("author", plain(latest.author if latest else ""))
+    facts.add_row("permalink", plain(latest.url if latest else ""))
+    facts.add_row("created", plain(summ.created_at or "unknown"))
+    facts.add_row("first seen", plain(summ.first_seen_at))
+    facts.add_row("seen", f"{detail.observations} times in {len(detail.versions)} versions")
     if detail.tombstone:
         tomb = detail.tombstone
-        console.print(f"[red]deleted[/]: detected {tomb['detected_at'][:19]} ({tomb['reason']}; {tomb['detail']}); "
-                      f"evidence {tomb['evidence']['file']}@{tomb['evidence']['offset']} "
-                      f"{tomb['evidence']['record_id']}")
+        ev = tomb["evidence"]
+        facts.add_row(Text("deleted", style="red"),
+                      plain(f"detected {tomb['detected_at'][:19]} ({tomb['reason']}; {tomb['detail']}); "
+                            f"evidence {ev['file']}@{ev['offset']} {ev['record_id']}"))
+    console.print(facts)
+    _thread(detail.parent, detail.replies)
+    for v in detail.versions:
+        console.print()
+        console.print(Text.assemble((f"version {v.version}", "bold"), f", observed {v.observed_at[:19]}",
+                                    " by ", plain(v.author), f"  sha256 {v.content_sha256[:12]}  ",
+                                    plain(f"{v.warc['file']}@{v.warc['offset']}", "dim")))
+        console.print(plain(v.text), soft_wrap=False)
     for m in detail.media:
-        console.print(f"media: {m['url']} ({m['size']} bytes) in {m['file']}@{m['offset']}")
+        console.print(plain(f"media: {m['url']} ({m['size']} bytes) in {m['file']}@{m['offset']}"))
+    for name, check in detail.failed_fixity.items():
+        console.print(Text.assemble(("fixity failed", "red"), ": evidence in ", plain(name),
+                                    f" failed its last check ({check['verdict']}, {check['checked_at'][:19]}); "
+                                    "restore it from a replica, see 'archiver verify'"))
+
+
+def _thread(parent: ItemSummary | None, replies: list[ItemSummary]) -> None:
+    """What the item answers and what answers it: ids whole, text as a one-line hint."""
+    if parent is None and not replies:
+        return
+    rows = ([("parent", parent)] if parent is not None else []) + [("reply", r) for r in replies]
+    columns = [Column(""), Column("id", key=True), Column("kind"), Column("created", drop=2),
+               Column("text", drop=1)]
+    cells: list[list[Cell]] = [[role, row.id, row.kind, (row.created_at or "")[:16], _hint(row.text)]
+                               for role, row in rows]
+    console.print(fitted_table(console, columns, cells, title="Thread"))
+
+
+def _hint(text: str, width: int = 28) -> str:
+    line = one_line(text)
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -15,9 +15,12 @@ from archiver.cli.catalog import catalog
 from archiver.cli.config import config
 from archiver.cli.daemon import daemon
 from archiver.cli.demo import demo
+from archiver.cli.export import export
 from archiver.cli.items import items
 from archiver.cli.poll import poll
-from archiver.cli.vault_commands import keys, verify
+from archiver.cli.requests import requests
+from archiver.cli.search import search
+from archiver.cli.vault_commands import init, keys, verify
 from archiver.cli.warcs import warc
 
 
@@ -41,6 +44,7 @@ def cli(verbose: int) -> None:
 
 
 # One line per command group (help lists them alphabetically).
+cli.add_command(init)
 cli.add_command(config)
 cli.add_command(accounts)
 cli.add_command(poll)
@@ -52,6 +56,9 @@ cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(audit)
 cli.add_command(daemon)
+cli.add_command(requests)
+cli.add_command(search)
+cli.add_command(export)
 
 
 def main() -> None:

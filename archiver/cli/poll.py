@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from archiver.cli.common import console, err_console, error_line, get_app, handle_errors, print_json
+from archiver.cli.tables import Column, fitted_table
+
+if TYPE_CHECKING:
+    from archiver.services.accounts import AccountInfo
+    from archiver.services.poll import RunReport
+
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 @click.command()
@@ -20,7 +30,8 @@ from archiver.cli.common import console, err_console, error_line, get_app, handl
 def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) -> None:
     """Capture every registered account once (the daemon runs the same code on a schedule).
 
-    Exits non-zero if any account could not be captured completely.
+    Exits non-zero if any account could not be captured completely. Ctrl-C stops after
+    saying what was kept; the next run stores what was cut short and captures the rest.
 
     \b
     Example:
@@ -30,14 +41,26 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
 
     poller = Poller(get_app(ctx))
     total = len(poller.accounts(selector))  # an unknown selector fails here, before the bar
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("capturing", total=total)
-        reports = poller.poll(
-            selector,
-            on_start=lambda account: bar.update(task, description=f"capturing {account.label}"),
-            on_account=lambda _report: bar.advance(task),
-        )
+    reports: list[RunReport] = []
+    current: list[AccountInfo] = []
+
+    def started(account: AccountInfo) -> None:
+        current[:] = [account]
+        bar.update(task, description=f"capturing {account.label}")
+
+    def finished(report: RunReport) -> None:
+        reports.append(report)
+        current.clear()
+        bar.advance(task)
+
+    try:
+        with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
+            task = bar.add_task("capturing", total=total)
+            poller.poll(selector, on_start=started, on_account=finished)
+    except KeyboardInterrupt:
+        _interrupted(reports, current[0] if current else None, total, as_json)
+        sys.exit(INTERRUPTED)
     if as_json:
         print_json([r.as_dict() for r in reports])
     else:
@@ -49,11 +72,27 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
         sys.exit(1)
 
 
-def run_table(reports: list, title: str) -> Table:
-    table = Table("account", "status", "requests", "new", "edited", "same", "deleted", "media",
-                  "WARCs", title=title)
-    for r in reports:
-        status = r.status if r.status == "complete" else f"[yellow]{r.status}[/]"
-        table.add_row(r.account, status, str(r.exchanges), str(r.new), str(r.edited), str(r.unchanged),
-                      str(r.deleted), str(r.media), str(len(r.warcs)))
-    return table
+def _interrupted(reports: list[RunReport], cut: AccountInfo | None, total: int, as_json: bool) -> None:
+    """What Ctrl-C left: the finished accounts are stored and indexed; the one being captured
+    stays in the spool, which the next run stores before capturing anything."""
+    if as_json:
+        print_json([r.as_dict() for r in reports])
+    elif reports:
+        console.print(run_table(reports, "Kept before the interruption"))
+    kept = f"{len(reports)} of {total} accounts were captured and stored"
+    if cut is not None:
+        kept += (f"; what was fetched for {cut.label} before the interruption stays in the spool, "
+                 "and the next run stores it")
+    error_line(f"interrupted: {kept}; run 'archiver poll --once' again to finish the rest")
+
+
+def run_table(reports: Sequence[RunReport], title: str) -> Table:
+    """One row per account, whole account labels at any width (see archiver.cli.tables)."""
+    columns = [Column("account", key=True), Column("status"), Column("requests", drop=5, justify="right"),
+               Column("new", justify="right"), Column("edited", drop=1, justify="right"),
+               Column("same", drop=3, justify="right"), Column("deleted", justify="right"),
+               Column("media", drop=4, justify="right"), Column("WARCs", drop=2, justify="right")]
+    rows = [[r.account, r.status if r.status == "complete" else Text(r.status, style="yellow"),
+             str(r.exchanges), str(r.new), str(r.edited), str(r.unchanged), str(r.deleted), str(r.media),
+             str(len(r.warcs))] for r in reports]
+    return fitted_table(console, columns, rows, title=title)

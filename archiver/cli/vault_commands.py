@@ -7,8 +7,10 @@ import sys
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from archiver.cli.common import console, err_console, error_line, get_app, handle_errors, print_json
+from archiver.cli.safe_text import plain
 
 
 @click.command("verify")
@@ -46,9 +48,12 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
     if as_json:
         print_json(report.as_dict())
     elif report.findings:
-        table = Table("WARC", "verdict", "explanation", title=f"{len(report.findings)} fixity findings")
+        table = Table(title=f"{len(report.findings)} fixity findings")
+        table.add_column("WARC", overflow="fold")
+        table.add_column("verdict")
+        table.add_column("explanation", overflow="fold")
         for f in report.findings:
-            table.add_row(f.name, f"[red]{f.verdict}[/]", f.explanation)
+            table.add_row(plain(f.name), plain(str(f.verdict), "red"), plain(f.explanation))
         console.print(table)
     if not as_json:
         share = "all" if report.sample_pct is None else f"a {report.sample_pct:g}% sample"
@@ -118,7 +123,7 @@ def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as
         table.add_row("removed", ", ".join(report.removed_key_ids) or "none")
         console.print(table)
         for failure in report.failures[:10]:
-            console.print(f"[red]failed[/] {failure.object_id}: {failure.message}")
+            console.print(Text.assemble(("failed", "red"), " ", plain(f"{failure.object_id}: {failure.message}")))
         console.print(f"next: {report.next_step()}")
     if report.failed:
         error_line(f"{report.failed} objects were not rewrapped; {report.next_step()}")
@@ -126,6 +131,59 @@ def keys_rotate(ctx: click.Context, remove_old: bool, to_kms_key: str | None, as
     if remove_old and report.provider == "key-file" and not report.removed_key_ids and report.old_key_ids:
         error_line(f"old keys were kept: {report.next_step()}")
         sys.exit(1)
+
+
+@click.command("init")
+@click.pass_context
+@handle_errors
+def init(ctx: click.Context) -> None:
+    """Create an archive in ARCHIVER_HOME: folders, catalog and (without KMS) the key file.
+
+    Read commands refuse a folder that holds no archive, so a mistyped ARCHIVER_HOME is never
+    mistaken for an empty archive. Back up the key file at once (docs/operations.md).
+
+    \b
+    Example:
+      ARCHIVER_HOME=/srv/archive archiver init
+    """
+    from archiver.core.settings import load_settings
+    from archiver.services.archive_home import holds_archive
+
+    existed = holds_archive(load_settings())
+    app = get_app(ctx, create=True)
+    if existed:
+        click.echo(f"{app.settings.home} already holds an archive; nothing changed")
+        return
+    click.echo(f"created an archive in {app.settings.home}")
+    if app.settings.vault.kms_key_id:
+        click.echo(f"data keys are wrapped by AWS KMS key {app.settings.vault.kms_key_id}")
+    else:
+        click.echo(f"key file: {app.settings.key_file} (back it up now, apart from the archive)")
+
+
+@keys.command("init")
+@click.option("--force", is_flag=True,
+              help="Even though stored objects need a lost key file (they stay unreadable).")
+@click.pass_context
+@handle_errors
+def keys_init(ctx: click.Context, force: bool) -> None:
+    """Create the key file of an archive that has none (never replaces one).
+
+    Refused when the archive already holds objects encrypted under a key file: restore that
+    file from backup instead. --force is only for a key file lost for good.
+
+    \b
+    Example:
+      archiver keys init
+    """
+    from archiver.services.archive_home import init_key_file
+
+    app = get_app(ctx)
+    created = init_key_file(app, force=force)
+    if created is None:
+        click.echo(f"key file {app.settings.key_file} already exists; nothing changed")
+    else:
+        click.echo(f"created key file {created}; back it up now, apart from the archive")
 
 
 @keys.command("init-export")

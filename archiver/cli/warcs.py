@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.table import Table
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.tables import Column, fitted_table
 
 
 @click.group()
@@ -33,10 +33,11 @@ def warc_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
-    table = Table("name", "records", "bytes", "sha256", "stored as", title=f"{len(rows)} WARC files in {app.store.url}")
-    for r in rows:
-        table.add_row(r.name, str(r.records), str(r.size), r.sha256[:16], r.store_key)
-    console.print(table)
+    # Whole names (they are what 'warc cat' takes); narrow terminals lose the key and digest first.
+    columns = [Column("name", key=True), Column("records", justify="right"), Column("bytes", drop=1, justify="right"),
+               Column("sha256", drop=2), Column("stored as", drop=3)]
+    console.print(fitted_table(console, columns, [[r.name, str(r.records), str(r.size), r.sha256[:16], r.store_key]
+                                                  for r in rows], title=f"{len(rows)} WARC files in {app.store.url}"))
 
 
 @warc.command("cat")

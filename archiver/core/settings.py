@@ -7,10 +7,11 @@ for configuration; the CLI builds Settings once and passes it down.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +25,14 @@ SECRET_MARKERS = ("token", "secret", "password", "key")
 
 
 class ConnectorSettings(BaseModel):
-    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`."""
+    """Per-platform overrides; the sandbox and self-hosted instances need `api_base`.
+
+    Keys beyond these are kept for the platform's own settings model
+    (connectors.common.PlatformSettings), which refuses the ones it does not know."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model_config = ConfigDict(extra="forbid")
 
     api_base: str | None = Field(None, description="API base URL (tests point it at 127.0.0.1)")
     api_version: str | None = Field(None, description="API version, e.g. v21.0 for Graph API")
@@ -34,6 +42,8 @@ class ConnectorSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str | None = Field(None, description="file:///path or s3://bucket/prefix; default: HOME/store")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto)")
     s3_region: str | None = Field(None, description="AWS region of the bucket")
@@ -47,6 +57,8 @@ class StorageSettings(BaseModel):
 
 
 class VaultSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     key_file: Path | None = Field(None, description="Key-encryption key file; default HOME/keys/kek.json")
     kms_key_id: str | None = Field(None, description="AWS KMS key id or ARN; overrides the key file")
     kms_region: str | None = Field(None, description="Region of the KMS key")
@@ -57,6 +69,8 @@ class VaultSettings(BaseModel):
 
 
 class CaptureSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     warc_max_bytes: int = Field(1_000_000_000, ge=1_000_000, description="Roll WARCs at this size")
     max_retries: int = Field(4, ge=0, le=10, description="Retries for 5xx and network errors")
     backoff_base: float = Field(1.0, ge=0.0, description="First retry delay in seconds (doubles)")
@@ -69,6 +83,8 @@ class CaptureSettings(BaseModel):
 
 
 class DaemonSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     poll_interval_minutes: float = Field(15.0, gt=0, description="How often each account is captured")
     tick_seconds: float = Field(30.0, gt=0, description="How often the daemon looks for due accounts")
     lease_minutes: float = Field(
@@ -81,13 +97,17 @@ class Settings(BaseSettings):
         env_prefix="ARCHIVER_",
         env_nested_delimiter="__",
         toml_file="archiver.toml",
-        extra="ignore",
+        extra="forbid",  # a misspelt key in archiver.toml or ARCHIVER_* is an error, never ignored
     )
 
     home: Path = Field(Path("archive"), description="Folder that holds all archiver state")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in HOME")
-    district: str = Field("Demo School District", description="Name written into every WARC")
-    state: str = Field("WA", description="US state whose retention schedule applies")
+    district: str | None = Field(
+        None, description="District name written into every WARC; required before capture"
+    )
+    state: str | None = Field(
+        None, description="US state whose retention schedule applies (e.g. WA); required before capture"
+    )
     log_level: str = Field("INFO")
     storage: StorageSettings = Field(default_factory=StorageSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
@@ -105,9 +125,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("ARCHIVER_CONFIG", "archiver.toml"))
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        check_environment(os.environ)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path(os.environ))
         return (init_settings, env_settings, toml)
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlalchemy_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)
+        return value
 
     @field_validator("home")
     @classmethod
@@ -138,7 +165,7 @@ class Settings(BaseSettings):
         """Create HOME and its folders, or say clearly why we cannot."""
         try:
             for folder in (self.home, self.spool_dir):
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # only this user reads it
             probe = self.home / ".write-probe"
             probe.write_bytes(b"")
             probe.unlink()
@@ -156,6 +183,73 @@ class Settings(BaseSettings):
         if data.get("database_url"):
             data["database_url"] = mask_url(data["database_url"])
         return _mask(data)
+
+
+ENV_PREFIX = "ARCHIVER_"
+NOT_SETTINGS = ("ARCHIVER_CONFIG",)  # variables the archiver reads that are not settings
+NOT_SETTINGS_PREFIXES = ("ARCHIVER_TEST_",)  # the test suite's own (e.g. its PostgreSQL URL)
+DATABASE_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """ConfigError naming the first ARCHIVER_* variable that is no setting (a typo is never
+    silently ignored). Unknown keys below a known section are refused by the models."""
+    fields = set(Settings.model_fields)
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS or upper.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        top = upper[len(ENV_PREFIX):].split("__", 1)[0].lower()
+        if top not in fields:
+            raise ConfigError(
+                f"Unknown setting in the environment: {name} (ARCHIVER_* variables name settings "
+                "such as ARCHIVER_HOME or ARCHIVER_CAPTURE__TIMEOUT; see 'archiver config show'); "
+                "fix or unset it"
+            )
+
+
+def config_path(environ: Mapping[str, str]) -> Path:
+    """archiver.toml, or the file ARCHIVER_CONFIG names, which must then exist."""
+    named = environ.get("ARCHIVER_CONFIG")
+    path = Path(named or "archiver.toml").expanduser()
+    if path.is_dir():
+        raise ConfigError(f"The configuration file {path} is a directory; point ARCHIVER_CONFIG at a TOML file")
+    if named is not None and not path.is_file():
+        raise ConfigError(
+            f"The configuration file {path} (ARCHIVER_CONFIG) does not exist; fix the path or unset ARCHIVER_CONFIG"
+        )
+    return path
+
+
+def check_database_url(url: str) -> None:
+    """ValueError (one line) unless `url` is a SQLAlchemy URL for SQLite or PostgreSQL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        parsed = None
+    driver = parsed.drivername if parsed is not None else ""
+    if driver not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        shown = mask_url(url) if parsed is not None else url[:60]
+        raise ValueError(f"'{shown}' is not a supported database URL; use {DATABASE_URL_FORMS}")
+
+
+def missing_for_capture(settings: Settings) -> list[str]:
+    """Settings that must be written explicitly before anything is captured."""
+    examples = {"district": 'district = "Lincoln County School District"', "state": 'state = "WA"'}
+    return [examples[name] for name in ("district", "state") if not getattr(settings, name)]
+
+
+def require_capture_settings(settings: Settings) -> None:
+    """Refuse to capture with the district or state unset: they are written into every WARC."""
+    missing = missing_for_capture(settings)
+    if missing:
+        raise ConfigError(
+            "Before capturing, write " + " and ".join(missing)
+            + " in archiver.toml (or set ARCHIVER_DISTRICT / ARCHIVER_STATE); they go into every WARC"
+        )
 
 
 def _mask(value: Any, key: str = "") -> Any:
@@ -187,12 +281,21 @@ def load_settings(**overrides: Any) -> Settings:
 
     try:
         return Settings(**overrides)
+    except ConfigError:
+        raise
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        if first.get("type") == "extra_forbidden":
+            raise ConfigError(
+                f"Unknown setting {where}{more}; fix or remove it in archiver.toml or the matching "
+                "ARCHIVER_* variable (see 'archiver config show' for the known settings)",
+                detail=str(exc),
+            ) from exc
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
         raise ConfigError(
-            f"Invalid setting {where}: {first.get('msg', 'invalid value')}{more}; "
+            f"Invalid setting {where}: {message}{more}; "
             "fix it in archiver.toml or the matching ARCHIVER_* variable",
             detail=str(exc),
         ) from exc

@@ -31,6 +31,7 @@ class DaemonState:
     stop: threading.Event = field(default_factory=threading.Event)
     worker: str = field(default_factory=worker_id)
     cycles: int = 0
+    signal_name: str = ""  # the signal that asked the daemon to stop, for the log
     reports: list[RunReport] = field(default_factory=list)
 
 
@@ -66,8 +67,10 @@ def tick(app: App, poller: Poller, state: DaemonState) -> None:
         finally:
             release(app, state.worker, account.id)
         state.reports.append(report)
-        log.info("captured %s: %s (%d new, %d edited, %d deleted)", report.account, report.status,
-                 report.new, report.edited, report.deleted)
+        log.log(logging.INFO if report.status == "complete" else logging.WARNING,
+                "captured %s: %s (%d new, %d edited, %d deleted, %d WARCs)%s", report.account,
+                report.status, report.new, report.edited, report.deleted, len(report.warcs),
+                f": {report.message}" if report.message else "")
     state.cycles += 1
 
 
@@ -88,12 +91,19 @@ def _run(app: App, poller: Poller, state: DaemonState, install_signals: bool) ->
         next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id="capture",
     )
     if install_signals:
+        def on_signal(signum: int, _frame: object) -> None:
+            state.signal_name = signal.Signals(signum).name  # logged by the main loop, not here
+            state.stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: state.stop.set())
+            signal.signal(sig, on_signal)
     scheduler.start()
-    log.info("daemon started: polling every %s minutes", app.settings.daemon.poll_interval_minutes)
+    log.info("daemon started as worker %s: polling every %s minutes, home %s", state.worker,
+             app.settings.daemon.poll_interval_minutes, app.settings.home)
     try:
         state.stop.wait()
+        if state.signal_name:
+            log.info("received %s: finishing the account being captured, then stopping", state.signal_name)
     finally:
         scheduler.shutdown(wait=True)  # lets a running tick finish its current account
         log.info("daemon stopped after %d ticks", state.cycles)

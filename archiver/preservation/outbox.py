@@ -71,7 +71,7 @@ class Outbox:
     def exclusive(self) -> Iterator[None]:
         """Hold the spool for this process: the sweep must never touch a WARC that another
         process is still writing. The OS releases the lock if the process dies."""
-        self.spool.mkdir(parents=True, exist_ok=True)
+        self.spool.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.spool / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:

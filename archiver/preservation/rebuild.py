@@ -7,6 +7,7 @@ derived tables (everything but account registrations and run bookkeeping) with t
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,12 +20,17 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.indexer import WarcFacts, WarcIndexer
-from archiver.preservation.outbox import ENC_SUFFIX
+from archiver.catalog.search_tables import SearchDoc
+from archiver.core.errors import ArchiverError
+from archiver.preservation.outbox import ENC_SUFFIX, vault_context
 from archiver.preservation.reading import StoredWarc, plaintext_reader
-from archiver.storage.base import StoredObject
+from archiver.preservation.wrapped_keys import choose_wrap
+from archiver.storage.base import NoSuchObject, StoredObject
 from archiver.vault import read_header
 from archiver.vault.io import PlaintextReader
 from archiver.warc.reader import iter_records
+
+log = logging.getLogger(__name__)
 
 DERIVED = (t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture, t.CaptureWarning, t.WarcFile)
 
@@ -42,15 +48,29 @@ class TableDiff:
         return not self.only_live and not self.only_rebuilt
 
 
+@dataclass(frozen=True)
+class UnreadableWarc:
+    """A stored object the rebuild had to skip, and why (one line)."""
+
+    store_key: str
+    message: str
+
+
 @dataclass
 class RebuildReport:
     warcs: int
     diffs: list[TableDiff]
     applied: bool = False
+    # Skipped, never fatal: one damaged object must not block recovery of the good ones.
+    unreadable: list[UnreadableWarc] = field(default_factory=list)
 
     @property
     def equal(self) -> bool:
         return all(d.equal for d in self.diffs)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unreadable
 
 
 def stored_warc_keys(app: App) -> list[str]:
@@ -63,40 +83,69 @@ def _name_of(key: str) -> str:
     return name[: -len(ENC_SUFFIX)] if name.endswith(ENC_SUFFIX) else name
 
 
-def index_all(app: App, catalog: Catalog, keys: Iterable[str],
-              progress: Callable[[str], None] | None = None) -> int:
-    """Index stored WARCs into `catalog`, decrypting with the live catalog's wrapped keys where
-    it has them (they are the current ones after a rotation) and the header's otherwise."""
+Wraps = dict[str, tuple[str | None, bytes | None]]
+
+
+def live_wraps(app: App) -> Wraps:
+    """The live catalog's wrapped keys by WARC name (the current ones after a rotation)."""
     with app.catalog.session() as s:
-        known = {row.name: (row.key_id, row.wrapped_key) for row in s.scalars(select(t.WarcFile))}
+        return {row.name: (row.key_id, row.wrapped_key) for row in s.scalars(select(t.WarcFile))}
+
+
+def index_all(app: App, catalog: Catalog, keys: Iterable[str],
+              progress: Callable[[str], None] | None = None, *, known: Wraps | None = None,
+              unreadable: list[UnreadableWarc] | None = None) -> int:
+    """Index stored WARCs into `catalog`; returns how many were indexed.
+
+    Each object is decrypted with the live catalog's wrapped key where it has one, else with
+    the newest wrap sidecar the current key material opens, else the header's (so the store
+    alone suffices after a rotation removed old keys). An object that cannot be read is
+    skipped and added to `unreadable` (its rows roll back); the others are indexed.
+    """
+    known = live_wraps(app) if known is None else known
     count = 0
     for key in keys:
-        name = _name_of(key)
-        head = app.store.head(key)
-        assert head is not None
-        key_id, wrapped = known.get(name, (None, None))
-        if not wrapped and key.endswith(ENC_SUFFIX):
-            with app.store.open(key) as fh:
-                header = read_header(fh)
-            key_id, wrapped = header.key_id, header.wrapped_key
-        warc = StoredWarc(name, key, head.size, key_id, wrapped)
-        reader = plaintext_reader(app.store, app.keys, warc)
-
-        def facts(reader: PlaintextReader = reader, head: StoredObject = head, key: str = key,
-                  key_id: str | None = key_id, wrapped: bytes | None = wrapped, name: str = name) -> WarcFacts:
-            reader.drain()
-            return WarcFacts(
-                name=name, size=reader.size, sha256=reader.sha256.hexdigest(), store_key=key,
-                stored_at=app.clock.now(), object_size=head.size, object_sha256=head.sha256,
-                key_id=key_id, wrapped_key=wrapped,
-            )
-
-        with catalog.session() as s:
-            WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)
-        count += 1
+        try:
+            _index_one(app, catalog, key, known)
+        except Exception as exc:  # noqa: BLE001 - a damaged object (any parser or vault error) is reported, not fatal
+            message = exc.message if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
+            log.error("cannot rebuild from %s: %s", key, message)
+            if unreadable is None:
+                raise
+            unreadable.append(UnreadableWarc(key, message.splitlines()[0] if message else type(exc).__name__))
+        else:
+            count += 1
         if progress:
-            progress(name)
+            progress(_name_of(key))
     return count
+
+
+def _index_one(app: App, catalog: Catalog, key: str, known: Wraps) -> None:
+    name = _name_of(key)
+    head = app.store.head(key)
+    if head is None:
+        raise NoSuchObject(f"{key} vanished from the store during the rebuild")
+    key_id, wrapped = known.get(name, (None, None))
+    if not wrapped and key.endswith(ENC_SUFFIX):
+        with app.store.open(key) as fh:
+            header = read_header(fh)
+        chosen = choose_wrap(app.store, app.keys, key, vault_context(name), header)
+        if chosen is not None:
+            key_id, wrapped = chosen.wrapped.key_id, chosen.wrapped.wrapped
+    warc = StoredWarc(name, key, head.size, key_id, wrapped)
+    reader = plaintext_reader(app.store, app.keys, warc)
+
+    def facts(reader: PlaintextReader = reader, head: StoredObject = head, key: str = key,
+              key_id: str | None = key_id, wrapped: bytes | None = wrapped, name: str = name) -> WarcFacts:
+        reader.drain()
+        return WarcFacts(
+            name=name, size=reader.size, sha256=reader.sha256.hexdigest(), store_key=key,
+            stored_at=app.clock.now(), object_size=head.size, object_sha256=head.sha256,
+            key_id=key_id, wrapped_key=wrapped,
+        )
+
+    with catalog.session() as s:
+        WarcIndexer(s, app.connector).index(name, iter_records(reader, name), facts)
 
 
 def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
@@ -131,6 +180,12 @@ def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
                 (w.run_id, w.code, w.item_id, w.warc_file, w.warc_offset)
                 for w in s.scalars(select(t.CaptureWarning))
             },
+            "search_docs": {  # the full-text index over every version
+                (*items[v.item_pk], v.version_no, body)
+                for v, body in s.execute(
+                    select(t.ItemVersion, SearchDoc.body)
+                    .outerjoin(SearchDoc, SearchDoc.version_pk == t.ItemVersion.id))
+            },
             "warc_files": {
                 (w.name, w.sha256, w.size, w.records, w.store_key) for w in s.scalars(select(t.WarcFile))
             },
@@ -152,18 +207,23 @@ def compare(live: Catalog, rebuilt: Catalog, examples: int = 5) -> list[TableDif
 
 
 def rebuild(app: App, *, apply: bool = False, progress: Callable[[str], None] | None = None) -> RebuildReport:
+    """Index every stored WARC into a scratch catalog and compare; unreadable objects are
+    skipped and listed in the report (the caller exits non-zero), never fatal."""
     keys = stored_warc_keys(app)
+    known = live_wraps(app)  # read once: `apply` empties the table it comes from
+    unreadable: list[UnreadableWarc] = []
     with tempfile.TemporaryDirectory(prefix="archiver-rebuild-") as scratch:
         scratch_catalog = open_catalog(f"sqlite:///{Path(scratch) / 'rebuilt.sqlite'}")
         try:
-            count = index_all(app, scratch_catalog, keys, progress)
-            report = RebuildReport(count, compare(app.catalog, scratch_catalog))
+            count = index_all(app, scratch_catalog, keys, progress, known=known, unreadable=unreadable)
+            report = RebuildReport(count, compare(app.catalog, scratch_catalog), unreadable=unreadable)
         finally:
             scratch_catalog.dispose()
     if apply and not report.equal:
+        bad = {u.store_key for u in unreadable}
         with app.catalog.session() as s:
             for table in DERIVED:
                 s.execute(delete(table))
-        index_all(app, app.catalog, keys, progress)
+        index_all(app, app.catalog, [k for k in keys if k not in bad], known=known, unreadable=[])
         report.applied = True
     return report

@@ -15,6 +15,7 @@ from archiver.core.credentials import read_token, token_ref
 from archiver.core.errors import ArchiverError, ConfigError
 from archiver.core.models import AccountRef
 from archiver.warc.rolling import RollingWarc
+from connectors import resolve_alias
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,11 @@ def register_account(
     token_file: str | None = None,
     replace: bool = False,
 ) -> AccountInfo:
-    connector = app.connector(platform)  # ConfigError for an unknown platform
-    account_id = connector.normalize_account_id(raw_id)
+    platform, raw_id = resolve_alias(platform, raw_id)  # `wordpress SITE` is `feeds wp:SITE`
+    connector = app.connector(platform)  # ConfigError for an unknown platform, naming the known ones
+    account_id = check_account_id(platform, connector.normalize_account_id(raw_id))
     ref = token_ref(token_env, token_file)
-    base = (api_base or app.settings.connector(platform).api_base or "").rstrip("/")
+    given_base = check_api_base(api_base.rstrip("/")) if api_base else None
     with app.catalog.session() as s:
         row = s.scalar(
             select(t.Account).where(t.Account.platform == platform, t.Account.account_id == account_id)
@@ -92,12 +94,45 @@ def register_account(
             s.add(row)
         row.name = name or row.name or account_id
         row.role = role or row.role
-        row.api_base = base
+        # A field not given keeps what the registration had (a sandbox or self-hosted base is
+        # never reset to the public API); a new registration takes the configured default.
+        if given_base is not None:
+            row.api_base = given_base
+        elif not row.api_base:
+            row.api_base = (app.settings.connector(platform).api_base or "").rstrip("/")
         row.token_ref = ref or row.token_ref
         if replace:  # a person changed the registration: try it afresh
             row.status, row.status_message, row.next_poll_after = "new", "", None
         s.flush()
         return AccountInfo.of(row)
+
+
+MAX_ACCOUNT_ID_BYTES = 200  # one store key segment and file name, with room to spare
+MAX_API_BASE_CHARS = 512  # the catalog column
+
+
+def check_account_id(platform: str, account_id: str) -> str:
+    """Refuse at registration an id that would fail (or escape a folder) at the first poll."""
+    if not account_id or any(ord(c) < 32 or ord(c) == 127 for c in account_id):
+        raise ConfigError(f"The {platform} account id {account_id!r} is empty or holds control characters")
+    if ".." in account_id.replace("\\", "/").split("/"):
+        raise ConfigError(f"The {platform} account id {account_id!r} contains a '..' path segment; "
+                          "give the account's own id, handle or URL")
+    if len(account_id.encode("utf-8")) > MAX_ACCOUNT_ID_BYTES:
+        raise ConfigError(f"The {platform} account id {account_id[:40]!r}... is longer than "
+                          f"{MAX_ACCOUNT_ID_BYTES} bytes; give a shorter id or URL")
+    return account_id
+
+
+def check_api_base(api_base: str) -> str:
+    """An http(s) URL of catalog size, so a typo fails here and not at the first poll."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(api_base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(api_base) > MAX_API_BASE_CHARS:
+        raise ConfigError(f"--api-base {api_base[:60]!r} is not an http(s) URL of at most "
+                          f"{MAX_API_BASE_CHARS} characters; give e.g. https://mastodon.example.org")
+    return api_base
 
 
 def list_accounts(app: App) -> list[AccountInfo]:
@@ -140,8 +175,7 @@ def check_account(app: App, account: AccountInfo) -> CheckOutcome:
             warc=rolling,
             clock=app.clock,
             settings=app.settings.capture,
-            auth_style=connector.auth_style,
-            token=token,
+            auth=connector.auth(token),
             platform=account.platform,
             account=account.account_id,
         )

@@ -19,6 +19,7 @@ from archiver.core.settings import ConnectorSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
 from archiver.sandbox.server import SandboxServer
 from archiver.services.accounts import register_account
+from archiver.services.archive_home import create_archive
 from archiver.services.poll import Poller, RunReport
 from connectors import CONNECTORS, load_sandbox
 
@@ -52,7 +53,10 @@ def demo_settings(settings: Settings) -> Settings:
             if name in settings.connectors else ConnectorSettings(min_retry_seconds=_DEMO_RETRY_FLOOR))
         for name in {*CONNECTORS, *settings.connectors}
     }
-    return settings.model_copy(update={"connectors": connectors})
+    # The demo's archive is not a district's: it may name a made-up one.
+    return settings.model_copy(update={"connectors": connectors,
+                                       "district": settings.district or "Demo School District",
+                                       "state": settings.state or "WA"})
 
 
 def _check_home(app: App) -> None:
@@ -75,7 +79,7 @@ def _start(platform: str, app: App) -> DemoPlatform:
     sandbox.bind(server.url)
     accounts = sandbox.demo_accounts()
     tokens = app.settings.home / "demo-tokens"
-    tokens.mkdir(parents=True, exist_ok=True)
+    tokens.mkdir(parents=True, exist_ok=True, mode=0o700)
     for account in accounts:
         token_file = None
         if account.token:
@@ -104,7 +108,10 @@ def run_demo(
     on_account: Callable[[RunReport], None] | None = None,
 ) -> DemoResult:
     _check_home(app)
-    app.settings.ensure_home()
+    # The demo's archive is not a district's: it may name a made-up one.
+    app.settings.district = app.settings.district or "Demo School District"
+    app.settings.state = app.settings.state or "WA"
+    create_archive(app)  # the home, its catalog and, for a key-file archive, its key file
     (app.settings.home / MARKER).write_text("created by 'archiver demo'\n")
     chosen = platforms or sorted(CONNECTORS)
     started: list[DemoPlatform] = []

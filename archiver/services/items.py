@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from archiver.app import App
 from archiver.catalog import queries
 from archiver.catalog.queries import ItemDetail, ItemSummary
+from archiver.core.errors import ConfigError
+from archiver.services.accounts import select_accounts
+
+DEFAULT_LIMIT = 50  # a screenful or two; --limit N or --all for more
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a listing and how many items match in all."""
+
+    items: list[ItemSummary]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.items)
 
 
 def list_items(
@@ -14,14 +33,32 @@ def list_items(
     kind: str | None = None,
     deleted: bool | None = None,
     edited: bool | None = None,
-    limit: int | None = None,
-) -> list[ItemSummary]:
-    """Items newest first, filtered; `limit` None means all of them."""
+    limit: int | None = DEFAULT_LIMIT,
+) -> ItemPage:
+    """Items newest first, filtered; `limit` None means all of them.
+
+    `account` selects like `poll --account` (id, platform:id, account id or name) and is the
+    same error when it matches no registered account, so a typo never reads as "0 items"."""
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be 1 or more (not {limit}); use --all to list every item")
+    pks = [a.id for a in select_accounts(app, account)] if account is not None else None
     with app.catalog.session() as s:
-        return queries.list_items(s, account=account, kind=kind, deleted=deleted, edited=edited, limit=limit)
+        rows = queries.list_items(s, account_pks=pks, kind=kind, deleted=deleted, edited=edited, limit=limit)
+        total = len(rows) if limit is None or len(rows) < limit else queries.count_items(
+            s, account_pks=pks, kind=kind, deleted=deleted, edited=edited)
+    return ItemPage(rows, total)
 
 
 def show_item(app: App, item_id: str) -> ItemDetail:
-    """Every version of one item, its deletion evidence and WARC pointers."""
+    """Every version of one item, its deletion evidence and WARC pointers, and its thread:
+    the item it answers and the replies to it."""
     with app.catalog.session() as s:
-        return queries.item_detail(s, item_id)
+        detail = queries.item_detail(s, item_id)
+        summary = detail.summary
+        parent = None
+        if summary.parent_id:
+            parent = next((p for p in queries.list_items(s, item_ids=[summary.parent_id])
+                           if p.platform == summary.platform), None)
+        replies = [r for r in queries.list_items(s, parent_id=summary.id) if r.platform == summary.platform]
+    replies.sort(key=lambda r: (r.created_at or "", r.id))
+    return dataclasses.replace(detail, parent=parent, replies=replies)

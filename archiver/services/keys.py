@@ -1,7 +1,9 @@
 """`archiver keys rotate`: put every object's data key under a new key-encryption key (KEK).
 
 Rotation rewraps the wrapped data keys kept in the catalog (kilobytes per object) and never
-touches a stored object: their headers keep the wrap from the day they were written, and
+rewrites a stored object: each new wrap is also stored beside its object as a write-once wrap
+sidecar (archiver.preservation.wrapped_keys), so the store alone plus the current key reads
+everything after old keys are removed. Headers keep the wrap from the day they were written, and
 `archiver.preservation.reading` always prefers the catalog's copy. Rows are committed in batches, so an
 interrupted rotation leaves each row under either the old or the new KEK, both still valid.
 
@@ -30,6 +32,7 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.core.errors import ArchiverError, CatalogError, ConfigError
 from archiver.preservation.outbox import ENC_SUFFIX, vault_context
+from archiver.preservation.wrapped_keys import put_sidecar
 from archiver.storage.base import NoSuchObject
 from archiver.vault import (
     KeyFileProvider,
@@ -221,7 +224,8 @@ def _rewrap_catalog(app: App, old: KeyProvider, new: KeyProvider, report: Rotati
     while True:
         with app.catalog.session() as s:
             rows = list(s.execute(
-                select(t.WarcFile.id, t.WarcFile.name, t.WarcFile.wrapped_key, t.WarcFile.key_id)
+                select(t.WarcFile.id, t.WarcFile.name, t.WarcFile.wrapped_key, t.WarcFile.key_id,
+                       t.WarcFile.store_key)
                 .where(t.WarcFile.id > last_id, *_has_wrap()).order_by(t.WarcFile.id).limit(batch_size)
             ))
         if not rows:
@@ -255,12 +259,28 @@ def _rewrap_catalog(app: App, old: KeyProvider, new: KeyProvider, report: Rotati
             part.rewrapped -= len(changed)
             part.failures.extend(RewrapFailure(name, "the row changed during the rotation; run it again")
                                  for name in changed)
+            _store_sidecars(app, {n: w for n, w in new_wraps.items() if n not in changed}, read, part)
         report.rewrapped += part.rewrapped
         report.already_current += part.already_current
         report.failed += part.failed
         report.failures.extend(part.failures)
         if on_batch:
             on_batch(len(rows))
+
+
+def _store_sidecars(app: App, wraps: dict[str, WrappedKey], read: dict[str, Any], part: Any) -> None:
+    """Keep each new wrap beside its object in the store too (never overwriting an older
+    sidecar), so the store alone reads everything once the old key is removed. Written after
+    the catalog row changed, never for a row a disposition emptied meanwhile. A failure here
+    keeps the old keys (the header still opens the object) until a later rotation succeeds."""
+    now = app.clock.now()
+    for name, wrapped in wraps.items():
+        try:
+            put_sidecar(app.store, name, read[name].store_key, wrapped, now)
+        except ArchiverError as exc:
+            part.failed += 1
+            part.rewrapped -= 1
+            part.failures.append(RewrapFailure(name, f"wrap sidecar not stored: {exc.message}"))
 
 
 def _header_only(app: App, key_ids: set[str]) -> int:

@@ -31,6 +31,7 @@ from archiver.core.errors import (
     NeedsAttention,
     TryLater,
 )
+from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.services.accounts import AccountInfo, select_accounts
 from archiver.warc.fields import (
@@ -131,6 +132,7 @@ class Poller:
     def _poll_account(self, account: AccountInfo, run_id: str) -> RunReport:
         app, clock = self.app, self.app.clock
         try:
+            require_capture_settings(app.settings)
             connector = app.connector(account.platform)
             token = read_token(account.token_ref, label=account.label)
         except ArchiverError as exc:
@@ -145,7 +147,7 @@ class Poller:
             INFO_ROLE: account.role,
             INFO_API_BASE: account.api_base,
             INFO_RUN: run_id,
-            INFO_DISTRICT: app.settings.district,
+            INFO_DISTRICT: app.settings.district or "",  # checked set by require_capture_settings
             INFO_REDACTION: REDACTION_POLICY,
         }
         rolling = RollingWarc(
@@ -159,11 +161,10 @@ class Poller:
             warc=rolling,
             clock=clock,
             settings=app.settings.capture,
-            auth_style=connector.auth_style,
-            token=token,
+            auth=connector.auth(token),
             platform=account.platform,
             account=account.account_id,
-            rate_limit_hook=getattr(connector, "raise_for_429", None),
+            rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
         )
         started = time.perf_counter()
@@ -262,8 +263,16 @@ class Poller:
 
     # --- crash recovery --------------------------------------------------------------------
 
+    def preflight(self) -> None:
+        """Refuse to capture anything without the district and state written explicitly, or
+        without the key that will encrypt it (a lost key file is never silently replaced)."""
+        require_capture_settings(self.app.settings)
+        self.app.check_keys_present()
+
     def recover(self) -> SweepReport:
-        """Finish whatever an interrupted process left in the spool. Idempotent."""
+        """Check the capture can run (`preflight`), then finish whatever an interrupted
+        process left in the spool. Idempotent."""
+        self.preflight()
         report = self.outbox.sweep()
         with self.app.catalog.session() as s:
             for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running")):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from archiver.app import App
 from archiver.catalog import tables as t
+from archiver.core.errors import ArchiverError
 
 
 @dataclass(frozen=True)
@@ -34,5 +35,22 @@ def list_warcs(app: App) -> list[WarcInfo]:
 
 
 def warc_bytes(app: App, name: str) -> Iterator[bytes]:
-    """The WARC's plaintext (gzip) bytes, authenticated chunk by chunk as they are read."""
-    return app.warc_reader().warc_bytes(name)
+    """The WARC's plaintext (gzip) bytes, authenticated chunk by chunk as they are read.
+
+    Any failure names the WARC and its stored object, so the officer knows which one to
+    restore from a replica."""
+    reader = app.warc_reader()
+    warc = reader.warc(name)  # "no stored WARC is named ..." names it already
+    try:
+        yield from reader.warc_bytes(name)
+    except ArchiverError as exc:
+        raise named_error(exc, f"WARC {name} (stored as {warc.store_key})") from exc
+
+
+def named_error(exc: ArchiverError, what: str) -> ArchiverError:
+    """The same kind of error, its message prefixed with what failed."""
+    message = f"{what}: {exc.message}"
+    try:
+        return type(exc)(message, detail=exc.detail)
+    except TypeError:  # a subclass with other required arguments
+        return ArchiverError(message, detail=exc.detail)

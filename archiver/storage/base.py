@@ -44,6 +44,11 @@ class ObjectStore(Protocol):
 
     url: str  # e.g. file:///srv/archive/store or s3://bucket/prefix
 
+    def check_bucket(self) -> None:
+        """Refuse, before any upload, a store that cannot keep records immutable (an S3 bucket
+        without versioning and Object Lock); a store that enforces it itself returns."""
+        ...
+
     def put_file(
         self, key: str, path: Path, *, sha256: str, retain_until: datetime | None = None
     ) -> StoredObject:

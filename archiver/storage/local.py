@@ -67,6 +67,9 @@ class LocalFolderStore:
     def __repr__(self) -> str:
         return f"LocalFolderStore({str(self.root)!r})"
 
+    def check_bucket(self) -> None:
+        """Nothing to check: this code enforces write-once itself (the folder was made above)."""
+
     # -- writing ---------------------------------------------------------------------------
 
     def put_file(

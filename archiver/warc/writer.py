@@ -102,11 +102,13 @@ class WarcFile:
     """One WARC being written. Not thread-safe: one writer per capture cycle."""
 
     def __init__(self, spool: Path, name: str, info: dict[str, str], *, now: datetime) -> None:
-        spool.mkdir(parents=True, exist_ok=True)
+        spool.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.name = name
         self.final_path = spool / name
         self.path = spool / (name + OPEN_SUFFIX)
-        self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in seal()/abandon()
+        # 0600 whatever the umask: the plaintext holds the public's and students' words
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh = os.fdopen(fd, "wb")  # closed in seal()/abandon()
         self._out = _HashingFile(self._fh)
         self._writer = SpecWARCWriter(self._out, gzip=True, warc_version="1.1")
         self.records = 0

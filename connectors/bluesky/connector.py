@@ -18,27 +18,28 @@ from archiver.core.models import (
     CapturedExchange,
     Checkpoint,
     CheckResult,
-    Covered,
     Gone,
     HarvestEvent,
     Item,
     ItemKind,
-    Observed,
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth
 from connectors.base import AuthStyle, HttpClient
 from connectors.bluesky import errors, ids
 from connectors.bluesky.parse import BLOCKED, NOT_FOUND, THREAD_VIEW, parse_exchange
-from connectors.common import ConnectorBase
+from connectors.bluesky.session import BlueskySession
+from connectors.common import ConnectorBase, PlatformSettings
+from connectors.paging import Page, PageRequest, Token
+from connectors.ratelimit import Budget
 
 MAX_LIMIT = 100
 THREAD_DEPTH = 10  # replies deeper than this are fetched as threads of their own
 
 
-class _Budget:
-    def __init__(self) -> None:
-        self.blocked: CapturedExchange | None = None
+class BlueskySettings(PlatformSettings):
+    """`[connectors.bluesky]`: `api_base` is the public AppView unless a PDS is named."""
 
 
 class BlueskyConnector(ConnectorBase):
@@ -46,6 +47,18 @@ class BlueskyConnector(ConnectorBase):
     label: ClassVar[str] = "Bluesky"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://public.api.bsky.app"
+    settings_model: ClassVar[type[PlatformSettings]] = BlueskySettings
+
+    def auth(self, secret: str | None) -> Auth:
+        """`handle:app-password` logs in (createSession, refreshed as needed); any other secret
+        is an access token used as it is."""
+        if secret and ":" in secret:
+            identifier, _, password = secret.partition(":")
+            return BlueskySession(identifier, password)
+        return super().auth(secret)
+
+    def _budget(self, account: AccountRef) -> Budget:
+        return errors.WINDOW.budget(account.account_id, self.min_wait())
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -53,14 +66,12 @@ class BlueskyConnector(ConnectorBase):
         return f"{self.api_root(account)}/xrpc/{nsid}"
 
     def _get(
-        self, http: HttpClient, account: AccountRef, nsid: str, params: dict[str, str], budget: _Budget,
+        self, http: HttpClient, account: AccountRef, nsid: str, params: dict[str, str], budget: Budget,
         *, subject: str, account_scope: bool = False, allow_not_found: bool = False,
     ) -> CapturedExchange:
-        if budget.blocked is not None:
-            raise errors.throttled(budget.blocked, account.account_id, self.min_wait())
+        budget.check()
         exchange = http.get(self._xrpc(account, nsid), params=params)
-        if errors.exhausted(exchange):
-            budget.blocked = exchange
+        budget.note(exchange)
         if allow_not_found and errors.is_not_found(exchange):
             return exchange
         errors.raise_for_status(exchange, account=account.account_id, subject=subject,
@@ -68,7 +79,7 @@ class BlueskyConnector(ConnectorBase):
         return exchange
 
     def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
     def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(
@@ -77,7 +88,7 @@ class BlueskyConnector(ConnectorBase):
             platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
         )
 
-    def _did(self, account: AccountRef, http: HttpClient, budget: _Budget) -> str:
+    def _did(self, account: AccountRef, http: HttpClient, budget: Budget) -> str:
         if ids.is_did(account.account_id):
             return account.account_id
         exchange = self._get(http, account, "com.atproto.identity.resolveHandle", {"handle": account.account_id},
@@ -94,7 +105,7 @@ class BlueskyConnector(ConnectorBase):
 
     def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
         exchange = self._get(http, account, "app.bsky.actor.getProfile", {"actor": account.account_id},
-                             _Budget(), subject="the profile", account_scope=True)
+                             self._budget(account), subject="the profile", account_scope=True)
         data = self._json(exchange, account, "the profile")
         return CheckResult(True, f"AppView answers; did {data.get('did', '')}",
                            display_name=str(data.get("displayName") or data.get("handle") or ""),
@@ -104,21 +115,27 @@ class BlueskyConnector(ConnectorBase):
         self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
     ) -> Iterator[HarvestEvent]:
         state = dict(cursor or {})
-        budget = _Budget()
+        budget = self._budget(account)
         did = state.get("did") if isinstance(state.get("did"), str) else None
         did = did or self._did(account, http, budget)
         replies: dict[str, int] = {}
-        params = {"actor": did, "limit": str(min(self.settings.page_limit, MAX_LIMIT)),
-                  "filter": "posts_with_replies", "includePins": "false"}
-        for _page in range(self.settings.max_pages):
-            exchange = self._get(http, account, "app.bsky.feed.getAuthorFeed", params, budget,
-                                 subject="the author feed", account_scope=True)
+
+        def fetch(request: PageRequest) -> Page:
+            exchange = self._get(http, account, "app.bsky.feed.getAuthorFeed", dict(request.params or {}),
+                                 budget, subject="the author feed", account_scope=True)
             data = self._json(exchange, account, "the author feed")
             feed = data.get("feed")
             if not isinstance(feed, list):
                 raise self._shape_error(exchange, account, "the author feed")
-            yield from self._observe(account, exchange)
-            for entry in feed:
+            return Page(exchange, data, feed)
+
+        listing = self.listing(account, "the author feed")
+        first = PageRequest(self._xrpc(account, "app.bsky.feed.getAuthorFeed"), {
+            "actor": did, "limit": str(min(self.settings.page_limit, MAX_LIMIT)),
+            "filter": "posts_with_replies", "includePins": "false"})
+        for page in listing.pages(fetch, first, Token(("cursor",), "cursor", stop_on_empty=True)):
+            yield from listing.observe(page.exchange)
+            for entry in page.rows:
                 post = entry.get("post") if isinstance(entry, dict) else None
                 reason = entry.get("reason") if isinstance(entry, dict) else None
                 if isinstance(reason, dict) and "Repost" in str(reason.get("$type", "")):
@@ -126,17 +143,7 @@ class BlueskyConnector(ConnectorBase):
                 if isinstance(post, dict) and isinstance(post.get("uri"), str):
                     count = post.get("replyCount")
                     replies[post["uri"]] = count if isinstance(count, int) and not isinstance(count, bool) else 1
-            next_cursor = data.get("cursor")
-            if not feed or not isinstance(next_cursor, str) or not next_cursor:
-                break
-            params = {**params, "cursor": next_cursor}
-        else:
-            raise UnexpectedResponse(
-                f"Bluesky feed of {account.account_id} exceeded {self.settings.max_pages} pages; "
-                "raise connectors.bluesky.max_pages if the account is that large",
-                platform=self.platform, account=account.account_id,
-            )
-        yield Covered(None, (ItemKind.POST,))
+        yield from listing.covered(None, ItemKind.POST)
 
         before = {t for t in state.get("threads", []) if isinstance(t, str)}
         threads_now: set[str] = set()
@@ -157,17 +164,14 @@ class BlueskyConnector(ConnectorBase):
                 raise self._shape_error(exchange, account, "a thread")
             if thread.get("$type") in (NOT_FOUND, BLOCKED):
                 continue
-            yield from self._observe(account, exchange)
+            context = self.listing(account, f"the thread of {uri}")
+            yield from context.observe(exchange)
             cut, has_replies = _cut_nodes(thread)
             queue.extend(n for n in cut if n not in fetched)
             if has_replies or replies.get(uri, 0) > 0:
                 threads_now.add(uri)
-            yield Covered(uri, (ItemKind.REPLY,))
+            yield from context.covered(uri, ItemKind.REPLY)
         yield Checkpoint({"did": did, "threads": sorted(threads_now)})
-
-    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
-        for parsed in self.parse(account, exchange):
-            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
 
     def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
         exchange = http.get(self._xrpc(account, "app.bsky.feed.getPostThread"),
@@ -188,11 +192,7 @@ class BlueskyConnector(ConnectorBase):
         return Present((), exchange.response_pointer)
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
-        try:
-            yield from parse_exchange(account, exchange)
-        except Exception as exc:  # noqa: BLE001 - parse never raises; the bytes stay in the WARC
-            yield ParseWarning("bluesky.parser_error", f"{type(exc).__name__} while parsing",
-                               exchange.response_pointer)
+        yield from parse_exchange(account, exchange)
 
 
 def _cut_nodes(thread: dict[str, Any]) -> tuple[list[str], bool]:

@@ -9,10 +9,11 @@ epoch seconds.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.errors import AccountGone, NeedsAttention, UnexpectedResponse
 from archiver.core.models import CapturedExchange
+from connectors.ratelimit import Window, epoch_time
 
 PLATFORM = "bluesky"
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing", "AuthenticationRequired",
@@ -39,30 +40,10 @@ def is_not_found(exchange: CapturedExchange) -> bool:
     return exchange.status in (400, 404) and name == "NotFound"
 
 
-def reset_time(exchange: CapturedExchange) -> datetime | None:
-    value = (exchange.header("ratelimit-reset") or "").strip()
-    if not value.isdigit():
-        return None
-    return datetime.fromtimestamp(int(value), UTC)
-
-
-def exhausted(exchange: CapturedExchange) -> bool:
-    reset = reset_time(exchange)
-    remaining = (exchange.header("ratelimit-remaining") or "").strip()
-    return remaining == "0" and reset is not None and reset > exchange.captured_at
-
-
-def throttled(exchange: CapturedExchange, account: str, min_wait: timedelta) -> TryLater:
-    reset = reset_time(exchange)
-    floor = exchange.captured_at + min_wait
-    when = max(reset, floor) if reset else exchange.captured_at + max(min_wait, timedelta(minutes=5))
-    return TryLater(
-        f"Bluesky rate limit reached for {account}; capture resumes after {when:%Y-%m-%d %H:%M:%S} UTC on its own",
-        retry_at=when,
-        platform=PLATFORM,
-        account=account,
-        evidence=exchange.response_pointer,
-    )
+WINDOW = Window("Bluesky", PLATFORM, "ratelimit-remaining", "ratelimit-reset", epoch_time)
+reset_time = WINDOW.reset_of
+exhausted = WINDOW.spent
+throttled = WINDOW.throttled
 
 
 def raise_for_status(

@@ -144,11 +144,11 @@ class _PostParser:
         content: dict[str, Any] = {
             "cid": post["cid"],
             "text": record.get("text", ""),
-            "langs": [str(x) for x in record.get("langs") or [] if isinstance(x, str)],
+            "langs": [str(x) for x in _list(record.get("langs")) if isinstance(x, str)],
             "facets": _facets(record.get("facets")),
             "embed": _embed_identity(record.get("embed")),
             "reply_parent": reply_parent if isinstance(reply_parent, str) else "",
-            "labels": sorted({str(lb.get("val")) for lb in post.get("labels") or [] if isinstance(lb, dict)}),
+            "labels": sorted({str(lb.get("val")) for lb in _list(post.get("labels")) if isinstance(lb, dict)}),
             "threadgate": _threadgate(post.get("threadgate")),
         }
         if own:
@@ -175,6 +175,10 @@ class _PostParser:
         )
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _threadgate(gate: Any) -> dict[str, Any] | None:
     """Who may reply and which replies the author hid: the root post's moderation state."""
     if not isinstance(gate, dict) or not isinstance(gate.get("record"), dict):
@@ -183,7 +187,7 @@ def _threadgate(gate: Any) -> dict[str, Any] | None:
     allow = record.get("allow")
     return {
         "allow": sorted(str(a.get("$type")) for a in allow if isinstance(a, dict)) if isinstance(allow, list) else None,
-        "hidden_replies": sorted(str(u) for u in record.get("hiddenReplies") or [] if isinstance(u, str)),
+        "hidden_replies": sorted(str(u) for u in _list(record.get("hiddenReplies")) if isinstance(u, str)),
     }
 
 
@@ -227,7 +231,8 @@ def _embed_identity(embed: Any) -> dict[str, Any] | None:
         rec = embed.get("record") if isinstance(embed.get("record"), dict) else {}
         return {"type": "record", "uri": str(rec.get("uri") or ""), "cid": str(rec.get("cid") or "")}
     if kind == "app.bsky.embed.recordWithMedia":
-        return {"type": "recordWithMedia", "record": _embed_identity({**(embed.get("record") or {}),
+        inner = embed.get("record") if isinstance(embed.get("record"), dict) else {}
+        return {"type": "recordWithMedia", "record": _embed_identity({**inner,
                                                                      "$type": "app.bsky.embed.record"}),
                 "media": _embed_identity(embed.get("media"))}
     return {"type": kind}

@@ -97,6 +97,9 @@ class BlueskySandbox(PlatformSandbox):
         super().__init__(now=now)
         self.actors: dict[str, BActor] = {}
         self.posts: Store[BPost] = Store()
+        self.tokens: set[str] = set()
+        self.app_passwords: dict[str, str] = {}  # handle -> app password (createSession)
+        self.refresh_tokens: set[str] = set()
         self.anchor_tombstones = False  # answer a deleted anchor with 200 + notFoundPost
         self.overrides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._seq = itertools.count(1)
@@ -192,9 +195,25 @@ class BlueskySandbox(PlatformSandbox):
         return [("RateLimit-Limit", "3000"), ("RateLimit-Remaining", str(remaining)),
                 ("RateLimit-Reset", str(reset)), ("RateLimit-Policy", "3000;w=300")]
 
+    def _session(self, req: Request) -> Response:
+        """createSession with handle + app password; refreshSession with the refresh JWT."""
+        if req.path.endswith("createSession"):
+            body = json.loads(req.body or b"{}")
+            handle = str(body.get("identifier", ""))
+            if self.app_passwords.get(handle) != body.get("password"):
+                return _xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password")
+            return _issue(self, handle)
+        token = req.header("authorization").removeprefix("Bearer ").strip()
+        if token not in self.refresh_tokens:
+            return _xrpc_error(400, "ExpiredToken", "Token has been revoked")
+        self.refresh_tokens.discard(token)
+        return _issue(self, token.split("-", 3)[-1])
+
     def gate(self, req: Request) -> Response | None:
         if not req.path.startswith("/xrpc/"):
             return Response(404, b"Not Found", [("Content-Type", "text/plain")])
+        if req.path in ("/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"):
+            return self._session(req)  # logins: before the token and fault checks
         state = self.token_state(bearer(req))
         if state == "expired":
             return _xrpc_error(400, "ExpiredToken", "Token has expired")
@@ -304,6 +323,14 @@ class BlueskySandbox(PlatformSandbox):
                     replies.append({"$type": NOT_FOUND, "uri": child.uri, "notFound": True})
             node["replies"] = replies
         return node
+
+
+def _issue(sandbox: BlueskySandbox, handle: str) -> Response:
+    n = next(sandbox._seq)
+    access, refresh = f"sbx-access-{n}-{handle}", f"sbx-refresh-{n}-{handle}"
+    sandbox.tokens.add(access)
+    sandbox.refresh_tokens.add(refresh)
+    return Response.json({"accessJwt": access, "refreshJwt": refresh, "handle": handle, "active": True})
 
 
 def _xrpc_error(status: int, name: str, message: str, headers: list[tuple[str, str]] | None = None) -> Response:

@@ -18,19 +18,18 @@ from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     CheckResult,
-    Covered,
-    Gone,
     HarvestEvent,
     Item,
     ItemKind,
     MediaRef,
-    Observed,
     ParseWarning,
-    Present,
+    media_key,
 )
-from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase
-from connectors.facebook.errors import error_of, is_not_found, raise_for_error
+from connectors.base import HttpClient
+from connectors.common import PlatformSettings
+from connectors.graph import GraphConnector, GraphWords
+from connectors.paging import NextUrl, PageRequest
+from connectors.shapes import as_dict
 
 POST_FIELDS = (
     "id,created_time,updated_time,message,story,permalink_url,full_picture,status_type,"
@@ -49,33 +48,23 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _strip_query(url: str) -> str:
-    """Signed CDN URLs change on every fetch (oh=, oe=); their path names the file."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+class FacebookSettings(PlatformSettings):
+    """`[connectors.facebook]`: the Graph API version and paging of Page listings."""
 
 
-class FacebookConnector(ConnectorBase):
+class FacebookConnector(GraphConnector):
     platform: ClassVar[str] = "facebook"
     label: ClassVar[str] = "Facebook"
-    auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_ACCESS_TOKEN
-    default_api_base: ClassVar[str] = "https://graph.facebook.com"
     default_version: ClassVar[str] = "v21.0"
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
-
-    def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
-        raise_for_error(
-            exchange,
-            account=account.account_id,
-            now=exchange.captured_at,
-            min_wait=self.min_wait(),
-            subject=subject,
-        )
-        return self.decode_json(exchange, account, subject)
+    settings_model: ClassVar[type[PlatformSettings]] = FacebookSettings
+    words: ClassVar[GraphWords] = GraphWords(
+        label="Facebook",
+        owner="Page {account}",
+        token_fix="create a new Page access token and update the account's token variable or file",
+        scopes="pages_read_engagement, pages_read_user_content",
+        gone_fix="check the Page id and the token's Page",
+    )
+    probe_fields: ClassVar[str] = "id,created_time,message"
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept a numeric Page id, a Page username or a facebook.com URL."""
@@ -103,72 +92,26 @@ class FacebookConnector(ConnectorBase):
         data = self._checked(exchange, account, account.account_id)
         return CheckResult(True, "token works", display_name=str(data.get("name", "")))
 
-    def _pages(
-        self, account: AccountRef, url: str, params: dict[str, str] | None, http: HttpClient,
-        subject: str,
-    ) -> Iterator[tuple[CapturedExchange, dict[str, Any]]]:
-        for _ in range(self.settings.max_pages):
-            exchange = http.get(url, params=params)
-            data = self._checked(exchange, account, subject)
-            yield exchange, data
-            next_url = (data.get("paging") or {}).get("next")
-            if not next_url:
-                return
-            url, params = next_url, None
-        from archiver.core.errors import UnexpectedResponse
-
-        raise UnexpectedResponse(
-            f"Facebook listing for {subject} exceeded {self.settings.max_pages} pages; "
-            "raise connectors.facebook.max_pages if this Page is that large",
-            platform=self.platform,
-            account=account.account_id,
-        )
-
     def harvest(
         self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
     ) -> Iterator[HarvestEvent]:
         base = self._base(account)
         limit = str(self.settings.page_limit)
         post_ids: list[str] = []
-        feed = f"{base}/{account.account_id}/feed"
-        for exchange, _data in self._pages(
-            account, feed, {"fields": POST_FIELDS, "limit": limit}, http, account.account_id
-        ):
-            for parsed in self.parse(account, exchange):
-                if isinstance(parsed, ParseWarning):
-                    yield parsed
-                    continue
-                post_ids.append(parsed.item_id)
-                yield Observed(parsed, exchange.response_pointer)
-        yield Covered(None, (ItemKind.POST,))
+        feed = self.listing(account, account.account_id)
+        first = PageRequest(f"{base}/{account.account_id}/feed", {"fields": POST_FIELDS, "limit": limit})
+        for page in feed.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
+            yield from feed.observe(page.exchange)
+            # From the rows, not the items: a post its parser choked on still has its comments read.
+            post_ids += [r["id"] for r in page.rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        yield from feed.covered(None, ItemKind.POST)
+        params = {"fields": COMMENT_FIELDS, "filter": "stream", "order": "chronological", "limit": limit}
         for post_id in post_ids:
-            url = f"{base}/{post_id}/comments"
-            params = {
-                "fields": COMMENT_FIELDS,
-                "filter": "stream",
-                "order": "chronological",
-                "limit": limit,
-            }
-            for exchange, _data in self._pages(account, url, params, http, post_id):
-                for parsed in self.parse(account, exchange):
-                    if isinstance(parsed, ParseWarning):
-                        yield parsed
-                    else:
-                        yield Observed(parsed, exchange.response_pointer)
-            yield Covered(post_id, (ItemKind.COMMENT, ItemKind.REPLY))
-
-    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
-        exchange = http.get(f"{self._base(account)}/{item_id}", params={"fields": "id,created_time,message"})
-        error = error_of(exchange)
-        if error is not None and is_not_found(error, exchange.status):
-            return Gone(
-                reason="deleted",
-                evidence=exchange.response_pointer,
-                status=exchange.status,
-                detail=f"Graph API code {error.get('code')} subcode {error.get('error_subcode')}",
-            )
-        self._checked(exchange, account, item_id)  # raises for throttles, tokens, oddities
-        return Present((), exchange.response_pointer)
+            comments = self.listing(account, post_id)
+            first = PageRequest(f"{base}/{post_id}/comments", params)
+            for page in comments.pages(self._fetch(account, http, post_id), first, NextUrl()):
+                yield from comments.observe(page.exchange)
+            yield from comments.covered(post_id, ItemKind.COMMENT, ItemKind.REPLY)
 
     # --- pure parsing ----------------------------------------------------------------------
 
@@ -228,7 +171,7 @@ class FacebookConnector(ConnectorBase):
                 entry["id"],
             )
             created = None
-        author = entry.get("from") if isinstance(entry.get("from"), dict) else {}
+        author = as_dict(entry.get("from"))
         message = entry.get("message")
         if message is not None and not isinstance(message, str):
             yield ParseWarning(
@@ -238,28 +181,32 @@ class FacebookConnector(ConnectorBase):
         if is_comment:
             parent = entry.get("parent") if isinstance(entry.get("parent"), dict) else None
             kind = ItemKind.REPLY if parent else ItemKind.COMMENT
-            parent_id = parent.get("id") if parent else listed_under
+            parent_id = _text(parent.get("id")) if parent else listed_under
             attachment = entry.get("attachment") if isinstance(entry.get("attachment"), dict) else None
             media = _media_of([attachment] if attachment else [])
             content = {
                 "message": message or "",
                 "from": author.get("id", ""),
                 "is_hidden": bool(entry.get("is_hidden", False)),
-                "attachment": [m.media_id or _strip_query(m.url) for m in media],
+                "attachment": [m.media_id or media_key(m.url) for m in media],
             }
         else:
             kind = ItemKind.POST
             parent_id = None
-            attachments = (entry.get("attachments") or {}).get("data") or []
-            media = _media_of(attachments)
-            if not media and entry.get("full_picture"):
+            wrapper = entry.get("attachments")
+            attachments = wrapper.get("data") if isinstance(wrapper, dict) else None
+            if wrapper is not None and not isinstance(attachments, list):
+                yield ParseWarning("facebook.bad_field_type", "attachments is not an object with a data array; "
+                                   "the post is kept without its attachments", exchange.response_pointer, entry["id"])
+            media = _media_of(attachments if isinstance(attachments, list) else [])
+            if not media and _text(entry.get("full_picture")):
                 media = (MediaRef(entry["full_picture"], "image", ""),)
             content = {
                 "message": message or "",
                 "story": entry.get("story") or "",
                 "is_hidden": bool(entry.get("is_hidden", False)),
                 "is_published": entry.get("is_published", True) is not False,
-                "attachments": [m.media_id or _strip_query(m.url) for m in media],
+                "attachments": [m.media_id or media_key(m.url) for m in media],
             }
         yield Item(
             platform=self.platform,
@@ -281,8 +228,16 @@ def _media_of(attachments: list[Any]) -> tuple[MediaRef, ...]:
     for att in attachments:
         if not isinstance(att, dict):
             continue
-        image = ((att.get("media") or {}).get("image") or {}).get("src")
+        image = _text(_dict(_dict(att.get("media")).get("image")).get("src"))
         if image:
-            target = att.get("target") or {}
-            refs.append(MediaRef(image, att.get("media_type") or att.get("type") or "image", str(target.get("id", ""))))
+            kind = _text(att.get("media_type")) or _text(att.get("type")) or "image"
+            refs.append(MediaRef(image, kind, str(_dict(att.get("target")).get("id", ""))))
     return tuple(refs)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

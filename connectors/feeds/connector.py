@@ -27,23 +27,27 @@ from archiver.core.models import (
     CapturedExchange,
     Checkpoint,
     CheckResult,
-    Covered,
     Gone,
     HarvestEvent,
     Item,
     ItemKind,
-    Observed,
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth, BasicAuth
 from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase
+from connectors.common import ConnectorBase, PlatformSettings
 from connectors.feeds import ids, wordpress
 from connectors.feeds.syndication import FeedDoc, entry_item_id, parse_feed
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring
+from connectors.paging import Fetch, NextUrl, Page, PageNumber, PageRequest, items_of
 
 COMMENT_BATCH = 50  # post ids per comments request (keeps URLs short)
 FEED_TYPES = ("xml", "rss", "atom")
+
+
+class FeedsSettings(PlatformSettings):
+    """`[connectors.feeds]`: `api_base` reroutes a site (a sandbox, a staging copy)."""
 
 
 class FeedsConnector(ConnectorBase):
@@ -52,6 +56,7 @@ class FeedsConnector(ConnectorBase):
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER  # optional: JWT/OAuth plugins, WordPress.com
     default_api_base: ClassVar[str] = "{site}"  # the account id is the address itself
     default_version: ClassVar[str] = "wp/v2"
+    settings_model: ClassVar[type[PlatformSettings]] = FeedsSettings
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -61,10 +66,6 @@ class FeedsConnector(ConnectorBase):
 
     def _rest(self, account: AccountRef, source: ids.Source) -> str:
         return f"{self._url(account, source)}/wp-json/{self.settings.api_version or self.default_version}"
-
-    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
-        for parsed in self.parse(account, exchange):
-            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
 
     def _wp_json_list(self, exchange: CapturedExchange, account: AccountRef, what: str) -> list[Any]:
         try:
@@ -78,6 +79,13 @@ class FeedsConnector(ConnectorBase):
                 platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
             )
         return data
+
+    def auth(self, secret: str | None) -> Auth:
+        """`user:application password` (WordPress 5.6+) goes as HTTP Basic; any other secret is
+        a bearer token (JWT and OAuth plugins, WordPress.com)."""
+        if secret and ":" in secret:
+            return BasicAuth.from_secret(secret)
+        return super().auth(secret)
 
     # --- contract --------------------------------------------------------------------------
 
@@ -129,55 +137,47 @@ class FeedsConnector(ConnectorBase):
         return Present((), exchange.response_pointer)
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
-        try:
-            source = ids.source_of(account.account_id)
-            if source.mode == "wordpress":
-                yield from wordpress.parse_wordpress(account, source, exchange)
-            else:
-                yield from self._parse_feed(account, source, exchange)
-        except Exception as exc:  # noqa: BLE001 - parse never raises; the bytes stay in the WARC
-            yield ParseWarning("feeds.parser_error", f"{type(exc).__name__} while parsing", exchange.response_pointer)
+        source = ids.source_of(account.account_id)
+        if source.mode == "wordpress":
+            yield from wordpress.parse_wordpress(account, source, exchange)
+        else:
+            yield from self._parse_feed(account, source, exchange)
 
     # --- WordPress -------------------------------------------------------------------------
 
-    def _wp_pages(
-        self, account: AccountRef, url: str, params: dict[str, str], http: HttpClient, subject: str,
-    ) -> Iterator[tuple[CapturedExchange, list[Any]]]:
-        page = 1
-        for _ in range(self.settings.max_pages):
-            exchange = http.get(url, params={**params, "page": str(page)})
+    def _wp_fetch(self, account: AccountRef, http: HttpClient, subject: str) -> Fetch:
+        def fetch(request: PageRequest) -> Page:
+            exchange = http.get(request.url, params=request.params)
             if exchange.status == 400 and wordpress.error_code(exchange)[0] == wordpress.PAST_END:
-                return  # the listing shrank while we walked it: the previous page was the last
+                return Page(exchange, None, [])  # the listing shrank while we walked it: it ended
             wordpress.raise_for_status(exchange, account=account.account_id, subject=subject,
                                        min_wait=self.min_wait())
             rows = self._wp_json_list(exchange, account, subject)
-            yield exchange, rows
-            pages = wordpress.total_pages(exchange)
-            if not rows or (pages is not None and page >= pages) or (pages is None and len(rows) < int(params["per_page"])):
-                return
-            page += 1
-        raise UnexpectedResponse(
-            f"WordPress listing of {subject} for {account.account_id} exceeded {self.settings.max_pages} pages; "
-            "raise connectors.feeds.max_pages if the site is that large",
-            platform=self.platform, account=account.account_id,
-        )
+            return Page(exchange, rows, rows)
+
+        return fetch
 
     def _harvest_wordpress(self, account: AccountRef, source: ids.Source, http: HttpClient) -> Iterator[HarvestEvent]:
         rest = self._rest(account, source)
-        per_page = str(self.settings.page_limit)
+        per_page = self.settings.page_limit
+        paginator = PageNumber("x-wp-totalpages", per_page)
         post_ids: list[int] = []
-        params = {"per_page": per_page, "orderby": "date", "order": "desc", "_embed": "wp:featuredmedia"}
-        for exchange, rows in self._wp_pages(account, f"{rest}/posts", params, http, "posts"):
-            yield from self._observe(account, exchange)
-            post_ids += [r["id"] for r in rows if isinstance(r, dict) and isinstance(r.get("id"), int)]
-        yield Covered(None, (ItemKind.POST,))
+        posts = self.listing(account, "posts")
+        first = PageRequest(f"{rest}/posts", {"per_page": str(per_page), "orderby": "date", "order": "desc",
+                                              "_embed": "wp:featuredmedia", "page": "1"})
+        for page in posts.pages(self._wp_fetch(account, http, "posts"), first, paginator):
+            yield from posts.observe(page.exchange)
+            post_ids += [r["id"] for r in page.rows if isinstance(r, dict) and isinstance(r.get("id"), int)]
+        yield from posts.covered(None, ItemKind.POST)
         for start in range(0, len(post_ids), COMMENT_BATCH):
             batch = post_ids[start:start + COMMENT_BATCH]
-            params = {"post": ",".join(map(str, batch)), "per_page": per_page, "orderby": "id", "order": "asc"}
-            for exchange, _rows in self._wp_pages(account, f"{rest}/comments", params, http, "comments"):
-                yield from self._observe(account, exchange)
+            comments = self.listing(account, "comments")
+            first = PageRequest(f"{rest}/comments", {"post": ",".join(map(str, batch)), "per_page": str(per_page),
+                                                     "orderby": "id", "order": "asc", "page": "1"})
+            for page in comments.pages(self._wp_fetch(account, http, "comments"), first, paginator):
+                yield from comments.observe(page.exchange)
             for post in batch:
-                yield Covered(wordpress.item_id(source, "posts", post), (ItemKind.COMMENT, ItemKind.REPLY))
+                yield from comments.covered(wordpress.item_id(source, "posts", post), ItemKind.COMMENT, ItemKind.REPLY)
         yield Checkpoint({"mode": "wordpress", "posts": len(post_ids)})
 
     def _confirm_wordpress(self, account: AccountRef, source: ids.Source, item_id: str, http: HttpClient) -> Gone | Present:
@@ -194,8 +194,7 @@ class FeedsConnector(ConnectorBase):
                         detail=f"WordPress {code}: no longer public (trashed, drafted, made private or held)")
         wordpress.raise_for_status(exchange, account=account.account_id, subject=f"{kind} {number}",
                                    min_wait=self.min_wait())
-        items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
-        return Present(items, exchange.response_pointer)
+        return Present(items_of(self, account, exchange), exchange.response_pointer)
 
     # --- RSS / Atom ------------------------------------------------------------------------
 
@@ -204,7 +203,8 @@ class FeedsConnector(ConnectorBase):
         status = exchange.status
         if status == 304 or 200 <= status < 300:
             return exchange
-        kwargs = {"platform": self.platform, "account": account.account_id, "evidence": exchange.response_pointer}
+        kwargs: dict[str, Any] = {"platform": self.platform, "account": account.account_id,
+                                  "evidence": exchange.response_pointer}
         if status in (404, 410):
             raise AccountGone(f"The feed {account.account_id} is gone (HTTP {status}); check the blog for its new "
                               "feed address and register that", **kwargs)
@@ -236,35 +236,39 @@ class FeedsConnector(ConnectorBase):
             headers["If-None-Match"] = state["etag"]
         if isinstance(state.get("last_modified"), str):
             headers["If-Modified-Since"] = state["last_modified"]
-        url: str | None = self._url(account, source)
+        url = self._url(account, source)
         first = self._get_feed(account, url, headers or None, http)
         if first.status == 304:
             yield Checkpoint(state)  # unchanged since the last poll: nothing new, nothing judged
             return
-        exchange: CapturedExchange | None = first
-        complete, dates, seen_urls = False, [], set()
-        undated = False
-        for _ in range(self.settings.max_pages):
-            assert exchange is not None
+        complete, undated = False, False
+        dates: list[datetime] = []
+        pages_seen: set[str | None] = {url}
+
+        def fetch(request: PageRequest) -> Page:
+            exchange = first if request.url == url else self._get_feed(account, request.url, None, http)
             doc = self._feed_doc(account, exchange)
-            yield from self._observe(account, exchange)
-            complete = complete or doc.complete
-            dates += [e.dated for e in doc.entries if e.dated is not None]
-            undated = undated or any(e.dated is None for e in doc.entries)
-            seen_urls.add(url)
-            url = urljoin(exchange.url, doc.next_url) if doc.next_url else None
-            if not url or url in seen_urls:
-                break
-            exchange = self._get_feed(account, url, None, http)
+            next_url = urljoin(exchange.url, doc.next_url) if doc.next_url else None
+            if next_url in pages_seen:  # a feed whose pages loop: the walk ends here
+                next_url = None
+            pages_seen.add(next_url)
+            return Page(exchange, {"next": next_url, "complete": doc.complete}, doc.entries)
+
+        feed = self.listing(account, "the feed")
+        for page in feed.pages(fetch, PageRequest(url), NextUrl(("next",))):
+            yield from feed.observe(page.exchange)
+            complete = complete or page.body["complete"]
+            dates += [e.dated for e in page.rows if e.dated is not None]
+            undated = undated or any(e.dated is None for e in page.rows)
         oldest_now = min(dates) if dates else None
         oldest_ever = _parse_iso(state.get("oldest"))
         spans_all = (not undated and oldest_now is not None and oldest_ever is not None and oldest_now <= oldest_ever)
         if complete or spans_all:
-            yield Covered(None, (ItemKind.POST,))
+            yield from feed.covered(None, ItemKind.POST)
         elif oldest_now is not None and not undated:
             # A latest-N feed: entries older than its oldest one rolled off (that proves
             # nothing); a missing entry newer than that is checked by fetching its address.
-            yield Covered(None, (ItemKind.POST,), created_after=oldest_now)
+            yield from feed.covered(None, ItemKind.POST, created_after=oldest_now)
         oldest = min(d for d in (oldest_now, oldest_ever) if d is not None) if (oldest_now or oldest_ever) else None
         yield Checkpoint({
             "mode": "feed",

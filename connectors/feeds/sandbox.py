@@ -11,6 +11,7 @@ redirects and 404 pages for deleted entries.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import re
@@ -76,6 +77,7 @@ class WordPressSandbox(PlatformSandbox):
         self.posts: dict[int, WPost] = {}
         self.comments: dict[int, WComment] = {}
         self.media: dict[int, str] = {}
+        self.app_passwords: set[str] = set()  # "user:application password" (HTTP Basic)
         self.posts_per_rss = 10
         self.feed_complete = False  # RFC 5005 <fh:complete/> in the feeds
         self.feed_paged = False  # RFC 5005 rel="next" links between ?paged= pages
@@ -197,6 +199,11 @@ class WordPressSandbox(PlatformSandbox):
             return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
         if state != "ok":
             return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
+        auth = req.header("authorization")
+        if auth.startswith("Basic "):  # application passwords (WordPress 5.6+)
+            pair = base64.b64decode(auth.removeprefix("Basic ").strip()).decode("utf-8", "replace")
+            if pair not in self.app_passwords:
+                return _wp_error(401, "incorrect_password", "The provided password is an invalid application password.")
         if self.take("malformed_next"):
             return broken_json(b'[{"id": 1, "title": ')
         return None

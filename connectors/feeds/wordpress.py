@@ -26,6 +26,7 @@ from archiver.core.models import (
 )
 from connectors.feeds.ids import Source
 from connectors.feeds.textutil import html_to_text, img_sources
+from connectors.shapes import as_list
 
 PLATFORM = "feeds"
 COLLECTION = re.compile(r"/wp-json/wp/v2/(?P<type>posts|comments)/?$")
@@ -64,6 +65,13 @@ def raise_for_status(exchange: CapturedExchange, *, account: str, subject: str, 
     if status == 429:
         raise TryLater(f"The site of {account} asked us to slow down; capture resumes later on its own",
                        retry_at=exchange.captured_at + max(min_wait, timedelta(minutes=5)), **kwargs)
+    if code in ("incorrect_password", "invalid_username", "application_passwords_disabled"):
+        raise NeedsAttention(
+            f"The WordPress application password for {account} was refused ({code}); create a new one "
+            "under Users > Profile > Application Passwords and store it as user:password in the "
+            "account's token file or variable",
+            **kwargs,
+        )
     if code in TOKEN_CODES or code.startswith("jwt_auth"):
         raise NeedsAttention(
             f"The WordPress token for {account} was refused ({code}); create a new token with the site's "
@@ -182,8 +190,8 @@ def _post(account: AccountRef, source: Source, row: Any, exchange: CapturedExcha
         "slug": str(row.get("slug") or ""),
         "sticky": bool(row.get("sticky", False)),
         "format": str(row.get("format") or ""),
-        "categories": sorted(c for c in row.get("categories") or [] if isinstance(c, int)),
-        "tags": sorted(t for t in row.get("tags") or [] if isinstance(t, int)),
+        "categories": sorted(c for c in as_list(row.get("categories")) if isinstance(c, int) and not isinstance(c, bool)),
+        "tags": sorted(t for t in as_list(row.get("tags")) if isinstance(t, int) and not isinstance(t, bool)),
         "featured_media": featured,
         "comment_status": str(row.get("comment_status") or ""),
         "protected": bool(content_field.get("protected", False)),

@@ -62,6 +62,8 @@ def fromstring(data: bytes) -> ET.Element:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
         raise ValueError(f"not well-formed XML: {exc}") from None
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not know
+        raise ValueError(f"unreadable XML: {exc}") from None
     root = builder.close()
     if root is None:
         raise ValueError("empty XML document")

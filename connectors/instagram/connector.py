@@ -9,29 +9,27 @@ edits are found by diffing content (caption, media identity, a comment's `hidden
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any, ClassVar
 
-from archiver.core.errors import AccountGone, NeedsAttention, UnexpectedResponse
+from archiver.core.errors import AccountGone, NeedsAttention
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
     Checkpoint,
     CheckResult,
     Covered,
-    Gone,
     HarvestEvent,
     Item,
     ItemKind,
-    Observed,
     ParseWarning,
-    Present,
 )
-from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase
-from connectors.instagram import errors
+from connectors.base import HttpClient
+from connectors.common import PlatformSettings
+from connectors.graph import NONEXISTING_FIELD, GraphConnector, GraphWords, Vanished, error_of
 from connectors.instagram.ids import is_numeric_id, normalize_account_id
 from connectors.instagram.parse import parse_response
+from connectors.paging import NextUrl, PageRequest
+from connectors.shapes import as_dict
 
 MEDIA_FIELDS = (
     "id,caption,media_type,media_product_type,media_url,thumbnail_url,permalink,shortcode,"
@@ -48,68 +46,31 @@ LINK_FIELDS = "id,name,instagram_business_account{id,username}"
 COMMENTS_PAGE_MAX = 50  # "maximum of 50 comments per query"
 
 
-class InstagramConnector(ConnectorBase):
+class InstagramSettings(PlatformSettings):
+    """`[connectors.instagram]`: the Graph API version and paging of media and comments."""
+
+
+class InstagramConnector(GraphConnector):
     platform: ClassVar[str] = "instagram"
     label: ClassVar[str] = "Instagram"
-    auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_ACCESS_TOKEN
-    default_api_base: ClassVar[str] = "https://graph.facebook.com"
     default_version: ClassVar[str] = "v25.0"
+    settings_model: ClassVar[type[PlatformSettings]] = InstagramSettings
+    words: ClassVar[GraphWords] = GraphWords(
+        label="Instagram",
+        owner="account {account}",
+        token_fix="create a new long-lived token for the linked Facebook Page and update the "
+        "account's token file",
+        scopes="instagram_basic, instagram_manage_comments, pages_read_engagement, pages_show_list",
+        gone_fix="check the username or id and the Page the account is linked to",
+    )
+    # 80002: per IG account (Business Use Case); 4/17/32/613: app and user level.
+    throttle_codes: ClassVar[frozenset[int]] = frozenset({4, 17, 32, 613, 80002})
+    account_codes: ClassVar[frozenset[int]] = frozenset({110})
+    probe_fields: ClassVar[str] = "id,timestamp"  # exist on media and comments alike
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @username, a username, an instagram.com profile URL or the numeric IG user id."""
         return normalize_account_id(raw)
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
-
-    def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> Any:
-        errors.raise_for_error(
-            exchange,
-            account=account.account_id,
-            now=exchange.captured_at,
-            min_wait=timedelta(seconds=self.settings.min_retry_seconds),
-            subject=subject,
-        )
-        return self.decode_json(exchange, account, subject)
-
-    def _pages(
-        self, account: AccountRef, url: str, params: dict[str, str] | None, http: HttpClient, subject: str,
-        *, missing_ok: bool = False,
-    ) -> Iterator[tuple[CapturedExchange, list[Any]]]:
-        """Follow `paging.next` to the end; a listing we cannot read stops the harvest.
-
-        With `missing_ok`, an object deleted since it was listed raises `_Vanished`, so the
-        caller skips it without claiming its children were listed.
-        """
-        for _ in range(self.settings.max_pages):
-            exchange = http.get(url, params=params)
-            error = errors.error_of(exchange)
-            if missing_ok and error is not None and errors.is_not_found(error, exchange.status):
-                raise _Vanished(subject)
-            data = self._checked(exchange, account, subject)
-            rows = data.get("data") if isinstance(data, dict) else None
-            if not isinstance(rows, list):
-                raise UnexpectedResponse(
-                    f"Instagram listing for {subject} has no data array; it is kept in the WARC "
-                    "and nothing in it is judged deleted",
-                    platform=self.platform,
-                    account=account.account_id,
-                    evidence=exchange.response_pointer,
-                )
-            yield exchange, rows
-            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
-            next_url = paging.get("next")
-            if not isinstance(next_url, str) or not next_url:
-                return
-            url, params = next_url, None
-        raise UnexpectedResponse(
-            f"Instagram listing for {subject} exceeded {self.settings.max_pages} pages; raise "
-            "connectors.instagram.max_pages if this account is that large",
-            platform=self.platform,
-            account=account.account_id,
-        )
 
     # --- username -> IG user id --------------------------------------------------------------
 
@@ -157,16 +118,16 @@ class InstagramConnector(ConnectorBase):
     def _linked_accounts(self, account: AccountRef, http: HttpClient) -> list[tuple[str, str]]:
         base = self._base(account)
         exchange = http.get(f"{base}/me", params={"fields": LINK_FIELDS})
-        error = errors.error_of(exchange)
-        if error is None or error.get("code") != errors.NONEXISTING_FIELD:
+        error = error_of(exchange)
+        if error is None or error.get("code") != NONEXISTING_FIELD:
             data = self._checked(exchange, account, "the token's Page")
             return _links([data])
         # A User token: /me is the person, whose Pages are listed at /me/accounts.
         linked: list[tuple[str, str]] = []
-        for _exchange, rows in self._pages(
+        for page in self._pages(
             account, f"{base}/me/accounts", {"fields": LINK_FIELDS, "limit": "100"}, http, "the token's Pages"
         ):
-            linked += _links(rows)
+            linked += _links(page.rows)
         return linked
 
     # --- contract --------------------------------------------------------------------------
@@ -186,12 +147,13 @@ class InstagramConnector(ConnectorBase):
         yield Checkpoint(state)
         base = self._base(account)
         media: list[tuple[str, Any]] = []
-        listing = f"{base}/{ig_id}/media"
-        params = {"fields": MEDIA_FIELDS, "limit": str(self.settings.page_limit)}
-        for exchange, rows in self._pages(account, listing, params, http, account.account_id):
-            yield from self._observe(account, exchange)
-            media += [(r["id"], r.get("comments_count")) for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
-        yield Covered(None, (ItemKind.POST,))
+        listing = self.listing(account, account.account_id)
+        first = PageRequest(f"{base}/{ig_id}/media", {"fields": MEDIA_FIELDS, "limit": str(self.settings.page_limit)})
+        for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
+            yield from listing.observe(page.exchange)
+            media += [(r["id"], r.get("comments_count")) for r in page.rows
+                      if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        yield from listing.covered(None, ItemKind.POST)
         for media_id, count in media:
             yield from self._comments(account, media_id, count, http)
         yield Checkpoint(state)
@@ -206,59 +168,38 @@ class InstagramConnector(ConnectorBase):
         base = self._base(account)
         comment_ids: list[str] = []
         truncated: set[str] = set()
+        comments = self.listing(account, media_id)
+        first = PageRequest(f"{base}/{media_id}/comments", {"fields": COMMENT_FIELDS, "limit": limit})
         try:
-            for exchange, rows in self._pages(
-                account, f"{base}/{media_id}/comments", {"fields": COMMENT_FIELDS, "limit": limit}, http,
-                media_id, missing_ok=True,
-            ):
-                yield from self._observe(account, exchange)
-                for row in rows:
+            for page in comments.pages(self._fetch(account, http, media_id, missing_ok=True), first, NextUrl()):
+                yield from comments.observe(page.exchange)
+                for row in page.rows:
                     if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                         continue
                     comment_ids.append(row["id"])
-                    replies = row.get("replies") if isinstance(row.get("replies"), dict) else {}
-                    paging = replies.get("paging") if isinstance(replies.get("paging"), dict) else {}
+                    replies = as_dict(row.get("replies"))
+                    paging = as_dict(replies.get("paging"))
                     if paging.get("next"):
                         truncated.add(row["id"])
-        except _Vanished:
+        except Vanished:
             return  # deleted since the media listing: the deletion check will find out
-        yield Covered(media_id, (ItemKind.COMMENT,))
+        yield from comments.covered(media_id, ItemKind.COMMENT)
         for comment_id in comment_ids:
+            thread = comments  # inline replies came with the comments listing
             if comment_id in truncated:
+                thread = self.listing(account, comment_id)
+                first = PageRequest(f"{base}/{comment_id}/replies", {"fields": REPLY_FIELDS, "limit": limit})
                 try:
-                    for exchange, _rows in self._pages(
-                        account, f"{base}/{comment_id}/replies", {"fields": REPLY_FIELDS, "limit": limit},
-                        http, comment_id, missing_ok=True,
-                    ):
-                        yield from self._observe(account, exchange)
-                except _Vanished:
+                    for page in thread.pages(self._fetch(account, http, comment_id, missing_ok=True), first,
+                                              NextUrl()):
+                        yield from thread.observe(page.exchange)
+                except Vanished:
                     continue
-            yield Covered(comment_id, (ItemKind.REPLY,))
-
-    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
-        for parsed in self.parse(account, exchange):
-            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
-
-    def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
-        """`id,timestamp` exist on media and comments alike, so one request serves both."""
-        exchange = http.get(f"{self._base(account)}/{item_id}", params={"fields": "id,timestamp"})
-        error = errors.error_of(exchange)
-        if error is not None and errors.is_not_found(error, exchange.status):
-            return Gone(
-                reason="deleted",
-                evidence=exchange.response_pointer,
-                status=exchange.status,
-                detail=f"Graph API code {error.get('code')} subcode {error.get('error_subcode')}",
-            )
-        self._checked(exchange, account, item_id)  # raises for throttles, tokens, oddities
-        return Present((), exchange.response_pointer)
+            if comments.whole:
+                yield from thread.covered(comment_id, ItemKind.REPLY)
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         return parse_response(account.account_id, exchange)
-
-
-class _Vanished(Exception):
-    """An object was deleted between being listed and having its children listed."""
 
 
 def _links(rows: list[Any]) -> list[tuple[str, str]]:

@@ -20,7 +20,6 @@ from archiver.core.models import (
     CapturedExchange,
     Checkpoint,
     CheckResult,
-    Covered,
     Gone,
     HarvestEvent,
     Item,
@@ -31,13 +30,19 @@ from archiver.core.models import (
     Present,
 )
 from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase
+from connectors.common import ConnectorBase, PlatformSettings
 from connectors.linkedin import errors
 from connectors.linkedin.ids import ORG_URN, comment_parts, normalize_account_id, quote_urn
 from connectors.linkedin.parse import comment_urn, parse_response
+from connectors.paging import Fetch, Offset, Page, PageRequest, items_of
+from connectors.shapes import as_dict, as_list
 
 MEDIA_ENDPOINTS = {"image": "images", "video": "videos", "document": "documents"}
 POSTS_PAGE_MAX = 100
+
+
+class LinkedInSettings(PlatformSettings):
+    """`[connectors.linkedin]`: `api_version` is the LinkedIn-Version header (YYYYMM)."""
 
 
 class LinkedInConnector(ConnectorBase):
@@ -46,6 +51,7 @@ class LinkedInConnector(ConnectorBase):
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://api.linkedin.com"
     default_version: ClassVar[str] = "202605"
+    settings_model: ClassVar[type[PlatformSettings]] = LinkedInSettings
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept a numeric organization id, urn:li:organization:<id> or a company page URL."""
@@ -82,22 +88,14 @@ class LinkedInConnector(ConnectorBase):
             version=self.version,
             subject=subject,
         )
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
-    def _collection(
-        self, account: AccountRef, url: str, params: dict[str, str], http: HttpClient, subject: str,
-        *, page_max: int = POSTS_PAGE_MAX, missing_ok: bool = False,
-    ) -> Iterator[tuple[CapturedExchange, list[Any]]]:
-        """start/count paging, read to the end.
+    def _fetch(self, account: AccountRef, http: HttpClient, subject: str, *, missing_ok: bool = False) -> Fetch:
+        """A page fetcher for a Rest.li collection; with `missing_ok`, an object deleted since
+        it was listed raises `_Vanished`, so the caller skips it without claiming its children."""
 
-        More pages follow while `paging.total` or a `rel=next` link says so; when LinkedIn
-        sends neither, we read on until an empty page, since a short page may only mean a
-        server-side cap on `count`.
-        """
-        count = min(self.settings.page_limit, page_max)
-        start = 0
-        for _ in range(self.settings.max_pages):
-            exchange = self._get(http, url, {**params, "start": str(start), "count": str(count)})
+        def fetch(request: PageRequest) -> Page:
+            exchange = self._get(http, request.url, dict(request.params or {}))
             if missing_ok and errors.is_not_found(exchange):
                 raise _Vanished(subject)
             data = self._checked(exchange, account, subject)
@@ -110,24 +108,12 @@ class LinkedInConnector(ConnectorBase):
                     account=account.account_id,
                     evidence=exchange.response_pointer,
                 )
-            yield exchange, elements
-            if not elements:
-                return
-            start += len(elements)
-            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
-            total, links = paging.get("total"), paging.get("links")
-            has_total = isinstance(total, int) and not isinstance(total, bool)
-            has_links = isinstance(links, list)
-            more_by_total = has_total and start < total
-            more_by_link = has_links and any(isinstance(k, dict) and k.get("rel") == "next" for k in links)
-            if (has_total or has_links) and not (more_by_total or more_by_link):
-                return
-        raise UnexpectedResponse(
-            f"LinkedIn collection for {subject} exceeded {self.settings.max_pages} pages; raise "
-            "connectors.linkedin.max_pages if this page is that large",
-            platform=self.platform,
-            account=account.account_id,
-        )
+            return Page(exchange, data, elements)
+
+        return fetch
+
+    def _first(self, url: str, params: dict[str, str], page_max: int = POSTS_PAGE_MAX) -> PageRequest:
+        return PageRequest(url, {**params, "start": "0", "count": str(min(self.settings.page_limit, page_max))})
 
     def resolve_org_id(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> str:
         """A vanity name is looked up once (Organizations API, q=vanityName) and remembered."""
@@ -140,7 +126,7 @@ class LinkedInConnector(ConnectorBase):
             http, f"{self._base(account)}/rest/organizations", {"q": "vanityName", "vanityName": wanted}
         )
         data = self._checked(exchange, account, f"page name {wanted}")
-        elements = data.get("elements") if isinstance(data.get("elements"), list) else []
+        elements = as_list(data.get("elements"))
         for element in elements:
             org_id = str(element.get("id", "")) if isinstance(element, dict) else ""
             if org_id.isdigit():
@@ -176,20 +162,22 @@ class LinkedInConnector(ConnectorBase):
         posts: list[str] = []
         media_cache: dict[str, tuple[MediaRef, ...]] = {}
         finder = {"author": f"{ORG_URN}{org_id}", "q": "author", "sortBy": "CREATED"}
-        for exchange, _rows in self._collection(account, f"{base}/rest/posts", finder, http, account.account_id):
-            for parsed in self.parse(account, exchange):
-                if isinstance(parsed, ParseWarning):
-                    yield parsed
+        listing = self.listing(account, account.account_id)
+        fetch = self._fetch(account, http, account.account_id)
+        for page in listing.pages(fetch, self._first(f"{base}/rest/posts", finder), Offset()):
+            for event in listing.observe(page.exchange):
+                if not isinstance(event, Observed):
+                    yield event
                     continue
-                refs: list[MediaRef] = list(parsed.media)
-                for urn in parsed.content.get("media", []):
+                refs: list[MediaRef] = list(event.item.media)
+                for urn in event.item.content.get("media", []):
                     found, warning = self._media(account, urn, http, media_cache)
                     refs += found
                     if warning:
                         yield warning
-                posts.append(parsed.item_id)
-                yield Observed(dataclasses.replace(parsed, media=tuple(refs)), exchange.response_pointer)
-        yield Covered(None, (ItemKind.POST,))
+                posts.append(event.item.item_id)
+                yield Observed(dataclasses.replace(event.item, media=tuple(refs)), event.evidence)
+        yield from listing.covered(None, ItemKind.POST)
         for post in posts:
             yield from self._comments(account, post, http)
         yield Checkpoint(state)
@@ -198,34 +186,31 @@ class LinkedInConnector(ConnectorBase):
         base = self._base(account)
         url = f"{base}/rest/socialActions/{quote_urn(post)}/comments"
         wanted: list[tuple[str, bool]] = []  # (comment URN, has replies or unknown)
+        comments = self.listing(account, post)
         try:
-            for exchange, rows in self._collection(account, url, {}, http, post, missing_ok=True):
-                yield from self._observe(account, exchange)
-                for row in rows:
+            for page in comments.pages(self._fetch(account, http, post, missing_ok=True), self._first(url, {}),
+                                       Offset()):
+                yield from comments.observe(page.exchange)
+                for row in page.rows:
                     urn = _comment_urn(row)
                     if urn:
-                        summary = row.get("commentsSummary") if isinstance(row.get("commentsSummary"), dict) else {}
+                        summary = as_dict(row.get("commentsSummary"))
                         first_level = summary.get("totalFirstLevelComments")
                         known_empty = first_level == 0 and not isinstance(first_level, bool)
                         wanted.append((urn, not known_empty))
         except _Vanished:
             return  # deleted since the posts listing: the deletion check will find out
-        yield Covered(post, (ItemKind.COMMENT,))
+        yield from comments.covered(post, ItemKind.COMMENT)
         for urn, has_replies in wanted:
+            replies = self.listing(account, urn)
             if has_replies:
+                first = self._first(f"{base}/rest/socialActions/{quote_urn(urn)}/comments", {})
                 try:
-                    for exchange, _rows in self._collection(
-                        account, f"{base}/rest/socialActions/{quote_urn(urn)}/comments", {}, http, urn,
-                        missing_ok=True,
-                    ):
-                        yield from self._observe(account, exchange)
+                    for page in replies.pages(self._fetch(account, http, urn, missing_ok=True), first, Offset()):
+                        yield from replies.observe(page.exchange)
                 except _Vanished:
                     continue
-            yield Covered(urn, (ItemKind.REPLY,))
-
-    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
-        for parsed in self.parse(account, exchange):
-            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
+            yield from replies.covered(urn, ItemKind.REPLY)
 
     def _media(
         self, account: AccountRef, urn: str, http: HttpClient, cache: dict[str, tuple[MediaRef, ...]]
@@ -277,8 +262,7 @@ class LinkedInConnector(ConnectorBase):
                 detail=f"LinkedIn {body.get('code') or 'NOT_FOUND'}: {str(body.get('message') or '')[:160]}",
             )
         self._checked(exchange, account, item_id)
-        return Present(tuple(i for i in self.parse(account, exchange) if isinstance(i, Item)),
-                       exchange.response_pointer)
+        return Present(items_of(self, account, exchange), exchange.response_pointer)
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         return parse_response(account.account_id, exchange)

@@ -20,7 +20,7 @@ from archiver.core.errors import (
     UnexpectedResponse,
 )
 from archiver.core.models import CapturedExchange
-from connectors.base import parse_retry_after
+from connectors.ratelimit import parse_retry_after
 
 PLATFORM = "linkedin"
 VERSION_CODES = frozenset({"VERSION_MISSING", "NONEXISTENT_VERSION", "VERSION_NOT_ACTIVE"})

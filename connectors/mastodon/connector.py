@@ -8,7 +8,6 @@ has replies now or had them last cycle, so deleted replies are judged too. Statu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -18,37 +17,27 @@ from archiver.core.models import (
     CapturedExchange,
     Checkpoint,
     CheckResult,
-    Covered,
     Gone,
     HarvestEvent,
     Item,
     ItemKind,
-    Observed,
     ParseWarning,
     Present,
 )
 from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase
+from connectors.common import ConnectorBase, PlatformSettings
 from connectors.mastodon import errors, ids
 from connectors.mastodon.parse import parse_exchange
+from connectors.paging import LinkHeader, Page, PageRequest, items_of
+from connectors.ratelimit import Budget
+from connectors.shapes import as_dict
 
 MAX_LIMIT = 40  # Mastodon caps `limit` on account statuses at 40
 UNAUTHENTICATED_DESCENDANTS = 60  # the context cap for requests without a token
-_LINK = re.compile(r'<(?P<url>[^>]*)>\s*;\s*rel="?(?P<rel>[^";]+)"?')
 
 
-def link_next(header: str | None) -> str | None:
-    for match in _LINK.finditer(header or ""):
-        if "next" in match["rel"].split():
-            return match["url"]
-    return None
-
-
-class _Budget:
-    """Remembers an exhausted rate-limit window so the next call waits instead of failing."""
-
-    def __init__(self) -> None:
-        self.blocked: CapturedExchange | None = None
+class MastodonSettings(PlatformSettings):
+    """`[connectors.mastodon]`: `api_base` names the instance when the account id does not."""
 
 
 class MastodonConnector(ConnectorBase):
@@ -57,6 +46,10 @@ class MastodonConnector(ConnectorBase):
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://{instance}"
     default_version: ClassVar[str] = "v1"
+    settings_model: ClassVar[type[PlatformSettings]] = MastodonSettings
+
+    def _budget(self, account: AccountRef) -> Budget:
+        return errors.WINDOW.budget(account.account_id, self.min_wait())
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -78,14 +71,12 @@ class MastodonConnector(ConnectorBase):
 
     def _get(
         self, http: HttpClient, account: AccountRef, url: str, params: dict[str, str] | None,
-        budget: _Budget, *, subject: str, account_scope: bool = False, allow_404: bool = False,
+        budget: Budget, *, subject: str, account_scope: bool = False, allow_404: bool = False,
         allow_401: bool = False,
     ) -> CapturedExchange:
-        if budget.blocked is not None:
-            raise errors.throttled(budget.blocked, account.account_id, self.min_wait())
+        budget.check()
         exchange = http.get(url, params=params)
-        if errors.exhausted(exchange):
-            budget.blocked = exchange
+        budget.note(exchange)
         if (allow_404 and exchange.status == 404) or (allow_401 and exchange.status == 401):
             return exchange
         errors.raise_for_status(
@@ -104,7 +95,7 @@ class MastodonConnector(ConnectorBase):
             platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
         )
 
-    def _resolve(self, account: AccountRef, http: HttpClient, budget: _Budget) -> tuple[str, dict[str, Any]]:
+    def _resolve(self, account: AccountRef, http: HttpClient, budget: Budget) -> tuple[str, dict[str, Any]]:
         """Numeric account id (and the Account entity) for a handle, via accounts/lookup."""
         api = self._api(account)
         handle = ids.handle_parts(account.account_id)
@@ -133,7 +124,7 @@ class MastodonConnector(ConnectorBase):
         return ids.normalize(raw)
 
     def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
-        budget = _Budget()
+        budget = self._budget(account)
         account_id, data = self._resolve(account, http, budget)
         name = str(data.get("display_name") or data.get("acct") or account.account_id)
         return CheckResult(True, f"instance answers; account id {account_id}", display_name=name,
@@ -143,33 +134,29 @@ class MastodonConnector(ConnectorBase):
         self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
     ) -> Iterator[HarvestEvent]:
         state = dict(cursor or {})
-        budget = _Budget()
+        budget = self._budget(account)
         api = self._api(account)
         numeric = state.get("account_numeric_id")
         if not isinstance(numeric, str) or not numeric:
             numeric, _ = self._resolve(account, http, budget)
         instance = ids.instance_of(account.account_id, self._api_base(account))
         statuses: dict[str, dict[str, Any]] = {}  # status id -> replies_count, edited_at
-        url: str | None = f"{api}/accounts/{numeric}/statuses"
-        params: dict[str, str] | None = {"limit": str(min(self.settings.page_limit, MAX_LIMIT))}
-        for _page in range(self.settings.max_pages):
-            exchange = self._get(http, account, url, params, budget, subject="the account's statuses",
-                                 account_scope=True)
+
+        def fetch(request: PageRequest) -> Page:
+            exchange = self._get(http, account, request.url, dict(request.params or {}), budget,
+                                 subject="the account's statuses", account_scope=True)
             data = self._json(exchange, account, "the account's statuses")
             if not isinstance(data, list):
                 raise self._shape_error(exchange, account, "the account's statuses")
-            yield from self._observe(account, exchange)
-            _remember(statuses, data)
-            url, params = link_next(exchange.header("link")), None
-            if not data or not url:
-                break
-        else:
-            raise UnexpectedResponse(
-                f"Mastodon listing for {account.account_id} exceeded {self.settings.max_pages} pages; "
-                "raise connectors.mastodon.max_pages if the account is that large",
-                platform=self.platform, account=account.account_id,
-            )
-        yield Covered(None, (ItemKind.POST,))
+            return Page(exchange, data, data)
+
+        listing = self.listing(account, "the account's statuses")
+        first = PageRequest(f"{api}/accounts/{numeric}/statuses",
+                            {"limit": str(min(self.settings.page_limit, MAX_LIMIT))})
+        for page in listing.pages(fetch, first, LinkHeader()):
+            yield from listing.observe(page.exchange)
+            _remember(statuses, page.rows)
+        yield from listing.covered(None, ItemKind.POST)
 
         threads_before = {str(t) for t in state.get("threads", []) if isinstance(t, str)}
         threads_now: set[str] = set()
@@ -186,16 +173,17 @@ class MastodonConnector(ConnectorBase):
             descendants = data.get("descendants") if isinstance(data, dict) else None
             if not isinstance(descendants, list):
                 raise self._shape_error(exchange, account, "a status context")
-            yield from self._observe(account, exchange)
+            context = self.listing(account, f"the replies to status {status_id}")
+            yield from context.observe(exchange)
             for child in descendants:
                 if isinstance(child, dict) and isinstance(child.get("id"), str):
                     replies_meta[child["id"]] = {"replies": 0, "edited_at": child.get("edited_at")}
             if descendants or meta["replies"] > 0:
                 threads_now.add(status_id)
             if self._context_complete(exchange, descendants, account, http, budget, auth):
-                yield Covered(ids.item_id(instance, status_id), (ItemKind.REPLY,))
+                yield from context.covered(ids.item_id(instance, status_id), ItemKind.REPLY)
 
-        edits_before = state.get("edits") if isinstance(state.get("edits"), dict) else {}
+        edits_before = as_dict(state.get("edits"))
         edits_now: dict[str, str] = {}
         for status_id, meta in {**replies_meta, **statuses}.items():
             stamp = meta.get("edited_at")
@@ -212,13 +200,9 @@ class MastodonConnector(ConnectorBase):
             "newest_id": max(statuses, key=_id_order) if statuses else state.get("newest_id", ""),
         })
 
-    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
-        for parsed in self.parse(account, exchange):
-            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
-
     def _context_complete(
         self, exchange: CapturedExchange, descendants: list[Any], account: AccountRef,
-        http: HttpClient, budget: _Budget, auth: dict[str, bool],
+        http: HttpClient, budget: Budget, auth: dict[str, bool],
     ) -> bool:
         """A context is a complete reply listing unless the instance says it is still fetching
         remote replies (Mastodon-Async-Refresh) or the unauthenticated cap of 60 may have cut it."""
@@ -244,19 +228,14 @@ class MastodonConnector(ConnectorBase):
             )
         errors.raise_for_status(exchange, account=account.account_id, subject=f"status {status_id}",
                                 min_wait=self.min_wait())
-        items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
-        return Present(items, exchange.response_pointer)
+        return Present(items_of(self, account, exchange), exchange.response_pointer)
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         try:
             base = self._api_base(account)
         except ConfigError:
             base = exchange.url
-        try:
-            yield from parse_exchange(account, exchange, base)
-        except Exception as exc:  # noqa: BLE001 - parse never raises; the bytes stay in the WARC
-            yield ParseWarning("mastodon.parser_error", f"{type(exc).__name__} while parsing",
-                               exchange.response_pointer)
+        yield from parse_exchange(account, exchange, base)
 
 
 def _remember(statuses: dict[str, dict[str, Any]], data: list[Any]) -> None:

@@ -9,10 +9,11 @@ versions) and 429 with `X-RateLimit-Reset` as an ISO 8601 timestamp.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
+from archiver.core.errors import AccountGone, NeedsAttention, UnexpectedResponse
 from archiver.core.models import CapturedExchange
+from connectors.ratelimit import Window, iso_time
 
 PLATFORM = "mastodon"
 
@@ -26,43 +27,10 @@ def error_text(exchange: CapturedExchange) -> str:
     return str(value)[:200] if value is not None else ""
 
 
-def reset_time(exchange: CapturedExchange) -> datetime | None:
-    """X-RateLimit-Reset is an ISO 8601 timestamp on Mastodon (not epoch seconds)."""
-    value = (exchange.header("x-ratelimit-reset") or "").strip()
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
-
-
-def retry_at(exchange: CapturedExchange, min_wait: timedelta) -> datetime:
-    floor = exchange.captured_at + min_wait
-    reset = reset_time(exchange)
-    if reset is None:
-        return exchange.captured_at + max(min_wait, timedelta(minutes=5))
-    return max(reset, floor)
-
-
-def exhausted(exchange: CapturedExchange) -> bool:
-    """The instance says no request is left in this window (checked before the next call)."""
-    remaining = (exchange.header("x-ratelimit-remaining") or "").strip()
-    reset = reset_time(exchange)
-    return remaining == "0" and reset is not None and reset > exchange.captured_at
-
-
-def throttled(exchange: CapturedExchange, account: str, min_wait: timedelta) -> TryLater:
-    when = retry_at(exchange, min_wait)
-    return TryLater(
-        f"Mastodon rate limit reached for {account}; capture resumes after "
-        f"{when:%Y-%m-%d %H:%M:%S} UTC on its own",
-        retry_at=when,
-        platform=PLATFORM,
-        account=account,
-        evidence=exchange.response_pointer,
-    )
+WINDOW = Window("Mastodon", PLATFORM, "x-ratelimit-remaining", "x-ratelimit-reset", iso_time)
+reset_time = WINDOW.reset_of
+exhausted = WINDOW.spent
+throttled = WINDOW.throttled
 
 
 def raise_for_status(

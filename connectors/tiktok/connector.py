@@ -19,20 +19,21 @@ from archiver.core.models import (
     CapturedExchange,
     Checkpoint,
     CheckResult,
-    Covered,
     Gone,
     HarvestEvent,
     Item,
     ItemKind,
-    Observed,
     ParseWarning,
     Present,
 )
+from connectors.auth import Auth
 from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase
+from connectors.common import ConnectorBase, PlatformSettings
+from connectors.paging import Page, PageRequest, Token, items_of
 from connectors.tiktok import errors
 from connectors.tiktok.ids import normalize_account_id
 from connectors.tiktok.parse import parse_response, video_id, videos_of
+from connectors.tiktok.session import TikTokRefresh
 
 USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 VIDEO_FIELDS = (
@@ -42,21 +43,30 @@ VIDEO_FIELDS = (
 MAX_COUNT = 20  # video/list and video/query take at most 20
 
 
+class TikTokSettings(PlatformSettings):
+    """`[connectors.tiktok]`: paging of the Display API's video list (at most 20 a page)."""
+
+
 class TikTokConnector(ConnectorBase):
     platform: ClassVar[str] = "tiktok"
     label: ClassVar[str] = "TikTok"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://open.tiktokapis.com"
     default_version: ClassVar[str] = "v2"
+    settings_model: ClassVar[type[PlatformSettings]] = TikTokSettings
+
+    def auth(self, secret: str | None) -> Auth:
+        """A JSON secret with a refresh token renews the 24-hour access token itself; any other
+        secret is an access token used as it is."""
+        if secret and secret.lstrip().startswith("{"):
+            return TikTokRefresh.from_secret(secret)
+        return super().auth(secret)
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @handle, a handle or a tiktok.com/@handle URL."""
         return normalize_account_id(raw)
 
     # --- helpers ---------------------------------------------------------------------------
-
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
         errors.raise_for_error(
@@ -66,7 +76,7 @@ class TikTokConnector(ConnectorBase):
             min_wait=timedelta(seconds=self.settings.min_retry_seconds),
             subject=subject,
         )
-        return self.decode_json(exchange, account, subject)  # type: ignore[no-any-return]
+        return self.decode_json(exchange, account, subject)
 
     def _identity(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> dict[str, str]:
         """Whose token this is; a token of another account must never feed this one's archive."""
@@ -101,37 +111,35 @@ class TikTokConnector(ConnectorBase):
         who = self._identity(account, cursor, http)
         state = {"open_id": who["open_id"]}
         yield Checkpoint(state)
-        url = f"{self._base(account)}/video/list/"
-        body: dict[str, Any] = {"max_count": min(self.settings.page_limit, MAX_COUNT)}
-        for _ in range(self.settings.max_pages):
-            exchange = http.post_json(url, json=body, params={"fields": VIDEO_FIELDS})
+
+        def fetch(request: PageRequest) -> Page:
+            exchange = http.post_json(request.url, json=request.json, params=request.params)
             data = self._checked(exchange, account, account.account_id)
-            if videos_of(data) is None:
+            videos = videos_of(data)
+            if videos is None:
                 raise UnexpectedResponse(
                     f"TikTok video/list for @{account.account_id} has no data.videos array; it is kept "
                     "in the WARC and nothing in it is judged deleted",
                     platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
                 )
-            for parsed in self.parse(account, exchange):
-                yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
             inner = data["data"]
-            if inner.get("has_more") is not True:
-                yield Covered(None, (ItemKind.POST,))
-                yield Checkpoint(state)
-                return
-            next_cursor = inner.get("cursor")
-            if not isinstance(next_cursor, int) or isinstance(next_cursor, bool) or next_cursor == body.get("cursor"):
+            cursor = inner.get("cursor")
+            more = inner.get("has_more") is True
+            if more and (not isinstance(cursor, int) or isinstance(cursor, bool) or cursor == (request.json or {}).get("cursor")):
                 raise UnexpectedResponse(
                     f"TikTok video/list for @{account.account_id} says has_more without a new cursor; "
                     "the listing is incomplete and nothing in it is judged deleted",
                     platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
                 )
-            body = {**body, "cursor": next_cursor}
-        raise UnexpectedResponse(
-            f"TikTok video/list for @{account.account_id} exceeded {self.settings.max_pages} pages; raise "
-            "connectors.tiktok.max_pages if this account is that large",
-            platform=self.platform, account=account.account_id,
-        )
+            return Page(exchange, {"cursor": cursor if more else None}, videos)
+
+        listing = self.listing(account, "the videos")
+        first = PageRequest(f"{self._base(account)}/video/list/", {"fields": VIDEO_FIELDS},
+                            {"max_count": min(self.settings.page_limit, MAX_COUNT)})
+        for page in listing.pages(fetch, first, Token(("cursor",), "cursor", in_json=True)):
+            yield from listing.observe(page.exchange)
+        yield from listing.covered(None, ItemKind.POST)
+        yield Checkpoint(state)
 
     def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
         """video/query answers 200 and simply leaves out a deleted or privated video."""
@@ -148,8 +156,7 @@ class TikTokConnector(ConnectorBase):
                 platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
             )
         if any(video_id(v) == item_id for v in videos):
-            items = tuple(i for i in self.parse(account, exchange) if isinstance(i, Item))
-            return Present(items, exchange.response_pointer)
+            return Present(items_of(self, account, exchange), exchange.response_pointer)
         return Gone(
             reason="deleted",
             evidence=exchange.response_pointer,

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from archiver.sandbox.contract import ContractAdapter, SeededAccount
 from archiver.sandbox.kit import PlatformSandbox, Store, bearer, route, seed_bulk, spread
@@ -61,6 +62,8 @@ class TikTokSandbox(PlatformSandbox):
         self.tokens: dict[str, str] = {}  # token -> open_id
         self.scopes: dict[str, set[str]] = {}
         self.videos: Store[TtVideo] = Store()
+        self.clients: dict[str, str] = {}  # client_key -> client_secret
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> open_id
         self.field_override: dict[str, object] = {}  # video field -> value, to fake a type change
         self._ids = itertools.count(7_380_080_137_682_881_001)
         self._logs = itertools.count(1)
@@ -103,6 +106,8 @@ class TikTokSandbox(PlatformSandbox):
     # --- HTTP ------------------------------------------------------------------------------
 
     def gate(self, req: Request) -> Response | None:
+        if req.path == "/v2/oauth/token/" and req.method == "POST":
+            return self._oauth(req)  # the refresh flow: before the bearer check
         if self.token_state(bearer(req)) != "ok":
             return self._error(401, "access_token_invalid", "The access token is invalid or not found in the request.")
         if self.take("throttle_next"):
@@ -184,6 +189,20 @@ class TikTokSandbox(PlatformSandbox):
     def _ok(self, data: dict[str, Any]) -> Response:
         return Response.json({"data": data, "error": {"code": "ok", "message": "", "log_id": self._log_id()}},
                              headers=[("x-tt-logid", self._log_id())])
+
+    def _oauth(self, req: Request) -> Response:
+        """grant_type=refresh_token: a new 24-hour access token for the refresh token's user."""
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        open_id = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if self.clients.get(form.get("client_key", "")) != form.get("client_secret") or open_id is None \
+                or form.get("grant_type") != "refresh_token":
+            return Response.json({"error": "invalid_grant", "error_description": "Refresh token is invalid or expired.",
+                                  "log_id": f"sandbox{next(self._logs)}"}, 400)
+        access = f"act.refreshed-{next(self._logs)}"
+        self.add_token(access, open_id)
+        return Response.json({"access_token": access, "expires_in": 86400, "open_id": open_id,
+                              "refresh_token": form["refresh_token"], "refresh_expires_in": 31536000,
+                              "scope": "user.info.basic,user.info.profile,video.list", "token_type": "Bearer"})
 
     def _error(self, status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
         return Response.json({"data": {}, "error": {"code": code, "message": message, "log_id": self._log_id()}},

@@ -11,10 +11,12 @@ that window.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+
+from pydantic import Field
 
 from archiver.core.errors import UnexpectedResponse
 from archiver.core.models import (
@@ -22,7 +24,6 @@ from archiver.core.models import (
     CapturedExchange,
     Checkpoint,
     CheckResult,
-    Covered,
     Gone,
     HarvestEvent,
     Item,
@@ -33,7 +34,9 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase, shape_guard
+from connectors.common import ConnectorBase, PlatformSettings, shape_guard
+from connectors.paging import Listing, Page, PageRequest, Token
+from connectors.shapes import as_dict
 from connectors.x import errors
 from connectors.x.handles import normalize
 from connectors.x.parse import parse_tweets
@@ -66,7 +69,7 @@ class XCursor:
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> XCursor:
         raw = raw if isinstance(raw, dict) else {}
-        recent = raw.get("recent") if isinstance(raw.get("recent"), dict) else {}
+        recent = as_dict(raw.get("recent"))
         count = raw.get("tweet_count")
         return cls(
             user_id=str(raw.get("user_id") or ""),
@@ -106,24 +109,27 @@ def _since(when: str | None, now: datetime) -> timedelta | None:
         return None
 
 
+class XSettings(PlatformSettings):
+    """`[connectors.x]`: how often the whole timeline is walked to find deleted posts."""
+
+    sweep_every_hours: float = Field(24.0, gt=0, description="Hours between full timeline walks")
+
+
 class XConnector(ConnectorBase):
     platform: ClassVar[str] = "x"
     label: ClassVar[str] = "X"
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://api.x.com"
     default_version: ClassVar[str] = "2"
-    default_sweep_every: ClassVar[timedelta] = timedelta(hours=24)
+    settings_model: ClassVar[type[PlatformSettings]] = XSettings
 
     def __init__(
         self, settings: ConnectorSettings | None = None, *, sweep_every: timedelta | None = None
     ) -> None:
         super().__init__(settings)
-        self.sweep_every = self.default_sweep_every if sweep_every is None else sweep_every
+        self.sweep_every = timedelta(hours=self.settings.sweep_every_hours) if sweep_every is None else sweep_every
 
     # --- helpers ---------------------------------------------------------------------------
-
-    def _base(self, account: AccountRef) -> str:
-        return f"{self.api_root(account)}/{self.version}"
 
     def raise_for_429(self, exchange: CapturedExchange, account_id: str) -> None:
         """The session's 429 hook: tells X's monthly usage cap from its 15-minute windows."""
@@ -201,15 +207,15 @@ class XConnector(ConnectorBase):
             sweep = count is None or state.tweet_count is None or count != state.tweet_count + fresh
         if sweep:
             seen.clear()
-            yield from self._walk(account, timeline, {}, http, seen, "pagination_token")
+            walk = yield from self._walk(account, timeline, {}, http, seen, "pagination_token")
             if len(seen) < TIMELINE_CAP:
-                yield Covered(None, (ItemKind.POST,))
+                yield from walk.covered(None, ItemKind.POST)
             elif seen:
                 # At the cap, older posts are missing for a reason other than deletion: the walk
                 # covers only posts newer than the oldest one it reached.
                 oldest = min((i.created_at for i in seen if i.created_at), default=None)
                 if oldest is not None:
-                    yield Covered(None, (ItemKind.POST,), created_after=oldest)
+                    yield from walk.covered(None, ItemKind.POST, created_after=oldest)
             state.swept_at = now.isoformat()
             state.recent = {}
         for item in seen:
@@ -227,30 +233,24 @@ class XConnector(ConnectorBase):
     def _walk(
         self, account: AccountRef, url: str, extra: dict[str, str], http: HttpClient,
         seen: list[Item], token_name: str, *, floor_results: int = 5,
-    ) -> Iterator[HarvestEvent]:
-        """Every page of a tweet listing (timeline or search), following meta.next_token."""
+    ) -> Generator[HarvestEvent, None, Listing]:
+        """Every page of a tweet listing (timeline or search), following meta.next_token; the
+        walked listing is returned for its `covered`."""
         limit = str(min(max(self.settings.page_limit, floor_results), 100))
-        params = {**self._tweet_params(), "max_results": limit, **extra}
-        for _ in range(self.settings.max_pages):
-            exchange, body = self._get(http, account, url, params, account.account_id)
+
+        def fetch(request: PageRequest) -> Page:
+            exchange, body = self._get(http, account, request.url, dict(request.params or {}), account.account_id)
             errors.raise_for_listing_problems(body, exchange, account=account.account_id)
-            for parsed in self.parse(account, exchange):
-                if isinstance(parsed, ParseWarning):
-                    yield parsed
-                else:
-                    seen.append(parsed)
-                    yield Observed(parsed, exchange.response_pointer)
-            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-            token = meta.get("next_token")
-            if not isinstance(token, str) or not token:
-                return
-            params = {**params, token_name: token}
-        raise UnexpectedResponse(
-            f"X listing for {account.account_id} exceeded {self.settings.max_pages} pages; "
-            "raise connectors.x.max_pages if the account is that large",
-            platform=self.platform,
-            account=account.account_id,
-        )
+            return Page(exchange, body, [])
+
+        listing = self.listing(account, "the posts")
+        first = PageRequest(url, {**self._tweet_params(), "max_results": limit, **extra})
+        for page in listing.pages(fetch, first, Token(("meta", "next_token"), token_name)):
+            for event in listing.observe(page.exchange):
+                if isinstance(event, Observed):
+                    seen.append(event.item)
+                yield event
+        return listing
 
     def _conversations(
         self, account: AccountRef, state: XCursor, now: datetime, http: HttpClient
@@ -261,11 +261,11 @@ class XConnector(ConnectorBase):
         for batch in _batches(sorted(state.recent)):
             found: list[Item] = []
             query = {"query": " OR ".join(f"conversation_id:{root}" for root in batch)}
-            yield from self._walk(account, search, query, http, found, "next_token", floor_results=10)
+            walk = yield from self._walk(account, search, query, http, found, "next_token", floor_results=10)
             for root in batch:
                 age = _since(state.recent[root], now)
                 if age is not None and age < SEARCH_WINDOW - WINDOW_MARGIN:
-                    yield Covered(root, (ItemKind.COMMENT, ItemKind.REPLY))
+                    yield from walk.covered(root, ItemKind.COMMENT, ItemKind.REPLY)
 
     def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
         """Look the post up by its first id: X answers 200 with a Not Found problem once the
@@ -302,10 +302,7 @@ class XConnector(ConnectorBase):
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         """Pure: tweets in timeline, search and lookup responses; nothing from user lookups."""
-        try:
-            yield from parse_tweets(account, exchange)
-        except Exception as exc:  # noqa: BLE001 - parse must never take a catalog rebuild down
-            yield ParseWarning("x.parser_error", f"{type(exc).__name__} while parsing", exchange.response_pointer)
+        yield from parse_tweets(account, exchange)
 
 
 def _batches(roots: list[str]) -> Iterator[list[str]]:

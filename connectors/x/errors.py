@@ -14,7 +14,7 @@ from typing import Any
 
 from archiver.core.errors import AccountGone, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.core.models import CapturedExchange
-from connectors.base import parse_retry_after
+from connectors.ratelimit import parse_retry_after
 
 PLATFORM = "x"
 NOT_FOUND = "/problems/resource-not-found"

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from archiver.core.errors import AccountGone, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
@@ -25,13 +27,14 @@ from archiver.core.models import (
     HarvestEvent,
     Item,
     ItemKind,
-    Observed,
     ParseWarning,
     Present,
 )
 from archiver.core.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
-from connectors.common import ConnectorBase, shape_guard
+from connectors.common import ConnectorBase, PlatformSettings, shape_guard
+from connectors.paging import Listing, Page, PageRequest, Token
+from connectors.shapes import as_dict
 from connectors.youtube import errors
 from connectors.youtube.handles import CHANNEL_ID, normalize
 from connectors.youtube.parse import parse_response, parse_time
@@ -40,6 +43,7 @@ VIDEO_PARTS = "snippet,contentDetails,status,statistics"
 THREAD_PARTS = "snippet,replies"
 HOT = timedelta(days=7)  # comments on new videos change most; rescan them every cycle
 _VIDEO_ID_LEN = 11
+_NEXT_PAGE = Token(("nextPageToken",), "pageToken")
 
 
 @dataclass
@@ -53,7 +57,7 @@ class YouTubeCursor:
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> YouTubeCursor:
         raw = raw if isinstance(raw, dict) else {}
-        videos = raw.get("videos") if isinstance(raw.get("videos"), dict) else {}
+        videos = as_dict(raw.get("videos"))
         return cls(
             channel_id=str(raw.get("channel_id") or ""),
             uploads=str(raw.get("uploads") or ""),
@@ -71,19 +75,26 @@ class _VideoFacts:
     published: datetime | None
 
 
+class YouTubeSettings(PlatformSettings):
+    """`[connectors.youtube]`: how often every video's comments are read again in full."""
+
+    rescan_every_hours: float = Field(24.0, gt=0, description="Hours between full comment rescans")
+
+
 class YouTubeConnector(ConnectorBase):
     platform: ClassVar[str] = "youtube"
     label: ClassVar[str] = "YouTube"
     auth_style: ClassVar[AuthStyle] = AuthStyle.QUERY_KEY
     default_api_base: ClassVar[str] = "https://www.googleapis.com"
     default_version: ClassVar[str] = "v3"
-    default_rescan_every: ClassVar[timedelta] = timedelta(hours=24)
+    settings_model: ClassVar[type[PlatformSettings]] = YouTubeSettings
 
     def __init__(
         self, settings: ConnectorSettings | None = None, *, rescan_every: timedelta | None = None
     ) -> None:
         super().__init__(settings)
-        self.rescan_every = self.default_rescan_every if rescan_every is None else rescan_every
+        hours = timedelta(hours=self.settings.rescan_every_hours)
+        self.rescan_every = hours if rescan_every is None else rescan_every
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -91,7 +102,7 @@ class YouTubeConnector(ConnectorBase):
         return f"{self.api_root(account)}/youtube/{self.version}"
 
     def _checked(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
-        return errors.raise_for_error(  # type: ignore[no-any-return]
+        return errors.raise_for_error(
             exchange, account=account.account_id, subject=subject, floor=self.min_wait()
         )
 
@@ -132,16 +143,12 @@ class YouTubeConnector(ConnectorBase):
             )
         return exchange, items[0]
 
-    def _observe(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[HarvestEvent]:
-        for parsed in self.parse(account, exchange):
-            yield parsed if isinstance(parsed, ParseWarning) else Observed(parsed, exchange.response_pointer)
-
     # --- contract --------------------------------------------------------------------------
 
     def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
         with shape_guard(self.platform, account.account_id):
             _exchange, channel = self._channel(account, YouTubeCursor(), http)
-        snippet = channel.get("snippet") if isinstance(channel.get("snippet"), dict) else {}
+        snippet = as_dict(channel.get("snippet"))
         return CheckResult(True, "API key works", display_name=str(snippet.get("title", "")),
                            details={"channel_id": str(channel.get("id", ""))})
 
@@ -163,13 +170,14 @@ class YouTubeConnector(ConnectorBase):
         video_ids = self._uploads(account, state.uploads, http)
         facts: dict[str, _VideoFacts] = {}
         base = self._base(account)
+        videos = self.listing(account, "the videos")
         for start in range(0, len(video_ids), 50):
             batch = video_ids[start:start + 50]
             exchange = http.get(f"{base}/videos", params={"part": VIDEO_PARTS, "id": ",".join(batch)})
             body = self._checked(exchange, account, account.account_id)
-            yield from self._observe(account, exchange)
+            yield from videos.observe(exchange)
             facts.update(_video_facts(body))
-        yield Covered(None, (ItemKind.POST,))
+        yield from videos.covered(None, ItemKind.POST)
         scanned: dict[str, list[Any]] = {}
         for video_id in video_ids:
             fact = facts.get(video_id)
@@ -189,30 +197,25 @@ class YouTubeConnector(ConnectorBase):
 
         A channel that never uploaded has no uploads playlist: playlistNotFound means "none".
         """
-        url = f"{self._base(account)}/playlistItems"
-        limit = str(min(max(self.settings.page_limit, 1), 50))
-        params = {"part": "contentDetails", "playlistId": playlist, "maxResults": limit}
         ids: dict[str, None] = {}  # ordered and de-duplicated
-        for _ in range(self.settings.max_pages):
-            exchange = http.get(url, params=params)
+
+        def fetch(request: PageRequest) -> Page | None:
+            exchange = http.get(request.url, params=request.params)
             if not ids and "playlistNotFound" in errors.reasons(errors.error_of(exchange)):
-                return []
+                return None
             body = self._checked(exchange, account, account.account_id)
-            for entry in _list(body.get("items")):
+            return Page(exchange, body, _list(body.get("items")))
+
+        limit = str(min(max(self.settings.page_limit, 1), 50))
+        first = PageRequest(f"{self._base(account)}/playlistItems",
+                            {"part": "contentDetails", "playlistId": playlist, "maxResults": limit})
+        for page in self.listing(account, "the uploads").pages(fetch, first, _NEXT_PAGE):
+            for entry in page.rows:
                 details = entry.get("contentDetails") if isinstance(entry, dict) else None
                 video_id = details.get("videoId") if isinstance(details, dict) else None
                 if isinstance(video_id, str):
                     ids.setdefault(video_id)
-            token = body.get("nextPageToken")
-            if not isinstance(token, str) or not token:
-                return list(ids)
-            params = {**params, "pageToken": token}
-        raise UnexpectedResponse(
-            f"YouTube uploads listing for {account.account_id} exceeded {self.settings.max_pages} "
-            "pages; raise connectors.youtube.max_pages if the channel is that large",
-            platform=self.platform,
-            account=account.account_id,
-        )
+        return list(ids)
 
     def _due(self, previous: list[Any], fact: _VideoFacts, now: datetime) -> bool:
         count, when = previous
@@ -228,56 +231,53 @@ class YouTubeConnector(ConnectorBase):
         self, account: AccountRef, video_id: str, http: HttpClient
     ) -> Generator[HarvestEvent, None, bool]:
         """All threads of one video, and all replies of each; returns True if comments are off."""
-        base = self._base(account)
-        limit = str(min(max(self.settings.page_limit, 1), 100))
-        params = {"part": THREAD_PARTS, "videoId": video_id, "maxResults": limit,
-                  "order": "time", "textFormat": "plainText"}
-        for _ in range(self.settings.max_pages):
-            exchange = http.get(f"{base}/commentThreads", params=params)
-            found = errors.reasons(errors.error_of(exchange))
-            if "commentsDisabled" in found:
-                return True  # not an error: the video simply has no comments to keep
-            if "videoNotFound" in found:
-                return False  # deleted between listing and now; the next cycle confirms it
+        stopped: set[str] = set()
+
+        def fetch(request: PageRequest) -> Page | None:
+            exchange = http.get(request.url, params=request.params)
+            found = errors.reasons(errors.error_of(exchange)) & {"commentsDisabled", "videoNotFound"}
+            if found:
+                # comments off: nothing to keep; video gone since listed: the next cycle confirms it
+                stopped.update(found)
+                return None
             body = self._checked(exchange, account, video_id)
-            yield from self._observe(account, exchange)
-            for top_id, total, embedded in _threads(body):
-                complete = total <= embedded or (yield from self._replies(account, top_id, http))
-                if complete:
+            return Page(exchange, body, [])
+
+        limit = str(min(max(self.settings.page_limit, 1), 100))
+        first = PageRequest(f"{self._base(account)}/commentThreads", {
+            "part": THREAD_PARTS, "videoId": video_id, "maxResults": limit, "order": "time",
+            "textFormat": "plainText"})
+        threads = self.listing(account, f"the comments of video {video_id}")
+        for page in threads.pages(fetch, first, _NEXT_PAGE):
+            yield from threads.observe(page.exchange)
+            for top_id, total, embedded in _threads(page.body):
+                if total > embedded:
+                    replies = yield from self._replies(account, top_id, http)
+                    if not threads.quarantined:
+                        yield from replies.covered(top_id, ItemKind.REPLY)
+                elif not threads.quarantined:  # every reply came embedded in the thread
                     yield Covered(top_id, (ItemKind.REPLY,))
-            token = body.get("nextPageToken")
-            if not isinstance(token, str) or not token:
-                yield Covered(video_id, (ItemKind.COMMENT, ItemKind.REPLY))
-                return False
-            params = {**params, "pageToken": token}
-        raise UnexpectedResponse(
-            f"YouTube comment listing for video {video_id} exceeded {self.settings.max_pages} pages",
-            platform=self.platform,
-            account=account.account_id,
-        )
+        yield from threads.covered(video_id, ItemKind.COMMENT, ItemKind.REPLY)
+        return "commentsDisabled" in stopped
 
     def _replies(
         self, account: AccountRef, top_id: str, http: HttpClient
-    ) -> Generator[HarvestEvent, None, bool]:
-        """Every reply of one thread; False when the thread vanished while we read it."""
-        url = f"{self._base(account)}/comments"
-        limit = str(min(max(self.settings.page_limit, 1), 100))
-        params = {"part": "snippet", "parentId": top_id, "maxResults": limit, "textFormat": "plainText"}
-        for _ in range(self.settings.max_pages):
-            exchange = http.get(url, params=params)
+    ) -> Generator[HarvestEvent, None, Listing]:
+        """Every reply of one thread; the listing is not whole when the thread vanished."""
+
+        def fetch(request: PageRequest) -> Page | None:
+            exchange = http.get(request.url, params=request.params)
             if "commentNotFound" in errors.reasons(errors.error_of(exchange)):
-                return False
-            body = self._checked(exchange, account, top_id)
-            yield from self._observe(account, exchange)
-            token = body.get("nextPageToken")
-            if not isinstance(token, str) or not token:
-                return True
-            params = {**params, "pageToken": token}
-        raise UnexpectedResponse(
-            f"YouTube reply listing for comment {top_id} exceeded {self.settings.max_pages} pages",
-            platform=self.platform,
-            account=account.account_id,
-        )
+                return None
+            return Page(exchange, self._checked(exchange, account, top_id), [])
+
+        limit = str(min(max(self.settings.page_limit, 1), 100))
+        first = PageRequest(f"{self._base(account)}/comments", {
+            "part": "snippet", "parentId": top_id, "maxResults": limit, "textFormat": "plainText"})
+        replies = self.listing(account, f"the replies to comment {top_id}")
+        for page in replies.pages(fetch, first, _NEXT_PAGE):
+            yield from replies.observe(page.exchange)
+        return replies
 
     def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
         with shape_guard(self.platform, account.account_id):
@@ -312,11 +312,7 @@ class YouTubeConnector(ConnectorBase):
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         """Pure: videos from videos.list, comments from commentThreads and comments.list."""
-        try:
-            yield from parse_response(account, exchange)
-        except Exception as exc:  # noqa: BLE001 - parse must never take a catalog rebuild down
-            yield ParseWarning("youtube.parser_error", f"{type(exc).__name__} while parsing",
-                               exchange.response_pointer)
+        yield from parse_response(account, exchange)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -337,10 +333,10 @@ def _video_facts(body: dict[str, Any]) -> dict[str, _VideoFacts]:
     for entry in _list(body.get("items")):
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             continue
-        stats = entry.get("statistics") if isinstance(entry.get("statistics"), dict) else {}
+        stats = as_dict(entry.get("statistics"))
         raw = stats.get("commentCount")
         count = int(raw) if isinstance(raw, str) and raw.isdigit() else None
-        snippet = entry.get("snippet") if isinstance(entry.get("snippet"), dict) else {}
+        snippet = as_dict(entry.get("snippet"))
         try:
             published = parse_time(snippet.get("publishedAt"))
         except (TypeError, ValueError):
@@ -354,8 +350,8 @@ def _threads(body: dict[str, Any]) -> Iterator[tuple[str, int, int]]:
     for entry in _list(body.get("items")):
         if not isinstance(entry, dict):
             continue
-        snippet = entry.get("snippet") if isinstance(entry.get("snippet"), dict) else {}
-        top = snippet.get("topLevelComment") if isinstance(snippet.get("topLevelComment"), dict) else {}
+        snippet = as_dict(entry.get("snippet"))
+        top = as_dict(snippet.get("topLevelComment"))
         top_id = top.get("id") or entry.get("id")
         total = snippet.get("totalReplyCount", 0)
         replies = (entry.get("replies") or {}).get("comments") if isinstance(entry.get("replies"), dict) else []

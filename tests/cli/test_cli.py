@@ -116,7 +116,7 @@ def test_unreachable_api_and_unwritable_home(run, tmp_path: Path) -> None:  # ty
     # A home below a regular file cannot be created, even by root.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    line = one_line_error(run("accounts", "list", extra_env={"ARCHIVER_HOME": str(blocker / "home")}))
+    line = one_line_error(run("accounts", "add", "facebook", "1000001", extra_env={"ARCHIVER_HOME": str(blocker / "home")}))
     assert "Cannot write to the archive home" in line and "ARCHIVER_HOME" in line
 
 

@@ -262,8 +262,9 @@ def _sample_view() -> dict:
 
 
 def _check(exchange: CapturedExchange) -> list[Item | ParseWarning]:
-    out = list(BlueskyConnector().parse(ACCOUNT, exchange))
+    out = list(BlueskyConnector().parse(ACCOUNT, exchange))  # the raw parser: nothing catches
     assert all(isinstance(x, Item | ParseWarning) for x in out)
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
     return out
 
 
@@ -301,3 +302,69 @@ def test_feed_and_thread_parse_a_post_identically_and_probes_parse_to_nothing() 
     assert "likeCount" not in json.dumps(item.content) and "indexedAt" not in json.dumps(item.content)
     probe = URLS[1].replace("depth=10", "depth=0")
     assert _check(CapturedExchange(probe, "GET", 200, (), json.dumps({"thread": {"post": view}}).encode(), T0)) == []
+
+@settings(max_examples=60, deadline=None)
+@given(posts=st.lists(st.tuples(st.from_regex(r"\A[a-z2-7]{13}\Z"), st.text(max_size=60)), max_size=6,
+                      unique_by=lambda p: p[0]))
+def test_valid_feed_yields_one_item_per_post_and_no_warning(posts: list[tuple[str, str]]) -> None:
+    view = _sample_view()
+    did = view["author"]["did"]
+    feed = [{"post": {**view, "uri": f"at://{did}/app.bsky.feed.post/{rkey}", "record": {**view["record"], "text": text}}}
+            for rkey, text in posts]
+    out = _check(CapturedExchange(URLS[0], "GET", 200, (), json.dumps({"feed": feed}).encode(), T0))
+    assert len([i for i in out if isinstance(i, Item)]) == len(posts)
+    assert not [w for w in out if isinstance(w, ParseWarning)]
+
+
+# --- handle + app password: createSession, refreshSession, nothing in a WARC ---------------------
+
+APP_PASSWORD = "k3zq-7wmp-x2rt-9vhn"
+
+
+def test_app_password_logs_in_refreshes_and_stays_out_of_warcs(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "bluesky")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        sb.app_passwords[HANDLE] = APP_PASSWORD
+        token = tmp_path / "bsky-app-password.txt"
+        token.write_text(f"{HANDLE}:{APP_PASSWORD}\n")
+        token.chmod(0o600)
+        from archiver.services.accounts import register_account
+
+        register_account(h.app, "bluesky", HANDLE, api_base=h.server.url, token_file=str(token), replace=True)
+        h.server.requests.clear()
+        assert h.poll().status == "complete"
+        paths = [r.path for r in h.server.requests]
+        assert paths.count("/xrpc/com.atproto.server.createSession") == 1
+        reads = [r.header("authorization") for r in h.server.requests if "app.bsky" in r.path]
+        assert reads and all(a.startswith("Bearer sbx-access-") for a in reads)
+        served = h.server.app
+
+        def expire_mid_cycle(req):  # type: ignore[no-untyped-def]
+            # Two hours pass during the cycle: after the second read the access JWT expires.
+            if sum(1 for r in h.server.requests if "app.bsky" in r.path) == 2:
+                sb.expired.update(sb.tokens)
+            return served(req)
+
+        h.server.app = expire_mid_cycle
+        h.server.requests.clear()
+        assert h.poll().status == "complete"
+        paths = [r.path for r in h.server.requests]
+        assert paths.count("/xrpc/com.atproto.server.refreshSession") == 1
+        assert paths.count("/xrpc/com.atproto.server.createSession") == 1
+        h.server.app = served
+        secrets = [APP_PASSWORD, *sb.tokens, *sb.refresh_tokens]
+        for path in h.warc_files():
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+            assert not [s for s in secrets if s.encode() in data]
+        token.write_text(f"{HANDLE}:wrong-pass-word-0000")
+        h.poll()
+        with h.app.catalog.session() as s:
+            from archiver.catalog import tables as t
+
+            account = s.query(t.Account).filter_by(platform="bluesky").one()
+            assert account.status == "needs-attention" and "app password" in account.status_message
+            assert "wrong-pass" not in account.status_message
+    finally:
+        h.close()

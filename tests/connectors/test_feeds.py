@@ -6,6 +6,9 @@ deletion, modified_gmt, conditional GET, XML attacks, identifier forms and parse
 
 from __future__ import annotations
 
+import base64
+import gzip
+import html
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -308,8 +311,9 @@ SAMPLE_POST, SAMPLE_COMMENT, SAMPLE_RSS = _sample_wp()
 
 
 def _check(account: AccountRef, exchange: CapturedExchange) -> list[Item | ParseWarning]:
-    out = list(FeedsConnector().parse(account, exchange))
+    out = list(FeedsConnector().parse(account, exchange))  # the raw parser: nothing catches
     assert all(isinstance(x, Item | ParseWarning) for x in out)
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
     return out
 
 
@@ -342,3 +346,57 @@ def test_feed_entry_content_has_substance_but_no_dates() -> None:
     assert isinstance(item, Item) and item.item_id.startswith(f"https://{SITE}/?p=")
     assert "bold" in item.content["content"] and item.created_at is not None
     assert "pubDate" not in json.dumps(item.content) and item.media
+
+@settings(max_examples=60, deadline=None)
+@given(posts=st.lists(st.tuples(st.integers(1, 10**9), st.text(max_size=40)), max_size=6, unique_by=lambda p: p[0]))
+def test_valid_wordpress_posts_yield_one_item_each_and_no_warning(posts: list[tuple[int, str]]) -> None:
+    body = [{**SAMPLE_POST, "id": n, "title": {"rendered": html.escape(title)},
+             "content": {"rendered": f"<p>{html.escape(title)}</p>", "protected": False}} for n, title in posts]
+    out = _check(WP_ACCOUNT, CapturedExchange(WP_URLS[0], "GET", 200, (), json.dumps(body).encode(), T0))
+    assert len([i for i in out if isinstance(i, Item)]) == len(posts)
+    assert not [w for w in out if isinstance(w, ParseWarning)]
+
+
+# --- WordPress application passwords (HTTP Basic) and the `wordpress SITE` shorthand --------------
+
+APP_PASSWORD = "archivist:abcd EFGH ijkl MNOP qrst UVWX"
+
+
+def test_application_password_goes_as_basic_auth_and_never_into_a_warc(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "feeds")
+    try:
+        h.sandbox.sandbox.app_passwords.add(APP_PASSWORD)  # type: ignore[attr-defined]
+        token = tmp_path / "wp-app-password.txt"
+        token.write_text(APP_PASSWORD)
+        token.chmod(0o600)
+        info = register_account(h.app, "wordpress", f"https://{SITE}", api_base=h.server.url,
+                                token_file=str(token), replace=True)
+        assert (info.platform, info.account_id) == ("feeds", f"wp:https://{SITE}")
+        h.server.requests.clear()
+        assert h.poll().status == "complete"
+        sent = {r.header("authorization") for r in h.server.requests if r.path.startswith("/wp-json")}
+        assert sent == {"Basic " + base64.b64encode(APP_PASSWORD.encode()).decode()}
+        password = APP_PASSWORD.split(":", 1)[1]
+        for path in h.warc_files():
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+            assert password.encode() not in data and base64.b64encode(APP_PASSWORD.encode()) not in data
+        token.write_text("archivist:wrong password here")
+        report = h.poll()
+        assert report.status == "not-run" or report.error is not None
+        with h.app.catalog.session() as s:
+            account = s.get(t.Account, info.id)
+            assert account.status == "needs-attention" and "application password" in account.status_message
+            assert "wrong password" not in account.status_message
+    finally:
+        h.close()
+
+
+def test_unknown_platform_lists_the_known_ones_and_the_shorthand(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "feeds")
+    try:
+        with pytest.raises(ConfigError) as info:
+            register_account(h.app, "myspace", "lincoln")
+        assert "facebook" in info.value.message and "wordpress (= feeds wp:SITE)" in info.value.message
+    finally:
+        h.close()

@@ -4,6 +4,7 @@ history capture, reply threads, identifier forms, and parse robustness."""
 from __future__ import annotations
 
 import gzip
+import html
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -295,8 +296,9 @@ def _sample_status() -> dict:
 
 
 def _check(exchange: CapturedExchange) -> list[Item | ParseWarning]:
-    out = list(MastodonConnector().parse(ACCOUNT, exchange))
+    out = list(MastodonConnector().parse(ACCOUNT, exchange))  # the raw parser: nothing catches
     assert all(isinstance(x, Item | ParseWarning) for x in out)
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
     return out
 
 
@@ -336,3 +338,13 @@ def test_harvest_yields_observed_items_for_every_status(tmp_path: Path, instance
     events = list(MastodonConnector().harvest(_ref(server), None, session))
     observed = {e.item.item_id for e in events if isinstance(e, Observed)}
     assert observed == contract.live_item_ids(HANDLE)
+
+@settings(max_examples=60, deadline=None)
+@given(statuses=st.lists(st.tuples(st.integers(1, 10**18), st.text(max_size=60)), max_size=6,
+                         unique_by=lambda s: s[0]))
+def test_valid_statuses_yield_one_item_each_and_no_warning(statuses: list[tuple[int, str]]) -> None:
+    sample = _sample_status()
+    body = [{**sample, "id": str(n), "content": f"<p>{html.escape(text)}</p>"} for n, text in statuses]
+    out = _check(CapturedExchange(URLS[0], "GET", 200, (), json.dumps(body).encode(), T0))
+    assert len([i for i in out if isinstance(i, Item)]) == len(statuses)
+    assert not [w for w in out if isinstance(w, ParseWarning)]

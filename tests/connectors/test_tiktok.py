@@ -286,3 +286,56 @@ def test_listing_shape_change_is_a_clear_error_and_covers_nothing(live: Live, se
         for event in live.connector.harvest(live.ref(), None, live.http):
             events.append(event)
     assert "data.videos" in info.value.message and not any(isinstance(e, Covered) for e in events)
+
+
+# --- refresh token: a 24-hour access token renewed by the connector's auth strategy --------------
+
+
+def test_refresh_token_gets_access_tokens_and_no_secret_reaches_a_warc(tmp_path: Path) -> None:
+    from archiver.catalog import tables as t
+    from archiver.services.accounts import register_account
+    from connectors.tiktok.sandbox import LINCOLN
+    from tests.harness import Harness
+
+    h = Harness(tmp_path, "tiktok")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        sb.clients["awx-client-key"] = "client-secret-9d8c7b6a"
+        sb.refresh_tokens["rft.lincoln-refresh-5e4d3c"] = LINCOLN
+        secret = {"client_key": "awx-client-key", "client_secret": "client-secret-9d8c7b6a",
+                  "refresh_token": "rft.lincoln-refresh-5e4d3c"}
+        token = tmp_path / "tiktok-refresh.json"
+        token.write_text(json.dumps(secret))
+        token.chmod(0o600)
+        register_account(h.app, "tiktok", h.seed.raw_id, api_base=h.server.url, token_file=str(token), replace=True)
+        h.server.requests.clear()
+        assert h.poll().status == "complete"
+        paths = [r.path for r in h.server.requests]
+        assert paths.count("/v2/oauth/token/") == 1
+        bearers = {r.header("authorization") for r in h.server.requests if r.path.startswith("/v2/video")}
+        assert bearers and all(b.startswith("Bearer act.refreshed-") for b in bearers)
+        served = h.server.app
+
+        def expire_mid_cycle(req):  # type: ignore[no-untyped-def]
+            if req.path == "/v2/video/list/":
+                sb.expired.update(t for t in sb.tokens if t.startswith("act.refreshed-"))
+                h.server.app = served
+            return served(req)
+
+        h.server.app = expire_mid_cycle
+        h.server.requests.clear()
+        assert h.poll().status == "complete"
+        assert [r.path for r in h.server.requests].count("/v2/oauth/token/") == 2  # login, then renewal
+        for path in h.warc_files():
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+            leaked = [s for s in (*secret.values(), *sb.tokens) if s.startswith(("client-secret", "rft.", "act.refreshed"))
+                      and s.encode() in data]
+            assert not leaked
+        sb.refresh_tokens.clear()  # the refresh token expired or was revoked
+        h.poll()
+        with h.app.catalog.session() as s:
+            account = s.query(t.Account).filter_by(platform="tiktok").one()
+            assert account.status == "needs-attention" and "refresh token" in account.status_message
+    finally:
+        h.close()

@@ -290,7 +290,9 @@ _REF = AccountRef("x", "lincolnhs")
 def _outputs(url: str, body: bytes) -> list[Any]:
     exchange = CapturedExchange(url, "GET", 200, (("Content-Type", "application/json"),), body,
                                 datetime(2026, 1, 5, tzinfo=UTC))
-    return list(XConnector().parse(_REF, exchange))
+    out = list(XConnector().parse(_REF, exchange))  # the raw parser: nothing catches
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
+    return out
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -384,3 +386,13 @@ def test_connector_settings_choose_page_size_and_base() -> None:
     connector = XConnector(ConnectorSettings(api_base="http://127.0.0.1:9", api_version="2", page_limit=3))
     assert connector._base(AccountRef("x", "a")) == "http://127.0.0.1:9/2"
     assert connector._base(AccountRef("x", "a", api_base="http://127.0.0.1:8/")) == "http://127.0.0.1:8/2"
+
+@settings(max_examples=60, deadline=None)
+@given(tweets=st.lists(st.tuples(st.integers(10**15, 10**19), st.text(max_size=60)), max_size=6,
+                       unique_by=lambda t: t[0]))
+def test_valid_timeline_yields_one_item_per_post_and_no_warning(tweets: list[tuple[int, str]]) -> None:
+    data = [{**_TWEET, "id": str(n), "text": text, "edit_history_tweet_ids": [str(n)], "conversation_id": str(n),
+             "referenced_tweets": []} for n, text in tweets]
+    out = _outputs("http://h/2/users/1/tweets", json.dumps({"data": data}).encode())
+    assert len([o for o in out if isinstance(o, Item)]) == len(tweets)
+    assert not [w for w in out if isinstance(w, ParseWarning)]

@@ -255,7 +255,9 @@ _REF = AccountRef("youtube", "@lincolnhs")
 def _outputs(url: str, body: bytes) -> list[Any]:
     exchange = CapturedExchange(url, "GET", 200, (("Content-Type", "application/json"),), body,
                                 datetime(2026, 1, 5, tzinfo=UTC))
-    return list(YouTubeConnector().parse(_REF, exchange))
+    out = list(YouTubeConnector().parse(_REF, exchange))  # the raw parser: nothing catches
+    assert not [o for o in out if isinstance(o, ParseWarning) and o.code.endswith(".parser_error")]
+    return out
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -345,3 +347,13 @@ def _record(h: Harness, record_id: str) -> Any:
                 if record.pointer.record_id == record_id:
                     return record
     raise AssertionError(f"no record {record_id}")
+
+@settings(max_examples=60, deadline=None)
+@given(videos=st.lists(st.tuples(st.from_regex(r"\A[A-Za-z0-9_-]{11}\Z"), st.text(max_size=60)), max_size=6,
+                       unique_by=lambda v: v[0]))
+def test_valid_videos_yield_one_item_each_and_no_warning(videos: list[tuple[str, str]]) -> None:
+    items = [{**_VIDEO, "id": video_id, "snippet": {**_VIDEO["snippet"], "title": title, "description": title}}
+             for video_id, title in videos]
+    out = _outputs("http://h/youtube/v3/videos", json.dumps({"items": items}).encode())
+    assert len([o for o in out if isinstance(o, Item)]) == len(videos)
+    assert not [w for w in out if isinstance(w, ParseWarning)]

@@ -1,0 +1,329 @@
+"""Full-text search over every version of every item: one interface, two engines.
+
+SQLite (the embedded default) answers with FTS5 and bm25; PostgreSQL with a GIN index on
+to_tsvector('simple', body) and ts_rank_cd. Both index the same words (search_text.index_body)
+and receive the same parsed query, so they find the same items; only the scores differ.
+Which versions matched, the highlights and the thread context are worked out here in Python
+from the catalog rows, so they are identical on both engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session, aliased
+
+from archiver.catalog import tables as t
+from archiver.catalog.search_tables import FTS5_TABLE, PG_VECTOR, SearchDoc
+from archiver.catalog.search_text import (
+    And,
+    Node,
+    Not,
+    Or,
+    Term,
+    highlight_spans,
+    index_body,
+    parse_query,
+    to_fts5,
+    to_tsquery,
+    words_with_spans,
+)
+
+KINDS = ("post", "comment", "reply", "media", "profile")
+_FTS = table(FTS5_TABLE, column("rowid"))
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    account: str | None = None  # account id, platform:id or name
+    platform: str | None = None
+    since: date | None = None  # created (or first seen) on or after
+    until: date | None = None  # created (or first seen) on or before
+    kind: str | None = None
+    deleted: bool | None = None
+    edited: bool | None = None
+    author: str | None = None  # any version's author, case-insensitive substring
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, date) else v)
+                for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    id: str
+    kind: str
+    author: str
+    text: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    platform: str
+    account: str
+    kind: str
+    author: str
+    created_at: str | None
+    deleted: bool
+    versions: int
+    matched_versions: tuple[int, ...]  # version numbers whose words match
+    version: int  # the version shown: the newest that matched
+    text: str
+    highlights: tuple[tuple[int, int], ...]  # spans of `text`
+    score: float
+    context: tuple[ThreadEntry, ...] = ()  # root post first, then down to the direct parent
+
+    @property
+    def matched_only_in_old_version(self) -> bool:
+        return self.version != self.versions
+
+    def marked(self, before: str = "[", after: str = "]") -> str:
+        out, pos = [], 0
+        for start, end in self.highlights:
+            out += [self.text[pos:start], before, self.text[start:end], after]
+            pos = end
+        out.append(self.text[pos:])
+        return "".join(out)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["highlights"] = [list(span) for span in self.highlights]
+        data["marked"] = self.marked()
+        return data
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    filters: SearchFilters
+    total: int  # matching items, before the limit
+    hits: tuple[SearchHit, ...] = field(default=())
+
+    @property
+    def ids(self) -> list[str]:
+        return [h.id for h in self.hits]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "filters": self.filters.as_dict(), "total": self.total,
+                "hits": [h.as_dict() for h in self.hits]}
+
+
+# --- keeping the index ----------------------------------------------------------------------
+
+
+def add_versions(session: Session, versions: Iterable[t.ItemVersion]) -> int:
+    """Index new versions (the indexer calls this after its flush)."""
+    rows = [{"version_pk": v.id, "item_pk": v.item_pk, "body": index_body(v.text or "")}
+            for v in versions]
+    if rows:
+        session.execute(insert(SearchDoc), rows)
+    return len(rows)
+
+
+def reindex_all(conn: Connection | Session, batch: int = 5000) -> int:
+    """Recreate every search row from item_versions (migration, repair)."""
+    conn.execute(delete(SearchDoc))
+    last, count = 0, 0
+    while True:
+        rows = conn.execute(
+            select(t.ItemVersion.id, t.ItemVersion.item_pk, t.ItemVersion.text)
+            .where(t.ItemVersion.id > last).order_by(t.ItemVersion.id).limit(batch)
+        ).all()
+        if not rows:
+            return count
+        conn.execute(insert(SearchDoc), [
+            {"version_pk": pk, "item_pk": item_pk, "body": index_body(body or "")}
+            for pk, item_pk, body in rows
+        ])
+        last, count = rows[-1][0], count + len(rows)
+
+
+# --- searching ------------------------------------------------------------------------------
+
+
+def _filters(query: Any, f: SearchFilters) -> Any:
+    if f.account:
+        query = query.where(
+            (t.Account.account_id == f.account) | (t.Account.name == f.account)
+            | ((t.Account.platform + ":" + t.Account.account_id) == f.account)
+        )
+    if f.platform:
+        query = query.where(t.Item.platform == f.platform)
+    when = func.coalesce(t.Item.created_at, t.Item.first_seen_at)
+    if f.since:
+        query = query.where(when >= datetime.combine(f.since, time(), UTC))
+    if f.until:
+        query = query.where(when < datetime.combine(f.until + timedelta(days=1), time(), UTC))
+    if f.kind:
+        query = query.where(t.Item.kind == f.kind)
+    if f.deleted is not None:
+        query = query.where(t.Item.deleted_at.is_not(None) if f.deleted else t.Item.deleted_at.is_(None))
+    if f.edited is not None:
+        later = exists().where(t.ItemVersion.item_pk == t.Item.id, t.ItemVersion.version_no > 1)
+        query = query.where(later if f.edited else ~later)
+    if f.author:
+        v = aliased(t.ItemVersion)
+        query = query.where(exists().where(
+            v.item_pk == t.Item.id, func.lower(v.author).contains(f.author.lower(), autoescape=True)
+        ))
+    return query
+
+
+def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple[list[tuple[int, float]], int]:
+    dialect = session.get_bind().dialect.name
+    score: ColumnElement[Any]
+    if dialect == "sqlite":
+        # bm25() only works in the FTS query itself, not under GROUP BY: rank in a subquery
+        matched = (
+            select(_FTS.c.rowid.label("version_pk"), literal_column("bm25(search_fts)").label("rank"))
+            .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node)))
+            .limit(-1)  # a LIMIT keeps SQLite from flattening the subquery into the GROUP BY
+            .subquery()
+        )
+        score = func.min(matched.c.rank)
+        base = (
+            select(SearchDoc.item_pk)
+            .join(matched, matched.c.version_pk == SearchDoc.version_pk)
+            .join(t.Item, t.Item.id == SearchDoc.item_pk)
+            .join(t.Account, t.Account.id == t.Item.account_pk)
+        )
+        order = [score.asc()]
+    else:
+        # to_tsquery, not a cast: PostgreSQL's parser splits a few of our words (3e9abc is a
+        # float then a word) and must split the query's words the same way.
+        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
+        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
+        score = func.max(func.ts_rank_cd(vector, tsq))
+        base = (
+            select(SearchDoc.item_pk)
+            .join(t.Item, t.Item.id == SearchDoc.item_pk)
+            .join(t.Account, t.Account.id == t.Item.account_pk)
+            .where(vector.op("@@")(tsq))
+        )
+        order = [score.desc()]
+    base = _filters(base, f)
+    # count(*) OVER () runs after GROUP BY: the number of matching items, in the same pass.
+    ranked = (
+        base.add_columns(score.label("score"), func.count().over().label("total"))
+        .group_by(SearchDoc.item_pk, t.Item.item_id)
+        .order_by(*order, t.Item.item_id)
+        .limit(limit)
+    )
+    rows, total = [], 0
+    for pk, s, n in session.execute(ranked):
+        rows.append((pk, float(s or 0.0)))
+        total = int(n)
+    return rows, total
+
+
+def _matches(node: Node, words: Sequence[str]) -> bool:
+    if isinstance(node, Term):
+        n = len(node.words)
+        for i in range(len(words) - n + 1):
+            if all(words[i + k] == node.words[k] for k in range(n - 1)):
+                last = words[i + n - 1]
+                if last.startswith(node.words[-1]) if node.prefix else last == node.words[-1]:
+                    return True
+        return False
+    if isinstance(node, Not):
+        return not _matches(node.node, words)
+    if isinstance(node, And):
+        return all(_matches(p, words) for p in node.parts)
+    assert isinstance(node, Or)
+    return any(_matches(p, words) for p in node.parts)
+
+
+def search(session: Session, query: str, filters: SearchFilters | None = None,
+           *, limit: int = 100) -> SearchResult:
+    """Items whose any version matches `query`, best first, with context and highlights."""
+    f = filters or SearchFilters()
+    node = parse_query(query)
+    ranked, total = _ranked(session, node, f, limit)
+    if not ranked:
+        return SearchResult(query, f, total, ())
+    pks = [pk for pk, _ in ranked]
+    items = {i.id: i for i in session.scalars(select(t.Item).where(t.Item.id.in_(pks)))}
+    accounts = {a.id: a for a in session.scalars(
+        select(t.Account).where(t.Account.id.in_({i.account_pk for i in items.values()})))}
+    versions: dict[int, list[t.ItemVersion]] = {}
+    for v in session.scalars(select(t.ItemVersion).where(t.ItemVersion.item_pk.in_(pks))
+                             .order_by(t.ItemVersion.item_pk, t.ItemVersion.version_no)):
+        versions.setdefault(v.item_pk, []).append(v)
+    parents = _thread_context(session, items.values())
+    hits = []
+    for pk, score in ranked:
+        item, vs = items[pk], versions.get(pk, [])
+        matched = [v for v in vs if _matches(node, [w for w, _, _ in words_with_spans(v.text or "")])]
+        shown = matched[-1] if matched else vs[-1]
+        account = accounts[item.account_pk]
+        hits.append(SearchHit(
+            id=item.item_id, platform=item.platform,
+            account=f"{account.platform}:{account.account_id}", kind=item.kind,
+            author=shown.author, created_at=item.created_at.isoformat() if item.created_at else None,
+            deleted=item.deleted_at is not None, versions=len(vs),
+            matched_versions=tuple(v.version_no for v in matched), version=shown.version_no,
+            text=shown.text or "", highlights=tuple(highlight_spans(shown.text or "", node)),
+            score=score, context=tuple(parents.get((item.platform, item.parent_id), ())),
+        ))
+    return SearchResult(query, f, total, tuple(hits))
+
+
+def _thread_context(session: Session, items: Iterable[t.Item], depth: int = 6) -> dict[tuple[str, str | None], list[ThreadEntry]]:
+    """For each parent id: the chain from the root post down to that parent."""
+    rows: dict[tuple[str, str], tuple[t.Item, t.ItemVersion]] = {}
+    wanted = {(i.platform, i.parent_id) for i in items if i.parent_id}
+    for _ in range(depth):
+        missing = {k for k in wanted if k not in rows}
+        if not missing:
+            break
+        by_platform: dict[str, list[str]] = {}
+        for platform, item_id in missing:
+            by_platform.setdefault(platform, []).append(item_id or "")
+        found = list(session.scalars(select(t.Item).where(or_(*[
+            and_(t.Item.platform == p, t.Item.item_id.in_(ids)) for p, ids in by_platform.items()]))))
+        latest: dict[int, t.ItemVersion] = {}
+        for v in session.scalars(select(t.ItemVersion).where(
+                t.ItemVersion.item_pk.in_([i.id for i in found])).order_by(t.ItemVersion.version_no)):
+            latest[v.item_pk] = v
+        for item in found:
+            if item.id in latest:
+                rows[(item.platform, item.item_id)] = (item, latest[item.id])
+            if item.parent_id:
+                wanted.add((item.platform, item.parent_id))
+        if not found:
+            break
+    chains: dict[tuple[str, str | None], list[ThreadEntry]] = {}
+    for key in {(i.platform, i.parent_id) for i in items if i.parent_id}:
+        chain: list[ThreadEntry] = []
+        cursor: tuple[str, str | None] = key
+        seen: set[tuple[str, str | None]] = set()
+        while cursor[1] and cursor in rows and cursor not in seen and len(chain) < depth:
+            seen.add(cursor)
+            item, version = rows[(cursor[0], cursor[1])]
+            chain.append(ThreadEntry(item.item_id, item.kind, version.author, version.text or "",
+                                     item.deleted_at is not None))
+            cursor = (item.platform, item.parent_id)
+        chains[key] = list(reversed(chain))
+    return chains

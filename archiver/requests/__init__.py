@@ -1,0 +1,1 @@
+"""Public records requests: register, deadlines, search, review and redaction, export packages."""

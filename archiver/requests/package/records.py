@@ -1,0 +1,431 @@
+"""data/records.warc.gz: exactly the responsive records, copied unchanged by byte range.
+
+Which records: for each released item, every response that holds it (each version and each
+later observation) with the request record written right after it, its media, the evidence
+of its deletion, and the archiver's conclusions about it (the `metadata` records of an edit
+or a deletion), plus the `warcinfo` record of every source file. Each is one gzip member,
+copied as stored, so its WARC-Record-ID and digests are the originals; each is checked
+against its own digests on the way (a mismatch stops the export and names the object).
+
+Records are never altered, so a record that also carries a withheld item or any redacted
+text cannot be released as it is: it is left out, and the package lists it (LeftOut).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import unquote_plus
+
+from archiver.app import App
+from archiver.core.errors import IntegrityError
+from archiver.core.models import AccountRef, Item, WarcPointer
+from archiver.requests.package.gather import Gathered, Key, Ptr, later_files_of_run
+from archiver.requests.package.redact import Masker
+from archiver.requests.package.results import LeftOut
+from archiver.requests.package.stored import StoredRanges, member_at, scan
+from archiver.requests.package.warcdigest import RecordCheck
+from archiver.warc.fields import PURPOSE_HEADER
+from archiver.warc.reader import read_record
+from archiver.warc.writer import SOFTWARE, SpecWARCWriter, warc_date
+
+IN_MEMORY = 32 << 20  # larger records (media) stream through and skip the content checks
+# A conclusion is written right after its evidence (deletions) or at the end of the capture
+# cycle (edits); past this distance the search gives up and the package says so.
+MAX_SCAN = 64 << 20
+
+
+@dataclass
+class Planned:
+    file: str
+    offset: int
+    length: int | None
+    record_id: str = ""
+    roles: set[str] = field(default_factory=set)
+    items: set[Key] = field(default_factory=set)
+    follows: int | None = None  # a request record: the offset of the response it belongs to
+
+
+@dataclass(frozen=True)
+class CopiedRecord:
+    record_id: str
+    rec_type: str
+    target_uri: str
+    date: str
+    offset: int  # in data/records.warc.gz
+    length: int
+    http_status: int
+    mime: str
+    payload_digest: str
+    roles: frozenset[str]
+    items: frozenset[Key]
+    source: str  # name of the stored WARC it came from
+
+
+@dataclass
+class CopyResult:
+    records: list[CopiedRecord] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    by_source: dict[tuple[str, int], CopiedRecord] = field(default_factory=dict)
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class _MetaWant:
+    start: int
+    record_id: str = ""  # the deletion conclusion, by id
+    concurrent_to: str = ""  # the edit conclusion, by the response it concerns
+    item: Key | None = None
+
+
+class RecordPlan:
+    def __init__(self) -> None:
+        self.by_file: dict[str, dict[int, Planned]] = {}
+        self.meta: dict[str, list[_MetaWant]] = {}
+
+    def add(self, ptr: Ptr, role: str, item: Key | None = None, *,
+            follows: int | None = None) -> Planned:
+        records = self.by_file.setdefault(ptr.file, {})
+        planned = records.get(ptr.offset)
+        if planned is None:
+            planned = records[ptr.offset] = Planned(ptr.file, ptr.offset, ptr.length, ptr.record_id,
+                                                    follows=follows)
+        if planned.length is None and ptr.length:
+            planned.length = ptr.length
+        if not planned.record_id and ptr.record_id:
+            planned.record_id = ptr.record_id
+        planned.roles.add(role)
+        if item is not None:
+            planned.items.add(item)
+        return planned
+
+    def add_exchange(self, ptr: Ptr, role: str, item: Key) -> None:
+        response = self.add(ptr, role, item)
+        if response.length:
+            self.add(Ptr(ptr.file, ptr.offset + response.length, None), "request", item,
+                     follows=ptr.offset)
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.by_file.values()) + sum(len(v) for v in self.meta.values())
+
+
+def plan_records(g: Gathered) -> RecordPlan:
+    plan = RecordPlan()
+    for key, item in g.released.items():
+        for v in item.versions:
+            plan.add_exchange(v.record, "version", key)
+        for o in item.observations:
+            plan.add_exchange(o, "observation", key)
+        for m in item.media:
+            plan.add_exchange(m.record, "media", key)
+        if item.deletion and item.deletion.evidence:
+            ev = item.deletion.evidence
+            plan.add_exchange(ev, "deletion-evidence", key)
+            if item.deletion.metadata_record_id:
+                plan.meta.setdefault(ev.file, []).append(
+                    _MetaWant(ev.offset, record_id=item.deletion.metadata_record_id, item=key))
+        for v in item.versions[1:]:
+            plan.meta.setdefault(v.record.file, []).append(
+                _MetaWant(v.record.offset, concurrent_to=v.record.record_id, item=key))
+    for name in list(plan.by_file):
+        plan.add(Ptr(name, 0, None), "warcinfo")
+    return plan
+
+
+def _withheld_pointers(g: Gathered) -> set[tuple[str, int]]:
+    out: set[tuple[str, int]] = set()
+    for item, _ in g.withheld.values():
+        out.update((v.record.file, v.record.offset) for v in item.versions)
+        out.update((o.file, o.offset) for o in item.observations)
+        if item.deletion and item.deletion.evidence:
+            out.add((item.deletion.evidence.file, item.deletion.evidence.offset))
+    return out
+
+
+def _http_head(block: bytes) -> tuple[int, str]:
+    head = block.split(b"\r\n\r\n", 1)[0].decode("iso-8859-1", "replace").split("\r\n")
+    status = 0
+    parts = head[0].split(" ") if head else []
+    if len(parts) > 1 and parts[1].isdigit():
+        status = int(parts[1])
+    mime = ""
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-type":
+            mime = value.strip().split(";")[0].strip()
+    return status, mime
+
+
+def _json_strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            out.append(str(k))
+            _json_strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _json_strings(v, out)
+    elif value is not None:
+        out.append(str(value))
+
+
+class _Copier:
+    def __init__(self, app: App, g: Gathered, plan: RecordPlan, masker: Masker, out: BinaryIO,
+                 progress: Callable[[], None]) -> None:
+        self.app = app
+        self.g = g
+        self.plan = plan
+        self.masker = masker
+        self.out = out
+        self.progress = progress
+        self.result = CopyResult()
+        self.withheld_keys = set(g.withheld)
+        self.withheld_ptrs = _withheld_pointers(g)
+        self.excluded_ids: set[str] = set()
+        self.ids_at: dict[tuple[str, int], str] = {}  # every record read, copied or not
+        self._connectors: dict[str, Any] = {}
+
+    # --- planning details resolved against the stored bytes -------------------------------
+
+    def _find_conclusions(self, name: str, src: StoredRanges) -> None:
+        wants = self.plan.meta.get(name, [])
+        if not wants:
+            return
+        pending = list(wants)
+        pending = self._scan_for(src, name, min(w.start for w in pending), pending)
+        if pending:
+            warc = self.g.warcs[name]
+            for later in later_files_of_run(self.app, name, self.g.warc_run.get(name)):
+                self.g.warcs.setdefault(later.name, later)
+                self.g.warc_order.setdefault(later.name, (self.g.warc_order[name][0], later.name))
+                self.g.warc_account.setdefault(later.name, self.g.warc_account.get(name))
+                pending = self._scan_for(StoredRanges(self.app, later), later.name, 0, pending)
+                if not pending:
+                    break
+            for w in pending:
+                what = w.record_id or f"edit of {w.concurrent_to}"
+                self.result.warnings.append(
+                    f"conclusion record {what} for {w.item} was not found after {warc.name}; "
+                    "the package has its evidence but not the archiver's note about it"
+                )
+
+    def _scan_for(self, src: StoredRanges, name: str, start: int,
+                  pending: list[_MetaWant]) -> list[_MetaWant]:
+        for member in scan(src, start):
+            if member.offset - start > MAX_SCAN:
+                break
+            h = member.headers
+            if h.get("WARC-Type") != "metadata":
+                continue
+            rid, concurrent = h.get("WARC-Record-ID", ""), h.get("WARC-Concurrent-To", "")
+            hit = [w for w in pending if (w.record_id and w.record_id == rid)
+                   or (w.concurrent_to and w.concurrent_to == concurrent)]
+            if not hit:
+                continue
+            for w in hit:
+                role = "deletion-conclusion" if w.record_id else "edit-conclusion"
+                self.plan.add(Ptr(name, member.offset, member.length, rid), role, w.item)
+                self.plan.add(Ptr(name, 0, None), "warcinfo")
+            pending = [w for w in pending if w not in hit]
+            if not pending:
+                break
+        return pending
+
+    # --- copying ------------------------------------------------------------------------
+
+    def copy_all(self) -> None:
+        files = sorted(self.g.warcs, key=lambda n: self.g.warc_order[n])
+        done: set[str] = set()
+        for name in files:
+            if name in done or name not in self.plan.by_file and name not in self.plan.meta:
+                continue
+            done.add(name)
+            src = StoredRanges(self.app, self.g.warcs[name])
+            self._find_conclusions(name, src)
+        for name in sorted(self.plan.by_file, key=lambda n: self.g.warc_order.get(n, (datetime.max, n))):
+            src = StoredRanges(self.app, self.g.warcs[name])
+            for offset in sorted(self.plan.by_file[name]):
+                self._copy(src, self.plan.by_file[name][offset])
+                self.progress()
+
+    def _copy(self, src: StoredRanges, p: Planned) -> None:
+        if p.length is None:
+            head = member_at(src, p.offset)
+            kind = head.headers.get("WARC-Type", "")
+            response = self.ids_at.get((p.file, p.follows)) if p.follows is not None else None
+            if "request" in p.roles and (kind != "request"
+                                         or head.headers.get("WARC-Concurrent-To") != response):
+                self.result.warnings.append(
+                    f"no request record follows response {response} in {p.file}; the response "
+                    "is exported without it")
+                return
+            if "warcinfo" in p.roles and kind != "warcinfo":
+                return
+            p.length = head.length
+        length = p.length
+        check = RecordCheck()
+        data: bytes | None = None
+        position = self.out.tell()
+        try:
+            if length <= IN_MEMORY:
+                data = src.read(p.offset, length)
+                check.feed(data)
+            else:
+                for piece in src.chunks(p.offset, length):
+                    check.feed(piece)
+                    self.out.write(piece)
+            problems = check.finish()
+        except ValueError as exc:  # not a gzip member, or a header that does not parse
+            problems = [str(exc)]
+        if len(data or b"") != length and data is not None:
+            problems.append("the record is truncated")
+        if check.trailing:
+            problems.append("the catalog's record length does not end at a record boundary")
+        record_id = check.headers.get("WARC-Record-ID", "")
+        if p.record_id and record_id and record_id != p.record_id:
+            problems.append(f"the record there is {record_id}, not {p.record_id}")
+        if problems:
+            raise IntegrityError(
+                f"Stored object {src.warc.store_key} failed its digest check at record "
+                f"{record_id or p.offset} ({'; '.join(problems)}); the export stopped and wrote "
+                "nothing. Run 'archiver verify' and restore the object from a replica or backup."
+            )
+        self.ids_at[(p.file, p.offset)] = record_id
+        reason = self._reason_to_leave_out(p, check, data)
+        if reason:
+            if data is None:  # streamed already: take it back
+                self.out.seek(position)
+                self.out.truncate()
+            self.excluded_ids.add(record_id)
+            self.result.left_out.append(LeftOut(
+                record_id, reason,
+                tuple(sorted(self.masker.plain(k[1]) for k in p.items if k in self.g.released))))
+            return
+        if data is not None:
+            self.out.write(data)
+        h = check.headers
+        status, mime = (0, "")
+        if h.get("Content-Type", "").startswith("application/http"):
+            status, mime = _http_head(bytes(check.block[:65536]))
+        copied = CopiedRecord(
+            record_id=record_id,
+            rec_type=h.get("WARC-Type", ""),
+            target_uri=h.get("WARC-Target-URI", ""),
+            date=h.get("WARC-Date", ""),
+            offset=position,
+            length=length,
+            http_status=status,
+            mime=mime or h.get("Content-Type", ""),
+            payload_digest=h.get("WARC-Payload-Digest", ""),
+            roles=frozenset(p.roles),
+            items=frozenset(p.items),
+            source=p.file,
+        )
+        self.result.records.append(copied)
+        self.result.by_source[(p.file, p.offset)] = copied
+
+    def _reason_to_leave_out(self, p: Planned, check: RecordCheck, data: bytes | None) -> str:
+        if p.follows is not None and self.ids_at.get((p.file, p.follows)) in self.excluded_ids:
+            return "belongs to a response that is left out"
+        if (p.file, p.offset) in self.withheld_ptrs:
+            return "holds a withheld item"
+        if data is None:
+            return ""  # media streamed: binary, checked by item only
+        held = self._held_items(p, check, data)
+        if held & self.withheld_keys:
+            return "holds a withheld item"
+        if self.masker.texts and any(self.masker.contains_redacted(t) for t in self._texts(check, data)):
+            return "carries redacted text"
+        return ""
+
+    def _held_items(self, p: Planned, check: RecordCheck, data: bytes) -> set[Key]:
+        h = check.headers
+        kind = h.get("WARC-Type")
+        held: set[Key] = set()
+        if kind == "metadata":
+            for line in bytes(check.block).decode("utf-8", "replace").splitlines():
+                name, _, value = line.partition(":")
+                if name.strip() == "item-id":
+                    platform = self._platform_of(p.file)
+                    held.add((platform, value.strip()))
+        elif kind == "response" and h.get(PURPOSE_HEADER) != "media":
+            account = self._account_of(p.file)
+            if account is not None:
+                try:
+                    record = read_record(data, WarcPointer(p.file, p.offset, len(data), ""))
+                    connector = self._connectors.get(account.platform)
+                    if connector is None:
+                        connector = self._connectors[account.platform] = self.app.connector(account.platform)
+                    for parsed in connector.parse(account, record.exchange()):
+                        if isinstance(parsed, Item):
+                            held.add((parsed.platform, parsed.item_id))
+                except Exception:  # noqa: BLE001 - a page the connector cannot read holds nothing it knows
+                    pass
+        return held
+
+    def _account_of(self, name: str) -> AccountRef | None:
+        pk = self.g.warc_account.get(name)
+        return self.g.accounts.get(pk) if pk is not None else None
+
+    def _platform_of(self, name: str) -> str:
+        account = self._account_of(name)
+        return account.platform if account else ""
+
+    def _texts(self, check: RecordCheck, data: bytes) -> Iterable[str]:
+        raw = bytes(check.block).decode("utf-8", "replace")
+        yield raw
+        yield html.unescape(raw)
+        yield unquote_plus(check.headers.get("WARC-Target-URI", ""))
+        body = raw.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in raw else raw
+        if check.headers.get("WARC-Type") in ("response", "request", "resource"):
+            try:
+                record = read_record(data, WarcPointer("", 0, len(data), ""))
+                body = record.body.decode("utf-8", "replace")
+                yield body
+            except Exception:  # noqa: BLE001 - the raw text was checked above
+                pass
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return
+        strings: list[str] = []
+        _json_strings(parsed, strings)
+        yield "\x00".join(strings)
+
+
+def export_warcinfo(out: BinaryIO, request_id: str, district: str, when: datetime) -> None:
+    writer = SpecWARCWriter(out, gzip=True, warc_version="1.1")
+    record = writer.create_warcinfo_record("records.warc.gz", {
+        "software": SOFTWARE,
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "isPartOf": f"public records request {request_id}",
+        "operator": district,
+        "description": (
+            "Records responsive to the request, copied unchanged (original WARC-Record-IDs and "
+            "digests) from the archive's stored WARCs. Records holding withheld items or "
+            "redacted text are left out and listed in index.json."
+        ),
+    })
+    record.rec_headers.replace_header("WARC-Date", warc_date(when))
+    writer.write_record(record)
+
+
+def copy_records(app: App, g: Gathered, plan: RecordPlan, masker: Masker, path: Path, *,
+                 request_id: str, district: str, when: datetime,
+                 progress: Callable[[], None]) -> CopyResult:
+    with open(path, "xb") as out:
+        export_warcinfo(out, request_id, district, when)
+        copier = _Copier(app, g, plan, masker, out, progress)
+        copier.copy_all()
+        out.flush()
+        copier.result.size = out.tell()
+    return copier.result
+

@@ -1,0 +1,72 @@
+"""Ctrl-C during `poll` (a real SIGINT to a real process) says what was kept and that the next
+run finishes the rest; the next run does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from archiver.catalog import tables as t
+from archiver.catalog.db import open_catalog
+from archiver.sandbox.server import Request, Response, SandboxServer
+from connectors.facebook.sandbox import DISTRICT, LINCOLN, FacebookContract
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_ctrl_c_during_poll_reports_what_was_kept_and_the_next_run_finishes(tmp_path: Path) -> None:
+    contract = FacebookContract()
+    contract.seed_account()
+
+    def slow(req: Request) -> Response:  # a slow platform, so the interrupt lands mid-capture
+        time.sleep(0.05)
+        return contract.app(req)
+
+    server = SandboxServer(slow).start()
+    contract.bind(server.url)
+    home = tmp_path / "home"
+    env = {**os.environ, "ARCHIVER_HOME": str(home), "FB_TOKEN": contract.token, "PYTHONPATH": str(REPO),
+           "ARCHIVER_CONNECTORS__FACEBOOK__MIN_RETRY_SECONDS": "0.05", "ARCHIVER_CAPTURE__BACKOFF_BASE": "0.01"}
+
+    def archiver(*args: str) -> list[str]:
+        return [sys.executable, "-m", "archiver.cli.main", *args]
+
+    try:
+        for page in (DISTRICT, LINCOLN):  # the small Page first, then the big one
+            subprocess.run(archiver("accounts", "add", "facebook", page, "--api-base", server.url,
+                                    "--token-env", "FB_TOKEN"), env=env, check=True, capture_output=True)
+        catalog = open_catalog(f"sqlite:///{home / 'catalog.sqlite'}")
+        proc = subprocess.Popen(archiver("poll", "--once"), env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the first account is done, the second under way
+            with catalog.session() as s:
+                runs = {r.status for r in s.query(t.CaptureRun)}
+            if runs == {"complete", "running"} or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        assert "Aborted!" not in err and "Traceback" not in err
+        assert f"facebook:{DISTRICT}" in out  # the table of what was kept
+        assert "interrupted: 1 of 2 accounts were captured and stored" in err
+        assert f"what was fetched for facebook:{LINCOLN} before the interruption stays in the spool" in err
+        assert "run 'archiver poll --once' again to finish the rest" in err
+
+        again = subprocess.run(archiver("poll", "--once", "--json"), env=env, text=True, capture_output=True)
+        assert again.returncode == 0, again.stderr
+        assert {r["status"] for r in json.loads(again.stdout)} == {"complete"}
+        with catalog.session() as s:
+            assert {r.status for r in s.query(t.CaptureRun)} == {"complete", "interrupted"}
+            live = contract.live_item_ids(LINCOLN) | contract.live_item_ids(DISTRICT)
+            assert live <= {i.item_id for i in s.query(t.Item)}
+        assert [p.name for p in (home / "spool").iterdir() if p.name != ".lock"] == []
+        catalog.dispose()
+    finally:
+        server.stop()

@@ -144,7 +144,7 @@ def open_request(app: App, *, requester: str, received: date, description: str,
     if received > today:
         raise RequestError(f"The received date {received.isoformat()} is in the future (today is "
                            f"{today.isoformat()}); give the date the request arrived")
-    rule = rule_for(state or app.settings.state)
+    rule = rule_for(state or app.settings.state or "")
     d = compute(rule, received, via=via, calendar=_calendar(app))
     now = app.clock.now()
     with app.catalog.session() as s:
@@ -407,7 +407,7 @@ def export_model(app: App, request_id: str) -> ExportRequest:
                                .order_by(RequestSearch.id)))
         return ExportRequest(
             request_id=row.id, requester=row.requester, received=row.received, due=row.due,
-            description=row.description, state=row.state, district=app.settings.district,
+            description=row.description, state=row.state, district=app.settings.district or "",
             item_ids=tuple(link.item_id for link in register.responsive(s, row.id)),
             redactions=state.redactions, withheld=state.withheld, searches=searches)
 

@@ -89,6 +89,25 @@ def test_threads_are_paged_by_next_and_conversations_become_comments_and_replies
     assert conversations == [f"/v1.0/{posts[-1]}/conversation"], "only threads that have replies are read"
 
 
+def test_a_thread_deleted_between_the_listings_is_skipped_without_covering_its_replies(live: Live) -> None:
+    sb = live.sandbox
+    kept, doomed = sb.post(ME, "stays"), sb.post(ME, "goes")
+    sb.post(OTHER, "a reply", reply_to=kept)
+    lost = sb.post(OTHER, "a reply that goes too", reply_to=doomed)
+
+    def delete_after_listing(req):  # type: ignore[no-untyped-def]
+        answer = sb(req)
+        if req.path.endswith(f"/{ME}/threads"):
+            sb.delete(doomed)  # gone before its conversation is asked for
+        return answer
+
+    live.server.app = delete_after_listing
+    events = live.harvest()  # no UnexpectedResponse: the 100/33 on /conversation means "vanished"
+    covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
+    assert (kept, "comment") in covered and (None, "post") in covered
+    assert not {(doomed, "comment"), (lost, "reply"), (doomed, "reply")} & covered
+
+
 def test_a_token_of_another_account_needs_attention(live: Live) -> None:
     live.sandbox.tokens[TOKEN] = OTHER
     with pytest.raises(NeedsAttention) as info:

@@ -37,9 +37,9 @@ from connectors import CONNECTORS, load_sandbox  # noqa: E402
 
 def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, float]:
     sandbox = load_sandbox(platform)
-    server = SandboxServer(sandbox.app).start()  # type: ignore[attr-defined]
-    sandbox.bind(server.url)  # type: ignore[attr-defined]
-    seed = sandbox.seed_bulk(items)  # type: ignore[attr-defined]
+    server = SandboxServer(sandbox.app).start()
+    sandbox.bind(server.url)
+    seed = sandbox.seed_bulk(items)
     home = workdir / platform
     app = App(Settings(home=home, district="Bench School District", state="WA",
                        connectors={platform: {"api_base": server.url, "page_limit": 100}}))

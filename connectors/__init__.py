@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archiver.core.errors import ConfigError
 from archiver.core.settings import ConnectorSettings
+from archiver.sandbox.contract import ContractSandbox
 from connectors.base import Connector, Registered
 from connectors.bluesky import BlueskyConnector
 from connectors.facebook import FacebookConnector
@@ -11,20 +12,22 @@ from connectors.feeds import FeedsConnector
 from connectors.instagram import InstagramConnector
 from connectors.linkedin import LinkedInConnector
 from connectors.mastodon import MastodonConnector
+from connectors.threads import ThreadsConnector
 from connectors.tiktok import TikTokConnector
 from connectors.x import XConnector
 from connectors.youtube import YouTubeConnector
 
 CONNECTORS: dict[str, Registered] = {
-    "x": Registered(XConnector, "archiver.sandbox.x:XContract"),
-    "youtube": Registered(YouTubeConnector, "archiver.sandbox.youtube:YouTubeContract"),
-    "facebook": Registered(FacebookConnector, "archiver.sandbox.facebook:FacebookContract"),
-    "feeds": Registered(FeedsConnector, "archiver.sandbox.feeds:FeedsContract"),
-    "bluesky": Registered(BlueskyConnector, "archiver.sandbox.bluesky:BlueskyContract"),
-    "mastodon": Registered(MastodonConnector, "archiver.sandbox.mastodon:MastodonContract"),
-    "instagram": Registered(InstagramConnector, "archiver.sandbox.instagram:InstagramContract"),
-    "linkedin": Registered(LinkedInConnector, "archiver.sandbox.linkedin:LinkedInContract"),
-    "tiktok": Registered(TikTokConnector, "archiver.sandbox.tiktok:TikTokContract"),
+    "x": Registered(XConnector, "connectors.x.sandbox:XContract"),
+    "youtube": Registered(YouTubeConnector, "connectors.youtube.sandbox:YouTubeContract"),
+    "facebook": Registered(FacebookConnector, "connectors.facebook.sandbox:FacebookContract"),
+    "feeds": Registered(FeedsConnector, "connectors.feeds.sandbox:FeedsContract"),
+    "bluesky": Registered(BlueskyConnector, "connectors.bluesky.sandbox:BlueskyContract"),
+    "mastodon": Registered(MastodonConnector, "connectors.mastodon.sandbox:MastodonContract"),
+    "instagram": Registered(InstagramConnector, "connectors.instagram.sandbox:InstagramContract"),
+    "linkedin": Registered(LinkedInConnector, "connectors.linkedin.sandbox:LinkedInContract"),
+    "tiktok": Registered(TikTokConnector, "connectors.tiktok.sandbox:TikTokContract"),
+    "threads": Registered(ThreadsConnector, "connectors.threads.sandbox:ThreadsContract"),
 }
 
 
@@ -49,12 +52,14 @@ def resolve_alias(platform: str, raw_id: str) -> tuple[str, str]:
     return target, raw_id if raw_id.startswith(prefix) else f"{prefix}{raw_id}"
 
 
-def load_sandbox(platform: str) -> object:
-    """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes)."""
+def load_sandbox(platform: str) -> ContractSandbox:
+    """A fresh ContractSandbox for `platform` (the demo and the tests use the same fakes);
+    imported only when asked for, so capturing never loads a fake."""
     import importlib
 
     module, _, cls = CONNECTORS[platform].sandbox.partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    sandbox: ContractSandbox = getattr(importlib.import_module(module), cls)()
+    return sandbox
 
 
 def platforms() -> list[str]:

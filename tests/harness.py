@@ -12,22 +12,24 @@ from archiver.app import App
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
 from archiver.core.clock import Clock, SystemClock
+from archiver.core.models import AccountRef, Item, Observed
 from archiver.core.settings import CaptureSettings, Settings
 from archiver.sandbox.contract import ContractSandbox, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox
 from archiver.sandbox.server import Request, Response, SandboxServer
 from archiver.services.accounts import register_account
 from archiver.services.archive_home import create_archive
 from archiver.services.poll import Poller, RunReport
 from archiver.warc.rolling import RollingWarc
 from connectors import load_sandbox
-from connectors.base import AuthStyle
+from connectors.base import AuthStyle, Connector
 
 
 class Harness:
     def __init__(self, tmp_path: Path, platform: str, *, database_url: str | None = None,
                  settings: dict[str, Any] | None = None) -> None:
         self.platform = platform
-        self.sandbox: ContractSandbox = load_sandbox(platform)  # type: ignore[assignment]
+        self.sandbox: ContractSandbox = load_sandbox(platform)
         self.server = SandboxServer(self.sandbox.app).start()
         self.sandbox.bind(self.server.url)
         self.seed: SeededAccount = self.sandbox.seed_account()
@@ -123,3 +125,32 @@ def switch_server() -> Iterator[tuple[SwitchApp, SandboxServer]]:
         yield switch, server
     finally:
         server.stop()
+
+
+class Live:
+    """One platform sandbox plugged into a module's shared server, and a connector calling it
+    through a scratch CaptureSession (for connector tests below the poller)."""
+
+    def __init__(self, tmp_path: Path, server: SandboxServer, sandbox: PlatformSandbox, connector: Connector, *,
+                 token: str, auth_style: AuthStyle = AuthStyle.BEARER, account: str = "direct") -> None:
+        self.sandbox, self.server, self.connector, self.account = sandbox, server, connector, account
+        server.app, server.requests = sandbox, []
+        sandbox.base_url = server.url
+        self.spool = tmp_path / "spool"
+        self.http = scratch_session(tmp_path, connector.platform, auth_style=auth_style, token=token, account=account)
+        self.warc = self.http.warc
+
+    def ref(self, account_id: str | None = None) -> AccountRef:
+        return AccountRef(self.connector.platform, account_id or self.account, api_base=self.server.url)
+
+    def harvest(self, account_id: str | None = None, cursor: dict[str, Any] | None = None) -> list[Any]:
+        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
+
+    def close(self) -> None:
+        self.http.close()
+        self.warc.seal_all()
+
+
+def observed(events: list[Any]) -> dict[str, Item]:
+    """The items a harvest observed, by id."""
+    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}

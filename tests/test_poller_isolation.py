@@ -28,7 +28,7 @@ class BrokenConnector(FacebookConnector):
 
 def test_a_crashing_connector_does_not_stop_other_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(connectors.CONNECTORS, "broken",
-                        Registered(BrokenConnector, "archiver.sandbox.facebook:FacebookContract"))
+                        Registered(BrokenConnector, "connectors.facebook.sandbox:FacebookContract"))
     h = Harness(tmp_path, "facebook")
     try:
         register_account(h.app, "broken", "123", api_base=h.server.url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from archiver.sandbox.kit import PlatformSandbox
 from archiver.sandbox.server import App
 
 
@@ -58,3 +59,75 @@ class ContractSandbox(Protocol):
         ...
 
     def expire_token(self, token: str) -> None: ...
+
+    def demo_accounts(self) -> list[SeededAccount]:
+        """The accounts the demo registers (the seeded account unless a platform has more)."""
+        ...
+
+    def before_cycle(self, cycle: int) -> int:
+        """The demo's changes before `cycle` (2 and 3); returns how many were content edits."""
+        ...
+
+
+class ContractAdapter:
+    """The generic adapter: a platform subclass supplies the seeding and the item verbs that
+    differ (`seed_account`, `seed_bulk`, `live_item_ids`, `publish`, `edit`, `delete`)."""
+
+    platform: str = ""
+    token: str = ""
+
+    def __init__(self, sandbox: PlatformSandbox) -> None:
+        self.sandbox = sandbox
+        self.app: App = sandbox
+        self.edits = 0
+        self._demo: list[SeededAccount] = []
+        if self.token and isinstance(sandbox.tokens, set):
+            sandbox.tokens.add(self.token)
+
+    def bind(self, base_url: str) -> None:
+        self.sandbox.base_url = base_url
+
+    def next_edit(self) -> int:
+        """A fresh number for an edit's text, so each edit really changes the content."""
+        self.edits += 1
+        return self.edits
+
+    def throttle_next(self, count: int) -> None:
+        self.sandbox.throttle_next = count
+
+    def expire_token(self, token: str) -> None:
+        self.sandbox.expire_token(token)
+
+    def seed_account(self) -> SeededAccount:
+        raise NotImplementedError
+
+    def live_item_ids(self, account_id: str) -> set[str]:
+        raise NotImplementedError
+
+    def publish(self, account_id: str) -> str:
+        raise NotImplementedError
+
+    def edit(self, item_id: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, item_id: str) -> None:
+        raise NotImplementedError
+
+    def demo_accounts(self) -> list[SeededAccount]:
+        if not self._demo:
+            self._demo = [self.seed_account()]
+        return self._demo
+
+    def before_cycle(self, cycle: int) -> int:
+        """The generic demo script: publish, edit and throttle once before cycle 2, delete the
+        last live item before cycle 3."""
+        account = self.demo_accounts()[0].account_id
+        live = sorted(self.live_item_ids(account))
+        if cycle == 2:
+            self.publish(account)
+            self.edit(live[0])
+            self.throttle_next(1)
+            return 1
+        if cycle == 3:
+            self.delete(live[-1])
+        return 0

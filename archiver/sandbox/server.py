@@ -18,6 +18,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes = b""
+    reply_headers: list[tuple[str, str]] = field(default_factory=list)  # a sandbox's gate adds these
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from archiver.app import App
 from archiver.catalog import queries
@@ -75,11 +74,10 @@ def _check_home(app: App) -> None:
 
 
 def _start(platform: str, app: App) -> DemoPlatform:
-    sandbox: Any = load_sandbox(platform)
+    sandbox = load_sandbox(platform)
     server = SandboxServer(sandbox.app).start()
     sandbox.bind(server.url)
-    demo_accounts = getattr(sandbox, "demo_accounts", None)
-    accounts = demo_accounts() if demo_accounts else [sandbox.seed_account()]
+    accounts = sandbox.demo_accounts()
     tokens = app.settings.home / "demo-tokens"
     tokens.mkdir(parents=True, exist_ok=True, mode=0o700)
     for account in accounts:
@@ -98,20 +96,8 @@ def _start(platform: str, app: App) -> DemoPlatform:
 
 
 def _mutate(p: DemoPlatform, cycle: int) -> None:
-    """Between cycles: the sandbox's own scripted timeline, or the generic verbs."""
-    scripted = getattr(p.sandbox, "before_cycle", None)
-    if scripted is not None:
-        p.edits += scripted(cycle)
-        return
-    account = p.accounts[0].account_id
-    live = sorted(p.sandbox.live_item_ids(account))
-    if cycle == 2:
-        p.sandbox.publish(account)
-        p.sandbox.edit(live[0])
-        p.edits += 1
-        p.sandbox.throttle_next(1)
-    elif cycle == 3:
-        p.sandbox.delete(live[-1])
+    """Between cycles: the sandbox's scripted changes (publish, edit, throttle, delete)."""
+    p.edits += p.sandbox.before_cycle(cycle)
 
 
 def run_demo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.sandbox.facebook import FacebookContract
+from connectors.facebook.sandbox import FacebookContract
 from tests.harness import Harness
 
 

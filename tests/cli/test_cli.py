@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.cli.main import cli
-from archiver.sandbox.facebook import FacebookContract
 from archiver.sandbox.server import SandboxServer
+from connectors.facebook.sandbox import FacebookContract
 
 TOKEN = FacebookContract().token
 

@@ -25,9 +25,9 @@ from rich.console import Console
 from archiver.cli.main import cli
 from archiver.cli.poll import run_table
 from archiver.cli.safe_text import markup, one_line, plain, visible
-from archiver.sandbox.facebook import LINCOLN, FacebookContract
 from archiver.sandbox.server import SandboxServer
 from archiver.services.poll import RunReport
+from connectors.facebook.sandbox import LINCOLN, FacebookContract
 
 HOSTILE_PAGE = "1000077"
 # What a member of the public can type into a comment or a page name.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from archiver.catalog import tables as t
 from archiver.catalog.db import open_catalog
-from archiver.sandbox.facebook import DISTRICT, LINCOLN, FacebookContract
 from archiver.sandbox.server import Request, Response, SandboxServer
+from connectors.facebook.sandbox import DISTRICT, LINCOLN, FacebookContract
 
 REPO = Path(__file__).resolve().parents[2]
 

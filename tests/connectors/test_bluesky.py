@@ -30,11 +30,11 @@ from archiver.core.models import (
     Present,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.bluesky import NOT_FOUND, BlueskyContract, BlueskySandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.bluesky import BlueskyConnector
 from connectors.bluesky.connector import THREAD_DEPTH
+from connectors.bluesky.sandbox import NOT_FOUND, BlueskyContract, BlueskySandbox
 from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

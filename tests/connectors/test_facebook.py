@@ -30,10 +30,10 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.preservation.rebuild import rebuild
-from archiver.sandbox.facebook import LINCOLN, GraphSandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle, parse_guarded
 from connectors.facebook import FacebookConnector
+from connectors.facebook.sandbox import LINCOLN, GraphSandbox
 from connectors.graph import usage_of
 from tests.harness import Harness, scratch_session
 

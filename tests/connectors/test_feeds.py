@@ -23,12 +23,12 @@ from archiver.catalog import tables as t
 from archiver.core.clock import ManualClock
 from archiver.core.errors import ConfigError, UnexpectedResponse
 from archiver.core.models import AccountRef, CapturedExchange, Covered, Item, Observed, ParseWarning
-from archiver.sandbox.feeds import WordPressSandbox
 from archiver.sandbox.server import Response, SandboxServer
 from archiver.services.accounts import register_account
 from archiver.services.poll import RunReport
 from connectors.base import AuthStyle
 from connectors.feeds import FeedsConnector
+from connectors.feeds.sandbox import WordPressSandbox
 from connectors.feeds.xmlsafe import UnsafeXml, fromstring
 from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 
@@ -234,7 +234,7 @@ def hostile(shared_server) -> tuple[SandboxServer, list[bytes]]:  # type: ignore
 
 @pytest.fixture
 def site(shared_server) -> tuple[WordPressSandbox, SandboxServer]:  # type: ignore[no-untyped-def]
-    from archiver.sandbox.feeds import FeedsContract
+    from connectors.feeds.sandbox import FeedsContract
 
     switch, server = shared_server
     contract = FeedsContract()

@@ -21,74 +21,43 @@ from archiver.core.models import (
     Covered,
     Gone,
     Item,
-    Observed,
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.instagram import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
-from tests.harness import Harness, scratch_session
+from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
+from tests.harness import Harness, Live, observed
 
 PAGE_TOKEN = "EAAGig-page-token-0001"
 USER_TOKEN = "EAAGig-user-token-0002"
 
 
-class Live:
-    """A sandbox on 127.0.0.1 plus a CaptureSession writing to a temporary WARC."""
-
-    def __init__(self, tmp_path: Path, token: str, server: SandboxServer) -> None:
-        self.sandbox = InstagramSandbox()
-        self.server = server
-        server.app, server.requests = self.sandbox, []
-        self.sandbox.base_url = self.server.url
-        sb = self.sandbox
-        sb.add_account(LINCOLN_IG, "lincolnhighschool", "Lincoln High School", LINCOLN_PAGE)
-        sb.add_account("17841400000000777", "riversidesd", "Riverside School District", "1000777")
-        sb.add_token(PAGE_TOKEN, "page", [LINCOLN_PAGE])
-        sb.add_token(USER_TOKEN, "user", ["1000777", LINCOLN_PAGE])
-        self.http = scratch_session(tmp_path, "instagram", auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
-                                    token=token, account="test")
-        self.warc = self.http.warc
-        self.connector = InstagramConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
-
-    def ref(self, account_id: str) -> AccountRef:
-        return AccountRef("instagram", account_id, api_base=self.server.url)
-
-    def harvest(self, account_id: str, cursor: dict | None = None) -> list:
-        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
-
-    def close(self) -> None:
-        self.http.close()
-        self.warc.seal_all()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    """One loopback server for the module (stopping one takes half a second); each test
-    plugs its own fresh sandbox into it."""
-    srv = SandboxServer(InstagramSandbox()).start()
-    yield srv
-    srv.stop()
+def _live(tmp_path: Path, token: str, server: SandboxServer) -> Live:
+    """A fresh sandbox on the module's server plus a CaptureSession writing to a temporary WARC."""
+    sb = InstagramSandbox()
+    sb.add_account(LINCOLN_IG, "lincolnhighschool", "Lincoln High School", LINCOLN_PAGE)
+    sb.add_account("17841400000000777", "riversidesd", "Riverside School District", "1000777")
+    sb.add_token(PAGE_TOKEN, "page", [LINCOLN_PAGE])
+    sb.add_token(USER_TOKEN, "user", ["1000777", LINCOLN_PAGE])
+    connector = InstagramConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
+    return Live(tmp_path, server, sb, connector, token=token, auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
+                account="test")
 
 
 @pytest.fixture
 def page_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    live = Live(tmp_path, PAGE_TOKEN, server)
+    live = _live(tmp_path, PAGE_TOKEN, server)
     yield live
     live.close()
 
 
 @pytest.fixture
 def user_live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    live = Live(tmp_path, USER_TOKEN, server)
+    live = _live(tmp_path, USER_TOKEN, server)
     yield live
     live.close()
-
-
-def _items(events: list) -> dict[str, Item]:
-    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
 
 
 # --- identifiers -------------------------------------------------------------------------------
@@ -164,7 +133,7 @@ def test_harvest_covers_media_comments_and_long_reply_lists(page_live: Live) -> 
     replies = [sb.comment(media, f"reply {n}", parent=top) for n in range(5)]
     quiet = sb.publish(LINCOLN_IG, "No comments here")
     events = page_live.harvest(LINCOLN_IG)
-    items = _items(events)
+    items = observed(events)
     assert set(replies) <= set(items) and items[replies[0]].parent_id == top
     assert items[top].kind == "comment" and items[top].parent_id == media
     covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
@@ -179,8 +148,8 @@ def test_harvest_covers_media_comments_and_long_reply_lists(page_live: Live) -> 
 
 def test_signed_urls_change_but_content_does_not(page_live: Live) -> None:
     media = page_live.sandbox.publish(LINCOLN_IG, "Same photo")
-    first = _items(page_live.harvest(LINCOLN_IG))[media]
-    second = _items(page_live.harvest(LINCOLN_IG))[media]
+    first = observed(page_live.harvest(LINCOLN_IG))[media]
+    second = observed(page_live.harvest(LINCOLN_IG))[media]
     assert first.media[0].url != second.media[0].url
     assert first.content_sha256 == second.content_sha256
 
@@ -189,9 +158,9 @@ def test_hiding_a_comment_is_a_new_version_and_a_like_is_not(page_live: Live) ->
     sb = page_live.sandbox
     media = sb.publish(LINCOLN_IG, "Game day")
     comment = sb.comment(media, "Rude remark")
-    before = _items(page_live.harvest(LINCOLN_IG))
+    before = observed(page_live.harvest(LINCOLN_IG))
     sb.hide(comment)
-    after = _items(page_live.harvest(LINCOLN_IG))
+    after = observed(page_live.harvest(LINCOLN_IG))
     assert after[comment].content["hidden"] is True
     assert before[comment].content_sha256 != after[comment].content_sha256
     assert before[media].content_sha256 == after[media].content_sha256  # comments_count moved
@@ -230,7 +199,7 @@ def test_field_type_change_is_a_warning_not_a_crash(page_live: Live) -> None:
     events = page_live.harvest(LINCOLN_IG)
     codes = {e.code for e in events if isinstance(e, ParseWarning)}
     assert {"instagram.bad_field_type", "instagram.bad_time"} <= codes
-    assert _items(events)  # the media is still archived
+    assert observed(events)  # the media is still archived
 
 
 def test_whole_cycle_through_the_poller_marks_hidden_and_deleted(tmp_path: Path) -> None:

@@ -22,62 +22,33 @@ from archiver.core.models import (
     Covered,
     Gone,
     Item,
-    Observed,
     ParseWarning,
     Present,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.linkedin import LinkedInSandbox
 from archiver.sandbox.server import SandboxServer
-from connectors.base import AuthStyle
 from connectors.linkedin import LinkedInConnector
 from connectors.linkedin.errors import next_midnight_utc, raise_for_error
-from tests.harness import Harness, scratch_session
+from connectors.linkedin.sandbox import LinkedInSandbox
+from tests.harness import Harness, Live, observed
 
 TOKEN = "AQV-linkedin-test-token-77"
 ORG = "2414183"
 
 
-class Live:
-    def __init__(self, tmp_path: Path, server: SandboxServer, **connector: object) -> None:
-        self.sandbox = LinkedInSandbox()
-        self.server = server
-        server.app, server.requests = self.sandbox, []
-        self.sandbox.base_url = server.url
-        self.sandbox.tokens.add(TOKEN)
-        self.sandbox.add_org(ORG, "lincoln-high-school", "Lincoln High School")
-        self.http = scratch_session(tmp_path, "linkedin", auth_style=AuthStyle.BEARER, token=TOKEN, account=ORG)
-        self.warc = self.http.warc
-        self.connector = LinkedInConnector(ConnectorSettings(**{"min_retry_seconds": 0.01, "page_limit": 10,
-                                                               **connector}))
-
-    def ref(self, account_id: str = ORG) -> AccountRef:
-        return AccountRef("linkedin", account_id, api_base=self.server.url)
-
-    def harvest(self, account_id: str = ORG, cursor: dict | None = None) -> list:
-        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
-
-    def close(self) -> None:
-        self.http.close()
-        self.warc.seal_all()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    srv = SandboxServer(LinkedInSandbox()).start()
-    yield srv
-    srv.stop()
+def _live(tmp_path: Path, server: SandboxServer, **connector: object) -> Live:
+    sb = LinkedInSandbox()
+    sb.tokens.add(TOKEN)
+    sb.add_org(ORG, "lincoln-high-school", "Lincoln High School")
+    settings = ConnectorSettings(**{"min_retry_seconds": 0.01, "page_limit": 10, **connector})  # type: ignore[arg-type]
+    return Live(tmp_path, server, sb, LinkedInConnector(settings), token=TOKEN, account=ORG)
 
 
 @pytest.fixture
 def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    lv = Live(tmp_path, server)
+    lv = _live(tmp_path, server)
     yield lv
     lv.close()
-
-
-def _items(events: list) -> dict[str, Item]:
-    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
 
 
 def _seed(sb: LinkedInSandbox, posts: int) -> list[str]:
@@ -127,7 +98,7 @@ def test_every_request_carries_the_version_headers(live: Live) -> None:
 
 
 def test_api_version_comes_from_settings_and_a_dead_one_is_a_config_error(tmp_path: Path, server: SandboxServer) -> None:
-    live = Live(tmp_path, server, api_version="202001")
+    live = _live(tmp_path, server, api_version="202001")
     try:
         with pytest.raises(ConfigError) as info:
             live.harvest()
@@ -142,7 +113,7 @@ def test_vanity_name_is_looked_up_once_and_remembered(live: Live) -> None:
     events = live.harvest("lincoln-high-school")
     cursor = next(e for e in events if isinstance(e, Checkpoint)).cursor
     assert cursor == {"organization_id": ORG, "vanity": "lincoln-high-school"}
-    assert len(_items(events)) == 2
+    assert len(observed(events)) == 2
     seen = len(live.server.requests)
     live.harvest("lincoln-high-school", cursor)
     assert not any(r.path == "/rest/organizations" for r in live.server.requests[seen:])
@@ -161,7 +132,7 @@ def test_posts_are_read_to_the_end_whatever_paging_hints_arrive(live: Live, link
     live.sandbox.send_links, live.sandbox.send_total = links, total
     posts = _seed(live.sandbox, 23)
     events = live.harvest()
-    assert set(posts) <= set(_items(events))
+    assert set(posts) <= set(observed(events))
     assert Covered(None, ("post",)) in events  # type: ignore[arg-type]
 
 
@@ -172,7 +143,7 @@ def test_comments_and_replies_are_listed_and_covered(live: Live) -> None:
     reply = sb.comment(post, "Thanks!", parent=top, actor=f"urn:li:organization:{ORG}")
     lonely = sb.comment(post, "No replies here")
     events = live.harvest()
-    items = _items(events)
+    items = observed(events)
     assert items[top].kind == "comment" and items[top].parent_id == post
     assert items[reply].kind == "reply" and items[reply].parent_id == top
     covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
@@ -189,13 +160,13 @@ def test_last_modified_alone_is_not_an_edit_but_new_commentary_is(live: Live) ->
     sb = live.sandbox
     post = _seed(sb, 1)[0]
     comment = sb.comment(post, "Original")
-    first = _items(live.harvest())
+    first = observed(live.harvest())
     sb.touch_post(post)
-    second = _items(live.harvest())
+    second = observed(live.harvest())
     assert second[post].content_sha256 == first[post].content_sha256
     sb.edit_post(post, "Corrected")
     sb.edit_comment(comment, "Edited comment")
-    third = _items(live.harvest())
+    third = observed(live.harvest())
     assert third[post].content["commentary"] == "Corrected" and third[post].content_sha256 != first[post].content_sha256
     assert third[comment].content_sha256 != first[comment].content_sha256
 
@@ -216,11 +187,11 @@ def test_deleted_post_and_comment_are_gone_with_linkedin_404(live: Live) -> None
 def test_image_urn_is_resolved_to_its_download_url_at_harvest(live: Live) -> None:
     sb = live.sandbox
     post = sb.publish(ORG, "Science fair", image=True)
-    item = _items(live.harvest())[post]
+    item = observed(live.harvest())[post]
     image_urn = sb.posts[post].image
     assert item.content["media"] == [image_urn]
     assert item.media and item.media[0].media_id == image_urn and "/cdn/dms/image/" in item.media[0].url
-    again = _items(live.harvest())[post]
+    again = observed(live.harvest())[post]
     assert again.content_sha256 == item.content_sha256 and again.media[0].url != item.media[0].url
     # parse alone (catalog rebuild) sees the same content, only without the looked-up URL
     exchange = live.http.get(f"{live.server.url}/rest/posts/urn%3Ali%3Ashare%3A{post.rsplit(':', 1)[1]}",
@@ -266,7 +237,7 @@ def test_field_type_change_is_a_warning_not_a_crash(live: Live) -> None:
     events = live.harvest()
     codes = {e.code for e in events if isinstance(e, ParseWarning)}
     assert {"linkedin.bad_field_type", "linkedin.bad_time"} <= codes
-    assert len(_items(events)) == 2
+    assert len(observed(events)) == 2
 
 
 def test_whole_cycle_through_the_poller(tmp_path: Path) -> None:

@@ -27,12 +27,12 @@ from archiver.core.models import (
     ParseWarning,
 )
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.mastodon import MastodonContract, MastodonSandbox
 from archiver.sandbox.server import SandboxServer
 from archiver.warc.rolling import RollingWarc
 from connectors.base import AuthStyle
 from connectors.mastodon import MastodonConnector
 from connectors.mastodon.errors import reset_time
+from connectors.mastodon.sandbox import MastodonContract, MastodonSandbox
 from tests.harness import Harness, SwitchApp, scratch_session, switch_server
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

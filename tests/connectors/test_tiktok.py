@@ -23,63 +23,33 @@ from archiver.core.models import (
     Covered,
     Gone,
     Item,
-    Observed,
     ParseWarning,
     Present,
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
-from archiver.sandbox.tiktok import TikTokSandbox
-from connectors.base import AuthStyle
 from connectors.tiktok import TikTokConnector
-from tests.harness import scratch_session
+from connectors.tiktok.sandbox import TikTokSandbox
+from tests.harness import Live, observed
 
 TOKEN = "act.tiktok-test-token-4417"
 OPEN_ID = "open-test-0001"
 
 
-class Live:
-    def __init__(self, tmp_path: Path, server: SandboxServer) -> None:
-        self.sandbox = TikTokSandbox()
-        self.server = server
-        server.app, server.requests = self.sandbox, []
-        self.sandbox.base_url = server.url
-        self.sandbox.add_user(OPEN_ID, "lincolnhigh", "Lincoln High School")
-        self.sandbox.add_user("open-other-0002", "otherschool", "Other School")
-        self.sandbox.add_token(TOKEN, OPEN_ID)
-        self.spool = tmp_path / "spool"
-        self.http = scratch_session(tmp_path, "tiktok", auth_style=AuthStyle.BEARER, token=TOKEN,
-                                    account="lincolnhigh")
-        self.warc = self.http.warc
-        self.connector = TikTokConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25))
-
-    def ref(self, account_id: str = "lincolnhigh") -> AccountRef:
-        return AccountRef("tiktok", account_id, api_base=self.server.url)
-
-    def harvest(self, account_id: str = "lincolnhigh", cursor: dict | None = None) -> list:
-        return list(self.connector.harvest(self.ref(account_id), cursor, self.http))
-
-    def close(self) -> None:
-        self.http.close()
-        self.warc.seal_all()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    srv = SandboxServer(TikTokSandbox()).start()
-    yield srv
-    srv.stop()
+def _live(tmp_path: Path, server: SandboxServer) -> Live:
+    sb = TikTokSandbox()
+    sb.add_user(OPEN_ID, "lincolnhigh", "Lincoln High School")
+    sb.add_user("open-other-0002", "otherschool", "Other School")
+    sb.add_token(TOKEN, OPEN_ID)
+    return Live(tmp_path, server, sb, TikTokConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=25)),
+                token=TOKEN, account="lincolnhigh")
 
 
 @pytest.fixture
 def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
-    lv = Live(tmp_path, server)
+    lv = _live(tmp_path, server)
     yield lv
     lv.close()
-
-
-def _items(events: list) -> dict[str, Item]:
-    return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
 
 
 def _seed(sb: TikTokSandbox, count: int) -> list[str]:
@@ -120,14 +90,14 @@ def test_bad_identifiers_are_config_errors(raw: str) -> None:
 def test_video_list_is_paged_by_cursor_at_twenty_and_covered(live: Live) -> None:
     videos = _seed(live.sandbox, 45)
     events = live.harvest()
-    assert set(_items(events)) == set(videos)
+    assert set(observed(events)) == set(videos)
     assert [e for e in events if isinstance(e, Covered)] == [Covered(None, ("post",))]  # type: ignore[arg-type]
     posts = [r for r in live.server.requests if r.path == "/v2/video/list/"]
     assert [r.method for r in posts] == ["POST"] * 3
     bodies = [json.loads(r.body) for r in posts]
     assert bodies[0] == {"max_count": 20} and all(b["max_count"] == 20 for b in bodies)
     assert bodies[1]["cursor"] > bodies[2]["cursor"]  # newest first, milliseconds
-    assert all(i.kind == "post" for i in _items(events).values()), "no comments through the Display API"
+    assert all(i.kind == "post" for i in observed(events).values()), "no comments through the Display API"
 
 
 def test_post_bodies_are_recorded_in_the_warc(live: Live) -> None:
@@ -152,8 +122,8 @@ def test_token_of_another_account_needs_attention(live: Live) -> None:
 
 def test_cover_url_expires_but_content_keeps_only_its_path(live: Live) -> None:
     video = _seed(live.sandbox, 1)[0]
-    first = _items(live.harvest())[video]
-    second = _items(live.harvest())[video]
+    first = observed(live.harvest())[video]
+    second = observed(live.harvest())[video]
     assert "x-expires=" in first.media[0].url and first.media[0].kind == "thumbnail"
     assert first.media[0].url != second.media[0].url
     assert first.content_sha256 == second.content_sha256
@@ -162,9 +132,9 @@ def test_cover_url_expires_but_content_keeps_only_its_path(live: Live) -> None:
 
 def test_description_edit_changes_content(live: Live) -> None:
     video = _seed(live.sandbox, 1)[0]
-    before = _items(live.harvest())[video]
+    before = observed(live.harvest())[video]
     live.sandbox.edit(video, "New description #edited")
-    after = _items(live.harvest())[video]
+    after = observed(live.harvest())[video]
     assert before.content_sha256 != after.content_sha256
 
 
@@ -233,7 +203,7 @@ def test_field_type_change_is_a_warning_not_a_crash(live: Live) -> None:
     events = live.harvest()
     codes = {e.code for e in events if isinstance(e, ParseWarning)}
     assert {"tiktok.bad_field_type", "tiktok.bad_time"} <= codes
-    assert len(_items(events)) == 2
+    assert len(observed(events)) == 2
 
 
 # --- the parser never raises ---------------------------------------------------------------------
@@ -323,8 +293,8 @@ def test_listing_shape_change_is_a_clear_error_and_covers_nothing(live: Live, se
 
 def test_refresh_token_gets_access_tokens_and_no_secret_reaches_a_warc(tmp_path: Path) -> None:
     from archiver.catalog import tables as t
-    from archiver.sandbox.tiktok import LINCOLN
     from archiver.services.accounts import register_account
+    from connectors.tiktok.sandbox import LINCOLN
     from tests.harness import Harness
 
     h = Harness(tmp_path, "tiktok")

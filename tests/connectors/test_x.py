@@ -34,10 +34,10 @@ from archiver.core.models import (
 )
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import SandboxServer
-from archiver.sandbox.x import XContract, XSandbox
 from archiver.warc.reader import iter_records
 from connectors.x import XConnector
 from connectors.x import errors as x_errors
+from connectors.x.sandbox import XContract, XSandbox
 from tests.harness import Harness, scratch_session
 
 

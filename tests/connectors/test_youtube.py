@@ -20,10 +20,10 @@ from archiver.core.clock import Clock, ManualClock
 from archiver.core.errors import ConfigError, NeedsAttention, TryLater, UnexpectedResponse
 from archiver.core.models import AccountRef, CapturedExchange, Item, ParseWarning
 from archiver.sandbox.server import SandboxServer
-from archiver.sandbox.youtube import YouTubeContract, YouTubeSandbox
 from archiver.warc.reader import iter_records
 from connectors.youtube import YouTubeConnector
 from connectors.youtube import errors as yt_errors
+from connectors.youtube.sandbox import YouTubeContract, YouTubeSandbox
 from tests.harness import Harness, scratch_session
 
 PACIFIC = yt_errors.PACIFIC

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from archiver.sandbox.contract import SeededAccount
-from archiver.sandbox.facebook import FacebookContract
 from archiver.sandbox.server import SandboxServer
+from connectors.facebook.sandbox import FacebookContract
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -18,15 +18,21 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import (
+    PlatformSandbox,
+    Store,
+    broken_json,
+    int_arg,
+    iso_millis,
+    route,
+    seed_bulk,
+    spread,
+)
 from archiver.sandbox.server import Request, Response
 
 DOMAIN = "k12.social"
 LIMIT_PER_WINDOW = 300
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def _iso6(when: datetime) -> str:
@@ -57,21 +63,19 @@ class MStatus:
     reblog_of: str | None = None
 
 
-class MastodonSandbox:
-    """State plus an HTTP app (`__call__`) that answers like https://k12.social/api/v1."""
+class MastodonSandbox(PlatformSandbox):
+    """Answers like https://k12.social/api/v1."""
+
+    cdn_prefix = "/system/"
+    cdn_tag = b"mastodon-sandbox"
 
     def __init__(self, *, now: Callable[[], datetime] | None = None, domain: str = DOMAIN) -> None:
-        self.now = now or (lambda: datetime.now(UTC))
+        super().__init__(now=now)
         self.domain = domain
-        self.base_url = ""
         self.accounts: dict[str, MAccount] = {}
-        self.statuses: dict[str, MStatus] = {}
+        self.statuses: Store[MStatus] = Store()
         self.tokens: dict[str, str] = {}  # token -> owner account id
-        self.revoked: set[str] = set()
         self.require_token = False
-        self.throttle_next = 0
-        self.exhaust_next = 0  # 200 answers that report X-RateLimit-Remaining: 0
-        self.malformed_next = 0
         self.async_refresh: set[str] = set()  # contexts still fetching remote replies
         self.overrides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self.remaining = LIMIT_PER_WINDOW
@@ -108,7 +112,7 @@ class MastodonSandbox:
         status.history.append(self._snapshot(status, status.edited))
 
     def delete(self, status_id: str) -> None:
-        self.statuses[status_id].deleted = True
+        self.statuses.delete(status_id)
 
     def live(self, status_id: str) -> MStatus | None:
         status = self.statuses.get(status_id)
@@ -131,7 +135,7 @@ class MastodonSandbox:
             "content": f"<p>{escape(status.text)}</p>",
             "spoiler_text": status.spoiler_text,
             "sensitive": status.sensitive,
-            "created_at": _iso(when),
+            "created_at": iso_millis(when),
             "account": self._account_json(self.accounts[status.account_id]),
             "media_attachments": [self._media_json(m) for m in status.media],
             "emojis": [],
@@ -146,7 +150,7 @@ class MastodonSandbox:
             "locked": False,
             "bot": False,
             "group": False,
-            "created_at": _iso(account.created),
+            "created_at": iso_millis(account.created),
             "note": "<p>Official account</p>",
             "url": f"https://{self.domain}/@{account.username}",
             "uri": f"https://{self.domain}/users/{account.username}",
@@ -177,8 +181,8 @@ class MastodonSandbox:
         reblog = self.statuses.get(status.reblog_of or "")
         data = {
             "id": status.id,
-            "created_at": _iso(status.created),
-            "edited_at": _iso(status.edited) if status.edited else None,
+            "created_at": iso_millis(status.created),
+            "edited_at": iso_millis(status.edited) if status.edited else None,
             "in_reply_to_id": status.in_reply_to_id,
             "in_reply_to_account_id": parent.account_id if parent else None,
             "sensitive": status.sensitive,
@@ -218,75 +222,70 @@ class MastodonSandbox:
         return [("X-RateLimit-Limit", str(LIMIT_PER_WINDOW)), ("X-RateLimit-Remaining", str(left)),
                 ("X-RateLimit-Reset", _iso6(window_end))]
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/system/"):
-            return self._media(req)
+    def gate(self, req: Request) -> Response | None:
         if not req.path.startswith("/api/v1/"):
             return _record_not_found()
         auth = req.header("authorization")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
-        if auth and (token in self.revoked or token not in self.tokens):
+        if auth and self.token_state(token) != "ok":
             return Response.json({"error": "The access token is invalid"}, 401,
                                  [("WWW-Authenticate", 'Bearer realm="Doorkeeper", error="invalid_token", '
                                    'error_description="The access token is invalid"')])
         if self.require_token and not token:
             return Response.json({"error": "This API requires an authenticated user"}, 401)
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
-            reset = self.now() + timedelta(milliseconds=400)
-            headers = self._rate_headers(0, reset)
-            return Response.json({"error": "Too many requests"}, 429, headers)
-        if self.malformed_next > 0:
-            self.malformed_next -= 1
-            return Response(200, b'[{"id": "1', [("Content-Type", "application/json; charset=utf-8")])
+        if self.take("throttle_next"):
+            return Response.json({"error": "Too many requests"}, 429,
+                                 self._rate_headers(0, self.now() + timedelta(milliseconds=400)))
+        if self.take("malformed_next"):
+            return broken_json(b'[{"id": "1')
         self.remaining = max(self.remaining - 1, 1)
-        if self.exhaust_next > 0:
-            self.exhaust_next -= 1
-            headers = self._rate_headers(0, self.now() + timedelta(milliseconds=300))
+        if self.take("exhaust_next"):
+            req.reply_headers += self._rate_headers(0, self.now() + timedelta(milliseconds=300))
         else:
-            headers = self._rate_headers()
-        parts = req.path.removeprefix("/api/v1/").strip("/").split("/")
-        return self._route(req, parts, token, headers)
+            req.reply_headers += self._rate_headers()
+        return None
 
-    def _route(self, req: Request, parts: list[str], token: str, headers: list[tuple[str, str]]) -> Response:
-        if parts[0] == "accounts" and len(parts) == 2 and parts[1] == "lookup":
-            return self._lookup(req, headers)
-        if parts[0] == "accounts" and parts[1:] == ["verify_credentials"]:
-            owner = self.accounts.get(self.tokens.get(token, ""))
-            if owner is None:
-                return Response.json({"error": "The access token is invalid"}, 401)
-            return Response.json(self._account_json(owner), headers=headers)
-        if parts[0] == "accounts" and len(parts) == 2:
-            account = self.accounts.get(parts[1])
-            return Response.json(self._account_json(account), headers=headers) if account else _record_not_found()
-        if parts[0] == "accounts" and len(parts) == 3 and parts[2] == "statuses":
-            return self._account_statuses(req, parts[1], headers)
-        if parts[0] == "statuses" and len(parts) >= 2:
-            status = self.live(parts[1])
-            if status is None:
-                return _record_not_found()
-            if len(parts) == 2:
-                return Response.json(self.status_json(status), headers=headers)
-            if parts[2:] == ["context"]:
-                return self._context(status, headers)
-            if parts[2:] == ["history"]:
-                return Response.json(status.history, headers=headers)
+    def no_route(self, req: Request) -> Response:
         return _record_not_found()
 
-    def _lookup(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/api/v1/accounts/lookup")
+    def lookup(self, req: Request) -> Response:
         acct = req.query.get("acct", "").lstrip("@").lower()
         user, _, domain = acct.partition("@")
         if domain and domain != self.domain:
             return _record_not_found()
         for account in self.accounts.values():
             if account.username.lower() == user:
-                return Response.json(self._account_json(account), headers=headers)
+                return Response.json(self._account_json(account))
         return _record_not_found()
 
-    def _account_statuses(self, req: Request, account_id: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/api/v1/accounts/verify_credentials")
+    def verify_credentials(self, req: Request) -> Response:
+        owner = self.accounts.get(self.tokens.get(req.header("authorization").removeprefix("Bearer ").strip(), ""))
+        if owner is None:
+            return Response.json({"error": "The access token is invalid"}, 401)
+        return Response.json(self._account_json(owner))
+
+    @route("/api/v1/accounts/{account_id}")
+    def account(self, req: Request, account_id: str) -> Response:
+        account = self.accounts.get(account_id)
+        return Response.json(self._account_json(account)) if account else _record_not_found()
+
+    @route("/api/v1/statuses/{status_id}")
+    @route("/api/v1/statuses/{status_id}/{view}")
+    def status(self, req: Request, status_id: str, view: str = "") -> Response:
+        status = self.live(status_id)
+        if status is None or view not in ("", "context", "history"):
+            return _record_not_found()
+        if view == "context":
+            return self._context(status)
+        return Response.json(status.history if view else self.status_json(status))
+
+    @route("/api/v1/accounts/{account_id}/statuses")
+    def account_statuses(self, req: Request, account_id: str) -> Response:
         if account_id not in self.accounts:
             return _record_not_found()
-        limit = max(1, min(int(req.query.get("limit") or 20), 40))
+        limit = int_arg(req, "limit", 20, 1, 40)
         rows = sorted((s for s in self.statuses.values() if s.account_id == account_id and not s.deleted),
                       key=lambda s: int(s.id), reverse=True)
         if req.query.get("exclude_replies") == "true":
@@ -305,47 +304,39 @@ class MastodonSandbox:
             links.append(f'<{path}?{urlencode({"limit": limit, "max_id": page[-1].id})}>; rel="next"')
         if page:
             links.append(f'<{path}?{urlencode({"limit": limit, "min_id": page[0].id})}>; rel="prev"')
-        if links:
-            headers = [*headers, ("Link", ", ".join(links))]
+        headers = [("Link", ", ".join(links))] if links else []
         return Response.json([self.status_json(s) for s in page], headers=headers)
 
-    def _context(self, status: MStatus, headers: list[tuple[str, str]]) -> Response:
+    def _context(self, status: MStatus) -> Response:
         ancestors: list[MStatus] = []
         parent = self.live(status.in_reply_to_id or "")
         while parent is not None:
             ancestors.insert(0, parent)
             parent = self.live(parent.in_reply_to_id or "")
+        headers = []
         if status.id in self.async_refresh:
-            headers = [*headers, ("Mastodon-Async-Refresh", f'id="{status.id}", retry=5, result_count=0')]
+            headers = [("Mastodon-Async-Refresh", f'id="{status.id}", retry=5, result_count=0')]
         return Response.json({"ancestors": [self.status_json(s) for s in ancestors],
                               "descendants": [self.status_json(s) for s in self.descendants(status.id)]},
                              headers=headers)
-
-    def _media(self, req: Request) -> Response:
-        body = b"\xff\xd8\xff\xe0JFIF-mastodon-sandbox-" + req.path.encode() + b"\xff\xd9"
-        return Response(200, body, [("Content-Type", "image/jpeg")])
 
 
 def _record_not_found() -> Response:
     return Response.json({"error": "Record not found"}, 404)
 
 
-class MastodonContract:
+class MastodonContract(ContractAdapter):
     """The contract-suite adapter over MastodonSandbox."""
 
     platform = "mastodon"
+    token = "ZA-Yj3aBD8U8Cm7lKUp-lm9O9BmDgdhHzDeqsY8tlL0"
+    sandbox: MastodonSandbox
 
     def __init__(self) -> None:
-        self.sandbox = MastodonSandbox()
-        self.app = self.sandbox
-        self.token = "ZA-Yj3aBD8U8Cm7lKUp-lm9O9BmDgdhHzDeqsY8tlL0"
+        super().__init__(MastodonSandbox())
         self.archiver_id = self.sandbox.add_account("records_archiver", "District Records Archiver")
         self.sandbox.tokens[self.token] = self.archiver_id
         self.handles: dict[str, str] = {}
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def _canonical(self, username: str) -> str:
         return f"@{username}@{self.sandbox.domain}"
@@ -356,9 +347,8 @@ class MastodonContract:
         parent = sb.add_account("pta_parent", "PTA Volunteer")
         neighbor = sb.add_account("neighbor", "Community Member")
         self.handles[self._canonical("lincolnhigh")] = school
-        start = sb.now() - timedelta(days=60)
-        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.",
-                         image=(n == 40), at=start + timedelta(days=n, hours=n % 5)) for n in range(55)]
+        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.", image=(n == 40), at=when)
+                 for n, when in enumerate(spread(55, days=60, start=sb.now(), hour_cycle=5))]
         for i, post_id in enumerate(posts[-3:]):
             base = sb.statuses[post_id].created
             first = sb.post(parent, f"@lincolnhigh Great news! ({i})", reply_to=post_id, at=base + timedelta(hours=1))
@@ -374,15 +364,8 @@ class MastodonContract:
         school = sb.add_account("bulk_elementary", "Bulk Elementary")
         fan = sb.add_account("bulk_fan", "Bulk Fan")
         self.handles[self._canonical("bulk_elementary")] = school
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            post_id = sb.post(school, f"Bulk post {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.post(fan, f"Bulk reply {n}", reply_to=post_id, at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.post(school, text, at=at),
+                  lambda post_id, text, at: sb.post(fan, text, reply_to=post_id, at=at))
         return SeededAccount(self._canonical("bulk_elementary"), "@bulk_elementary@" + sb.domain, self.token,
                              "Bulk Elementary")
 
@@ -403,14 +386,10 @@ class MastodonContract:
         return self.item_id(self.sandbox.post(owner, "A new announcement from the contract suite."))
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
-        self.sandbox.edit(item_id.rsplit("/", 1)[-1], f"Edited text #{self._edits}")
+        self.sandbox.edit(item_id.rsplit("/", 1)[-1], f"Edited text #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id.rsplit("/", 1)[-1])
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
 
     def expire_token(self, token: str) -> None:
         self.sandbox.revoked.add(token)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, bearer, iso_millis, route
 from archiver.sandbox.server import Request, Response
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -27,10 +27,6 @@ TIMELINE_CAP = 3200
 SEARCH_WINDOW = timedelta(days=7)
 PROBLEMS = "https://api.twitter.com/2/problems"
 BASE_FIELDS = ("id", "text", "edit_history_tweet_ids")
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -71,21 +67,20 @@ class Chain:
         return self.versions[-1]
 
 
-class XSandbox:
-    """State plus an HTTP app (`__call__`) that answers like api.x.com/2."""
+class XSandbox(PlatformSandbox):
+    """Answers like api.x.com/2."""
+
+    cdn_tag = b"sandbox-x"
+    headers_on_errors = True
 
     def __init__(self, *, tokens: set[str], now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(now=now)
         self.tokens = set(tokens)
-        self.expired: set[str] = set()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
         self.users: dict[str, XUser] = {}
         self.chains: dict[str, Chain] = {}
         self.version_root: dict[str, str] = {}
         self.media: dict[str, dict[str, Any]] = {}
-        self.throttle_next = 0
         self.throttle_reset_at: datetime | None = None  # tests: a fixed x-rate-limit-reset
-        self.mutate: Callable[[str, dict[str, Any]], Any] | None = None  # tests: change a field's type
         self.calls = 0
         self._seq = itertools.count(1)
 
@@ -149,9 +144,6 @@ class XSandbox:
     def delete(self, tweet_id: str) -> None:
         self.chains[self.version_root[tweet_id]].deleted = True
 
-    def expire_token(self, token: str) -> None:
-        self.expired.add(token)
-
     def live(self, author_id: str | None = None) -> list[Chain]:
         return [c for c in self.chains.values() if not c.deleted and (author_id is None or c.author_id == author_id)]
 
@@ -161,83 +153,55 @@ class XSandbox:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/cdn/"):
-            return self._media_file(req)
-        resp = self._route(req)
-        if self.mutate is None or resp.status != 200:
-            return resp
-        return Response(200, json.dumps(self.mutate(req.path, json.loads(resp.body))).encode(), resp.headers)
-
-    def _route(self, req: Request) -> Response:
-        token = req.header("authorization").removeprefix("Bearer ").strip()
-        if not token or token not in self.tokens or token in self.expired:
+    def gate(self, req: Request) -> Response | None:
+        if self.token_state(bearer(req)) != "ok":
             return Response.json({"title": "Unauthorized", "type": "about:blank", "status": 401,
                                   "detail": "Unauthorized"}, 401)
         self.calls += 1
-        reset = int(self.throttle_reset_at.timestamp()) if self.throttle_reset_at else int(time.time()) + 1
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+        if self.take("throttle_next"):
+            reset = int(self.throttle_reset_at.timestamp()) if self.throttle_reset_at else int(time.time()) + 1
             return Response.json(
                 {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
                 429, [("x-rate-limit-limit", "1500"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", str(reset))],
             )
-        headers = [("x-rate-limit-limit", "1500"), ("x-rate-limit-remaining", str(max(0, 1500 - self.calls))),
-                   ("x-rate-limit-reset", str(int(time.time()) + 900)), ("api-version", "2.140")]
-        parts = [p for p in req.path.split("/") if p]
-        if not parts or parts[0] != "2":
-            return _problem(404, "Not Found", "Sorry, that page does not exist.", headers)
-        route = parts[1:]
-        if len(route) == 4 and route[:3] == ["users", "by", "username"]:
-            return self._user(req, self.user_by_name(route[3]), route[3], "username", headers)
-        if len(route) == 2 and route[0] == "users":
-            return self._user(req, self.users.get(route[1]), route[1], "id", headers)
-        if len(route) == 3 and route[0] == "users" and route[2] == "tweets":
-            return self._timeline(req, route[1], headers)
-        if route == ["tweets", "search", "recent"]:
-            return self._search(req, headers)
-        if len(route) == 2 and route[0] == "tweets" and route[1].isdigit():
-            return self._lookup(req, route[1], headers)
-        return _problem(404, "Not Found", "Sorry, that page does not exist.", headers)
+        req.reply_headers += [("x-rate-limit-limit", "1500"), ("x-rate-limit-remaining", str(max(0, 1500 - self.calls))),
+                              ("x-rate-limit-reset", str(int(time.time()) + 900)), ("api-version", "2.140")]
+        return None
 
-    def _user(self, req: Request, user: XUser | None, value: str, param: str,
-              headers: list[tuple[str, str]]) -> Response:
+    def no_route(self, req: Request) -> Response:
+        return Response.json({"title": "Not Found", "detail": "Sorry, that page does not exist.", "type": "about:blank",
+                              "status": 404}, 404)
+
+    @route("/2/users/by/username/{username}")
+    def user_by_username(self, req: Request, username: str) -> Response:
+        return self._user(req, self.user_by_name(username), username, "username")
+
+    @route("/2/users/{user_id}")
+    def user(self, req: Request, user_id: str) -> Response:
+        return self._user(req, self.users.get(user_id), user_id, "id")
+
+    def _user(self, req: Request, user: XUser | None, value: str, param: str) -> Response:
         if user is None:
-            return Response.json({"errors": [{
-                "value": value, "detail": f"Could not find user with {param}: [{value}].",
-                "title": "Not Found Error", "resource_type": "user", "parameter": param,
-                "resource_id": value, "type": f"{PROBLEMS}/resource-not-found"}]}, headers=headers)
+            return _errors("user", param, value, f"Could not find user with {param}: [{value}].")
         if user.suspended:
-            return Response.json({"errors": [{
-                "value": value, "detail": f"User has been suspended: [{value}].", "title": "Forbidden",
-                "resource_type": "user", "parameter": param, "resource_id": value,
-                "type": f"{PROBLEMS}/resource-not-found"}]}, headers=headers)
-        return Response.json({"data": self._user_json(user, _fields(req, "user.fields"))}, headers=headers)
+            return _errors("user", param, value, f"User has been suspended: [{value}].", "Forbidden")
+        return Response.json({"data": self._user_json(user, _fields(req, "user.fields"))})
 
     def _user_json(self, user: XUser, fields: set[str]) -> dict[str, Any]:
         full: dict[str, Any] = {
-            "id": user.id, "name": user.name, "username": user.username, "created_at": _iso(user.created),
+            "id": user.id, "name": user.name, "username": user.username, "created_at": iso_millis(user.created),
             "protected": user.protected, "verified": False,
             "public_metrics": {"followers_count": 4059, "following_count": 250,
                                "tweet_count": len(self.live(user.id)), "listed_count": 12, "like_count": 80},
         }
         return {k: v for k, v in full.items() if k in ("id", "name", "username") or k in fields}
 
-    def _page_size(self, req: Request, low: int) -> int | Response:
+    def _listing(self, req: Request, rows: list[Chain], token_param: str, low: int) -> Response:
         raw = req.query.get("max_results") or "10"
         if not raw.isdigit() or not low <= int(raw) <= 100:
-            return Response.json({
-                "errors": [{"parameters": {"max_results": [raw]},
-                            "message": f"The `max_results` query parameter value [{raw}] is not between {low} and 100"}],
-                "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                "type": f"{PROBLEMS}/invalid-request"}, 400)
-        return int(raw)
-
-    def _listing(self, req: Request, rows: list[Chain], token_param: str, low: int,
-                 headers: list[tuple[str, str]]) -> Response:
-        size = self._page_size(req, low)
-        if isinstance(size, Response):
-            return size
+            return _invalid("max_results", raw, f"The `max_results` query parameter value [{raw}] is not between "
+                            f"{low} and 100")
+        size = int(raw)
         since, until = req.query.get("since_id"), req.query.get("until_id")
         if since:
             rows = [c for c in rows if int(c.current.id) > int(since)]
@@ -260,49 +224,47 @@ class XSandbox:
         if token:
             meta["previous_token"] = _token(str(int(_untoken(token)) + 1))
         out["meta"] = meta
-        return Response.json(out, headers=headers)
+        return Response.json(out)
 
-    def _timeline(self, req: Request, user_id: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/2/users/{user_id}/tweets")
+    def timeline(self, req: Request, user_id: str) -> Response:
         user = self.users.get(user_id)
         if user is None or user.suspended:
-            return self._user(req, user, user_id, "id", headers)
+            return self._user(req, user, user_id, "id")
         if user.protected:
-            return Response.json({"errors": [{
-                "value": user_id, "detail": f"Sorry, you are not authorized to see the user with id: [{user_id}].",
-                "title": "Authorization Error", "resource_type": "user", "parameter": "id", "resource_id": user_id,
-                "type": f"{PROBLEMS}/not-authorized-for-resource"}]}, headers=headers)
+            return _errors("user", "id", user_id, f"Sorry, you are not authorized to see the user with id: [{user_id}].",
+                           "Authorization Error", "not-authorized-for-resource")
         rows = self.timeline_rows(user_id)
         exclude = set(filter(None, req.query.get("exclude", "").split(",")))
         if "replies" in exclude:
             rows = [c for c in rows if c.reply_to is None]
-        return self._listing(req, rows, "pagination_token", 5, headers)
+        return self._listing(req, rows, "pagination_token", 5)
 
-    def _search(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/2/tweets/search/recent")
+    def search(self, req: Request) -> Response:
         query = req.query.get("query", "").strip()
         clauses = [re.fullmatch(r"conversation_id:(\d+)", c.strip()) for c in query.split(" OR ")]
         if not query or len(query) > 512 or not all(clauses):
-            return Response.json({"errors": [{"parameters": {"query": [req.query.get("query", "")]},
-                                              "message": "The sandbox only understands conversation_id:<id> [OR ...] up to 512 characters"}],
-                                  "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                                  "type": f"{PROBLEMS}/invalid-request"}, 400, headers)
+            return _invalid("query", req.query.get("query", ""),
+                            "The sandbox only understands conversation_id:<id> [OR ...] up to 512 characters")
         horizon = self.now() - SEARCH_WINDOW
         wanted = {m.group(1) for m in clauses if m}
         rows = sorted((c for c in self.live() if c.conversation_id in wanted and c.root not in wanted
                        and c.current.created >= horizon), key=lambda c: int(c.current.id), reverse=True)
-        return self._listing(req, rows, "next_token", 10, headers)
+        return self._listing(req, rows, "next_token", 10)
 
-    def _lookup(self, req: Request, tweet_id: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/2/tweets/{tweet_id}")
+    def lookup(self, req: Request, tweet_id: str) -> Response:
         root = self.version_root.get(tweet_id)
         chain = self.chains.get(root) if root else None
+        if not tweet_id.isdigit():
+            return self.no_route(req)
         if chain is None or chain.deleted:
-            return Response.json({"errors": [{
-                "value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
-                "title": "Not Found Error", "resource_type": "tweet", "parameter": "id",
-                "resource_id": tweet_id, "type": f"{PROBLEMS}/resource-not-found"}]}, headers=headers)
+            return _errors("tweet", "id", tweet_id, f"Could not find tweet with id: [{tweet_id}].")
         version = next(v for v in chain.versions if v.id == tweet_id)
         out: dict[str, Any] = {"data": self._tweet_json(chain, version, _fields(req, "tweet.fields"))}
         out.update(self._includes(req, [chain], [version]))
-        return Response.json(out, headers=headers)
+        return Response.json(out)
 
     def _tweet_json(self, chain: Chain, version: Version, fields: set[str]) -> dict[str, Any]:
         root_created = chain.versions[0].created
@@ -312,12 +274,12 @@ class XSandbox:
             "id": version.id,
             "text": version.text,
             "edit_history_tweet_ids": [v.id for v in chain.versions],
-            "created_at": _iso(version.created),
+            "created_at": iso_millis(version.created),
             "author_id": chain.author_id,
             "conversation_id": chain.conversation_id,
             "edit_controls": {"edits_remaining": remaining,
                               "is_edit_eligible": remaining > 0 and self.now() < editable_until,
-                              "editable_until": _iso(editable_until)},
+                              "editable_until": iso_millis(editable_until)},
             "possibly_sensitive": False,
             "lang": "en",
             "reply_settings": "everyone",
@@ -351,10 +313,8 @@ class XSandbox:
                     continue
                 parent = self.chains.get(self.version_root.get(chain.reply_to, ""))
                 if parent is None or parent.deleted:
-                    problems.append({
-                        "value": chain.reply_to, "detail": f"Could not find tweet with referenced_tweets.id: [{chain.reply_to}].",
-                        "title": "Not Found Error", "resource_type": "tweet", "parameter": "referenced_tweets.id",
-                        "resource_id": chain.reply_to, "type": f"{PROBLEMS}/resource-not-found"})
+                    problems.append(_problem("tweet", "referenced_tweets.id", chain.reply_to,
+                                             f"Could not find tweet with referenced_tweets.id: [{chain.reply_to}]."))
                     continue
                 version = next(v for v in parent.versions if v.id == chain.reply_to)
                 extra.setdefault(version.id, self._tweet_json(parent, version, tweet_fields))
@@ -385,12 +345,6 @@ class XSandbox:
             media["variants"] = [{**v, "url": self.base_url + v["url"]} for v in media["variants"]]
         return {k: v for k, v in media.items() if k in ("media_key", "type") or k in fields}
 
-    def _media_file(self, req: Request) -> Response:
-        name = req.path.rsplit("/", 1)[-1]
-        if name.endswith(".mp4"):
-            return Response(200, b"\x00\x00\x00\x18ftypmp42sandbox-video-" + name.encode(), [("Content-Type", "video/mp4")])
-        return Response(200, b"\xff\xd8\xff\xe0JFIF-sandbox-x-" + name.encode() + b"\xff\xd9", [("Content-Type", "image/jpeg")])
-
 
 def _fields(req: Request, name: str) -> set[str]:
     return set(filter(None, req.query.get(name, "").split(",")))
@@ -409,8 +363,22 @@ def _untoken(token: str) -> str:
     return value if value.isdigit() else "0"
 
 
-def _problem(status: int, title: str, detail: str, headers: list[tuple[str, str]]) -> Response:
-    return Response.json({"title": title, "detail": detail, "type": "about:blank", "status": status}, status, headers)
+def _problem(resource: str, param: str, value: str, detail: str, title: str = "Not Found Error",
+             kind: str = "resource-not-found") -> dict[str, Any]:
+    """One entry of X's `errors` array (HTTP 200 partial errors)."""
+    return {"value": value, "detail": detail, "title": title, "resource_type": resource, "parameter": param,
+            "resource_id": value, "type": f"{PROBLEMS}/{kind}"}
+
+
+def _errors(resource: str, param: str, value: str, detail: str, title: str = "Not Found Error",
+            kind: str = "resource-not-found") -> Response:
+    return Response.json({"errors": [_problem(resource, param, value, detail, title, kind)]})
+
+
+def _invalid(param: str, raw: str, message: str) -> Response:
+    return Response.json({"errors": [{"parameters": {param: [raw]}, "message": message}], "title": "Invalid Request",
+                          "detail": "One or more parameters to your request was invalid.",
+                          "type": f"{PROBLEMS}/invalid-request"}, 400)
 
 
 # --- the contract-suite adapter ---------------------------------------------------------------
@@ -418,20 +386,16 @@ def _problem(status: int, title: str, detail: str, headers: list[tuple[str, str]
 LINCOLN_ID, LINCOLN = "783214001", "LincolnHS"
 
 
-class XContract:
+class XContract(ContractAdapter):
     """The contract-suite adapter over XSandbox."""
 
     platform = "x"
+    token = "AAAAAAAAAAAAAAAAAAAAAContractBearer%2Fsandbox7Qx9"
+    sandbox: XSandbox
 
     def __init__(self) -> None:
-        self.token = "AAAAAAAAAAAAAAAAAAAAAContractBearer%2Fsandbox7Qx9"
-        self.sandbox = XSandbox(tokens={self.token})
-        self.app = self.sandbox
-        self._edits = 0
+        super().__init__(XSandbox(tokens=set()))
         self.marks: dict[str, str] = {}
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def _community(self) -> tuple[str, str]:
         sb = self.sandbox
@@ -507,14 +471,7 @@ class XContract:
         return self.sandbox.post(self._user_id(account_id), "A new announcement from the contract suite.")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
-        self.sandbox.edit(item_id, f"Edited text #{self._edits}")
+        self.sandbox.edit(item_id, f"Edited text #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expire_token(token)

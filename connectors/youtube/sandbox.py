@@ -14,12 +14,14 @@ import base64
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, route, seed_bulk
 from archiver.sandbox.server import Request, Response
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -100,22 +102,20 @@ def _page_offset(token: str) -> int | None:
     return offset
 
 
-class YouTubeSandbox:
-    """State plus an HTTP app (`__call__`) that answers like www.googleapis.com/youtube/v3."""
+class YouTubeSandbox(PlatformSandbox):
+    """Answers like www.googleapis.com/youtube/v3."""
+
+    cdn_tag = b"sandbox-ytimg"
 
     def __init__(self, *, keys: set[str], now: Callable[[], datetime] | None = None, seed: int = 7) -> None:
-        self.keys = set(keys)
-        self.expired: set[str] = set()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(now=now)
+        self.keys = self.tokens = set(keys)
         self.channels: dict[str, YtChannel] = {}
         self.videos: dict[str, YtVideo] = {}
         self.comments: dict[str, YtComment] = {}
-        self.throttle_next = 0
         self.quota_limit: int | None = None
         self.units_used = 0
         self.views = 0
-        self.mutate: Callable[[str, dict[str, Any]], Any] | None = None  # tests: change a field's type
         self._rng = random.Random(seed)
 
     # --- ids and mutators ------------------------------------------------------------------
@@ -165,9 +165,6 @@ class YouTubeSandbox:
             if c.id == comment_id or c.parent == comment_id:
                 c.deleted = True
 
-    def expire_token(self, key: str) -> None:
-        self.expired.add(key)
-
     def visible_videos(self, channel_id: str) -> list[YtVideo]:
         """What an API key sees in the uploads playlist: public, not deleted, newest first."""
         rows = [v for v in self.videos.values() if v.channel_id == channel_id and v.privacy == "public" and not v.deleted]
@@ -183,25 +180,16 @@ class YouTubeSandbox:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/cdn/"):
-            name = req.path.rsplit("/", 1)[-1]
-            return Response(200, b"\xff\xd8\xff\xe0JFIF-sandbox-ytimg-" + req.path.encode() + b"\xff\xd9",
-                            [("Content-Type", "image/jpeg"), ("Cache-Control", "public, max-age=7200"),
-                             ("X-Content-Name", name)])
-        parts = [p for p in req.path.split("/") if p]
-        if parts[:2] != ["youtube", "v3"] or len(parts) != 3:
-            return _error(404, "Not Found", "notFound", "global")
-        key = req.query.get("key", "")
-        if not key:
+    def gate(self, req: Request) -> Response | None:
+        state = self.token_state(req.query.get("key", ""))
+        if state == "missing":
             return _error(403, "The request is missing a valid API key.", "forbidden", "global",
                           status="PERMISSION_DENIED")
-        if key in self.expired or key not in self.keys:
+        if state != "ok":
             return Response.json({"error": {"errors": [{"domain": "usageLimits", "reason": "keyInvalid",
                                                         "message": "Bad Request"}],
                                             "code": 400, "message": "Bad Request"}}, 400)
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+        if self.take("throttle_next"):
             return _error(403, "The request cannot be completed because too many requests were sent "
                           "in a short period.", "rateLimitExceeded", "usageLimits")
         if self.quota_limit is not None and self.units_used >= self.quota_limit:
@@ -211,13 +199,15 @@ class YouTubeSandbox:
                           "youtube.parameter", location="part")
         self.units_used += 1
         self.views += 1
-        handler = {
-            "channels": self._channels, "playlistItems": self._playlist_items, "videos": self._videos,
-            "commentThreads": self._comment_threads, "comments": self._comments,
-        }.get(parts[2])
-        if handler is None:
-            return _error(404, "Not Found", "notFound", "global")
-        return _mutated(handler(req, set(req.query["part"].split(","))), req, self.mutate)
+        return None
+
+    def __call__(self, req: Request) -> Response:
+        if not re.fullmatch(r"/youtube/v3/[^/]+", req.path) and not req.path.startswith(self.cdn_prefix):
+            return self.no_route(req)
+        return super().__call__(req)
+
+    def no_route(self, req: Request) -> Response:
+        return _error(404, "Not Found", "notFound", "global")
 
     def _list(self, kind: str, items: list[dict[str, Any]], *, total: int | None = None, per_page: int | None = None,
               next_token: str = "", prev_token: str = "") -> Response:
@@ -252,7 +242,9 @@ class YouTubeSandbox:
         previous = _page_token(max(0, start - size), backwards=True) if start else ""
         return chunk, following, previous, size
 
-    def _channels(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/channels")
+    def list_channels(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         q = req.query
         found: list[YtChannel] = []
         if q.get("id"):
@@ -285,7 +277,9 @@ class YouTubeSandbox:
                                   "pageInfo": {"totalResults": 0, "resultsPerPage": 5}})
         return self._list("channel", items, per_page=5)
 
-    def _playlist_items(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/playlistItems")
+    def list_playlist_items(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         playlist = req.query.get("playlistId", "")
         channel = self.channels.get("UC" + playlist[2:]) if playlist.startswith("UU") else None
         if channel is None:
@@ -320,7 +314,9 @@ class YouTubeSandbox:
         return {size: {"url": f"{self.base_url}/cdn/vi/{video_id}/{names[size]}.jpg", "width": w, "height": h}
                 for size, w, h in THUMB_SIZES}
 
-    def _videos(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/videos")
+    def list_videos(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         ids = [i for i in req.query.get("id", "").split(",") if i]
         if len(ids) > 50:
             return _error(400, "The request specifies an invalid filter parameter.", "invalidFilters", "youtube.parameter")
@@ -369,7 +365,9 @@ class YouTubeSandbox:
             snippet["parentId"] = c.parent
         return {"kind": "youtube#comment", "etag": _etag([c.id, c.text]), "id": c.id, "snippet": snippet}
 
-    def _comment_threads(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/commentThreads")
+    def list_comment_threads(self, req: Request) -> Response:
+        parts = set(req.query["part"].split(","))
         video = self.videos.get(req.query.get("videoId", ""))
         if video is None or video.deleted:
             return _error(404, "The video identified by the <code><a href=\"/youtube/v3/docs/commentThreads/list#videoId\">videoId</a></code> parameter could not be found.",
@@ -395,7 +393,8 @@ class YouTubeSandbox:
             items.append(item)
         return self._list("commentThread", items, per_page=size, next_token=_wrap(following))
 
-    def _comments(self, req: Request, parts: set[str]) -> Response:
+    @route("/youtube/v3/comments")
+    def list_comments(self, req: Request) -> Response:
         plain = req.query.get("textFormat") == "plainText"
         if req.query.get("id"):
             found = [self.comments.get(i) for i in req.query["id"].split(",")]
@@ -417,12 +416,6 @@ class YouTubeSandbox:
         out["pageInfo"] = {"resultsPerPage": size}
         out["items"] = [self._comment_json(c, plain) for c in chunk]
         return Response.json(out)
-
-
-def _mutated(resp: Response, req: Request, mutate: Callable[[str, dict[str, Any]], Any] | None) -> Response:
-    if mutate is None or resp.status != 200:
-        return resp
-    return Response(200, json.dumps(mutate(req.path, json.loads(resp.body))).encode(), resp.headers)
 
 
 def _wrap(token: str) -> str:
@@ -457,20 +450,16 @@ PARENT = ("@ParentVolunteer", "UCparentVolunteer00000001")
 MEMBER = ("@CommunityMember", "UCcommunityMember0000002")
 
 
-class YouTubeContract:
+class YouTubeContract(ContractAdapter):
     """The contract-suite adapter over YouTubeSandbox."""
 
     platform = "youtube"
+    token = "AIzaSyContract-Key_0123456789abcdefXYZ"  # an API key, sent as key=
+    sandbox: YouTubeSandbox
 
     def __init__(self) -> None:
-        self.token = "AIzaSyContract-Key_0123456789abcdefXYZ"  # an API key, sent as key=
-        self.sandbox = YouTubeSandbox(keys={self.token})
-        self.app = self.sandbox
-        self._edits = 0
+        super().__init__(YouTubeSandbox(keys={self.token}))
         self.marks: dict[str, str] = {}
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
         """55 videos over eight weeks (one with comments turned off); the three newest, inside
@@ -503,15 +492,8 @@ class YouTubeContract:
         """Videos with two comments each: a third of the items are videos."""
         sb = self.sandbox
         channel = sb.add_channel("@BulkElementary", "Bulk Elementary")
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            video = sb.upload(channel, f"Bulk video {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.comment(video, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.upload(channel, text, at=at),
+                  lambda video, text, at: sb.comment(video, text, at=at))
         return SeededAccount("@bulkelementary", "@BulkElementary", self.token, "Bulk Elementary")
 
     def _channel(self, account_id: str) -> str:
@@ -532,20 +514,13 @@ class YouTubeContract:
         return self.sandbox.upload(self._channel(account_id), "A new video from the contract suite")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
         if item_id in self.sandbox.videos:
-            self.sandbox.edit_video(item_id, f"Edited title #{self._edits}")
+            self.sandbox.edit_video(item_id, f"Edited title #{self.next_edit()}")
         else:
-            self.sandbox.edit_comment(item_id, f"Edited comment #{self._edits}")
+            self.sandbox.edit_comment(item_id, f"Edited comment #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         if item_id in self.sandbox.videos:
             self.sandbox.delete_video(item_id)
         else:
             self.sandbox.delete_comment(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expire_token(token)

@@ -18,10 +18,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, unquote, urlencode
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlencode
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, Store, bearer, route, seed_bulk, spread
 from archiver.sandbox.server import Request, Response
 
 ACTIVE_VERSIONS = frozenset({"202511", "202512", "202601", "202602", "202603", "202604", "202605",
@@ -66,19 +68,16 @@ class LiComment:
     deleted: bool = False
 
 
-class LinkedInSandbox:
-    """State plus an HTTP app (`__call__`) that answers like api.linkedin.com/rest."""
+class LinkedInSandbox(PlatformSandbox):
+    """Answers like api.linkedin.com/rest."""
+
+    cdn_tag = b"sandbox-li"
 
     def __init__(self, *, now: Callable[[], datetime] | None = None) -> None:
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(now=now)
         self.orgs: dict[str, LiOrg] = {}
-        self.tokens: set[str] = set()
-        self.expired: set[str] = set()
-        self.revoked: set[str] = set()
-        self.posts: dict[str, LiPost] = {}
-        self.comments: dict[str, LiComment] = {}
-        self.throttle_next = 0
+        self.posts: Store[LiPost] = Store()
+        self.comments: Store[LiComment] = Store()
         self.send_total = False  # posts finder: LinkedIn sometimes omits paging.total
         self.send_links = True  # and a client must cope when paging.links is missing too
         self.field_override: dict[str, object] = {}  # post field -> value, to fake a type change
@@ -119,33 +118,25 @@ class LinkedInSandbox:
         c.text, c.modified = text, self.now()
 
     def delete_comment(self, urn: str) -> None:
-        self.comments[urn].deleted = True
-        for c in self.comments.values():
-            if c.parent == urn:
-                c.deleted = True
+        self.comments.delete(urn, self.comments.live(lambda c: c.parent == urn))
 
     def delete_post(self, urn: str) -> None:
-        self.posts[urn].deleted = True
-        for c in self.comments.values():
-            if c.post == urn:
-                c.deleted = True
+        self.posts.delete(urn, self.comments.live(lambda c: c.post == urn))
 
     def live_ids(self, org_id: str) -> set[str]:
-        posts = {p.urn for p in self.posts.values() if p.org == org_id and not p.deleted}
-        return posts | {c.urn for c in self.comments.values() if c.post in posts and not c.deleted}
+        posts = {p.urn for p in self.posts.live(lambda p: p.org == org_id)}
+        return posts | {c.urn for c in self.comments.live(lambda c: c.post in posts)}
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/cdn/"):
-            return self._cdn(req)
-        token = req.header("authorization").removeprefix("Bearer ").strip()
-        if token in self.expired:
+    def gate(self, req: Request) -> Response | None:
+        state = self.token_state(bearer(req))
+        if state == "expired":
             return _error(401, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired", 65602)
-        if token in self.revoked:
+        if state == "revoked":
             return _error(401, "REVOKED_ACCESS_TOKEN", "The token used in the request has been revoked by the user",
                           65601)
-        if token not in self.tokens:
+        if state != "ok":
             return _error(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
         version = req.header("linkedin-version")
         if not version:
@@ -155,37 +146,35 @@ class LinkedInSandbox:
             return _error(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active")
         if req.header("x-restli-protocol-version") != "2.0.0":
             return _error(400, "ILLEGAL_ARGUMENT", "Syntax exception in path variables", 100)
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+        if self.take("throttle_next"):
             return _error(429, "TOO_MANY_REQUESTS", "Resource level throttle APPLICATION DAY limit for calls to "
                           "this resource is reached.", 101, headers=[("Retry-After", "1")])
-        parts = [unquote(p) for p in req.path.split("/") if p]
-        if parts[:1] != ["rest"]:
-            return _error(404, "NOT_FOUND", f"No virtual resource found for {req.path}")
-        headers = [("x-li-responseorigin", "RGW"), ("x-restli-protocol-version", "2.0.0")]
-        route = parts[1:]
-        if route == ["posts"]:
-            return self._finder(req, headers)
-        if len(route) == 2 and route[0] == "posts":
-            post = self.posts.get(route[1])
-            if post is None or post.deleted:
-                return _error(404, "NOT_FOUND", f"Post {route[1]} does not exist")
-            return Response.json(self._post_json(post), headers=headers)
-        if len(route) == 3 and route[0] == "socialActions" and route[2] == "comments":
-            return self._comments(req, route[1], headers)
-        if len(route) == 4 and route[0] == "socialActions" and route[2] == "comments":
-            return self._one_comment(route[1], route[3], headers)
-        if route == ["organizations"] and req.query.get("q") == "vanityName":
-            wanted = req.query.get("vanityName", "").lower()
-            rows = [{"vanityName": o.vanity, "localizedName": o.name, "id": int(o.id),
-                     "$URN": f"urn:li:organization:{o.id}"} for o in self.orgs.values() if o.vanity == wanted]
-            return Response.json({"elements": rows, "paging": {"count": 10, "start": 0, "links": []}},
-                                 headers=headers)
-        if len(route) == 2 and route[0] == "images":
-            return self._image(route[1], headers)
+        req.reply_headers += [("x-li-responseorigin", "RGW"), ("x-restli-protocol-version", "2.0.0")]
+        return None
+
+    def dispatch(self, req: Request, path: str | None = None) -> Response:
+        return super().dispatch(req, "/".join(unquote(p) for p in req.path.split("/")))
+
+    def no_route(self, req: Request) -> Response:
         return _error(404, "NOT_FOUND", f"No virtual resource found for {req.path}")
 
-    def _paging(self, req: Request, total: int, start: int, count: int, with_total: bool) -> dict:
+    @route("/rest/posts/{urn}")
+    def post(self, req: Request, urn: str) -> Response:
+        post = self.posts.get(urn)
+        if post is None or post.deleted:
+            return _error(404, "NOT_FOUND", f"Post {urn} does not exist")
+        return Response.json(self._post_json(post))
+
+    @route("/rest/organizations")
+    def organizations(self, req: Request) -> Response:
+        if req.query.get("q") != "vanityName":
+            return self.no_route(req)
+        wanted = req.query.get("vanityName", "").lower()
+        rows = [{"vanityName": o.vanity, "localizedName": o.name, "id": int(o.id),
+                 "$URN": f"urn:li:organization:{o.id}"} for o in self.orgs.values() if o.vanity == wanted]
+        return Response.json({"elements": rows, "paging": {"count": 10, "start": 0, "links": []}})
+
+    def _paging(self, req: Request, total: int, start: int, count: int, with_total: bool) -> dict[str, Any]:
         links = []
         query = {k: v for k, v in req.query.items() if k not in ("start", "count")}
         if start > 0:
@@ -204,7 +193,8 @@ class LinkedInSandbox:
     def _window(self, req: Request) -> tuple[int, int]:
         return int(req.query.get("start") or 0), min(int(req.query.get("count") or 10), 100)
 
-    def _finder(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/rest/posts")
+    def finder(self, req: Request) -> Response:
         if req.query.get("q") != "author":
             return _error(400, "ILLEGAL_ARGUMENT", "Invalid finder")
         author = req.query.get("author", "")
@@ -217,7 +207,7 @@ class LinkedInSandbox:
         start, count = self._window(req)
         body = {"paging": self._paging(req, len(rows), start, count, self.send_total),
                 "elements": [self._post_json(p) for p in rows[start:start + count]]}
-        return Response.json(body, headers=headers)
+        return Response.json(body)
 
     def _target_comments(self, target: str) -> list[LiComment] | None:
         if target.startswith("urn:li:comment:"):
@@ -231,7 +221,8 @@ class LinkedInSandbox:
             return None
         return [c for c in self.comments.values() if c.post == post.urn and c.parent is None and not c.deleted]
 
-    def _comments(self, req: Request, target: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/rest/socialActions/{target}/comments")
+    def comments_of(self, req: Request, target: str) -> Response:
         rows = self._target_comments(target)
         if rows is None:
             return _error(404, "NOT_FOUND", f"Entity {target} does not exist")
@@ -239,15 +230,17 @@ class LinkedInSandbox:
         start, count = self._window(req)
         body = {"paging": self._paging(req, len(rows), start, count, True),
                 "elements": [self._comment_json(c) for c in rows[start:start + count]]}
-        return Response.json(body, headers=headers)
+        return Response.json(body)
 
-    def _one_comment(self, target: str, comment_id: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/rest/socialActions/{target}/comments/{comment_id}")
+    def one_comment(self, req: Request, target: str, comment_id: str) -> Response:
         for c in self.comments.values():
             if c.id == comment_id and not c.deleted and target in (f"urn:li:activity:{c.activity}", c.post, c.parent):
-                return Response.json(self._comment_json(c), headers=headers)
+                return Response.json(self._comment_json(c))
         return _error(404, "NOT_FOUND", f"Comment {comment_id} on {target} does not exist")
 
-    def _image(self, urn: str, headers: list[tuple[str, str]]) -> Response:
+    @route("/rest/images/{urn}")
+    def image(self, req: Request, urn: str) -> Response:
         post = next((p for p in self.posts.values() if p.image == urn and not p.deleted), None)
         if post is None:
             return _error(404, "NOT_FOUND", f"Image {urn} does not exist")
@@ -256,11 +249,7 @@ class LinkedInSandbox:
         url = (f"{self.base_url}/cdn/dms/image/{name}/feedshare-shrink_800/0/{_ms(post.created) // 1000}"
                f"?e={expires // 1000}&v=beta&t=sandbox{next(self._ids)}")
         return Response.json({"owner": f"urn:li:organization:{post.org}", "id": urn, "status": "AVAILABLE",
-                              "downloadUrlExpiresAt": expires, "downloadUrl": url}, headers=headers)
-
-    def _cdn(self, req: Request) -> Response:
-        body = b"\xff\xd8\xff\xe0JFIF-sandbox-li-" + req.path.encode() + b"\xff\xd9"
-        return Response(200, body, [("Content-Type", "image/jpeg")])
+                              "downloadUrlExpiresAt": expires, "downloadUrl": url})
 
     def _post_json(self, p: LiPost) -> dict:
         data: dict = {
@@ -315,20 +304,15 @@ def _error(status: int, code: str, message: str, service_code: int | None = None
 LINCOLN, BULK = "2414183", "2414199"
 
 
-class LinkedInContract:
+class LinkedInContract(ContractAdapter):
     """Drives LinkedInSandbox through the ContractSandbox verbs."""
 
     platform = "linkedin"
+    token = "AQVli-contract-token-3c9d81"
+    sandbox: LinkedInSandbox
 
     def __init__(self) -> None:
-        self.token = "AQVli-contract-token-3c9d81"
-        self.sandbox = LinkedInSandbox()
-        self.sandbox.tokens.add(self.token)
-        self.app = self.sandbox
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
+        super().__init__(LinkedInSandbox())
 
     def _org(self, account_id: str) -> str:
         if account_id in self.sandbox.orgs:
@@ -339,10 +323,8 @@ class LinkedInContract:
         """55 posts (3 pages at 25), one with an image, comments and replies on the newest three."""
         sb = self.sandbox
         sb.add_org(LINCOLN, "lincoln-high-school", "Lincoln High School")
-        start = sb.now() - timedelta(days=60)
-        for n in range(55):
-            sb.publish(LINCOLN, f"Lincoln High update #{n + 1}: schedules, sports and clubs.",
-                       image=(n == 54), at=start + timedelta(days=n, hours=n % 7))
+        for n, when in enumerate(spread(55, days=60, start=sb.now(), hour_cycle=7)):
+            sb.publish(LINCOLN, f"Lincoln High update #{n + 1}: schedules, sports and clubs.", image=(n == 54), at=when)
         recent = sorted((p for p in sb.posts.values() if p.org == LINCOLN), key=lambda p: p.created)[-3:]
         for i, post in enumerate(recent):
             first = sb.comment(post.urn, f"Congratulations to the team! ({i})", at=post.created + timedelta(hours=1))
@@ -355,15 +337,8 @@ class LinkedInContract:
     def seed_bulk(self, count: int) -> SeededAccount:
         sb = self.sandbox
         sb.add_org(BULK, "bulk-elementary", "Bulk Elementary")
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            post = sb.publish(BULK, f"Bulk post {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.comment(post, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.publish(BULK, text, at=at),
+                  lambda post, text, at: sb.comment(post, text, at=at))
         return SeededAccount(BULK, f"https://www.linkedin.com/company/{BULK}/", self.token, "Bulk Elementary")
 
     def live_item_ids(self, account_id: str) -> set[str]:
@@ -373,24 +348,13 @@ class LinkedInContract:
         return self.sandbox.publish(self._org(account_id), "A new announcement from the contract suite.")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
         if item_id in self.sandbox.posts:
-            self.sandbox.edit_post(item_id, f"Edited text #{self._edits}")
+            self.sandbox.edit_post(item_id, f"Edited text #{self.next_edit()}")
         else:
-            self.sandbox.edit_comment(item_id, f"Edited comment #{self._edits}")
+            self.sandbox.edit_comment(item_id, f"Edited comment #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         if item_id in self.sandbox.posts:
             self.sandbox.delete_post(item_id)
         else:
             self.sandbox.delete_comment(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)
-
-
-def vanity_url(vanity: str) -> str:
-    return f"https://www.linkedin.com/company/{quote(vanity)}/"

@@ -17,16 +17,19 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, Store, bearer, route, seed_bulk, spread
 from archiver.sandbox.server import Request, Response
 
 VIDEO_FIELDS = frozenset({
     "id", "create_time", "cover_image_url", "share_url", "video_description", "duration", "height", "width",
     "title", "embed_html", "embed_link", "like_count", "comment_count", "share_count", "view_count",
 })
+NO_SCOPE = "The user did not authorize the scope required for completing this request."
 
 
 @dataclass
@@ -48,20 +51,19 @@ class TtVideo:
     private: bool = False
 
 
-class TikTokSandbox:
-    """State plus an HTTP app (`__call__`) that answers like open.tiktokapis.com."""
+class TikTokSandbox(PlatformSandbox):
+    """Answers like open.tiktokapis.com."""
+
+    cdn_tag = b"sandbox-tt"
 
     def __init__(self, *, now: Callable[[], datetime] | None = None) -> None:
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(now=now)
         self.users: dict[str, TtUser] = {}
         self.tokens: dict[str, str] = {}  # token -> open_id
         self.scopes: dict[str, set[str]] = {}
-        self.expired: set[str] = set()
+        self.videos: Store[TtVideo] = Store()
         self.clients: dict[str, str] = {}  # client_key -> client_secret
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> open_id
-        self.videos: dict[str, TtVideo] = {}
-        self.throttle_next = 0
         self.field_override: dict[str, object] = {}  # video field -> value, to fake a type change
         self._ids = itertools.count(7_380_080_137_682_881_001)
         self._logs = itertools.count(1)
@@ -89,64 +91,65 @@ class TikTokSandbox:
         self.videos[video_id].description = description
 
     def delete(self, video_id: str) -> None:
-        self.videos[video_id].deleted = True
+        self.videos.delete(video_id)
 
     def make_private(self, video_id: str) -> None:
         self.videos[video_id].private = True
 
+    def _visible(self, open_id: str) -> list[TtVideo]:
+        return sorted(self.videos.live(lambda v: v.owner == open_id and not v.private),
+                      key=lambda v: v.created, reverse=True)
+
     def live_ids(self, open_id: str) -> set[str]:
-        return {v.id for v in self.videos.values() if v.owner == open_id and not v.deleted and not v.private}
+        return {v.id for v in self._visible(open_id)}
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/cdn/"):
-            return self._cdn(req)
+    def gate(self, req: Request) -> Response | None:
         if req.path == "/v2/oauth/token/" and req.method == "POST":
-            return self._oauth(req)
-        token = req.header("authorization").removeprefix("Bearer ").strip()
-        if not token or token not in self.tokens or token in self.expired:
-            return self._error(401, "access_token_invalid",
-                               "The access token is invalid or not found in the request.")
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+            return self._oauth(req)  # the refresh flow: before the bearer check
+        if self.token_state(bearer(req)) != "ok":
+            return self._error(401, "access_token_invalid", "The access token is invalid or not found in the request.")
+        if self.take("throttle_next"):
             return self._error(429, "rate_limit_exceeded", "The API rate limit was exceeded. Please try again later.",
                                headers=[("Retry-After", "1")])
-        open_id = self.tokens[token]
-        fields = [f for f in req.query.get("fields", "").split(",") if f]
-        if req.path == "/v2/user/info/" and req.method == "GET":
-            if "username" in fields and "user.info.profile" not in self.scopes[token]:
-                return self._error(401, "scope_not_authorized",
-                                   "The user did not authorize the scope required for completing this request.")
-            user = self.users[open_id]
-            row = {"open_id": user.open_id, "union_id": f"u-{user.open_id}", "display_name": user.display_name,
-                   "avatar_url": f"{self.base_url}/cdn/avatar/{user.open_id}.jpeg?x-expires=0", "username": user.username}
-            return self._ok({"user": {k: v for k, v in row.items() if k in fields}})
-        if req.path in ("/v2/video/list/", "/v2/video/query/"):
-            if req.method != "POST":
-                return self._error(405, "invalid_params", "Method not allowed")
-            if "video.list" not in self.scopes[token]:
-                return self._error(401, "scope_not_authorized",
-                                   "The user did not authorize the scope required for completing this request.")
-            unknown = [f for f in fields if f not in VIDEO_FIELDS]
-            if not fields or unknown:
-                return self._error(400, "invalid_params", f"Invalid fields: {','.join(unknown) or 'fields is required'}")
-            if "json" not in req.header("content-type"):
-                return self._error(400, "invalid_params", "Content-Type must be application/json")
-            try:
-                body = json.loads(req.body or b"{}")
-            except ValueError:
-                return self._error(400, "invalid_params", "The request body is not valid JSON")
-            if req.path == "/v2/video/list/":
-                return self._list(open_id, body, fields)
-            return self._query(open_id, body, fields)
+        return None
+
+    def no_route(self, req: Request) -> Response:
         return self._error(404, "invalid_params", f"Unknown endpoint {req.path}")
 
-    def _visible(self, open_id: str) -> list[TtVideo]:
-        return sorted((v for v in self.videos.values() if v.owner == open_id and not v.deleted and not v.private),
-                      key=lambda v: v.created, reverse=True)
+    @route("/v2/user/info/")
+    def user_info(self, req: Request) -> Response:
+        token = bearer(req)
+        fields = _fields(req)
+        if "username" in fields and "user.info.profile" not in self.scopes[token]:
+            return self._error(401, "scope_not_authorized", NO_SCOPE)
+        user = self.users[self.tokens[token]]
+        row = {"open_id": user.open_id, "union_id": f"u-{user.open_id}", "display_name": user.display_name,
+               "avatar_url": f"{self.base_url}/cdn/avatar/{user.open_id}.jpeg?x-expires=0", "username": user.username}
+        return self._ok({"user": {k: v for k, v in row.items() if k in fields}})
 
-    def _list(self, open_id: str, body: dict, fields: list[str]) -> Response:
+    @route("/v2/video/{verb}/", "GET", "POST")
+    def video(self, req: Request, verb: str) -> Response:
+        if verb not in ("list", "query"):
+            return self.no_route(req)
+        if req.method != "POST":
+            return self._error(405, "invalid_params", "Method not allowed")
+        token, fields = bearer(req), _fields(req)
+        if "video.list" not in self.scopes[token]:
+            return self._error(401, "scope_not_authorized", NO_SCOPE)
+        unknown = [f for f in fields if f not in VIDEO_FIELDS]
+        if not fields or unknown:
+            return self._error(400, "invalid_params", f"Invalid fields: {','.join(unknown) or 'fields is required'}")
+        if "json" not in req.header("content-type"):
+            return self._error(400, "invalid_params", "Content-Type must be application/json")
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            return self._error(400, "invalid_params", "The request body is not valid JSON")
+        return (self._list if verb == "list" else self._query)(self.tokens[token], body, fields)
+
+    def _list(self, open_id: str, body: dict[str, Any], fields: list[str]) -> Response:
         max_count = body.get("max_count", 10)
         if not isinstance(max_count, int) or not 1 <= max_count <= 20:
             return self._error(400, "invalid_params", "max_count must be between 1 and 20")
@@ -159,38 +162,31 @@ class TikTokSandbox:
         return self._ok({"videos": [self._video_json(v, fields) for v in chunk], "cursor": next_cursor,
                          "has_more": len(rows) > len(chunk)})
 
-    def _query(self, open_id: str, body: dict, fields: list[str]) -> Response:
+    def _query(self, open_id: str, body: dict[str, Any], fields: list[str]) -> Response:
         ids = (body.get("filters") or {}).get("video_ids") if isinstance(body.get("filters"), dict) else None
         if not isinstance(ids, list) or not 1 <= len(ids) <= 20:
             return self._error(400, "invalid_params", "filters.video_ids must hold 1 to 20 ids")
         visible = {v.id: v for v in self._visible(open_id)}
         return self._ok({"videos": [self._video_json(visible[i], fields) for i in ids if i in visible]})
 
-    def _video_json(self, v: TtVideo, fields: list[str]) -> dict:
+    def _video_json(self, v: TtVideo, fields: list[str]) -> dict[str, Any]:
         expires = int((self.now() + timedelta(hours=6)).timestamp())
         user = self.users[v.owner]
-        row: dict = {
+        row: dict[str, Any] = {
             "id": v.id,
             "create_time": int(v.created.timestamp()),
             "cover_image_url": (f"{self.base_url}/cdn/tos-useast5-p-0068-tx/{v.id}~c5_300x400.jpeg"
                                 f"?x-expires={expires}&x-signature=sandbox{next(self._ids)}"),
             "share_url": (f"https://www.tiktok.com/@{user.username}/video/{v.id}"
                           "?utm_campaign=tt4d_open_api&utm_source=awsandbox0000000"),
-            "video_description": v.description,
-            "duration": v.duration,
-            "height": 1024,
-            "width": 576,
-            "title": v.title,
-            "embed_link": f"https://www.tiktok.com/player/v1/{v.id}",
-            "like_count": 120,
-            "comment_count": 8,
-            "share_count": 3,
-            "view_count": 4512,
+            "video_description": v.description, "duration": v.duration, "height": 1024, "width": 576,
+            "title": v.title, "embed_link": f"https://www.tiktok.com/player/v1/{v.id}",
+            "like_count": 120, "comment_count": 8, "share_count": 3, "view_count": 4512,
         }
         row.update(self.field_override)
         return {k: val for k, val in row.items() if k in fields}
 
-    def _ok(self, data: dict) -> Response:
+    def _ok(self, data: dict[str, Any]) -> Response:
         return Response.json({"data": data, "error": {"code": "ok", "message": "", "log_id": self._log_id()}},
                              headers=[("x-tt-logid", self._log_id())])
 
@@ -215,9 +211,9 @@ class TikTokSandbox:
     def _log_id(self) -> str:
         return f"{self.now():%Y%m%d%H%M%S}SANDBOX{next(self._logs):06d}"
 
-    def _cdn(self, req: Request) -> Response:
-        body = b"\xff\xd8\xff\xe0JFIF-sandbox-tt-" + req.path.rsplit("/", 1)[-1].encode() + b"\xff\xd9"
-        return Response(200, body, [("Content-Type", "image/jpeg")])
+
+def _fields(req: Request) -> list[str]:
+    return [f for f in req.query.get("fields", "").split(",") if f]
 
 
 # --- the contract-suite adapter ----------------------------------------------------------------
@@ -225,19 +221,15 @@ class TikTokSandbox:
 LINCOLN, BULK = "open-lincoln-7f2c", "open-bulk-0b1d"
 
 
-class TikTokContract:
-    """Drives TikTokSandbox through the ContractSandbox verbs (videos only: no comments)."""
+class TikTokContract(ContractAdapter):
+    """Videos only: the Display API has no comments."""
 
     platform = "tiktok"
+    token = "act.tt-contract-token-91ab3c"
+    sandbox: TikTokSandbox
 
     def __init__(self) -> None:
-        self.token = "act.tt-contract-token-91ab3c"
-        self.sandbox = TikTokSandbox()
-        self.app = self.sandbox
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
+        super().__init__(TikTokSandbox())
 
     def _open_id(self, account_id: str) -> str:
         return next(u.open_id for u in self.sandbox.users.values() if u.username == account_id)
@@ -247,21 +239,15 @@ class TikTokContract:
         sb = self.sandbox
         sb.add_user(LINCOLN, "lincolnhigh", "Lincoln High School")
         sb.add_token(self.token, LINCOLN)
-        start = sb.now() - timedelta(days=60)
-        for n in range(55):
-            sb.publish(LINCOLN, f"Lincoln High clip #{n + 1}", f"Spirit week, day {n + 1} #lincolnhigh",
-                       at=start + timedelta(days=n, hours=n % 7))
+        for n, when in enumerate(spread(55, days=60, start=sb.now(), hour_cycle=7)):
+            sb.publish(LINCOLN, f"Lincoln High clip #{n + 1}", f"Spirit week, day {n + 1} #lincolnhigh", at=when)
         return SeededAccount("lincolnhigh", "https://www.tiktok.com/@LincolnHigh", self.token, "Lincoln High School")
 
     def seed_bulk(self, count: int) -> SeededAccount:
-        """TikTok items are videos only (no comments through the Display API)."""
-        sb = self.sandbox
-        token = "act.tt-bulk-token-55d0e1"
+        sb, token = self.sandbox, "act.tt-bulk-token-55d0e1"
         sb.add_user(BULK, "bulkelementary", "Bulk Elementary")
         sb.add_token(token, BULK)
-        start = sb.now() - timedelta(days=365)
-        for n in range(count):
-            sb.publish(BULK, f"Bulk video {n}", at=start + timedelta(hours=n))
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.publish(BULK, text, at=at), None)
         return SeededAccount("bulkelementary", "@bulkelementary", token, "Bulk Elementary")
 
     def live_item_ids(self, account_id: str) -> set[str]:
@@ -271,14 +257,7 @@ class TikTokContract:
         return self.sandbox.publish(self._open_id(account_id), "A new clip from the contract suite.")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
-        self.sandbox.edit(item_id, f"Edited description #{self._edits}")
+        self.sandbox.edit(item_id, f"Edited description #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)

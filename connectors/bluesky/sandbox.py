@@ -16,19 +16,26 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import (
+    PlatformSandbox,
+    Store,
+    bearer,
+    broken_json,
+    int_arg,
+    iso_millis,
+    route,
+    seed_bulk,
+    spread,
+)
 from archiver.sandbox.server import Request, Response
 
 POST_NSID = "app.bsky.feed.post"
 THREAD_VIEW = "app.bsky.feed.defs#threadViewPost"
 NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def fake_cid(data: Any, prefix: str = "bafyrei") -> str:
@@ -64,7 +71,7 @@ class BPost:
     reply_cids: tuple[str, str] = ("", "")  # strong refs: parent and root cids when the reply was made
 
     def record(self, sandbox: BlueskySandbox) -> dict[str, Any]:
-        rec: dict[str, Any] = {"$type": POST_NSID, "createdAt": _iso(self.created), "langs": ["en"], "text": self.text}
+        rec: dict[str, Any] = {"$type": POST_NSID, "createdAt": iso_millis(self.created), "langs": ["en"], "text": self.text}
         if self.reply_parent:
             rec["reply"] = {"parent": {"uri": self.reply_parent, "cid": self.reply_cids[0]},
                             "root": {"uri": self.reply_root or self.reply_parent, "cid": self.reply_cids[1]}}
@@ -79,21 +86,20 @@ class BPost:
         return fake_cid(self.record(sandbox))
 
 
-class BlueskySandbox:
-    """State plus an HTTP app (`__call__`) that answers like https://public.api.bsky.app/xrpc."""
+class BlueskySandbox(PlatformSandbox):
+    """Answers like https://public.api.bsky.app/xrpc."""
+
+    cdn_prefix = "/img/"
+    cdn_tag = b"bluesky-sandbox"
+    headers_on_errors = True
 
     def __init__(self, *, now: Callable[[], datetime] | None = None) -> None:
-        self.now = now or (lambda: datetime.now(UTC))
-        self.base_url = ""
+        super().__init__(now=now)
         self.actors: dict[str, BActor] = {}
-        self.posts: dict[str, BPost] = {}
+        self.posts: Store[BPost] = Store()
         self.tokens: set[str] = set()
-        self.expired: set[str] = set()
         self.app_passwords: dict[str, str] = {}  # handle -> app password (createSession)
         self.refresh_tokens: set[str] = set()
-        self.throttle_next = 0
-        self.exhaust_next = 0
-        self.malformed_next = 0
         self.anchor_tombstones = False  # answer a deleted anchor with 200 + notFoundPost
         self.overrides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._seq = itertools.count(1)
@@ -138,7 +144,7 @@ class BlueskySandbox:
         self.posts[uri].text = text
 
     def delete(self, uri: str) -> None:
-        self.posts[uri].deleted = True
+        self.posts.delete(uri)
 
     def live(self, uri: str) -> BPost | None:
         post = self.posts.get(uri)
@@ -168,9 +174,9 @@ class BlueskySandbox:
             "likeCount": 4,
             "quoteCount": 0,
             "bookmarkCount": 0,
-            "indexedAt": _iso(post.created + timedelta(seconds=1)),
+            "indexedAt": iso_millis(post.created + timedelta(seconds=1)),
             "labels": [{"src": post.author, "uri": post.uri, "cid": post.cid(self), "val": v,
-                        "cts": _iso(post.created)} for v in post.labels],
+                        "cts": iso_millis(post.created)} for v in post.labels],
             "viewer": {"bookmarked": False, "embeddingDisabled": False, "threadMuted": False},
         }
         if post.images:
@@ -203,65 +209,59 @@ class BlueskySandbox:
         self.refresh_tokens.discard(token)
         return _issue(self, token.split("-", 3)[-1])
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/img/"):
-            body = b"\xff\xd8\xff\xe0JFIF-bluesky-sandbox-" + req.path.encode() + b"\xff\xd9"
-            return Response(200, body, [("Content-Type", "image/jpeg")])
+    def gate(self, req: Request) -> Response | None:
         if not req.path.startswith("/xrpc/"):
             return Response(404, b"Not Found", [("Content-Type", "text/plain")])
         if req.path in ("/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"):
-            return self._session(req)
-        auth = req.header("authorization")
-        if auth:
-            token = auth.removeprefix("Bearer ").strip()
-            if token in self.expired:
-                return _xrpc_error(400, "ExpiredToken", "Token has expired")
-            if token not in self.tokens:
-                return _xrpc_error(400, "InvalidToken", "Token could not be verified")
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
-            reset = int(self.now().timestamp()) + 1
-            return _xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded", self._rate_headers(0, reset))
-        if self.malformed_next > 0:
-            self.malformed_next -= 1
-            return Response(200, b'{"feed": [{"post": ', [("Content-Type", "application/json; charset=utf-8")])
-        headers = self._rate_headers()
-        if self.exhaust_next > 0:
-            self.exhaust_next -= 1
-            headers = self._rate_headers(0, int(self.now().timestamp()) + 1)
-        nsid = req.path.removeprefix("/xrpc/")
-        if nsid == "com.atproto.identity.resolveHandle":
-            handle = req.query.get("handle", "").lower()
-            for actor in self.actors.values():
-                if actor.handle == handle:
-                    return Response.json({"did": actor.did}, headers=headers)
-            return _xrpc_error(400, "InvalidRequest", "Unable to resolve handle", headers)
-        if nsid == "app.bsky.actor.getProfile":
-            did = self._actor(req.query.get("actor", ""))
-            return Response.json(self._profile(did), headers=headers) if did else _profile_not_found(headers)
-        if nsid == "app.bsky.feed.getAuthorFeed":
-            return self._author_feed(req, headers)
-        if nsid == "app.bsky.feed.getPostThread":
-            return self._thread(req, headers)
-        return _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented", headers)
+            return self._session(req)  # logins: before the token and fault checks
+        state = self.token_state(bearer(req))
+        if state == "expired":
+            return _xrpc_error(400, "ExpiredToken", "Token has expired")
+        if state not in ("ok", "missing"):
+            return _xrpc_error(400, "InvalidToken", "Token could not be verified")
+        if self.take("throttle_next"):
+            return _xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded",
+                               self._rate_headers(0, int(self.now().timestamp()) + 1))
+        if self.take("malformed_next"):
+            return broken_json(b'{"feed": [{"post": ')
+        exhausted = self.take("exhaust_next")
+        req.reply_headers += self._rate_headers(0, int(self.now().timestamp()) + 1) if exhausted else self._rate_headers()
+        return None
+
+    def no_route(self, req: Request) -> Response:
+        return _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
+
+    @route("/xrpc/com.atproto.identity.resolveHandle")
+    def resolve_handle(self, req: Request) -> Response:
+        handle = req.query.get("handle", "").lower()
+        for actor in self.actors.values():
+            if actor.handle == handle:
+                return Response.json({"did": actor.did})
+        return _xrpc_error(400, "InvalidRequest", "Unable to resolve handle")
+
+    @route("/xrpc/app.bsky.actor.getProfile")
+    def get_profile(self, req: Request) -> Response:
+        did = self._actor(req.query.get("actor", ""))
+        return Response.json(self._profile(did)) if did else _profile_not_found()
 
     def _actor(self, actor: str) -> str | None:
         if actor in self.actors:
             return actor
         return next((a.did for a in self.actors.values() if a.handle == actor.lower()), None)
 
-    def _author_feed(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/xrpc/app.bsky.feed.getAuthorFeed")
+    def author_feed(self, req: Request) -> Response:
         did = self._actor(req.query.get("actor", ""))
         if did is None:
-            return _profile_not_found(headers)
-        limit = max(1, min(int(req.query.get("limit") or 50), 100))
+            return _profile_not_found()
+        limit = int_arg(req, "limit", 50, 1, 100)
         rows = sorted((p for p in self.posts.values() if p.author == did and not p.deleted),
                       key=lambda p: (p.created, p.uri), reverse=True)
         if req.query.get("filter") == "posts_no_replies":
             rows = [p for p in rows if p.reply_parent is None]
         if req.query.get("cursor"):
             when, _, uri = base64.urlsafe_b64decode(req.query["cursor"]).decode().partition("|")
-            rows = [p for p in rows if (_iso(p.created), p.uri) < (when, uri)]
+            rows = [p for p in rows if (iso_millis(p.created), p.uri) < (when, uri)]
         page = rows[:limit]
         feed = []
         for p in page:
@@ -271,7 +271,7 @@ class BlueskySandbox:
                     continue
                 feed.append({"post": self.post_view(subject), "reason": {
                     "$type": "app.bsky.feed.defs#reasonRepost", "by": self._profile(did),
-                    "uri": p.uri, "cid": fake_cid({"repost": p.uri}), "indexedAt": _iso(p.created)}})
+                    "uri": p.uri, "cid": fake_cid({"repost": p.uri}), "indexedAt": iso_millis(p.created)}})
             else:
                 entry: dict[str, Any] = {"post": self.post_view(p)}
                 if p.reply_parent:
@@ -281,23 +281,24 @@ class BlueskySandbox:
         out: dict[str, Any] = {"feed": feed}
         if page:
             last = page[-1]
-            out["cursor"] = base64.urlsafe_b64encode(f"{_iso(last.created)}|{last.uri}".encode()).decode()
-        return Response.json(out, headers=headers)
+            out["cursor"] = base64.urlsafe_b64encode(f"{iso_millis(last.created)}|{last.uri}".encode()).decode()
+        return Response.json(out)
 
     def _ref_view(self, post: BPost) -> dict[str, Any]:
         if post.deleted:
             return {"$type": NOT_FOUND, "uri": post.uri, "notFound": True}
         return {"$type": "app.bsky.feed.defs#postView", **self.post_view(post)}
 
-    def _thread(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+    @route("/xrpc/app.bsky.feed.getPostThread")
+    def post_thread(self, req: Request) -> Response:
         uri = req.query.get("uri", "")
         depth = max(0, min(int(req.query.get("depth") or 6), 1000))
         height = max(0, min(int(req.query.get("parentHeight") or 80), 1000))
         anchor = self.live(uri)
         if anchor is None:
             if self.anchor_tombstones and uri in self.posts:
-                return Response.json({"thread": {"$type": NOT_FOUND, "uri": uri, "notFound": True}}, headers=headers)
-            return _xrpc_error(400, "NotFound", f"Post not found: {uri}", headers)
+                return Response.json({"thread": {"$type": NOT_FOUND, "uri": uri, "notFound": True}})
+            return _xrpc_error(400, "NotFound", f"Post not found: {uri}")
         node = self._node(anchor, depth)
         current, parent_uri = node, anchor.reply_parent
         for _ in range(height):
@@ -309,7 +310,7 @@ class BlueskySandbox:
                 break
             current["parent"] = {"$type": THREAD_VIEW, "post": self.post_view(parent)}
             current, parent_uri = current["parent"], parent.reply_parent
-        return Response.json({"thread": node}, headers=headers)
+        return Response.json({"thread": node})
 
     def _node(self, post: BPost, depth: int) -> dict[str, Any]:
         node: dict[str, Any] = {"$type": THREAD_VIEW, "post": self.post_view(post)}
@@ -336,26 +337,21 @@ def _xrpc_error(status: int, name: str, message: str, headers: list[tuple[str, s
     return Response.json({"error": name, "message": message}, status, headers)
 
 
-def _profile_not_found(headers: list[tuple[str, str]]) -> Response:
-    return _xrpc_error(400, "InvalidRequest", "Profile not found", headers)
+def _profile_not_found() -> Response:
+    return _xrpc_error(400, "InvalidRequest", "Profile not found")
 
 
-class BlueskyContract:
+class BlueskyContract(ContractAdapter):
     """The contract-suite adapter over BlueskySandbox."""
 
     platform = "bluesky"
+    token = ("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLmFjY2VzcyJ9."
+             "c2FuZGJveC1zaWduYXR1cmUtN2YzYTljMmQ")
+    sandbox: BlueskySandbox
 
     def __init__(self) -> None:
-        self.sandbox = BlueskySandbox()
-        self.app = self.sandbox
-        self.token = ("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLmFjY2VzcyJ9."
-                      "c2FuZGJveC1zaWduYXR1cmUtN2YzYTljMmQ")
-        self.sandbox.tokens.add(self.token)
+        super().__init__(BlueskySandbox())
         self.handles: dict[str, str] = {}
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
         sb = self.sandbox
@@ -364,8 +360,8 @@ class BlueskyContract:
         neighbor = sb.add_actor("neighbor.bsky.social", "Community Member")
         self.handles["lincolnhs.bsky.social"] = school
         start = sb.now() - timedelta(days=60)
-        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.",
-                         image=(n == 40), at=start + timedelta(days=n, hours=n % 5)) for n in range(55)]
+        posts = [sb.post(school, f"Lincoln High update #{n + 1}: schedules, sports and clubs.", image=(n == 40), at=when)
+                 for n, when in enumerate(spread(55, days=60, start=sb.now(), hour_cycle=5))]
         for i, uri in enumerate(posts[-3:]):
             base = sb.posts[uri].created
             first = sb.post(parent, f"Great news! ({i})", reply_to=uri, at=base + timedelta(hours=1))
@@ -382,15 +378,8 @@ class BlueskyContract:
         school = sb.add_actor("bulkelementary.bsky.social", "Bulk Elementary")
         fan = sb.add_actor("bulkfan.bsky.social", "Bulk Fan")
         self.handles["bulkelementary.bsky.social"] = school
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            uri = sb.post(school, f"Bulk post {made}", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.post(fan, f"Bulk reply {n}", reply_to=uri, at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.post(school, text, at=at),
+                  lambda uri, text, at: sb.post(fan, text, reply_to=uri, at=at))
         return SeededAccount("bulkelementary.bsky.social", "@bulkelementary.bsky.social", self.token, "Bulk Elementary")
 
     def live_item_ids(self, account_id: str) -> set[str]:
@@ -416,14 +405,7 @@ class BlueskyContract:
         return self.sandbox.post(self.handles.get(account_id, account_id), "A new announcement from the contract suite.")
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
-        self.sandbox.rewrite(item_id, f"Edited text #{self._edits}")
+        self.sandbox.rewrite(item_id, f"Edited text #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)

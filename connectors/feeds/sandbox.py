@@ -16,14 +16,15 @@ import hashlib
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.sandbox.contract import SeededAccount
+from archiver.sandbox.contract import ContractAdapter, SeededAccount
+from archiver.sandbox.kit import PlatformSandbox, bearer, broken_json, route, seed_bulk
 from archiver.sandbox.server import Request, Response
 
 SITE = "lincoln.k12.example"
@@ -64,26 +65,24 @@ class WComment:
     deleted: bool = False
 
 
-@dataclass
-class WordPressSandbox:
-    """State plus an HTTP app (`__call__`) that answers like a WordPress 6.x site."""
+class WordPressSandbox(PlatformSandbox):
+    """Answers like a WordPress 6.x site."""
 
-    name: str = "Lincoln High School"
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    base_url: str = ""
-    posts: dict[int, WPost] = field(default_factory=dict)
-    comments: dict[int, WComment] = field(default_factory=dict)
-    media: dict[int, str] = field(default_factory=dict)
-    tokens: set[str] = field(default_factory=set)
-    app_passwords: set[str] = field(default_factory=set)  # "user:application password"
-    expired: set[str] = field(default_factory=set)
-    posts_per_rss: int = 10
-    feed_complete: bool = False  # RFC 5005 <fh:complete/> in the feeds
-    feed_paged: bool = False  # RFC 5005 rel="next" links between ?paged= pages
-    throttle_next: int = 0
-    malformed_next: int = 0
-    overrides: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(101))
+    cdn_prefix = "/wp-content/uploads/"
+    cdn_tag = b"wordpress-sandbox"
+
+    def __init__(self, *, name: str = "Lincoln High School", now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(now=now)
+        self.name = name
+        self.posts: dict[int, WPost] = {}
+        self.comments: dict[int, WComment] = {}
+        self.media: dict[int, str] = {}
+        self.app_passwords: set[str] = set()  # "user:application password" (HTTP Basic)
+        self.posts_per_rss = 10
+        self.feed_complete = False  # RFC 5005 <fh:complete/> in the feeds
+        self.feed_paged = False  # RFC 5005 rel="next" links between ?paged= pages
+        self.overrides: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self._ids = itertools.count(101)
 
     # --- content mutators ------------------------------------------------------------------
 
@@ -189,64 +188,64 @@ class WordPressSandbox:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def __call__(self, req: Request) -> Response:
-        if req.path.startswith("/wp-content/uploads/"):
-            return Response(200, b"\xff\xd8\xff\xe0JFIF-wordpress-sandbox-" + req.path.encode() + b"\xff\xd9",
-                            [("Content-Type", "image/jpeg")])
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+    def gate(self, req: Request) -> Response | None:
+        if self.take("throttle_next"):  # a host-level limit: HTML, whatever was asked for
             return Response(429, b"<html><body><h1>429 Too Many Requests</h1></body></html>",
                             [("Content-Type", "text/html"), ("Retry-After", "1")])
+        if not req.path.startswith("/wp-json"):
+            return None
+        state = self.token_state(bearer(req)) if req.header("authorization").startswith("Bearer ") else "ok"
+        if state == "expired":
+            return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
+        if state != "ok":
+            return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
+        auth = req.header("authorization")
+        if auth.startswith("Basic "):  # application passwords (WordPress 5.6+)
+            pair = base64.b64decode(auth.removeprefix("Basic ").strip()).decode("utf-8", "replace")
+            if pair not in self.app_passwords:
+                return _wp_error(401, "incorrect_password", "The provided password is an invalid application password.")
+        if self.take("malformed_next"):
+            return broken_json(b'[{"id": 1, "title": ')
+        return None
+
+    def no_route(self, req: Request) -> Response:
         if req.path.startswith("/wp-json"):
-            return self._rest(req)
-        if req.path in ("/feed/", "/feed", "/feed/atom/", "/feed/atom"):
-            return self._feed(req, atom="atom" in req.path)
-        if req.path == "/" and req.query.get("p", "").isdigit():
-            post = self.posts.get(int(req.query["p"]))
-            if post is not None and not post.deleted and post.status == "publish":
-                return Response(301, b"", [("Location", self.link(post)), ("Content-Type", "text/html")])
-            return _page_not_found()
+            return _wp_error(404, "rest_no_route", "No route was found matching the URL and request method.")
         for post in self.public_posts():
             if req.path == self.link(post).removeprefix(self.base_url):
                 html = f"<!doctype html><html><body><article><h1>{escape(post.title)}</h1>{post.content}</article></body></html>"
                 return Response(200, html.encode(), [("Content-Type", "text/html; charset=UTF-8")])
         return _page_not_found()
 
-    def _rest(self, req: Request) -> Response:
-        auth = req.header("authorization")
-        if auth.startswith("Bearer "):
-            token = auth.removeprefix("Bearer ").strip()
-            if token in self.expired:
-                return _wp_error(403, "jwt_auth_invalid_token", "Expired token")
-            if token not in self.tokens:
-                return _wp_error(403, "jwt_auth_invalid_token", "Signature verification failed")
-        elif auth.startswith("Basic "):  # application passwords (WordPress 5.6+)
-            pair = base64.b64decode(auth.removeprefix("Basic ").strip()).decode("utf-8", "replace")
-            if pair not in self.app_passwords:
-                return _wp_error(401, "incorrect_password", "The provided password is an invalid application password.")
-        if self.malformed_next > 0:
-            self.malformed_next -= 1
-            return Response(200, b'[{"id": 1, "title": ', [("Content-Type", JSON)])
-        route = req.path.removeprefix("/wp-json").strip("/")
-        if route == "":
-            return Response.json({"name": self.name, "description": "Home of the Lincoln Lions", "url": self.base_url,
-                                  "home": self.base_url, "gmt_offset": "0", "timezone_string": "",
-                                  "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1"],
-                                  "authentication": {"application-passwords": {}}, "routes": {}})
-        match = re.fullmatch(r"wp/v2/(posts|comments)(?:/(\d+))?", route)
-        if not match:
-            return _wp_error(404, "rest_no_route", "No route was found matching the URL and request method.")
-        kind, number = match.groups()
-        if number:
-            return self._single(kind, int(number))
+    @route("/")
+    def short_link(self, req: Request) -> Response:
+        """`/?p=ID` redirects to the post's permalink while the post is public."""
+        post = self.posts.get(int(req.query["p"])) if req.query.get("p", "").isdigit() else None
+        if post is not None and not post.deleted and post.status == "publish":
+            return Response(301, b"", [("Location", self.link(post)), ("Content-Type", "text/html")])
+        return _page_not_found()
+
+    @route("/wp-json")
+    @route("/wp-json/")
+    def index(self, req: Request) -> Response:
+        return Response.json({"name": self.name, "description": "Home of the Lincoln Lions", "url": self.base_url,
+                              "home": self.base_url, "gmt_offset": "0", "timezone_string": "",
+                              "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1"],
+                              "authentication": {"application-passwords": {}}, "routes": {}})
+
+    @route("/wp-json/wp/v2/{kind}")
+    @route("/wp-json/wp/v2/{kind}/")
+    def collection(self, req: Request, kind: str) -> Response:
         if kind == "posts":
             rows = [self.post_json(p, "_embed" in req.query) for p in self.public_posts()]
-        else:
+        elif kind == "comments":
             wanted = {int(x) for x in re.split(r"[,\s]+", req.query.get("post", "")) if x.isdigit()}
             chosen = sorted((c for c in self.comments.values() if self.public_comment(c)
                              and (not wanted or c.post in wanted)), key=lambda c: c.id,
                             reverse=req.query.get("order") != "asc")
             rows = [self.comment_json(c) for c in chosen]
+        else:
+            return self.no_route(req)
         return self._collection(req, kind, rows)
 
     def _collection(self, req: Request, kind: str, rows: list[dict[str, Any]]) -> Response:
@@ -269,15 +268,19 @@ class WordPressSandbox:
             headers.append(("Link", ", ".join(links)))
         return Response.json(rows[(page - 1) * per_page: page * per_page], headers=headers)
 
-    def _single(self, kind: str, number: int) -> Response:
+    @route("/wp-json/wp/v2/{kind}/{number}")
+    @route("/wp-json/wp/v2/{kind}/{number}/")
+    def single(self, req: Request, kind: str, number: str) -> Response:
+        if kind not in ("posts", "comments") or not number.isdigit():
+            return self.no_route(req)
         if kind == "posts":
-            post = self.posts.get(number)
+            post = self.posts.get(int(number))
             if post is None or post.deleted:
                 return _wp_error(404, "rest_post_invalid_id", "Invalid post ID.")
             if post.status != "publish":
                 return _wp_error(401, "rest_forbidden", "Sorry, you are not allowed to do that.")
             return Response.json(self.post_json(post, False))
-        comment = self.comments.get(number)
+        comment = self.comments.get(int(number))
         if comment is None or comment.deleted:
             return _wp_error(404, "rest_comment_invalid_id", "Invalid comment ID.")
         if not self.public_comment(comment):
@@ -286,7 +289,12 @@ class WordPressSandbox:
 
     # --- feeds -----------------------------------------------------------------------------
 
-    def _feed(self, req: Request, *, atom: bool) -> Response:
+    @route("/feed")
+    @route("/feed/")
+    @route("/feed/atom")
+    @route("/feed/atom/")
+    def feed(self, req: Request) -> Response:
+        atom = "atom" in req.path
         posts = self.public_posts()
         page = int(req.query.get("paged") or 1)
         chunk = posts[(page - 1) * self.posts_per_rss: page * self.posts_per_rss] if not self.feed_complete else posts
@@ -359,22 +367,17 @@ def _page_not_found() -> Response:
                     [("Content-Type", "text/html; charset=UTF-8")])
 
 
-class FeedsContract:
+class FeedsContract(ContractAdapter):
     """The contract-suite adapter: a WordPress site read through its REST API (`wp:` accounts)."""
 
     platform = "feeds"
+    token = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2xpbmNvbG4uazEyLmV4YW1wbGUifQ."
+             "d3Atc2FuZGJveC1zaWduYXR1cmUtOWMyZA")
+    sandbox: WordPressSandbox
 
     def __init__(self) -> None:
-        self.sandbox = WordPressSandbox()
-        self.app = self.sandbox
-        self.token = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2xpbmNvbG4uazEyLmV4YW1wbGUifQ."
-                      "d3Atc2FuZGJveC1zaWduYXR1cmUtOWMyZA")
-        self.sandbox.tokens.add(self.token)
+        super().__init__(WordPressSandbox())
         self.site = SITE
-        self._edits = 0
-
-    def bind(self, base_url: str) -> None:
-        self.sandbox.base_url = base_url
 
     def seed_account(self) -> SeededAccount:
         sb = self.sandbox
@@ -393,15 +396,8 @@ class FeedsContract:
     def seed_bulk(self, count: int) -> SeededAccount:
         """A second site is not modelled: bulk items go to the same site (fine for benchmarks)."""
         sb = self.sandbox
-        start = sb.now() - timedelta(days=365)
-        made = 0
-        while made < count:
-            post_id = sb.publish(f"Bulk post {made}", "Bulk body.", at=start + timedelta(hours=made))
-            made += 1
-            for n in range(2):
-                if made < count:
-                    sb.comment(post_id, f"Bulk comment {n}", at=start + timedelta(hours=made, minutes=n + 1))
-                    made += 1
+        seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: str(sb.publish(text, "Bulk body.", at=at)),
+                  lambda post_id, text, at: sb.comment(int(post_id), text, at=at))
         return SeededAccount(f"wp:https://{SITE}", f"wp:https://{SITE}", self.token, "Lincoln High School")
 
     def item_id(self, kind: str, number: int) -> str:
@@ -421,12 +417,11 @@ class FeedsContract:
         return self.item_id("posts", self.sandbox.publish("A new announcement", "From the contract suite."))
 
     def edit(self, item_id: str) -> None:
-        self._edits += 1
         kind, number = self._split(item_id)
         if kind == "posts":
-            self.sandbox.edit_post(number, f"Edited text #{self._edits}")
+            self.sandbox.edit_post(number, f"Edited text #{self.next_edit()}")
         else:
-            self.sandbox.edit_comment(number, f"Edited comment #{self._edits}")
+            self.sandbox.edit_comment(number, f"Edited comment #{self.next_edit()}")
 
     def delete(self, item_id: str) -> None:
         """What the WordPress admin's Delete does: move to the trash (not public any more)."""
@@ -435,9 +430,3 @@ class FeedsContract:
             self.sandbox.trash(number)
         else:
             self.sandbox.comments[number].status = "trash"
-
-    def throttle_next(self, count: int) -> None:
-        self.sandbox.throttle_next = count
-
-    def expire_token(self, token: str) -> None:
-        self.sandbox.expired.add(token)

@@ -1,0 +1,131 @@
+"""Threads accounts through Meta's Threads API: the token owner's own threads and the
+conversations under them.
+
+Each cycle asks `/me` whose token this is (a token of another account must never feed this
+one's archive), pages `/{user-id}/threads` by `paging.next` to the end, then reads each
+thread's `/conversation` (every reply at every depth, flattened) when it has replies.
+The Threads API is served by Meta's Graph infrastructure, so errors, usage headers, paging
+and deletion checks (Graph's 100/33 answer is the evidence) come from `connectors.graph`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from archiver.core.errors import ConfigError, NeedsAttention, UnexpectedResponse
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Checkpoint,
+    CheckResult,
+    HarvestEvent,
+    Item,
+    ItemKind,
+    ParseWarning,
+)
+from connectors.base import HttpClient
+from connectors.common import PlatformSettings
+from connectors.graph import GraphConnector, GraphWords, Vanished
+from connectors.paging import NextUrl, PageRequest
+from connectors.threads.parse import parse_response
+
+POST_FIELDS = "id,media_product_type,media_type,media_url,permalink,owner,username,text,timestamp,shortcode," \
+              "is_quote_post,has_replies"
+REPLY_FIELDS = POST_FIELDS + ",is_reply,root_post,replied_to,hide_status"
+_USERNAME = re.compile(r"[a-z0-9._]{1,30}")
+
+
+class ThreadsSettings(PlatformSettings):
+    """`[connectors.threads]`: the Threads API version and paging of threads and conversations."""
+
+
+class ThreadsConnector(GraphConnector):
+    platform: ClassVar[str] = "threads"
+    label: ClassVar[str] = "Threads"
+    default_api_base: ClassVar[str] = "https://graph.threads.net"
+    default_version: ClassVar[str] = "v1.0"
+    settings_model: ClassVar[type[PlatformSettings]] = ThreadsSettings
+    words: ClassVar[GraphWords] = GraphWords(
+        label="Threads",
+        owner="@{account}",
+        token_fix="create a new long-lived token (60 days) for the account and update its token file",
+        scopes="threads_basic, threads_read_replies",
+        gone_fix="check the username",
+    )
+    # The app and user request limits; Threads has no Business Use Case throttles.
+    throttle_codes: ClassVar[frozenset[int]] = frozenset({4, 17, 32, 613})
+    probe_fields: ClassVar[str] = "id,timestamp"
+
+    def normalize_account_id(self, raw: str) -> str:
+        """Accept @username, username, or a threads.net / threads.com profile or post URL."""
+        value = raw.strip()
+        if "threads." in value.lower() and "/" in value:
+            parts = urlsplit(value if "://" in value else f"https://{value}")
+            host = (parts.hostname or "").lower().removeprefix("www.")
+            segments = [unquote(s) for s in parts.path.split("/") if s]
+            if host not in ("threads.net", "threads.com") or not segments or not segments[0].startswith("@"):
+                raise ConfigError(f"'{raw}' is not a Threads profile; use @username or "
+                                  "https://www.threads.net/@username")
+            value = segments[0]
+        username = value.removeprefix("@").lower()
+        if not _USERNAME.fullmatch(username) or username.strip(".") != username:
+            raise ConfigError(f"'{raw}' is not a Threads username (1-30 letters, digits, periods or "
+                              "underscores); use @username or https://www.threads.net/@username")
+        return username
+
+    def _identity(self, account: AccountRef, http: HttpClient) -> dict[str, str]:
+        exchange = http.get(f"{self._base(account)}/me", params={"fields": "id,username,name"})
+        data = self._checked(exchange, account, "the token's user")
+        if not isinstance(data.get("id"), str):
+            raise UnexpectedResponse("Threads /me did not name the token's user; the response is kept in the WARC",
+                                     platform=self.platform, account=account.account_id,
+                                     evidence=exchange.response_pointer)
+        username = str(data.get("username") or "").lower()
+        if username != account.account_id:
+            raise NeedsAttention(f"The Threads token registered for @{account.account_id} belongs to "
+                                 f"@{username or '?'}; update the account's token file with a token from the "
+                                 "right account", platform=self.platform, account=account.account_id,
+                                 evidence=exchange.response_pointer)
+        return {"user_id": data["id"], "name": str(data.get("name") or "")}
+
+    # --- contract --------------------------------------------------------------------------
+
+    def check(self, account: AccountRef, http: HttpClient) -> CheckResult:
+        who = self._identity(account, http)
+        return CheckResult(True, "token works", display_name=who["name"], details={"user_id": who["user_id"]})
+
+    def harvest(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[HarvestEvent]:
+        state = {"user_id": self._identity(account, http)["user_id"]}
+        yield Checkpoint(state)
+        base = self._base(account)
+        limit = str(self.settings.page_limit)
+        threads: list[tuple[str, Any]] = []
+        listing = self.listing(account, account.account_id)
+        first = PageRequest(f"{base}/{state['user_id']}/threads", {"fields": POST_FIELDS, "limit": limit})
+        for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
+            yield from listing.observe(page.exchange)
+            threads += [(r["id"], r.get("has_replies")) for r in page.rows
+                        if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        yield from listing.covered(None, ItemKind.POST)
+        for thread_id, has_replies in threads:
+            seen = [thread_id]
+            conversation = self.listing(account, thread_id)  # whole when the thread says it has no replies
+            if has_replies is not False:
+                first = PageRequest(f"{base}/{thread_id}/conversation", {"fields": REPLY_FIELDS, "limit": limit})
+                try:
+                    for page in conversation.pages(self._fetch(account, http, thread_id, missing_ok=True), first,
+                                                   NextUrl()):
+                        yield from conversation.observe(page.exchange)
+                        seen += [r["id"] for r in page.rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
+                except Vanished:
+                    continue  # deleted since the threads listing: the deletion check will find out
+            yield from conversation.covered(thread_id, ItemKind.COMMENT)
+            for reply_id in seen:
+                yield from conversation.covered(reply_id, ItemKind.REPLY)
+        yield Checkpoint(state)
+
+    def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
+        return parse_response(account.account_id, exchange)

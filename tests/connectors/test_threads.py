@@ -1,0 +1,176 @@
+"""Threads specifics against the Threads-API-shaped sandbox over real HTTP: the token-owner
+check, paging by `paging.next`, conversations turned into comments and replies, hidden replies
+as new versions, deletions confirmed by Graph's 100/33, throttles and token errors, identifier
+forms and a parser that never raises."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archiver.core.errors import ConfigError, NeedsAttention, TryLater
+from archiver.core.models import (
+    AccountRef,
+    CapturedExchange,
+    Covered,
+    Gone,
+    Item,
+    ParseWarning,
+)
+from archiver.core.settings import ConnectorSettings
+from archiver.sandbox.server import SandboxServer
+from connectors.base import AuthStyle
+from connectors.threads import ThreadsConnector
+from connectors.threads.sandbox import ThreadsSandbox
+from tests.harness import Live, observed
+
+TOKEN = "THAAG-threads-test-token-31"
+ME, OTHER = "27000000000000011", "27000000000000012"
+
+
+@pytest.fixture
+def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
+    sb = ThreadsSandbox()
+    sb.add_user(ME, "lincolnhighschool", "Lincoln High School")
+    sb.add_user(OTHER, "pta.volunteer", "PTA Volunteer")
+    sb.tokens[TOKEN] = ME
+    connector = ThreadsConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=10))
+    lv = Live(tmp_path, server, sb, connector, token=TOKEN, auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
+              account="lincolnhighschool")
+    yield lv
+    lv.close()
+
+
+# --- identifiers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("@LincolnHighSchool", "lincolnhighschool"),
+    ("lincoln.high_2", "lincoln.high_2"),
+    ("https://www.threads.net/@LincolnHighSchool", "lincolnhighschool"),
+    ("threads.com/@lincolnhighschool/post/C8abc123", "lincolnhighschool"),
+])
+def test_identifier_forms(raw: str, expected: str) -> None:
+    assert ThreadsConnector().normalize_account_id(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "@", "has space", "@" + "a" * 31, ".dotfirst",
+                                 "https://www.threads.net/about", "https://threads.net.evil.example/@x"])
+def test_bad_identifiers_are_config_errors(raw: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ThreadsConnector().normalize_account_id(raw)
+    assert "\n" not in info.value.message and "Threads" in info.value.message
+
+
+# --- listing -----------------------------------------------------------------------------------
+
+
+def test_threads_are_paged_by_next_and_conversations_become_comments_and_replies(live: Live) -> None:
+    sb = live.sandbox
+    start = datetime.now(UTC) - timedelta(days=5)
+    posts = [sb.post(ME, f"update {n}", at=start + timedelta(hours=n)) for n in range(23)]
+    comment = sb.post(OTHER, "Great news!", reply_to=posts[-1])
+    reply = sb.post(ME, "Thank you!", reply_to=comment)
+    events = live.harvest()
+    items = observed(events)
+    assert set(items) == {*posts, comment, reply}
+    assert items[comment].kind == "comment" and items[comment].parent_id == posts[-1]
+    assert items[reply].kind == "reply" and items[reply].parent_id == comment
+    assert len([r for r in live.server.requests if r.path.endswith(f"/{ME}/threads")]) == 3
+    covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
+    assert {(None, "post"), (posts[-1], "comment"), (comment, "reply"), (posts[0], "comment")} <= covered
+    conversations = [r.path for r in live.server.requests if r.path.endswith("/conversation")]
+    assert conversations == [f"/v1.0/{posts[-1]}/conversation"], "only threads that have replies are read"
+
+
+def test_a_thread_deleted_between_the_listings_is_skipped_without_covering_its_replies(live: Live) -> None:
+    sb = live.sandbox
+    kept, doomed = sb.post(ME, "stays"), sb.post(ME, "goes")
+    sb.post(OTHER, "a reply", reply_to=kept)
+    lost = sb.post(OTHER, "a reply that goes too", reply_to=doomed)
+
+    def delete_after_listing(req):  # type: ignore[no-untyped-def]
+        answer = sb(req)
+        if req.path.endswith(f"/{ME}/threads"):
+            sb.delete(doomed)  # gone before its conversation is asked for
+        return answer
+
+    live.server.app = delete_after_listing
+    events = live.harvest()  # no UnexpectedResponse: the 100/33 on /conversation means "vanished"
+    covered = {(e.parent_id, k) for e in events if isinstance(e, Covered) for k in e.kinds}
+    assert (kept, "comment") in covered and (None, "post") in covered
+    assert not {(doomed, "comment"), (lost, "reply"), (doomed, "reply")} & covered
+
+
+def test_a_token_of_another_account_needs_attention(live: Live) -> None:
+    live.sandbox.tokens[TOKEN] = OTHER
+    with pytest.raises(NeedsAttention) as info:
+        live.harvest()
+    assert "@pta.volunteer" in info.value.message
+    assert not any(r.path.endswith("/threads") for r in live.server.requests)
+
+
+def test_hiding_a_reply_is_a_new_version_and_signed_urls_are_not(live: Live) -> None:
+    sb = live.sandbox
+    post = sb.post(ME, "Game day", image=True)
+    rude = sb.post(OTHER, "Rude remark", reply_to=post)
+    before = observed(live.harvest())
+    sb.hide(rude)
+    after = observed(live.harvest())
+    assert after[rude].content["hide_status"] == "HIDDEN"
+    assert before[rude].content_sha256 != after[rude].content_sha256
+    assert before[post].media[0].url != after[post].media[0].url
+    assert before[post].content_sha256 == after[post].content_sha256
+    assert "oe=" not in json.dumps(after[post].content)
+
+
+def test_deleted_thread_is_gone_with_graph_100_33(live: Live) -> None:
+    sb = live.sandbox
+    post = sb.post(ME, "Oops")
+    comment = sb.post(OTHER, "hello", reply_to=post)
+    sb.delete(post)
+    for item_id in (post, comment):
+        verdict = live.connector.confirm_gone(live.ref(), item_id, live.http)
+        assert isinstance(verdict, Gone) and verdict.status == 400 and "subcode 33" in verdict.detail
+    alive = sb.post(ME, "Still here")
+    assert not isinstance(live.connector.confirm_gone(live.ref(), alive, live.http), Gone)
+
+
+def test_throttle_is_try_later_and_an_expired_token_needs_attention(live: Live) -> None:
+    live.sandbox.post(ME, "hello")
+    live.sandbox.throttle_next = 1
+    with pytest.raises(TryLater) as info:
+        live.harvest()
+    assert "code 4" in info.value.message
+    live.sandbox.expire_token(TOKEN)
+    with pytest.raises(NeedsAttention) as attention:
+        live.harvest()
+    assert "token" in attention.value.message.lower()
+
+
+# --- the parser never raises ---------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["data", "id", "text", "media_type", "timestamp", "is_reply", "root_post", "replied_to",
+                         "hide_status", "media_url", "username", "permalink", "paging", "x"]),
+        inner, max_size=6),
+    max_leaves=25,
+)
+_URLS = ["https://graph.threads.net/v1.0/1/threads?fields=id", "https://graph.threads.net/v1.0/2/conversation",
+         "https://graph.threads.net/v1.0/3", "https://graph.threads.net/v1.0/me"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_json, url=st.sampled_from(_URLS))
+def test_parse_never_raises_on_arbitrary_json(body: object, url: str) -> None:
+    exchange = CapturedExchange(url, "GET", 200, (), json.dumps(body).encode(), datetime.now(UTC))
+    out = list(ThreadsConnector().parse(AccountRef("threads", "lincolnhighschool"), exchange))
+    assert all(isinstance(o, Item | ParseWarning) for o in out)

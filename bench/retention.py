@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import archiver.sandbox.facebook as fb  # noqa: E402
+import archiver.sandbox.kit as sandbox_clock  # noqa: E402
+import connectors.facebook.sandbox as fb
 from archiver.core.clock import ManualClock  # noqa: E402
 from archiver.services.retention import plan  # noqa: E402
 from archiver.services.schedules import verify_series  # noqa: E402
@@ -43,7 +44,7 @@ def main() -> None:
         def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
             return clock.now()
 
-    fb.datetime = SandboxTime  # type: ignore[misc]  # the sandbox platform shares the clock
+    sandbox_clock.datetime = SandboxTime  # type: ignore[misc]  # the sandbox platform shares the clock
     with tempfile.TemporaryDirectory() as tmp:
         h = Harness(Path(tmp), "facebook")
         h.app.clock = clock

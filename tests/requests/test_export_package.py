@@ -72,7 +72,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
         h = Harness(root, "facebook", settings={"vault": {"segment_size": 4096}})
         try:
             assert h.poll().status == "complete"
-            timeline, sb = h.sandbox.timeline, h.sandbox.sandbox
+            timeline, sb = h.sandbox, h.sandbox.sandbox
             timeline.before_cycle(2)
             hostile = sb.comment(timeline.marks["recent2"], HOSTILE, author=(HOSTILE_AUTHOR, "900009"))
             student = sb.comment(timeline.marks["recent0"], f"My son {STUDENT} rides bus 12 every day.",
@@ -552,7 +552,7 @@ def test_package_builds_and_verifies_on_both_catalog_databases(database_url: str
     h = Harness(tmp_path, "facebook", database_url=database_url)
     try:
         assert h.poll().status == "complete"
-        timeline = h.sandbox.timeline
+        timeline = h.sandbox
         timeline.before_cycle(2)
         assert h.poll().status == "complete"
         init_export_key(h.app)

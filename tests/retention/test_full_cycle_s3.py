@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-import archiver.sandbox.facebook as fb
+import archiver.sandbox.kit as sandbox_clock
+import connectors.facebook.sandbox as fb
 from archiver.catalog import audit
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
@@ -69,7 +70,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             return manual.now()
 
-    monkeypatch.setattr(fb, "datetime", SandboxTime)
+    monkeypatch.setattr(sandbox_clock, "datetime", SandboxTime)  # every sandbox reads the time here
     return manual
 
 

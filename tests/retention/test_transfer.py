@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import archiver.sandbox.facebook as fb
+import archiver.sandbox.kit as sandbox_clock
+import connectors.facebook.sandbox as fb
 from archiver.catalog import tables as t
 from archiver.core.clock import ManualClock
 from archiver.services.keys import init_export_key
@@ -30,7 +31,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             return manual.now()
 
-    monkeypatch.setattr(fb, "datetime", SandboxTime)
+    monkeypatch.setattr(sandbox_clock, "datetime", SandboxTime)  # every sandbox reads the time here
     return manual
 
 

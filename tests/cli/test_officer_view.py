@@ -72,6 +72,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     env = {**os.environ, "ARCHIVER_HOME": str(home), "FB_TOKEN": contract.token, "FORCE_COLOR": "1",
            "TERM": "xterm-256color", "ARCHIVER_CONNECTORS__FACEBOOK__MIN_RETRY_SECONDS": "0.05",
            "ARCHIVER_CAPTURE__BACKOFF_BASE": "0.01",
+           "ARCHIVER_DISTRICT": "Test School District", "ARCHIVER_STATE": "WA",  # module scope: set here
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     a = Archive(home, env, post, comment, reply)
     for page, name in ((LINCOLN, "Lincoln High School"), (HOSTILE_PAGE, HOSTILE_NAME)):

@@ -32,8 +32,6 @@ class ConnectorSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model_config = ConfigDict(extra="forbid")
-
     api_base: str | None = Field(None, description="API base URL (tests point it at 127.0.0.1)")
     api_version: str | None = Field(None, description="API version, e.g. v21.0 for Graph API")
     page_limit: int = Field(25, ge=1, le=100, description="Items asked per page")

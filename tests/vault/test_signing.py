@@ -16,6 +16,7 @@ from archiver.app import App
 from archiver.cli.main import cli
 from archiver.core.errors import ConfigError
 from archiver.core.settings import Settings
+from archiver.services.archive_home import create_archive
 from archiver.services.keys import init_export_key, rotate_keys
 from archiver.vault.keys import KeyFileProvider
 from archiver.vault.signing import (
@@ -69,6 +70,7 @@ def test_a_damaged_key_file_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_the_signing_key_survives_rotation_with_old_keys_removed(tmp_path: Path) -> None:
     app = App(Settings(home=tmp_path / "home"))
+    create_archive(app)  # its key file: never made implicitly
     created = init_export_key(app, actor="officer")
     report = rotate_keys(app, remove_old=True)
     assert report.signing_key_rewrapped and report.removed_key_ids
@@ -83,6 +85,7 @@ def test_the_signing_key_survives_rotation_with_old_keys_removed(tmp_path: Path)
 def test_cli_init_export_records_an_audit_entry(tmp_path: Path) -> None:
     env = {"ARCHIVER_HOME": str(tmp_path / "home")}
     runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0  # read commands need an archive
     first = runner.invoke(cli, ["keys", "init-export", "--json"], env=env, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     key_id = json.loads(first.output)["key_id"]

@@ -53,9 +53,12 @@ from sqlalchemy import Table, func, insert, select, text  # noqa: E402
 
 from archiver.app import App  # noqa: E402
 from archiver.catalog import tables as t  # noqa: E402
+from archiver.catalog.search import index_body  # noqa: E402
+from archiver.catalog.search_tables import SearchDoc  # noqa: E402
 from archiver.core.models import content_hash  # noqa: E402
 from archiver.core.settings import Settings  # noqa: E402
 from archiver.preservation.outbox import vault_context, warc_key  # noqa: E402
+from archiver.services.archive_home import create_archive  # noqa: E402
 from archiver.services.warcs import warc_bytes  # noqa: E402
 from archiver.vault import encrypt_stream  # noqa: E402
 
@@ -153,8 +156,9 @@ def capture_template(workdir: Path, items: int, seed: int) -> App:
     try:
         sandbox.bind(server.url)
         seeded = sandbox.seed_bulk(items)
-        app = App(Settings(home=workdir / "template", connectors={
-            PLATFORM: {"api_base": server.url, "page_limit": 100}}))
+        app = App(Settings(home=workdir / "template", district="Synthetic School District", state="WA",
+                           connectors={PLATFORM: {"api_base": server.url, "page_limit": 100}}))
+        create_archive(app)
         token = workdir / "template.token"
         token.write_text(seeded.token)
         os.chmod(token, 0o600)
@@ -401,6 +405,10 @@ class _Batch:
             (t.Item, self.items), (t.ItemVersion, self.versions), (t.Observation, self.observations),
             (t.Tombstone, self.tombstones), (t.MediaCapture, self.media), (t.CaptureWarning, self.warnings),
         ]
+        # Every version is searchable, as the indexer makes it (archiver/catalog/search.py).
+        docs = [{"version_pk": v["id"], "item_pk": v["item_pk"], "body": index_body(v.get("text") or "")}
+                for v in self.versions]
+        order.append((SearchDoc, docs))
         with app.catalog.session() as s:
             for model, rows in order:
                 table: Table = model.__table__
@@ -569,6 +577,7 @@ def generate(
     total)` is told after each chunk of accounts."""
     started = time.perf_counter()
     app = app_or_settings if isinstance(app_or_settings, App) else App(app_or_settings)
+    create_archive(app)  # a new home gets its catalog and key file; an existing one is only opened
     accounts = accounts or max(1, round(items / DEFAULT_ITEMS_PER_ACCOUNT))
     if items < 1 or accounts < 1 or accounts > items:
         raise ValueError("need at least one item per account")

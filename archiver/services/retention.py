@@ -246,14 +246,19 @@ def build_transfer_package(app: App, the_plan: Plan, *, approver: str, actor: st
 
 
 def _destroy_object(app: App, key: str) -> None:
-    """The object (every version) and any key sidecar stored next to it. Already gone is fine:
-    a run that died after the store delete is finished by the next one."""
+    """Crypto-shredding: every wrapped copy of the object's data key goes with it. The key
+    sidecars written by rotations (preservation/wrapped_keys.py) go first, so a store that
+    refuses one leaves the object whole for the next run instead of half-shredded; then the
+    object itself (every version, and its header's wrap). Already gone is fine: a run that
+    died after a delete is finished by the next one. The catalog's copy goes in the caller's
+    transaction."""
+    from archiver.preservation.wrapped_keys import sidecar_keys
+
+    for sidecar in sidecar_keys(app.store, key):
+        with contextlib.suppress(NoSuchObject):
+            app.store.delete(sidecar)
     with contextlib.suppress(NoSuchObject):
         app.store.delete(key)
-    for other in list(app.store.keys(key)):
-        if other != key:  # per-object key sidecars (e.g. KEY.key) hold a wrapped data key too
-            with contextlib.suppress(NoSuchObject):
-                app.store.delete(other)
 
 
 def _remove_item(session: Session, pk: int) -> None:

@@ -170,6 +170,7 @@ def test_capture_hold_plan_apply_certificate_rebuild(
 def test_audit_verify_fails_after_a_retention_entry_is_edited(tmp_path: Path) -> None:
     env = {"ARCHIVER_HOME": str(tmp_path / "home"), "ARCHIVER_ACTOR": "records-officer"}
     runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
     assert runner.invoke(cli, ["schedules", "verify", "WA", "GS2010-001", "--citation", "CORE v5.0",
                                "--by", "J. Doe"], env=env).exit_code == 0
     assert runner.invoke(cli, ["audit", "verify"], env=env).exit_code == 0

@@ -18,7 +18,9 @@ FIXTURES = Path(__file__).with_name("fixtures")
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"ARCHIVER_HOME": str(tmp_path / "home"), "ARCHIVER_ACTOR": "records-officer"}
+    env = {"ARCHIVER_HOME": str(tmp_path / "home"), "ARCHIVER_ACTOR": "records-officer"}
+    assert CliRunner().invoke(cli, ["init"], env=env).exit_code == 0  # commands need an archive
+    return env
 
 
 def test_verify_records_an_audit_entry_and_lets_the_series_dispose(env: dict[str, str]) -> None:

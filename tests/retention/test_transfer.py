@@ -69,7 +69,7 @@ def test_board_records_are_packaged_for_the_state_archives(tmp_path: Path, clock
 
 
 def test_local_store_destruction_removes_key_sidecars_too(tmp_path: Path, clock: ManualClock) -> None:
-    import hashlib
+    from archiver.services.keys import rotate_keys
 
     h = Harness(tmp_path, "facebook")
     try:
@@ -80,18 +80,16 @@ def test_local_store_destruction_removes_key_sidecars_too(tmp_path: Path, clock:
             h.sandbox.delete(item_id)
         clock.advance(86400)
         h.poll()
-        with app.catalog.session() as s:
-            keys = [w.store_key for w in s.scalars(select(t.WarcFile))]
-        sidecar = tmp_path / "sidecar"
-        sidecar.write_bytes(b"wrapped data key")
-        app.store.put_file(f"{keys[0]}.key", sidecar, sha256=hashlib.sha256(b"wrapped data key").hexdigest())
+        rotate_keys(app)  # each object gets a key sidecar in the store (preservation/wrapped_keys.py)
+        assert len(list(app.store.keys("wrapped-keys/"))) == 2
         verify_series(app, "WA", "GS2010-001", citation="CORE v5.0", by="J. Doe", actor="officer")
         init_export_key(app, actor="officer")
         clock.current = REAL_NOW
         before = len(h.items())
         result = apply(app, approver="J. Doe", actor="officer")
         assert len(result.destroyed_objects) == 2 and result.refused == []
-        assert list(app.store.keys("warc/")) == []  # the objects and the sidecar are gone
+        assert list(app.store.keys("warc/")) == []  # the objects are gone
+        assert list(app.store.keys("wrapped-keys/")) == []  # and every other copy of their data keys
         assert result.destroyed_items == before and h.items() == {}
     finally:
         h.close()

@@ -3,12 +3,14 @@ when a deletion arrives, never shortened."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
+from archiver.core.clock import ManualClock
 from tests.harness import Harness
 
 
@@ -21,6 +23,8 @@ def _locks(h: Harness) -> dict[str, object]:
 
 def test_object_lock_is_the_earliest_lawful_date_and_only_moves_later(tmp_path: Path) -> None:
     h = Harness(tmp_path, "facebook")
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    h.app.clock = clock  # the deletion is seen a day after the first capture, however fast the machine
     try:
         h.poll()
         (first, lock1), = _locks(h).items()
@@ -32,6 +36,7 @@ def test_object_lock_is_the_earliest_lawful_date_and_only_moves_later(tmp_path: 
         assert asked is not None and asked.lock_until == lock1
         victim = next(i for i, row in h.items().items() if row.kind == "post")
         h.sandbox.delete(victim)
+        clock.advance(86400)
         h.poll()
         locks = _locks(h)
         assert locks[first] is not None and locks[first] > lock1  # the deletion moved it later

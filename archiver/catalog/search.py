@@ -255,6 +255,23 @@ def _matches(node: Node, words: Sequence[str]) -> bool:
     return any(_matches(p, words) for p in node.parts)
 
 
+def matching_items(session: Session, query: str, filters: SearchFilters | None = None) -> list[tuple[str, str]]:
+    """Every item (platform, item_id) a query finds, unranked order aside: what a hold by
+    query freezes, so it must never stop at a page of results."""
+    f = filters or SearchFilters()
+    node = parse_query(query)
+    _, total = _ranked(session, node, f, 1)
+    if not total:
+        return []
+    ranked, _ = _ranked(session, node, f, total)
+    pks = [pk for pk, _ in ranked]
+    found: list[tuple[str, str]] = []
+    for start in range(0, len(pks), 5000):
+        found += [(p, i) for p, i in session.execute(
+            select(t.Item.platform, t.Item.item_id).where(t.Item.id.in_(pks[start:start + 5000])))]
+    return sorted(set(found))
+
+
 def search(session: Session, query: str, filters: SearchFilters | None = None,
            *, limit: int = 100) -> SearchResult:
     """Items whose any version matches `query`, best first, with context and highlights."""

@@ -47,7 +47,7 @@ def holds() -> None:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Items posted on or after (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Items posted on or before (UTC).")
 @click.option("--item", "items", multiple=True, help="An item (platform:id); repeatable.")
-@click.option("--query", default=None, help="Items a full-text search finds (needs search).")
+@click.option("--query", default=None, help="Items this full-text search finds now (syntax of 'archiver search'); with --account/--since/--until as its filters.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 @handle_errors

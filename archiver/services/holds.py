@@ -23,6 +23,7 @@ from archiver.app import App
 from archiver.catalog import audit
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
+from archiver.catalog.search import SearchFilters, matching_items
 from archiver.core.errors import ArchiverError, ConfigError, HoldConflict
 from archiver.retention.holds import active_holds, items_of
 from archiver.retention.objects import objects_holding
@@ -92,26 +93,36 @@ def add_hold(app: App, *, reason: str, actor: str, kind: Literal["litigation", "
         raise ConfigError(f"Unknown hold kind {kind!r}; use litigation or request")
     if kind == "request" and not request_id:
         raise ConfigError("A request hold needs the request id")
-    if query:
-        raise ConfigError("--query needs full-text search, which is not available in this version yet; "
-                          "hold by --account, --since/--until or item ids instead")
     if since and until and since > until:
         raise ConfigError("--since is after --until; swap them")
     now = app.clock.now()
     with app.catalog.session() as s:
         label = _account_label(s, account) if account else None
+        found: list[tuple[str, str]] = []
+        if query:
+            # A hold by query holds what the search finds now (within --account/--since/--until),
+            # item by item; the query and its filters are kept on the hold to show how.
+            found = matching_items(s, query, SearchFilters(account=label, since=since.date() if since else None,
+                                                           until=until.date() if until else None))
+            described = " ".join([query] + [f"{k}={v}" for k, v in (("account", label), ("since", since),
+                                                                    ("until", until)) if v])
+            label, since, until = None, None, None  # the scope is the found items, not the account
         hold = rt.Hold(kind=kind, reason=reason.strip(), request_id=request_id, account=label, since=since,
-                       until=until, query=None, created_by=actor, created_at=now)
+                       until=until, query=described if query else None, created_by=actor, created_at=now)
         s.add(hold)
         s.flush()
+        for platform, item_id in found:
+            s.add(rt.HoldItem(hold_id=hold.id, platform=platform, item_id=item_id))
         for raw in item_ids or []:
             for platform, item_id in _natural_keys(s, raw):
-                s.add(rt.HoldItem(hold_id=hold.id, platform=platform, item_id=item_id))
+                if (platform, item_id) not in found:
+                    s.add(rt.HoldItem(hold_id=hold.id, platform=platform, item_id=item_id))
         s.flush()
         summary = _summary(s, hold)
         audit.append(s, actor=actor, action="hold.add", subject=f"hold:{hold.id}", at=now, details={
             "kind": kind, "reason": hold.reason, "request_id": request_id, "account": label,
-            "since": since, "until": until, "item_ids": list(item_ids or []), "items": summary.items,
+            "since": since, "until": until, "query": hold.query, "item_ids": list(item_ids or []),
+            "items": summary.items,
             "objects": summary.objects,
         })
     sync_legal_holds(app)

@@ -10,9 +10,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiver.catalog import audit
+from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
 from archiver.cli.main import cli
-from archiver.core.errors import ConfigError, HoldConflict
+from archiver.core.errors import ArchiverError, HoldConflict
 from archiver.services.holds import add_hold, list_holds, release_hold
 from tests.harness import Harness
 
@@ -49,8 +50,8 @@ def test_a_hold_puts_every_object_under_legal_hold_until_released(tmp_path: Path
             release_hold(h.app, 99, reason="x", actor="y")
         with pytest.raises(HoldConflict, match="already released"):
             release_hold(h.app, summary.id, reason="x", actor="y")
-        with pytest.raises(ConfigError, match="not available in this version yet"):
-            add_hold(h.app, reason="x", actor="y", query="bus route")
+        with pytest.raises(ArchiverError, match="unclosed quote"):  # one line, nothing held
+            add_hold(h.app, reason="x", actor="y", query='"unclosed phrase')
     finally:
         h.close()
 
@@ -73,5 +74,29 @@ def test_reconcile_finds_and_repairs_drift(tmp_path: Path) -> None:
         assert listed[0]["reason"] == "audit 2026" and listed[0]["account"] is None and listed[0]["active"]
         bad = CliRunner().invoke(cli, ["holds", "release", "42", "--reason", "x"], env=env)
         assert bad.exit_code != 0 and "No hold #42" in bad.output
+    finally:
+        h.close()
+
+
+def test_a_hold_by_query_holds_exactly_what_the_search_finds(tmp_path: Path, database_url: str) -> None:
+    h = Harness(tmp_path, "facebook", database_url=database_url)
+    try:
+        sb, page = h.sandbox.sandbox, h.account.label.split(":", 1)[1]
+        post = sb.publish(page, "Board meeting: the new bus contract with Acme Transit")
+        other = sb.publish(page, "Homecoming dance tickets on sale")
+        comment = sb.comment(post, "Why was the BUS contract not put out to bid?")
+        h.poll()
+        hold = add_hold(h.app, reason="Acme claim", actor="counsel", query="bus contract",
+                        account=h.account.label)
+        with h.app.catalog.session() as s:
+            held = {i for _, i in s.execute(select(rt.HoldItem.platform, rt.HoldItem.item_id)
+                                            .where(rt.HoldItem.hold_id == hold.id))}
+            row = s.get(rt.Hold, hold.id)
+            assert row is not None and row.account is None and row.query is not None
+            assert "bus contract" in row.query and h.account.label in row.query
+        assert held == {post, comment} and other not in held and hold.items == 2
+        assert all(_legal_holds(h).values())  # the objects holding their records
+        nothing = add_hold(h.app, reason="x", actor="y", query="zeppelin")
+        assert nothing.items == 0
     finally:
         h.close()

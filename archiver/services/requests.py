@@ -164,7 +164,7 @@ def open_request(app: App, *, requester: str, received: date, description: str,
     now = app.clock.now()
     with app.catalog.session() as s:
         row = RecordsRequest(
-            id=register.new_request_id(s, now.year), requester=requester.strip(),
+            id=register.new_request_id(s, received.year), requester=requester.strip(),
             description=description.strip(), state=rule.state, via=via, received=received,
             legally_received=d.legally_received, first_response_due=d.first_response, due=d.due,
             statutory_due=d.due, due_earliest=d.earliest, due_latest=d.latest, rule=d.rule,

@@ -116,6 +116,8 @@ def _fill(command: str, cwd: Path, env: dict[str, str], page_id: str) -> str:
         command = command.replace("1234567890_987654321", cli_json("items", "list", "--json")[0]["id"])
     if "NAME.warc.gz" in command:
         command = command.replace("NAME.warc.gz", cli_json("warc", "list", "--json")[0]["name"])
+    if "facebook:1234567890" in command:  # platform:id names the registered account (a Page URL was given)
+        command = command.replace("facebook:1234567890", "facebook:" + cli_json("accounts", "list", "--json")[0]["account"])
     return command.replace("1234567890", page_id)
 
 

@@ -104,8 +104,8 @@ def requests_list(ctx: click.Context, only_open: bool, show_all: bool, as_json: 
     for v in views:
         due = Text(v.due, style="bold red" if v.overdue else "")
         status = "overdue" if v.overdue else (v.outcome or v.status)
-        table.add_row(v.id, due, v.state, status, str(v.items), plain(v.requester),
-                      plain(v.description[:60]))
+        table.add_row(Text(plain(v.id)), due, v.state, status, str(v.items), Text(plain(v.requester)),
+                      Text(plain(v.description[:60])))
     console.print(table)
 
 
@@ -150,7 +150,7 @@ def requests_show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     for a in detail.audit:
         details = ", ".join(f"{k}={str(val)[:40]}" for k, val in a.details.items()
                             if k not in ("rule", "summary"))
-        table.add_row(a.at[:16].replace("T", " "), plain(a.actor), a.action, Text(plain(details[:160])))
+        table.add_row(a.at[:16].replace("T", " "), Text(plain(a.actor)), a.action, Text(plain(details[:160])))
     console.print(table)
 
 
@@ -253,9 +253,9 @@ def requests_items(ctx: click.Context, request_id: str, as_json: bool) -> None:
     for r in rows:
         decision = f"withheld ({r.withheld})" if r.withheld else (
             f"{r.redactions} redacted" if r.redactions else "")
-        table.add_row(r.id, r.kind + (" del" if r.deleted else ""), str(r.versions),
-                      f"#{r.search_id}" if r.search_id else "by id", plain(decision),
-                      plain(" ".join(r.text.split())[:60]))
+        table.add_row(Text(plain(r.id)), r.kind + (" del" if r.deleted else ""), str(r.versions),
+                      f"#{r.search_id}" if r.search_id else "by id", Text(plain(decision)),
+                      Text(plain(" ".join(r.text.split())[:60])))
     console.print(table)
     console.print("found: the search (see 'archiver requests show') or 'by id' (--item)")
 
@@ -284,7 +284,7 @@ def requests_review(ctx: click.Context, request_id: str, roster: Path | None, as
         return
     table = Table("item", "version", "kind", "text", title=f"{len(findings)} candidates", box=box.SIMPLE_HEAD)
     for f in findings:
-        table.add_row(f.item_id, str(f.version), f.kind, Text(plain(f.text)))
+        table.add_row(Text(plain(f.item_id)), str(f.version), f.kind, Text(plain(f.text)))
     console.print(table)
     if findings:
         console.print(f"next: archiver requests redact {request_id} --item ITEM --text \"...\" "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -11,13 +10,13 @@ import click
 from rich.text import Text
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from archiver.cli.safe_text import visible
 
 
 def plain(value: str) -> str:
-    """Platform text for a terminal: control characters and bidi overrides become visible marks."""
-    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    """Platform text for a terminal: control characters and bidi overrides made visible
+    (cli/safe_text); print it inside a rich Text, never as markup."""
+    return visible(value)
 
 
 def _date(value: datetime | None) -> Any:

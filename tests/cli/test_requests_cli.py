@@ -106,3 +106,11 @@ def test_request_bad_input_is_one_line_each(run, tmp_path: Path) -> None:  # typ
     _one_error_line(run("requests", "redact", rid, "--item", "c1", "--text", "not there",
                         "--exemption", "RCW 42.56.230(1)"), "does not appear")
     assert json.loads(run("requests", "items", rid, "--json").output)[0]["id"] == "c1"
+
+
+def test_platform_and_requester_text_prints_as_text(run) -> None:  # type: ignore[no-untyped-def]
+    rid = json.loads(run("requests", "open", "--requester", "[red]Pat[/red]\x1b[2J", "--received",
+                         "2026-12-01", "--description", "[link=file:///etc/passwd]x[/link]",
+                         "--json").output)["id"]
+    shown = run("requests", "show", rid).output
+    assert "requester: [red]Pat[/red]␛[2J" in shown and "[link=file:///etc/passwd]x[/link]" in shown

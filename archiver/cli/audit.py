@@ -6,10 +6,10 @@ import sys
 
 import click
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from archiver.cli.common import console, error_line, get_app, handle_errors, print_json
+from archiver.cli.safe_text import markup
 
 
 @click.group("audit")
@@ -46,8 +46,8 @@ def audit_list(ctx: click.Context, subject: str | None, action_prefix: str | Non
         return
     table = Table("#", "when (UTC)", "who", "action", "subject", box=box.SIMPLE_HEAD, title="Audit log")
     for r in rows:
-        table.add_row(str(r.seq), r.at.strftime("%Y-%m-%d %H:%M:%S"), escape(r.actor), r.action,
-                      escape(r.subject))
+        table.add_row(str(r.seq), r.at.strftime("%Y-%m-%d %H:%M:%S"), markup(r.actor), markup(r.action),
+                      markup(r.subject))
     console.print(table)
     console.print(f"{len(rows)} entries shown (newest first); --limit N for more")
 

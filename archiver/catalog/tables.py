@@ -93,7 +93,8 @@ class CaptureRun(Base):
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    status: Mapped[str] = mapped_column(String(32), default="running")
+    # indexed: every poll looks for runs left 'running' by a crash (Poller.recover)
+    status: Mapped[str] = mapped_column(String(32), default="running", index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     exchanges: Mapped[int] = mapped_column(Integer, default=0)
     new_items: Mapped[int] = mapped_column(Integer, default=0)
@@ -159,7 +160,9 @@ class Item(Base):
 
 class ItemVersion(Base):
     __tablename__ = "item_versions"
-    __table_args__ = (UniqueConstraint("item_pk", "version_no"),)
+    # warc_file: after each capture the retention locks look up what the new WARCs hold
+    __table_args__ = (UniqueConstraint("item_pk", "version_no"),
+                      Index("ix_item_versions_warc_file", "warc_file"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
@@ -184,7 +187,7 @@ class Observation(Base):
     """Each time a run saw an item: proves it was still there, unchanged or not."""
 
     __tablename__ = "observations"
-    __table_args__ = (UniqueConstraint("run_id", "item_pk"),)
+    __table_args__ = (UniqueConstraint("run_id", "item_pk"), Index("ix_observations_warc_file", "warc_file"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -201,6 +204,7 @@ class Observation(Base):
 
 class Tombstone(Base):
     __tablename__ = "tombstones"
+    __table_args__ = (Index("ix_tombstones_evidence_file", "evidence_file"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)

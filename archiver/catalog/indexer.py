@@ -2,21 +2,29 @@
 
 This is the only code that writes items, versions, observations, tombstones, media and
 warnings. Live capture and `catalog rebuild` both call it, so the live catalog and a rebuilt
-one agree by construction; the tests check that they do.
+one agree by construction; the tests check that they do. The two differ only in where the
+records come from: rebuild (and the spool sweep) reads the stored WARC back; live capture
+hands over the records as the writer wrote them (archiver.warc.journal), so nothing is
+decrypted or re-read after it is stored.
+
+Rows are written with SQLAlchemy Core executemany, a few statements per WARC whatever its
+size (issue 13): the account's items are loaded once through its index, new rows are kept as
+plain dicts, and items carry their latest version and version count so that no reader has to
+aggregate item_versions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.catalog import search as search_index
 from archiver.catalog import tables as t
-from archiver.catalog.queries import latest_versions
 from archiver.core.errors import CatalogError
 from archiver.core.models import AccountRef, Item, ParseWarning, media_key
 from archiver.warc.fields import (
@@ -65,20 +73,64 @@ class WarcFacts:
     wrapped_key: bytes | None = None
 
 
+# The integrator's `items.signal` (migration 0008) is written when the column exists.
+_TABLES = t.Base.metadata.tables
+_ITEMS = _TABLES["items"]
+_HAS_SIGNAL = "signal" in _ITEMS.c
+
+
+@dataclass(slots=True)
+class _Version:
+    """A version written by this WARC: its row, and its id once inserted."""
+
+    values: dict[str, Any]
+    pk: int | None = None
+
+
+@dataclass(slots=True)
+class _State:
+    """What the indexer knows of one item while it indexes a WARC."""
+
+    item_id: str
+    pk: int | None  # None: new in this WARC, inserted at the end
+    last_seen_at: datetime
+    deleted_at: datetime | None
+    latest_sha: str | None
+    version_no: int
+    version_count: int
+    latest_pk: int | None
+    signal: str | None = None
+    new_row: dict[str, Any] | None = None
+    latest_new: _Version | None = None  # the newest version, when this WARC wrote it
+    dirty: bool = False
+
+    def version_ref(self) -> _Version | int | None:
+        return self.latest_new if self.latest_new is not None else self.latest_pk
+
+
 class WarcIndexer:
     def __init__(self, session: Session, connector_for: Callable[[str], Connector],
                  after_index: AfterIndex | None = None) -> None:
         self.session = session
         self.connector_for = connector_for
         self.after_index = after_index
-        self._cache: dict[str, list] = {}  # item_id -> [Item, latest ItemVersion]
+        self._cache: dict[str, _State] = {}
         self._observed: set[str] = set()
+        self._versions: list[tuple[_State, _Version]] = []
+        self._observations: list[tuple[_State, _Version | int | None, dict[str, Any]]] = []
+        self._tombstones: list[tuple[_State, dict[str, Any]]] = []
+        self._media_rows: list[dict[str, Any]] = []
+        self._warnings: list[dict[str, Any]] = []
 
     def index(
-        self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts]
+        self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts],
+        media_sizes: Mapping[str, int] | None = None,
     ) -> IndexStats:
         """Index `records` of the WARC `name`; `facts` is asked only after the last record,
-        so a caller streaming the file can hand over the digest it computed on the way."""
+        so a caller streaming the file can hand over the digest it computed on the way.
+
+        `media_sizes` (record id -> body size) is for records whose media body the caller did
+        not keep (the capture journal); a record read back from a WARC has its body."""
         s = self.session
         if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name)) is not None:
             return IndexStats()  # already indexed: indexing is idempotent
@@ -106,54 +158,43 @@ class WarcIndexer:
         )
         records_count = 1
         last_date = first.date
-        with s.no_autoflush:
-            for record in it:
-                records_count += 1
-                last_date = record.date
-                if record.rec_type == "response":
-                    if record.headers.get(PURPOSE_HEADER) == "media":
-                        self._media(record)
-                        stats.media += 1
-                        continue
-                    # A parser bug quarantines this response (a coded warning), never the WARC.
-                    parsed_all = list(parse_guarded(connector, ref, record.exchange()))
-                    self._load_missing(
-                        platform, [p.item_id for p in parsed_all if isinstance(p, Item)]
-                    )
-                    for parsed in parsed_all:
-                        if isinstance(parsed, ParseWarning):
-                            self._warning(run_id, parsed, record)
-                            stats.warnings += 1
-                        else:
-                            self._item(account, run_id, parsed, record, stats)
-                elif record.rec_type == "metadata":
-                    fields = record.warc_fields()
-                    is_deletion = fields.get(OBSERVATION) == "deleted"
-                    if is_deletion and self._tombstone(platform, fields, record):
-                        stats.tombstones += 1
-                        stats.tombstoned_ids.add(fields["item-id"])
+        sizes = media_sizes or {}
+        for record in it:
+            records_count += 1
+            last_date = record.date
+            if record.rec_type == "response":
+                if record.headers.get(PURPOSE_HEADER) == "media":
+                    size = sizes.get(record.pointer.record_id)
+                    self._media(account.id, record, len(record.body) if size is None else size)
+                    stats.media += 1
+                    continue
+                # A parser bug quarantines this response (a coded warning), never the WARC.
+                parsed_all = list(parse_guarded(connector, ref, record.exchange()))
+                self._load_missing(
+                    platform, [p.item_id for p in parsed_all if isinstance(p, Item)]
+                )
+                for parsed in parsed_all:
+                    if isinstance(parsed, ParseWarning):
+                        self._warning(run_id, parsed, record)
+                        stats.warnings += 1
+                    else:
+                        self._item(account.id, run_id, parsed, record, stats)
+            elif record.rec_type == "metadata":
+                fields = record.warc_fields()
+                is_deletion = fields.get(OBSERVATION) == "deleted"
+                if is_deletion and self._tombstone(platform, fields, record):
+                    stats.tombstones += 1
+                    stats.tombstoned_ids.add(fields["item-id"])
         known = facts()
-        s.add(
-            t.WarcFile(
-                name=name,
-                run_id=run_id,
-                account_pk=account.id,
-                size=known.size,
-                sha256=known.sha256,
-                records=records_count,
-                first_date=first.date,
-                last_date=last_date,
-                store_key=known.store_key,
-                stored_at=known.stored_at,
-                object_size=known.object_size,
-                object_sha256=known.object_sha256,
-                key_id=known.key_id,
-                wrapped_key=known.wrapped_key,
-            )
-        )
-        fresh = [row for row in s.new if isinstance(row, t.ItemVersion)]
-        s.flush()
-        search_index.add_versions(s, fresh)  # full-text search over every version (catalog/search.py)
+        s.flush()  # the account and run rows, before the bulk statements that follow
+        fresh = self._write_rows()
+        s.execute(insert(_TABLES["warc_files"]), [dict(
+            name=name, run_id=run_id, account_pk=account.id, size=known.size, sha256=known.sha256,
+            records=records_count, first_date=first.date, last_date=last_date,
+            store_key=known.store_key, stored_at=known.stored_at, object_size=known.object_size,
+            object_sha256=known.object_sha256, key_id=known.key_id, wrapped_key=known.wrapped_key,
+        )])
+        search_index.add_version_rows(s, fresh)  # full-text search over every version (catalog/search.py)
         self._after_index(account.id, stats)
         return stats
 
@@ -190,89 +231,94 @@ class WarcIndexer:
         return account
 
     def _item(
-        self, account: t.Account, run_id: str, item: Item, record: Record, stats: IndexStats
+        self, account_pk: int, run_id: str, item: Item, record: Record, stats: IndexStats
     ) -> None:
-        s = self.session
         when = record.date
-        entry = self._cache.get(item.item_id)
-        if entry is None:
-            latest = None
-            row = t.Item(
-                account_pk=account.id,
-                platform=item.platform,
-                item_id=item.item_id,
-                kind=str(item.kind),
-                parent_id=item.parent_id,
-                created_at=item.created_at,
-                first_seen_at=when,
-                last_seen_at=when,
+        state = self._cache.get(item.item_id)
+        signal = getattr(item, "signal", None)
+        if state is None:
+            state = self._cache[item.item_id] = _State(
+                item.item_id, None, when, None, None, 0, 0, None, signal=signal,
+                new_row=dict(
+                    account_pk=account_pk, platform=item.platform, item_id=item.item_id,
+                    kind=str(item.kind), parent_id=item.parent_id, created_at=item.created_at,
+                    first_seen_at=when, last_seen_at=when, version_count=0,
+                ),
+                dirty=True,
             )
-            s.add(row)
             stats.new_items += 1
-            entry = self._cache[item.item_id] = [row, latest]
-        row, latest = entry
-        row.last_seen_at = max(row.last_seen_at, when)
-        if item.signal is not None and row.signal != item.signal:
-            row.signal = item.signal
+        if when > state.last_seen_at:
+            state.last_seen_at, state.dirty = when, True
+        if _HAS_SIGNAL and signal is not None and signal != state.signal:
+            state.signal, state.dirty = signal, True
         digest = item.content_sha256
-        if latest is None or latest.content_sha256 != digest:
-            latest = t.ItemVersion(
-                item=row,
-                version_no=(latest.version_no + 1) if latest else 1,
+        pointer = record.pointer
+        if state.latest_sha != digest:
+            version = _Version(dict(
+                version_no=state.version_no + 1,
                 content_sha256=digest,
                 content=item.content,
                 media=[
-                    {
-                        "url": m.url,
-                        "media_key": media_key(m.url),
-                        "kind": m.kind,
-                        "media_id": m.media_id,
-                    }
+                    {"url": m.url, "media_key": media_key(m.url), "kind": m.kind, "media_id": m.media_id}
                     for m in item.media
                 ],
                 text=item.text,
                 author=item.author,
                 url=item.url,
                 observed_at=when,
-                warc_file=record.pointer.filename,
-                warc_offset=record.pointer.offset,
-                warc_length=record.pointer.length,
-                warc_record_id=record.pointer.record_id,
-            )
-            s.add(latest)
-            entry[1] = latest
+                warc_file=pointer.filename,
+                warc_offset=pointer.offset,
+                warc_length=pointer.length,
+                warc_record_id=pointer.record_id,
+            ))
+            self._versions.append((state, version))
+            state.latest_sha, state.latest_new = digest, version
+            state.version_no += 1
+            state.version_count += 1
+            state.dirty = True
             stats.new_versions += 1
         if item.item_id not in self._observed:
             self._observed.add(item.item_id)
-            s.add(
-                t.Observation(
-                    run_id=run_id,
-                    item=row,
-                    version=latest,
-                    observed_at=when,
-                    warc_file=record.pointer.filename,
-                    warc_offset=record.pointer.offset,
-                    warc_length=record.pointer.length,
-                )
-            )
+            self._observations.append((state, state.version_ref(), dict(
+                run_id=run_id, observed_at=when, warc_file=pointer.filename,
+                warc_offset=pointer.offset, warc_length=pointer.length,
+            )))
             stats.observations += 1
         stats.item_ids.add(item.item_id)
+
+    _COLUMNS = (
+        t.Item.id, t.Item.item_id, t.Item.last_seen_at, t.Item.deleted_at, t.Item.version_count,
+        t.Item.latest_version_pk, t.ItemVersion.version_no, t.ItemVersion.content_sha256,
+    )
+
+    def _states(self, where: Any) -> Iterable[_State]:
+        """Item states for the items matching `where`, with their latest version: one
+        index-driven query (the latest version is found by its id, kept on the item)."""
+        columns = (*self._COLUMNS, _ITEMS.c.signal) if _HAS_SIGNAL else self._COLUMNS
+        query = (
+            select(*columns)
+            .outerjoin(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
+            .where(where)
+        )
+        for row in self.session.execute(query):
+            yield _State(
+                row[1], row[0], row[2], row[3], row[7], row[6] or 0, row[4], row[5],
+                signal=row[8] if _HAS_SIGNAL else None,
+            )
 
     def _load_missing(self, platform: str, item_ids: list[str]) -> None:
         """Items not in the account's preload (seen under another account): one IN query."""
         missing = [i for i in item_ids if i not in self._cache]
         if not missing:
             return
-        for row in self.session.scalars(
-            select(t.Item).where(t.Item.platform == platform, t.Item.item_id.in_(missing))
-        ):
-            self._cache[row.item_id] = [row, row.versions[-1] if row.versions else None]
+        for state in self._states((t.Item.platform == platform) & t.Item.item_id.in_(missing)):
+            self._cache[state.item_id] = state
 
     def _preload(self, account_pk: int, run_id: str) -> None:
-        """One query for the account's items and their latest versions, not three per item."""
+        """The account's items and their latest versions through the account index: the cost
+        of a WARC grows with its account, never with the catalog (issue 13)."""
         s = self.session
-        rows = latest_versions(s, account_pk)
-        self._cache = {item.item_id: [item, version] for item, version in rows}
+        self._cache = {state.item_id: state for state in self._states(t.Item.account_pk == account_pk)}
         self._observed = set(
             s.scalars(
                 select(t.Item.item_id)
@@ -282,67 +328,109 @@ class WarcIndexer:
         )
 
     def _tombstone(self, platform: str, fields: dict[str, str], record: Record) -> bool:
-        s = self.session
-        cached = self._cache.get(fields["item-id"])
-        item = (
-            cached[0]
-            if cached
-            else s.scalar(
-                select(t.Item).where(
-                    t.Item.platform == platform, t.Item.item_id == fields["item-id"]
-                )
-            )
-        )
-        if item is None or item.deleted_at is not None:
+        item_id = fields["item-id"]
+        if item_id not in self._cache:
+            self._load_missing(platform, [item_id])
+        state = self._cache.get(item_id)
+        if state is None or state.deleted_at is not None:
             return False
         evidence = fields.get("evidence-record-id", "")
         ev_file, ev_offset, ev_length = split_location(fields.get("evidence-location", ""))
-        s.add(
-            t.Tombstone(
-                item=item,
-                detected_at=record.date,
-                reason=fields.get("reason", "deleted"),
-                detail=fields.get("detail", ""),
-                evidence_file=ev_file or record.pointer.filename,
-                evidence_offset=ev_offset,
-                evidence_length=ev_length,
-                evidence_record_id=evidence,
-                metadata_record_id=record.pointer.record_id,
-                last_good_record_id=record.headers.get("WARC-Refers-To", ""),
-            )
-        )
-        item.deleted_at = record.date
+        self._tombstones.append((state, dict(
+            detected_at=record.date,
+            reason=fields.get("reason", "deleted"),
+            detail=fields.get("detail", ""),
+            evidence_file=ev_file or record.pointer.filename,
+            evidence_offset=ev_offset,
+            evidence_length=ev_length,
+            evidence_record_id=evidence,
+            metadata_record_id=record.pointer.record_id,
+            last_good_record_id=record.headers.get("WARC-Refers-To", ""),
+        )))
+        state.deleted_at, state.dirty = record.date, True
         return True
 
-    def _media(self, record: Record) -> None:
-        self.session.add(
-            t.MediaCapture(
-                url=record.target_uri,
-                media_key=media_key(record.target_uri),
-                status=record.http_status,
-                content_type=dict((k.lower(), v) for k, v in record.http_headers).get(
-                    "content-type", ""
-                ),
-                size=len(record.body),
-                truncated="WARC-Truncated" in record.headers,
-                observed_at=record.date,
-                warc_file=record.pointer.filename,
-                warc_offset=record.pointer.offset,
-                warc_length=record.pointer.length,
-                warc_record_id=record.pointer.record_id,
-            )
-        )
+    def _media(self, account_pk: int, record: Record, size: int) -> None:
+        self._media_rows.append(dict(
+            account_pk=account_pk,
+            url=record.target_uri,
+            media_key=media_key(record.target_uri),
+            status=record.http_status,
+            content_type=dict((k.lower(), v) for k, v in record.http_headers).get("content-type", ""),
+            size=size,
+            truncated="WARC-Truncated" in record.headers,
+            observed_at=record.date,
+            warc_file=record.pointer.filename,
+            warc_offset=record.pointer.offset,
+            warc_length=record.pointer.length,
+            warc_record_id=record.pointer.record_id,
+        ))
 
     def _warning(self, run_id: str, warning: ParseWarning, record: Record) -> None:
-        self.session.add(
-            t.CaptureWarning(
-                run_id=run_id,
-                code=warning.code,
-                message=warning.message,
-                item_id=warning.item_id,
-                warc_file=record.pointer.filename,
-                warc_offset=record.pointer.offset,
-                warc_length=record.pointer.length,
-                created_at=record.date,
+        self._warnings.append(dict(
+            run_id=run_id,
+            code=warning.code,
+            message=warning.message,
+            item_id=warning.item_id,
+            warc_file=record.pointer.filename,
+            warc_offset=record.pointer.offset,
+            warc_length=record.pointer.length,
+            created_at=record.date,
+        ))
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _write_rows(self) -> list[tuple[int, int, str]]:
+        """Everything this WARC added, in a handful of executemany statements (new items and
+        new versions with RETURNING, to learn their ids); returns the new versions as
+        (version id, item id, text) for the search index."""
+        s = self.session
+        new_items = [state for state in self._cache.values() if state.new_row is not None]
+        if new_items:
+            rows = [state.new_row | ({"signal": state.signal} if _HAS_SIGNAL else {})
+                    for state in new_items if state.new_row is not None]
+            ids = s.execute(
+                insert(_ITEMS).returning(_ITEMS.c.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
+            for state, pk in zip(new_items, ids, strict=True):
+                state.pk, state.new_row = pk, None
+        fresh: list[tuple[int, int, str]] = []
+        if self._versions:
+            versions = _TABLES["item_versions"]
+            rows = [v.values | {"item_pk": state.pk} for state, v in self._versions]
+            ids = s.execute(
+                insert(versions).returning(versions.c.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
+            for (state, v), pk in zip(self._versions, ids, strict=True):
+                v.pk = pk
+                fresh.append((pk, state.pk or 0, v.values["text"] or ""))
+            for state, _v in self._versions:
+                if state.latest_new is not None:
+                    state.latest_pk = state.latest_new.pk
+        if self._observations:
+            s.execute(insert(_TABLES["observations"]), [
+                row | {"item_pk": state.pk, "version_pk": ref.pk if isinstance(ref, _Version) else ref}
+                for state, ref, row in self._observations
+            ])
+        if self._tombstones:
+            s.execute(insert(_TABLES["tombstones"]), [row | {"item_pk": state.pk} for state, row in self._tombstones])
+        if self._media_rows:
+            s.execute(insert(_TABLES["media_captures"]), self._media_rows)
+        if self._warnings:
+            s.execute(insert(_TABLES["capture_warnings"]), self._warnings)
+        changed = [state for state in self._cache.values() if state.dirty]
+        if changed:
+            values: dict[str, Any] = dict(
+                last_seen_at=bindparam("u_last_seen"), deleted_at=bindparam("u_deleted"),
+                latest_version_pk=bindparam("u_latest"), version_count=bindparam("u_count"),
             )
-        )
+            if _HAS_SIGNAL:
+                values["signal"] = bindparam("u_signal")
+            statement = update(_ITEMS).where(_ITEMS.c.id == bindparam("u_id")).values(values)
+            s.execute(statement, [
+                {"u_id": st.pk, "u_last_seen": st.last_seen_at, "u_deleted": st.deleted_at,
+                 "u_latest": st.latest_pk, "u_count": st.version_count}
+                | ({"u_signal": st.signal} if _HAS_SIGNAL else {})
+                for st in changed
+            ])
+        return fresh

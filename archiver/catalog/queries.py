@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from archiver.catalog import tables as t
@@ -88,26 +91,84 @@ def failed_fixity(s: Session, warc_names: set[str]) -> dict[str, dict[str, Any]]
 
 
 def latest_versions(s: Session, account_pk: int) -> list[tuple[t.Item, t.ItemVersion]]:
-    """Every item of an account with its newest version, in one query."""
-    latest = (
-        select(t.ItemVersion.item_pk, func.max(t.ItemVersion.version_no).label("v"))
-        .group_by(t.ItemVersion.item_pk)
-        .subquery()
-    )
+    """Every item of an account with its newest version, in one query through the account
+    index (the newest version is found by the id the indexer keeps on the item)."""
     rows = s.execute(
         select(t.Item, t.ItemVersion)
-        .join(latest, latest.c.item_pk == t.Item.id)
-        .join(
-            t.ItemVersion,
-            (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == latest.c.v),
-        )
+        .join(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
         .where(t.Item.account_pk == account_pk)
     ).all()
     return [(item, version) for item, version in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class KnownRow:
+    """What a poll needs to know of one live item (see archiver.capture.cycle.KnownItem)."""
+
+    item_id: str
+    kind: str
+    parent_id: str | None
+    content_sha256: str
+    last_record_id: str
+    created_at: datetime | None
+    signal: str | None = None
+
+
+def known_items(s: Session, account_pk: int) -> list[KnownRow]:
+    """The account's live items with their newest version's hash and record id: only this
+    account's rows, read through ix_items_account_created, no ORM objects (issue 13)."""
+    rows = s.execute(
+        select(t.Item.item_id, t.Item.kind, t.Item.parent_id, t.ItemVersion.content_sha256,
+               t.ItemVersion.warc_record_id, t.Item.created_at, t.Item.signal)
+        .join(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
+        .where(t.Item.account_pk == account_pk, t.Item.deleted_at.is_(None))
+    )
+    return [KnownRow(*row) for row in rows]
+
+
+def account_media_keys(s: Session, account_pk: int) -> set[str]:
+    """Media the account's captures already hold (HTTP 200), through the account index."""
+    return set(s.scalars(
+        select(t.MediaCapture.media_key)
+        .where(t.MediaCapture.account_pk == account_pk, t.MediaCapture.status == 200)
+    ))
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+class BadCursor(ArchiverError):
+    """An --after value that is not one this archiver printed."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the last item's creation time (None sorts last) and row id.
+
+    Printed as an opaque token; the next page starts strictly after it (keyset paging: the
+    database seeks to it through ix_items_created or ix_items_account_created, so page 1,000
+    costs what page 1 costs, where OFFSET would read and drop every row before it)."""
+
+    created_at: datetime | None
+    pk: int
+
+    def token(self) -> str:
+        raw = json.dumps([self.created_at.isoformat() if self.created_at else None, self.pk])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            when, pk = json.loads(raw)
+            created = datetime.fromisoformat(when) if when is not None else None
+            if not isinstance(pk, int) or (created is not None and created.tzinfo is None):
+                raise ValueError(pk)
+        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+            raise BadCursor(f"--after {token[:40]!r} is not a page cursor; copy the one "
+                            "'items list' printed after its last page") from None
+        return cls(created, pk)
 
 
 def list_items(
@@ -121,13 +182,47 @@ def list_items(
     parent_id: str | None = None,
     item_ids: list[str] | None = None,
     limit: int | None = None,
+    after: Cursor | None = None,
 ) -> list[ItemSummary]:
-    query = _items_query(account=account, account_pks=account_pks, kind=kind, deleted=deleted,
-                         edited=edited, parent_id=parent_id, item_ids=item_ids)
-    if limit:
-        query = query.limit(limit)
+    """Items newest first (by creation time, then newest row; items without a creation time
+    last), at most `limit`, starting after `after`. Two index range reads at most: the dated
+    items, then the undated ones once the dated run out."""
+    return [summary for summary, _ in _page(
+        s, account=account, account_pks=account_pks, kind=kind, deleted=deleted, edited=edited,
+        parent_id=parent_id, item_ids=item_ids, limit=limit, after=after)]
+
+
+def list_page(s: Session, *, limit: int, after: Cursor | None = None,
+              **filters: Any) -> tuple[list[ItemSummary], Cursor | None]:
+    """One page and the cursor of the next one (None: this was the last page)."""
+    rows = _page(s, limit=limit + 1, after=after, **filters)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [summary for summary, _ in rows], (rows[-1][1] if more and rows else None)
+
+
+def _page(s: Session, *, limit: int | None, after: Cursor | None,
+          **filters: Any) -> list[tuple[ItemSummary, Cursor]]:
+    out: list[tuple[ItemSummary, Cursor]] = []
+    if after is None or after.created_at is not None:
+        dated = _items_query(**filters).where(t.Item.created_at.is_not(None))
+        if after is not None:
+            dated = dated.where(tuple_(t.Item.created_at, t.Item.id) < tuple_(
+                literal(after.created_at, t.Item.created_at.type), literal(after.pk)))
+        dated = dated.order_by(t.Item.created_at.desc(), t.Item.id.desc())
+        out += _summaries(s, dated.limit(limit) if limit else dated)
+    if limit is None or len(out) < limit:
+        undated = _items_query(**filters).where(t.Item.created_at.is_(None))
+        if after is not None and after.created_at is None:
+            undated = undated.where(t.Item.id < after.pk)
+        undated = undated.order_by(t.Item.id.desc())
+        out += _summaries(s, undated.limit(limit - len(out)) if limit else undated)
+    return out
+
+
+def _summaries(s: Session, query: Select[Any]) -> list[tuple[ItemSummary, Cursor]]:
     return [
-        ItemSummary(
+        (ItemSummary(
             id=item.item_id,
             platform=item.platform,
             account=f"{acc.platform}:{acc.account_id}",
@@ -136,15 +231,16 @@ def list_items(
             created_at=_iso(item.created_at),
             first_seen_at=_iso(item.first_seen_at) or "",
             deleted=item.deleted_at is not None,
-            versions=int(n),
+            versions=int(item.version_count),
             text=text or "",
-        )
-        for item, acc, n, text in s.execute(query)
+        ), Cursor(item.created_at, item.id))
+        for item, acc, text in s.execute(query)
     ]
 
 
 def count_items(s: Session, **filters: Any) -> int:
-    """How many items `list_items` would give without a limit (same filters)."""
+    """How many items `list_items` would give without a limit (same filters). Reads every
+    matching row's index entry: for scripts and tests, not for a listing's page."""
     return int(s.scalar(select(func.count()).select_from(_items_query(**filters).subquery())) or 0)
 
 
@@ -158,37 +254,26 @@ def _items_query(
     parent_id: str | None = None,
     item_ids: list[str] | None = None,
 ) -> Select[Any]:
-    counts = (
-        select(
-            t.ItemVersion.item_pk,
-            func.count().label("n"),
-            func.max(t.ItemVersion.version_no).label("latest"),
-        )
-        .group_by(t.ItemVersion.item_pk)
-        .subquery()
-    )
-    query = (
-        select(t.Item, t.Account, counts.c.n, t.ItemVersion.text)
+    # The newest version is joined by the id the indexer keeps on the item: one primary-key
+    # lookup per listed row, no aggregate over item_versions (issue 13).
+    query = cast("Select[Any]", (
+        select(t.Item, t.Account, t.ItemVersion.text)
         .join(t.Account, t.Account.id == t.Item.account_pk)
-        .join(counts, counts.c.item_pk == t.Item.id)
-        .join(
-            t.ItemVersion,
-            (t.ItemVersion.item_pk == t.Item.id) & (t.ItemVersion.version_no == counts.c.latest),
-        )
-        .order_by(t.Item.created_at.desc(), t.Item.id)
-    )
+        .outerjoin(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
+    ))
     if account:
-        query = query.where(
+        chosen = select(t.Account.id).where(
             (t.Account.account_id == account)
             | (t.Account.name == account)
             | ((t.Account.platform + ":" + t.Account.account_id) == account)
         )
+        query = query.where(t.Item.account_pk.in_(chosen.scalar_subquery()))
     if kind:
         query = query.where(t.Item.kind == kind)
     if deleted is not None:
         query = query.where(t.Item.deleted_at.is_not(None) if deleted else t.Item.deleted_at.is_(None))
     if edited is not None:
-        query = query.where(counts.c.n > 1 if edited else counts.c.n == 1)
+        query = query.where(t.Item.version_count > 1 if edited else t.Item.version_count == 1)
     if account_pks is not None:
         query = query.where(t.Item.account_pk.in_(account_pks))
     if parent_id is not None:
@@ -199,7 +284,7 @@ def _items_query(
 
 
 def item_detail(s: Session, item_id: str) -> ItemDetail:
-    rows = list(s.scalars(select(t.Item).where(t.Item.item_id == item_id)))
+    rows = list(s.scalars(select(t.Item).where(t.Item.item_id == item_id)))  # ix_items_item_id
     if not rows:
         raise ArchiverError(f"No captured item has the id '{item_id}'; see 'archiver items list'")
     item = rows[0]
@@ -278,19 +363,13 @@ def counts(s: Session) -> dict[str, int]:
     def n(query: Any) -> int:
         return int(s.scalar(query) or 0)
 
-    edited = (
-        select(t.ItemVersion.item_pk)
-        .group_by(t.ItemVersion.item_pk)
-        .having(func.count() > 1)
-        .subquery()
-    )
     return {
         "accounts": n(select(func.count()).select_from(t.Account)),
         "posts": n(select(func.count()).where(t.Item.kind == "post")),
         "comments": n(select(func.count()).where(t.Item.kind == "comment")),
         "replies": n(select(func.count()).where(t.Item.kind == "reply")),
         "other_items": n(select(func.count()).where(t.Item.kind.not_in(("post", "comment", "reply")))),
-        "edited_items": n(select(func.count()).select_from(edited)),
+        "edited_items": n(select(func.count()).where(t.Item.version_count > 1)),
         "edits": n(select(func.count()).select_from(t.ItemVersion)) - n(select(func.count()).select_from(t.Item)),
         "deletions": n(select(func.count()).select_from(t.Tombstone)),
         "media": n(select(func.count()).select_from(t.MediaCapture)),

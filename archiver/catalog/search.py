@@ -142,6 +142,14 @@ def add_versions(session: Session, versions: Iterable[t.ItemVersion]) -> int:
     return len(rows)
 
 
+def add_version_rows(session: Session, versions: Iterable[tuple[int, int, str]]) -> int:
+    """Index new versions given as (version id, item id, text): the indexer's bulk path."""
+    rows = [{"version_pk": pk, "item_pk": item_pk, "body": index_body(body)} for pk, item_pk, body in versions]
+    if rows:
+        session.execute(insert(SearchDoc), rows)
+    return len(rows)
+
+
 def reindex_all(conn: Connection | Session, batch: int = 5000) -> int:
     """Recreate every search row from item_versions (migration, repair)."""
     conn.execute(delete(SearchDoc))

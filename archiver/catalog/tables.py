@@ -93,7 +93,8 @@ class CaptureRun(Base):
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    status: Mapped[str] = mapped_column(String(32), default="running")
+    # indexed: every poll looks for runs left 'running' by a crash (Poller.recover)
+    status: Mapped[str] = mapped_column(String(32), default="running", index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     exchanges: Mapped[int] = mapped_column(Integer, default=0)
     new_items: Mapped[int] = mapped_column(Integer, default=0)
@@ -126,7 +127,14 @@ class WarcFile(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("platform", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "item_id"),
+        # One index per lookup, so none of them reads the table (issue 13): `items show ID`
+        # (the id alone, any platform), an account's items newest first, and everyone's.
+        Index("ix_items_item_id", "item_id"),
+        Index("ix_items_account_created", "account_pk", "created_at", "id"),
+        Index("ix_items_created", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -137,10 +145,16 @@ class Item(Base):
     created_at: Mapped[datetime | None] = mapped_column(nullable=True)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # The deletion flag: set (with the tombstone) by the indexer, None while the item is live.
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # The last change signal seen for the item's children (comment count, updated_time);
     # incremental capture re-reads the children when it moves. From the WARCs, like the rest.
     signal: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Kept by the indexer with every new version, so listings and a poll's "what do we know"
+    # read one row per item instead of aggregating item_versions (issue 13). No foreign key:
+    # items and versions reference each other, and a plain integer keeps inserts one pass.
+    latest_version_pk: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     versions: Mapped[list[ItemVersion]] = relationship(
         back_populates="item", order_by="ItemVersion.version_no"
@@ -150,7 +164,9 @@ class Item(Base):
 
 class ItemVersion(Base):
     __tablename__ = "item_versions"
-    __table_args__ = (UniqueConstraint("item_pk", "version_no"),)
+    # warc_file: after each capture the retention locks look up what the new WARCs hold
+    __table_args__ = (UniqueConstraint("item_pk", "version_no"),
+                      Index("ix_item_versions_warc_file", "warc_file"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
@@ -175,7 +191,7 @@ class Observation(Base):
     """Each time a run saw an item: proves it was still there, unchanged or not."""
 
     __tablename__ = "observations"
-    __table_args__ = (UniqueConstraint("run_id", "item_pk"),)
+    __table_args__ = (UniqueConstraint("run_id", "item_pk"), Index("ix_observations_warc_file", "warc_file"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -192,6 +208,7 @@ class Observation(Base):
 
 class Tombstone(Base):
     __tablename__ = "tombstones"
+    __table_args__ = (Index("ix_tombstones_evidence_file", "evidence_file"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
@@ -210,9 +227,15 @@ class Tombstone(Base):
 
 class MediaCapture(Base):
     __tablename__ = "media_captures"
-    __table_args__ = (Index("ix_media_captures_media_key", "media_key"),)
+    __table_args__ = (
+        Index("ix_media_captures_media_key", "media_key"),
+        Index("ix_media_captures_account_pk", "account_pk", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The account whose capture fetched it (from the WARC's warcinfo): a poll loads only its
+    # own account's media keys, not every media row of the catalog.
+    account_pk: Mapped[int | None] = mapped_column(Integer, nullable=True)
     url: Mapped[str] = mapped_column(String(2048))
     media_key: Mapped[str] = mapped_column(String(2048))
     status: Mapped[int] = mapped_column(Integer)

@@ -29,17 +29,22 @@ def items() -> None:
 @click.option("--deleted/--not-deleted", default=None, help="Only deleted (or only live) items.")
 @click.option("--edited/--not-edited", default=None, help="Only items with more than one version.")
 @click.option("--limit", type=int, default=None, help=f"At most this many rows (default {DEFAULT_LIMIT}).")
+@click.option("--after", default=None, metavar="CURSOR",
+              help="Start after this cursor (printed at the end of the previous page).")
 @click.option("--all", "all_", is_flag=True, help="Every matching item, however many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 @handle_errors
 def items_list(ctx: click.Context, account: str | None, kind: str | None, deleted: bool | None,
-               edited: bool | None, limit: int | None, all_: bool, as_json: bool) -> None:
-    """List captured items, newest first, a page at a time (--limit N, or --all).
+               edited: bool | None, limit: int | None, after: str | None, all_: bool,
+               as_json: bool) -> None:
+    """List captured items, newest first, a page at a time (--limit N, or --all). A page that
+    is not the last ends with the cursor of the next one: pass it to --after.
 
     \b
     Example:
       archiver items list --account facebook:1000001 --deleted --json
+      archiver items list --limit 100 --after eyJ...
       archiver items list --all
     """
     from archiver.core.errors import ConfigError
@@ -48,13 +53,13 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
     if all_ and limit is not None:
         raise ConfigError("Give either --all or --limit N, not both.")
     page = list_items(get_app(ctx), account=account, kind=kind, deleted=deleted, edited=edited,
-                      limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit))
+                      limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit), after=after)
     rows = page.items
     if as_json:
         print_json([r.as_dict() for r in rows])
     else:
         # Whole ids (folded, never cut) so one can be copied into 'items show'; text is a hint only.
-        title = f"{len(rows)} items" if not page.more else f"{len(rows)} of {page.total} items"
+        title = f"{len(rows)} items" + (" (more follow)" if page.more else "")
         table = Table(title=title, box=box.SIMPLE_HEAD)
         table.add_column("id", overflow="fold", ratio=3)
         table.add_column("account", overflow="fold", ratio=2)
@@ -68,9 +73,10 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
                           str(r.versions), Text("yes", style="red") if r.deleted else "",
                           plain(one_line(r.text)[:60]))
         console.print(table)
-    if page.more:  # on stderr, so --json output stays a clean document
-        err_console.print(f"{page.more} more not shown: --limit {page.total} (or --all) lists them all; "
-                          "filters (--account, --kind, --deleted, --edited) narrow the list")
+    if page.next_cursor:  # on stderr, so --json output stays a clean document
+        err_console.print(f"more items follow: --after {page.next_cursor} shows the next page, --all lists "
+                          "them all; filters (--account, --kind, --deleted, --edited) narrow the list",
+                          soft_wrap=True)
 
 
 @items.command("show")

@@ -29,6 +29,7 @@ from archiver.retention.classify import index_hook
 from archiver.vault import decrypt_stream, encrypt_file, read_header
 from archiver.vault.io import PlaintextReader
 from archiver.warc.fields import INFO_ACCOUNT, INFO_PLATFORM
+from archiver.warc.journal import WarcJournal
 from archiver.warc.reader import iter_records
 from archiver.warc.recover import salvage_open_file
 from archiver.warc.writer import OPEN_SUFFIX
@@ -100,13 +101,24 @@ class Outbox:
         return enc
 
     def ship(
-        self, enc: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
+        self, enc: Path, platform: str, account_id: str, timings: dict[str, float] | None = None,
+        journal: WarcJournal | None = None,
     ) -> IndexStats:
-        """Upload (idempotent, digest-verified), index in one transaction, drop the spool copy."""
+        """Upload (idempotent, digest-verified), index in one transaction, drop the spool copy.
+
+        With the `journal` the writer kept (live capture), the records are indexed from it;
+        without (the sweep after a crash), the stored object is decrypted and read back."""
         name = enc.name[: -len(ENC_SUFFIX)]
         key = warc_key(platform, account_id, name)
         object_sha = _sha256_file(enc)
         stored = self.app.store.put_file(key, enc, sha256=object_sha)
+        if journal is not None and journal.sealed is not None and journal.sealed.name == name:
+            started = time.perf_counter()
+            stats = self._index_journal(journal, name, key, stored.size, object_sha, enc)
+            if timings is not None:
+                timings["index"] = timings.get("index", 0.0) + time.perf_counter() - started
+            enc.unlink(missing_ok=True)
+            return stats
         with open(enc, "rb") as fh:
             header = read_header(fh)
             chunks = decrypt_stream(fh, self.app.keys, context=vault_context(name), header=header)
@@ -132,13 +144,33 @@ class Outbox:
             classify = index_hook(self.app.settings.state, self.app.clock.now)
             return WarcIndexer(s, self.app.connector, classify).index(name, iter_records(reader, name), facts)
 
+    def _index_journal(self, journal: WarcJournal, name: str, key: str, object_size: int,
+                       object_sha: str, enc: Path) -> IndexStats:
+        sealed = journal.sealed
+        assert sealed is not None  # checked by the caller
+        with open(enc, "rb") as fh:
+            header = read_header(fh)  # the key id and wrapped key: the header only, no decryption
+
+        def facts() -> WarcFacts:
+            return WarcFacts(
+                name=name, size=sealed.size, sha256=sealed.sha256, store_key=key,
+                stored_at=self.app.clock.now(), object_size=object_size, object_sha256=object_sha,
+                key_id=header.key_id, wrapped_key=header.wrapped_key,
+            )
+
+        with self.app.catalog.session() as s:
+            classify = index_hook(self.app.settings.state, self.app.clock.now)
+            return WarcIndexer(s, self.app.connector, classify).index(
+                name, journal.records, facts, media_sizes=journal.media_sizes)
+
     def store_sealed(
-        self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None
+        self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None,
+        journal: WarcJournal | None = None,
     ) -> IndexStats:
         started = time.perf_counter()
         index_before = timings.get("index", 0.0) if timings is not None else 0.0
         enc = self.encrypt(plain)
-        stats = self.ship(enc, platform, account_id, timings)
+        stats = self.ship(enc, platform, account_id, timings, journal)
         if timings is not None:
             indexing = timings.get("index", 0.0) - index_before
             timings["store"] = timings.get("store", 0.0) + time.perf_counter() - started - indexing

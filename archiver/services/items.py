@@ -16,14 +16,14 @@ DEFAULT_LIMIT = 50  # a screenful or two; --limit N or --all for more
 
 @dataclass(frozen=True)
 class ItemPage:
-    """One page of a listing and how many items match in all."""
+    """One page of a listing, and the cursor of the next page (None: nothing more)."""
 
     items: list[ItemSummary]
-    total: int
+    next_cursor: str | None = None
 
     @property
-    def more(self) -> int:
-        return self.total - len(self.items)
+    def more(self) -> bool:
+        return self.next_cursor is not None
 
 
 def list_items(
@@ -34,19 +34,26 @@ def list_items(
     deleted: bool | None = None,
     edited: bool | None = None,
     limit: int | None = DEFAULT_LIMIT,
+    after: str | None = None,
 ) -> ItemPage:
-    """Items newest first, filtered; `limit` None means all of them.
+    """Items newest first, filtered; `limit` None means all of them. `after` is the cursor a
+    previous page gave (`next_cursor`): pages are read by keyset, so the thousandth costs what
+    the first does, and no page counts the whole catalog (issue 13).
 
     `account` selects like `poll --account` (id, platform:id, account id or name) and is the
     same error when it matches no registered account, so a typo never reads as "0 items"."""
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be 1 or more (not {limit}); use --all to list every item")
+    cursor = queries.Cursor.parse(after) if after else None
     pks = [a.id for a in select_accounts(app, account)] if account is not None else None
     with app.catalog.session() as s:
-        rows = queries.list_items(s, account_pks=pks, kind=kind, deleted=deleted, edited=edited, limit=limit)
-        total = len(rows) if limit is None or len(rows) < limit else queries.count_items(
-            s, account_pks=pks, kind=kind, deleted=deleted, edited=edited)
-    return ItemPage(rows, total)
+        if limit is None:
+            rows = queries.list_items(s, account_pks=pks, kind=kind, deleted=deleted, edited=edited,
+                                      after=cursor)
+            return ItemPage(rows)
+        rows, following = queries.list_page(s, limit=limit, after=cursor, account_pks=pks, kind=kind,
+                                            deleted=deleted, edited=edited)
+    return ItemPage(rows, following.token() if following else None)
 
 
 def show_item(app: App, item_id: str) -> ItemDetail:

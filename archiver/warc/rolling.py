@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archiver.core.clock import Clock
+from archiver.warc.journal import JournaledWarcFile, WarcJournal
 from archiver.warc.writer import SealedWarc, WarcFile, warc_name
 
 
@@ -12,7 +13,8 @@ class RollingWarc:
     """Opens a WARC on first write and starts a new one once `max_bytes` is passed."""
 
     def __init__(
-        self, spool: Path, prefix: str, info: dict[str, str], *, max_bytes: int, clock: Clock
+        self, spool: Path, prefix: str, info: dict[str, str], *, max_bytes: int, clock: Clock,
+        journal: bool = False,
     ) -> None:
         self.spool = spool
         self.prefix = prefix
@@ -21,13 +23,21 @@ class RollingWarc:
         self.clock = clock
         self._current: WarcFile | None = None
         self.sealed: list[SealedWarc] = []
+        # journal=True: each file keeps its records for the capture-side indexer (journal.py)
+        self.journal = journal
+        self.journals: dict[str, WarcJournal] = {}
 
     @property
     def current(self) -> WarcFile:
         if self._current is None:
             now = self.clock.now()
             name = warc_name(self.prefix, now, serial=len(self.sealed))
-            self._current = WarcFile(self.spool, name, self.info, now=now)
+            if self.journal:
+                current = JournaledWarcFile(self.spool, name, self.info, now=now)
+                self.journals[name] = current.journal
+                self._current = current
+            else:
+                self._current = WarcFile(self.spool, name, self.info, now=now)
         return self._current
 
     @property

@@ -167,9 +167,19 @@ def test_items_list_pages_and_refuses_bad_input(archive: Archive) -> None:
     assert len(everything) > 50
     page = archive.run("items", "list")
     assert page.returncode == 0
-    assert f"50 of {len(everything)} items" in page.stdout
-    assert "--all" in page.stderr and f"--limit {len(everything)}" in page.stderr
-    assert len(json.loads(archive.run("items", "list", "--json").stdout)) == 50
+    assert "50 items (more follow)" in page.stdout
+    assert "--all" in page.stderr and "--after " in page.stderr
+    first = json.loads(archive.run("items", "list", "--json").stdout)
+    assert first == everything[:50]
+    # Keyset paging: following each page's cursor walks the whole list once, in order.
+    walked, after = list(first), re.search(r"--after (\S+)", OWN_STYLES.sub("", page.stderr))
+    while after:
+        step = archive.run("items", "list", "--json", "--after", after.group(1))
+        walked += json.loads(step.stdout)
+        after = re.search(r"--after (\S+)", OWN_STYLES.sub("", step.stderr))
+    assert walked == everything
+    bad = archive.run("items", "list", "--after", "not-a-cursor")
+    assert bad.returncode != 0 and "is not a page cursor" in bad.stderr
     assert len(json.loads(archive.run("items", "list", "--limit", "7", "--json").stdout)) == 7
     for bad in ("0", "-5"):
         result = archive.run("items", "list", "--limit", bad)

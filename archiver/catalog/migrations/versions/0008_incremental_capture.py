@@ -1,7 +1,7 @@
 """incremental capture: item change signals and reconciliation windows
 
 Revision ID: 0008_incremental_capture
-Revises: 0006_requests
+Revises: 0007_catalog_at_scale
 Create Date: 2026-12-03 12:20:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_incremental_capture"
-down_revision = "0006_requests"
+down_revision = "0007_catalog_at_scale"
 branch_labels = None
 depends_on = None
 

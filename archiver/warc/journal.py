@@ -1,0 +1,70 @@
+"""The records of a WARC as they were written, kept in memory for the capture-side indexer.
+
+Live capture used to store a WARC, then decrypt it and parse it back to index it (issue 13:
+half of a capture's CPU). The writer already knows every record it wrote: its headers, its
+HTTP status and headers, its body and where it landed in the file. A journaled WARC keeps
+that as the same `Record`s `iter_records` would read back, so the indexer runs one code path
+on both (rebuild and the spool sweep still read the stored file; a test proves the catalogs
+agree). Bodies are kept only where the indexer reads them (warcinfo, responses, metadata);
+a media body is reduced to its size, so a large video is never held twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from archiver.core.models import WarcPointer
+from archiver.warc.fields import PURPOSE_HEADER
+from archiver.warc.reader import Record
+from archiver.warc.writer import SealedWarc, WarcFile
+
+_KEEP_BODY = ("warcinfo", "response", "metadata")
+
+
+@dataclass
+class WarcJournal:
+    """Every record of one WARC, in file order, and the sealed file's facts."""
+
+    records: list[Record] = field(default_factory=list)
+    media_sizes: dict[str, int] = field(default_factory=dict)  # record id -> body bytes
+    sealed: SealedWarc | None = None
+
+
+class JournaledWarcFile(WarcFile):
+    """A WarcFile that also keeps a `WarcJournal` of what it wrote."""
+
+    def __init__(self, spool: Path, name: str, info: dict[str, str], *, now: datetime) -> None:
+        self.journal = WarcJournal()  # before super(): it writes the warcinfo record
+        super().__init__(spool, name, info, now=now)
+
+    def _write(self, record: Any) -> WarcPointer:
+        pointer = super()._write(record)
+        headers = dict(record.rec_headers.headers)
+        rec_type = record.rec_type
+        http = record.http_headers
+        status, http_headers = 0, ()
+        if http is not None and rec_type in ("response", "request"):
+            http_headers = tuple(http.headers)
+            if rec_type == "response":
+                code = http.get_statuscode()
+                status = int(code) if code and code.isdigit() else 0
+        body = b""
+        if rec_type in _KEEP_BODY:
+            # The payload stream (warcio may have swapped ours for its seekable spooled copy)
+            # holds exactly the body; it was written, so it is read again from its start.
+            stream = record.raw_stream
+            stream.seek(0)
+            body = stream.read()
+            if rec_type == "response" and headers.get(PURPOSE_HEADER) == "media":
+                self.journal.media_sizes[pointer.record_id] = len(body)
+                body = b""
+        self.journal.records.append(Record(pointer, rec_type, headers, status, http_headers, body))
+        return pointer
+
+    def seal(self) -> SealedWarc:
+        sealed = super().seal()
+        self.journal.sealed = sealed
+        return sealed

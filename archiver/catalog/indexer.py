@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from archiver.catalog import search as search_index
 from archiver.catalog import tables as t
+from archiver.catalog.payloads import PayloadRows
 from archiver.catalog.queries import latest_versions
 from archiver.core.errors import CatalogError
 from archiver.core.models import AccountRef, Item, ParseWarning, media_key
@@ -30,6 +31,7 @@ from archiver.warc.fields import (
     PURPOSE_HEADER,
     split_location,
 )
+from archiver.warc import revisit
 from archiver.warc.reader import Record
 from connectors.base import Connector, parse_guarded
 
@@ -106,11 +108,17 @@ class WarcIndexer:
         )
         records_count = 1
         last_date = first.date
+        payloads = PayloadRows(s, account.id)
         with s.no_autoflush:
             for record in it:
                 records_count += 1
                 last_date = record.date
-                if record.rec_type == "response":
+                payloads.record(record)
+                if record.rec_type == "revisit" and not revisit.is_resolved(record):
+                    self._unresolved_revisit(run_id, record)
+                    stats.warnings += 1
+                    continue
+                if record.rec_type in ("response", "revisit"):  # a revisit: seen again, unchanged
                     if record.headers.get(PURPOSE_HEADER) == "media":
                         self._media(record)
                         stats.media += 1
@@ -213,6 +221,7 @@ class WarcIndexer:
         row, latest = entry
         row.last_seen_at = max(row.last_seen_at, when)
         digest = item.content_sha256
+        content = revisit.content_pointer(record)
         if latest is None or latest.content_sha256 != digest:
             latest = t.ItemVersion(
                 item=row,
@@ -232,10 +241,11 @@ class WarcIndexer:
                 author=item.author,
                 url=item.url,
                 observed_at=when,
-                warc_file=record.pointer.filename,
-                warc_offset=record.pointer.offset,
-                warc_length=record.pointer.length,
-                warc_record_id=record.pointer.record_id,
+                # where the content first appeared: a revisit's original (archiver/warc/revisit.py)
+                warc_file=content.filename,
+                warc_offset=content.offset,
+                warc_length=content.length,
+                warc_record_id=content.record_id,
             )
             s.add(latest)
             entry[1] = latest
@@ -313,6 +323,7 @@ class WarcIndexer:
         return True
 
     def _media(self, record: Record) -> None:
+        content = revisit.content_pointer(record)  # a revisit's original holds the bytes
         self.session.add(
             t.MediaCapture(
                 url=record.target_uri,
@@ -324,12 +335,21 @@ class WarcIndexer:
                 size=len(record.body),
                 truncated="WARC-Truncated" in record.headers,
                 observed_at=record.date,
-                warc_file=record.pointer.filename,
-                warc_offset=record.pointer.offset,
-                warc_length=record.pointer.length,
-                warc_record_id=record.pointer.record_id,
+                warc_file=content.filename,
+                warc_offset=content.offset,
+                warc_length=content.length,
+                warc_record_id=content.record_id,
             )
         )
+
+    def _unresolved_revisit(self, run_id: str, record: Record) -> None:
+        """A revisit whose original cannot be read (destroyed under retention): kept as a
+        warning, so the officer (and `catalog rebuild`'s comparison) sees what is missing."""
+        self._warning(run_id, ParseWarning(
+            "revisit-unresolved",
+            f"{revisit.describe(record)}, which could not be read: the items it held were seen "
+            "again unchanged, but which ones is unknown",
+        ), record)
 
     def _warning(self, run_id: str, warning: ParseWarning, record: Record) -> None:
         self.session.add(

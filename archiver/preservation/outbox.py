@@ -128,9 +128,13 @@ class Outbox:
                 key_id=key_id, wrapped_key=wrapped,
             )
 
+        from archiver.preservation.reading import StoredWarc, resolving_revisits  # reading imports us
+
+        current = StoredWarc(name, key, object_size, key_id, wrapped)
         with self.app.catalog.session() as s:
             classify = index_hook(self.app.settings.state, self.app.clock.now)
-            return WarcIndexer(s, self.app.connector, classify).index(name, iter_records(reader, name), facts)
+            records = resolving_revisits(iter_records(reader, name), s, self.app.store, self.app.keys, current)
+            return WarcIndexer(s, self.app.connector, classify).index(name, records, facts)
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None

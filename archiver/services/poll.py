@@ -22,6 +22,7 @@ from archiver.app import App
 from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
+from archiver.catalog.payloads import stored_payloads
 from archiver.catalog.queries import latest_versions
 from archiver.core.credentials import read_token
 from archiver.core.errors import (
@@ -46,6 +47,7 @@ from archiver.warc.fields import (
     INFO_RUN,
     REDACTION_POLICY,
 )
+from archiver.warc.revisit import StoredPayload
 from archiver.warc.rolling import RollingWarc
 
 log = logging.getLogger(__name__)
@@ -167,6 +169,7 @@ class Poller:
             account=account.account_id,
             rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
+            stored_payloads=self._stored_payloads(account.id),
         )
         started = time.perf_counter()
         try:
@@ -217,6 +220,11 @@ class Poller:
             }
             media = set(s.scalars(select(t.MediaCapture.media_key).where(t.MediaCapture.status == 200)))
         return known, media
+
+    def _stored_payloads(self, account_pk: int) -> dict[str, StoredPayload]:
+        """What a revisit record may refer to (issue 12 part 3; archiver/catalog/payloads.py)."""
+        with self.app.catalog.session() as s:
+            return stored_payloads(s, account_pk)
 
     def _finish_run(self, account: AccountInfo, result: CycleResult, report: RunReport) -> None:
         now = self.app.clock.now()

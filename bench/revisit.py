@@ -56,8 +56,8 @@ def _stored(app: App, report: RunReport) -> tuple[int, int, int]:
     objects = sum(r.object_size or 0 for r in rows)
     revisit_count = 0
     reader = app.warc_reader()
-    from archiver.warc.reader import iter_records
     from archiver.vault.io import PlaintextReader
+    from archiver.warc.reader import iter_records
 
     for r in rows:
         for rec in iter_records(PlaintextReader(reader.warc_bytes(r.name)), r.name):

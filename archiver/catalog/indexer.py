@@ -20,6 +20,7 @@ from archiver.catalog.payloads import PayloadRows
 from archiver.catalog.queries import latest_versions
 from archiver.core.errors import CatalogError
 from archiver.core.models import AccountRef, Item, ParseWarning, media_key
+from archiver.warc import revisit
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -31,7 +32,6 @@ from archiver.warc.fields import (
     PURPOSE_HEADER,
     split_location,
 )
-from archiver.warc import revisit
 from archiver.warc.reader import Record
 from connectors.base import Connector, parse_guarded
 

@@ -128,7 +128,10 @@ class Outbox:
                 key_id=key_id, wrapped_key=wrapped,
             )
 
-        from archiver.preservation.reading import StoredWarc, resolving_revisits  # reading imports us
+        from archiver.preservation.reading import (  # reading imports us
+            StoredWarc,
+            resolving_revisits,
+        )
 
         current = StoredWarc(name, key, object_size, key_id, wrapped)
         with self.app.catalog.session() as s:

@@ -217,3 +217,33 @@ def test_rebuild_of_an_archive_with_revisits_written_across_rolled_files(tmp_pat
     finally:
         h.close()
     assert datetime.now(UTC)
+
+
+def test_the_spool_recovery_resolves_revisits_of_a_capture_cut_short(tmp_path: Path) -> None:
+    """Killed after sealing, before storing: the next start indexes the WARC from the spool,
+    its revisits resolved against the stored objects like the live path does."""
+    h = Harness(tmp_path, "mastodon")
+    try:
+        first = h.poll()
+        outbox = h.poller.outbox
+        stored = outbox.store_sealed
+
+        def killed(*args: object, **kwargs: object) -> None:
+            raise SystemExit("killed before the upload")
+
+        outbox.store_sealed = killed  # type: ignore[method-assign,assignment]
+        with pytest.raises(SystemExit):
+            h.poll()
+        outbox.store_sealed = stored  # type: ignore[method-assign]
+        report = h.poller.recover()
+        assert len(report.indexed) == 1
+        recovered = report.indexed[0]
+        assert any(r.rec_type == "revisit" for r in _records(h, recovered))
+        with h.app.catalog.session() as s:
+            assert s.scalar(select(t.CaptureWarning.id)) is None  # every revisit resolved
+            seen_again = list(s.scalars(select(t.Observation).where(t.Observation.warc_file == recovered)))
+            versions = list(s.scalars(select(t.ItemVersion)))
+        assert seen_again and all(v.warc_file == first.warcs[0] for v in versions)
+        assert rebuild(h.app).equal
+    finally:
+        h.close()

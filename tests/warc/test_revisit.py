@@ -214,3 +214,21 @@ def test_a_preloaded_payload_is_referred_to_across_files_but_not_a_rolled_unstor
     assert [r.rec_type for r in recs] == ["revisit", "response", "response"]
     assert recs[0].headers["WARC-Refers-To"] == "<urn:uuid:original>"
     assert recs[0].headers["X-Archiver-Refers-To-Location"] == "older.warc.gz#1234+999"
+
+
+def test_media_fetched_again_dedupes_the_same_way(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    srv, script = server
+    image = bytes(range(256)) * 64
+    script.answers = [Response(200, image, [("Content-Type", "image/jpeg")]) for _ in range(2)]
+    session, rolling = _session(tmp_path)
+    try:
+        first = session.fetch_media(f"{srv.url}/cdn/a.jpg")
+        again = session.fetch_media(f"{srv.url}/cdn/a.jpg")
+    finally:
+        session.close()
+    assert first is not None and again is not None and again.body == image
+    path = rolling.seal_all()[0].path
+    media = [r for r in _records(path) if r.headers.get("X-Archiver-Purpose") == "media"]
+    assert [r.rec_type for r in media] == ["response", "revisit"]
+    resolved = resolve(media[1], _fetcher(path))
+    assert resolved.body == image and content_pointer(resolved) == first.response_pointer

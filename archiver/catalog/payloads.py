@@ -47,11 +47,13 @@ class PayloadRows:
         key = uri_key(record.target_uri)
         rows = self._loaded()
         row = rows.get(key)
+        ptr = record.pointer
         if row is None:
             row = rows[key] = t.StoredPayload(account_pk=self.account_pk, uri_sha256=key,
                                               target_uri=record.target_uri)
             self.session.add(row)
-        ptr = record.pointer
+        elif (record.date, ptr.filename, ptr.offset) < (row.warc_date, row.warc_file, row.warc_offset):
+            return  # an older WARC indexed late (a spool recovery): the newest one stays, as on rebuild
         row.payload_digest = digest
         row.record_id = ptr.record_id
         row.warc_date = record.date

@@ -51,3 +51,37 @@ def test_0009_upgrades_a_catalog_with_data_and_downgrades(database_url: str) -> 
         command.upgrade(alembic_config(engine), "head")
     finally:
         engine.dispose()
+
+
+def test_the_newest_response_wins_whatever_order_warcs_are_indexed_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A WARC left in the spool and indexed after a newer one must not make the live catalog
+    differ from a rebuild (which indexes in name order)."""
+    from archiver.catalog.db import open_catalog
+    from archiver.catalog.payloads import PayloadRows
+    from archiver.core.models import WarcPointer
+    from archiver.warc.reader import Record
+    from archiver.warc.revisit import payload_digest
+
+    def response(name: str, day: int, body: bytes) -> Record:
+        headers = {"WARC-Date": f"2026-12-0{day}T09:00:00Z", "WARC-Target-URI": "https://x/feed",
+                   "WARC-Payload-Digest": payload_digest(body)}
+        return Record(WarcPointer(name, 100, 50, f"<urn:uuid:{day}>"), "response", headers, 200, (), body)
+
+    newer, older = response("b.warc.gz", 2, b'{"new": true}'), response("a.warc.gz", 1, b'{"old": true}')
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    try:
+        for order in ([older, newer], [newer, older]):
+            with catalog.session() as s:
+                s.query(t.StoredPayload).delete()
+                s.query(t.Account).delete()
+                account = t.Account(platform="facebook", account_id="1", created_at=WHEN)
+                s.add(account)
+                s.flush()
+                for record in order:
+                    PayloadRows(s, account.id).record(record)
+                    s.flush()
+            with catalog.session() as s:
+                row = s.query(t.StoredPayload).one()
+                assert (row.warc_file, row.record_id) == ("b.warc.gz", "<urn:uuid:2>"), order
+    finally:
+        catalog.dispose()

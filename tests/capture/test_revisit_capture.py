@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from archiver.catalog import tables as t
-from archiver.catalog.payloads import forget_files
+from archiver.catalog.payloads import stored_payloads
 from archiver.core.models import WarcPointer
 from archiver.preservation.rebuild import rebuild
 from archiver.requests.package.build import build_package
@@ -160,17 +160,54 @@ def test_an_export_whose_evidence_is_a_revisit_carries_the_original_and_verifies
         h.close()
 
 
+def test_a_revisit_of_a_record_holding_a_withheld_item_is_left_out_with_it(tmp_path: Path) -> None:
+    """Records are never altered: the page that also holds a withheld item is left out, and so
+    is every revisit of it (a revisit without its original would not be self-contained)."""
+    from archiver.requests.package.model import Withholding
+
+    h = Harness(tmp_path, "mastodon")
+    try:
+        h.poll()
+        h.poll()
+        item_id, revisit_ptr, version = _revisit_observation(h)
+        with h.app.catalog.session() as s:
+            neighbours = [i.item_id for i in s.scalars(select(t.Item))
+                          if i.item_id != item_id and i.versions[0].warc_offset == version.warc_offset
+                          and i.versions[0].warc_file == version.warc_file]
+        assert neighbours, "the test needs a second item in the same page"
+        withheld = Withholding(neighbours[0], "RCW 42.56.290", "records.officer", datetime.now(UTC))
+        init_export_key(h.app)
+        out = tmp_path / "package"
+        req = _export_request([item_id, neighbours[0]])
+        summary = build_package(h.app, ExportRequest(**{**req.__dict__, "withheld": (withheld,)}), out)
+        left_out = {lo.record_id: lo.reason for lo in summary.left_out}
+        assert version.warc_record_id in left_out and revisit_ptr.record_id in left_out
+        assert left_out[revisit_ptr.record_id] == "a revisit of a record that is left out"
+        warc = out / "data" / "records.warc.gz"
+        _warcio_check(warc)
+        assert verify_package(out).ok
+        with open(warc, "rb") as fh:
+            exported = {r.pointer.record_id: r for r in iter_records(fh, "records.warc.gz")}
+        for r in exported.values():
+            if r.rec_type == "revisit":
+                assert r.headers["WARC-Refers-To"] in exported
+    finally:
+        h.close()
+
+
 def test_a_destroyed_original_is_one_line_for_rebuild_and_export(tmp_path: Path) -> None:
     h = Harness(tmp_path, "mastodon")
     try:
         first, _second = h.poll(), h.poll()
         item_id, revisit_ptr, _version = _revisit_observation(h)
         gone = first.warcs[0]
-        # what retention does to an object it destroys (services/retention.py apply)
+        # the object and its catalog row go, as retention destroys them (its stored_payloads
+        # rows are left behind here: the capture must not hand them to a session anyway)
         with h.app.catalog.session() as s:
             key = s.scalar(select(t.WarcFile.store_key).where(t.WarcFile.name == gone))
             s.execute(delete(t.WarcFile).where(t.WarcFile.name == gone))
-            forget_files(s, [gone])
+            assert s.scalar(select(t.StoredPayload.id).where(t.StoredPayload.warc_file == gone))
+            assert all(p.pointer.filename != gone for p in stored_payloads(s, h.account.id).values())
         (h.home / "store" / key).unlink()  # past its retain-until date: the object is gone
 
         with pytest.raises(UnresolvedRevisit) as caught:
@@ -181,8 +218,6 @@ def test_a_destroyed_original_is_one_line_for_rebuild_and_export(tmp_path: Path)
         assert report.complete
         warnings = next(d for d in report.diffs if d.table == "capture_warnings")
         assert warnings.only_rebuilt and all(w[1] == "revisit-unresolved" for w in warnings.only_rebuilt)
-        with h.app.catalog.session() as s:
-            assert s.scalar(select(t.StoredPayload.id)) is None  # nothing may refer to it any more
 
         init_export_key(h.app)
         out = tmp_path / "package"
@@ -212,11 +247,12 @@ def test_rebuild_of_an_archive_with_revisits_written_across_rolled_files(tmp_pat
         revisits = [r for name in second.warcs for r in _records(h, name) if r.rec_type == "revisit"]
         assert revisits and {r.headers["X-Archiver-Refers-To-Location"].split("#")[0] for r in revisits} \
             <= set(first.warcs)
+        with h.app.catalog.session() as s:
+            assert s.scalar(select(t.CaptureWarning.id)) is None  # every revisit resolved
         report = rebuild(h.app)
         assert report.complete and report.equal, [d for d in report.diffs if not d.equal]
     finally:
         h.close()
-    assert datetime.now(UTC)
 
 
 def test_the_spool_recovery_resolves_revisits_of_a_capture_cut_short(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from archiver.core.errors import TryLater
 from archiver.core.log import install_filters, register_secret
 from archiver.core.models import CapturedExchange
 from archiver.core.settings import CaptureSettings
+from archiver.warc.revisit import PayloadIndex, StoredPayload, dedupable, payload_digest
 from archiver.warc.rolling import RollingWarc
 from archiver.warc.writer import HttpMessage
 from connectors.auth import Auth, AuthStyle, strategy_for
@@ -54,9 +55,14 @@ class CaptureSession:
         rate_limit_hook: Callable[[CapturedExchange, str], None] | None = None,
         min_retry_seconds: float = 0.0,
         budget: Budget | None = None,
+        stored_payloads: Mapping[str, StoredPayload] | None = None,
     ) -> None:
+        """`stored_payloads`: the account's latest stored payload per target URI (the
+        poller preloads them from the catalog); a 200 response identical to one of them, or
+        to one written earlier into the same WARC file, is written as a revisit record."""
         self.warc = warc
         self.budget = budget  # API requests are charged before they are sent (media is not)
+        self.payloads = PayloadIndex(stored_payloads)
         self.rate_limit_hook = rate_limit_hook
         self.min_retry_seconds = min_retry_seconds
         self.clock = clock
@@ -332,6 +338,8 @@ class CaptureSession:
         if method != "GET":  # a response record does not say which method asked for it
             extra["X-Archiver-Request-Method"] = method
         current = self.warc.current
+        digest = payload_digest(stored_body) if dedupable(status, stored_body, truncated) else ""
+        original = self.payloads.original_for(target, digest, current.name, len(stored_body)) if digest else None
         resp_ptr, req_ptr = current.write_exchange(
             target,
             HttpMessage(req_line, req_headers, stored_request_body),
@@ -339,7 +347,13 @@ class CaptureSession:
             when=when,
             extra_headers=extra,
             ip_address=ip,
+            revisit_of=original,
         )
+        if original is not None:
+            self.payloads.revisits += 1
+            self.payloads.bytes_saved += len(stored_body)
+        elif digest:
+            self.payloads.wrote(StoredPayload(target, digest, when.replace(microsecond=0), resp_ptr))
         self.warc.after_write()
         self.exchanges += 1
         return CapturedExchange(

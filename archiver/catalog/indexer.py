@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from archiver.catalog import search as search_index
 from archiver.catalog import tables as t
+from archiver.catalog.payloads import PayloadRows
 from archiver.core.errors import CatalogError
 from archiver.core.models import AccountRef, Item, ParseWarning, media_key
+from archiver.warc import revisit
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -159,10 +161,16 @@ class WarcIndexer:
         records_count = 1
         last_date = first.date
         sizes = media_sizes or {}
+        payloads = PayloadRows(s, account.id)
         for record in it:
             records_count += 1
             last_date = record.date
-            if record.rec_type == "response":
+            payloads.record(record)
+            if record.rec_type == "revisit" and not revisit.is_resolved(record):
+                self._unresolved_revisit(run_id, record)
+                stats.warnings += 1
+                continue
+            if record.rec_type in ("response", "revisit"):  # a revisit: seen again, unchanged
                 if record.headers.get(PURPOSE_HEADER) == "media":
                     size = sizes.get(record.pointer.record_id)
                     self._media(account.id, record, len(record.body) if size is None else size)
@@ -252,7 +260,8 @@ class WarcIndexer:
         if _HAS_SIGNAL and signal is not None and signal != state.signal:
             state.signal, state.dirty = signal, True
         digest = item.content_sha256
-        pointer = record.pointer
+        # where the content first appeared: a revisit's original (archiver/warc/revisit.py)
+        pointer = revisit.content_pointer(record)
         if state.latest_sha != digest:
             version = _Version(dict(
                 version_no=state.version_no + 1,
@@ -351,6 +360,7 @@ class WarcIndexer:
         return True
 
     def _media(self, account_pk: int, record: Record, size: int) -> None:
+        content = revisit.content_pointer(record)  # a revisit's original holds the bytes
         self._media_rows.append(dict(
             account_pk=account_pk,
             url=record.target_uri,
@@ -360,11 +370,20 @@ class WarcIndexer:
             size=size,
             truncated="WARC-Truncated" in record.headers,
             observed_at=record.date,
-            warc_file=record.pointer.filename,
-            warc_offset=record.pointer.offset,
-            warc_length=record.pointer.length,
-            warc_record_id=record.pointer.record_id,
+            warc_file=content.filename,
+            warc_offset=content.offset,
+            warc_length=content.length,
+            warc_record_id=content.record_id,
         ))
+
+    def _unresolved_revisit(self, run_id: str, record: Record) -> None:
+        """A revisit whose original cannot be read (destroyed under retention): kept as a
+        warning, so the officer (and `catalog rebuild`'s comparison) sees what is missing."""
+        self._warning(run_id, ParseWarning(
+            "revisit-unresolved",
+            f"{revisit.describe(record)}, which could not be read: the items it held were seen "
+            "again unchanged, but which ones is unknown",
+        ), record)
 
     def _warning(self, run_id: str, warning: ParseWarning, record: Record) -> None:
         self._warnings.append(dict(

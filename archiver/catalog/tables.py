@@ -337,3 +337,28 @@ class QuotaSpend(Base):
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).
 from archiver.catalog import request_tables, retention_tables, search_tables  # noqa: E402, F401
+
+
+class StoredPayload(Base):
+    """The latest payload stored for one target URI of one account: what a later identical
+    response refers to instead of being stored again (a WARC `revisit` record, issue 12).
+
+    Written by the indexer from response records only (a revisit changes nothing here: it
+    refers to this very record), so `catalog rebuild` recreates it from the WARCs. Keyed by
+    the sha256 of the URI as written in WARC-Target-URI (credentials already redacted), which
+    keeps the unique index small whatever the length of the URI.
+    """
+
+    __tablename__ = "stored_payloads"
+    __table_args__ = (UniqueConstraint("account_pk", "uri_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    uri_sha256: Mapped[str] = mapped_column(String(64))
+    target_uri: Mapped[str] = mapped_column(Text)
+    payload_digest: Mapped[str] = mapped_column(String(80))
+    record_id: Mapped[str] = mapped_column(String(64))
+    warc_date: Mapped[datetime]
+    warc_file: Mapped[str] = mapped_column(String(255), index=True)
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(BigInteger)

@@ -140,9 +140,16 @@ class Outbox:
                 key_id=key_id, wrapped_key=wrapped,
             )
 
+        from archiver.preservation.reading import (  # reading imports us
+            StoredWarc,
+            resolving_revisits,
+        )
+
+        current = StoredWarc(name, key, object_size, key_id, wrapped)
         with self.app.catalog.session() as s:
             classify = index_hook(self.app.settings.state, self.app.clock.now)
-            return WarcIndexer(s, self.app.connector, classify).index(name, iter_records(reader, name), facts)
+            records = resolving_revisits(iter_records(reader, name), s, self.app.store, self.app.keys, current)
+            return WarcIndexer(s, self.app.connector, classify).index(name, records, facts)
 
     def _index_journal(self, journal: WarcJournal, name: str, key: str, object_size: int,
                        object_sha: str, enc: Path) -> IndexStats:
@@ -158,10 +165,18 @@ class Outbox:
                 key_id=header.key_id, wrapped_key=header.wrapped_key,
             )
 
+        from archiver.preservation.reading import (  # reading imports us
+            StoredWarc,
+            resolving_revisits,
+        )
+
+        current = StoredWarc(name, key, object_size, header.key_id, header.wrapped_key)
         with self.app.catalog.session() as s:
             classify = index_hook(self.app.settings.state, self.app.clock.now)
+            # The journal holds a revisit as written (no payload): the parser needs the original's.
+            records = resolving_revisits(journal.records, s, self.app.store, self.app.keys, current)
             return WarcIndexer(s, self.app.connector, classify).index(
-                name, journal.records, facts, media_sizes=journal.media_sizes)
+                name, records, facts, media_sizes=journal.media_sizes)
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None,

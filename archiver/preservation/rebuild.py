@@ -24,7 +24,7 @@ from archiver.catalog.indexer import WarcFacts, WarcIndexer
 from archiver.catalog.search_tables import SearchDoc
 from archiver.core.errors import ArchiverError
 from archiver.preservation.outbox import ENC_SUFFIX, vault_context
-from archiver.preservation.reading import StoredWarc, plaintext_reader
+from archiver.preservation.reading import StoredWarc, plaintext_reader, resolving_revisits
 from archiver.preservation.wrapped_keys import choose_wrap
 from archiver.retention.classify import index_hook
 from archiver.storage.base import NoSuchObject, StoredObject
@@ -35,7 +35,7 @@ from archiver.warc.reader import iter_records
 log = logging.getLogger(__name__)
 
 DERIVED = (rt.ItemRetention, t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture,
-           t.CaptureWarning, t.WarcFile)
+           t.CaptureWarning, t.StoredPayload, t.WarcFile)
 
 
 @dataclass
@@ -149,13 +149,15 @@ def _index_one(app: App, catalog: Catalog, key: str, known: Wraps) -> None:
 
     with catalog.session() as s:
         classify = index_hook(app.settings.state, app.clock.now)
-        WarcIndexer(s, app.connector, classify).index(name, iter_records(reader, name), facts)
+        records = resolving_revisits(iter_records(reader, name), s, app.store, app.keys, warc)
+        WarcIndexer(s, app.connector, classify).index(name, records, facts)
 
 
 def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
     """Each derived table as a set of natural-key tuples (no surrogate ids)."""
     with catalog.session() as s:
         items = {i.id: (i.platform, i.item_id) for i in s.scalars(select(t.Item))}
+        accounts = {a.id: (a.platform, a.account_id) for a in s.scalars(select(t.Account))}
         return {
             "items": {
                 (i.platform, i.item_id, i.kind, i.parent_id, _ts(i.created_at), _ts(i.first_seen_at),
@@ -192,6 +194,11 @@ def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
             },
             "warc_files": {
                 (w.name, w.sha256, w.size, w.records, w.store_key) for w in s.scalars(select(t.WarcFile))
+            },
+            "stored_payloads": {  # what revisits may refer to (archiver/catalog/payloads.py)
+                (accounts.get(p.account_pk), p.target_uri, p.payload_digest, p.record_id,
+                 _ts(p.warc_date), p.warc_file, p.warc_offset, p.warc_length)
+                for p in s.scalars(select(t.StoredPayload))
             },
         }
 

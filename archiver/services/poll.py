@@ -24,6 +24,7 @@ from archiver.capture.session import CaptureSession
 from archiver.capture.sweep import WindowState, all_reconciled, plan_sweep, top_level
 from archiver.catalog import tables as t
 from archiver.catalog.queries import account_media_keys, known_items
+from archiver.catalog.payloads import stored_payloads
 from archiver.core.credentials import read_token
 from archiver.core.errors import (
     AccountGone,
@@ -49,6 +50,7 @@ from archiver.warc.fields import (
     INFO_RUN,
     REDACTION_POLICY,
 )
+from archiver.warc.revisit import StoredPayload
 from archiver.warc.rolling import RollingWarc
 
 log = logging.getLogger(__name__)
@@ -187,6 +189,7 @@ class Poller:
             rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
             budget=budget,
+            stored_payloads=self._stored_payloads(account.id),
         )
         started = time.perf_counter()
         try:
@@ -269,6 +272,11 @@ class Poller:
             }
             media = account_media_keys(s, account_pk)
         return known, media
+
+    def _stored_payloads(self, account_pk: int) -> dict[str, StoredPayload]:
+        """What a revisit record may refer to (issue 12 part 3; archiver/catalog/payloads.py)."""
+        with self.app.catalog.session() as s:
+            return stored_payloads(s, account_pk)
 
     def _finish_run(
         self, account: AccountInfo, result: CycleResult, report: RunReport,

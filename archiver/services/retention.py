@@ -24,6 +24,7 @@ from archiver.app import App
 from archiver.catalog import audit
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
+from archiver.catalog.payloads import forget_files
 from archiver.core.errors import ConfigError, ObjectLocked, RetentionError, StorageError
 from archiver.retention.active import load_effective, series_blockers, verified_keys
 from archiver.retention.certificates import (
@@ -178,6 +179,7 @@ def apply(app: App, *, approver: str, actor: str, as_of: datetime | None = None,
                               (rt.ObjectRetention, rt.ObjectRetention.warc_name),
                               (t.WarcFile, t.WarcFile.name)):  # the catalog's wrapped data keys go here
             s.execute(delete(model).where(column.in_(sorted(gone))))
+        forget_files(s, gone)  # no revisit may refer to a destroyed record
         body = build_body(cert_id=cert_id, issued_at=now, as_of=when, approver=approver.strip(), actor=actor,
                           district=district, effective=effective, citations=citations(s, effective),
                           items=items, objects=destroyed)

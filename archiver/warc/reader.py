@@ -61,9 +61,9 @@ def _to_record(rec: ArcWarcRecord, pointer: WarcPointer) -> Record:
     headers = {k: v for k, v in rec.rec_headers.headers}
     status = 0
     http_headers: tuple[tuple[str, str], ...] = ()
-    if rec.http_headers is not None and rec.rec_type in ("response", "request"):
+    if rec.http_headers is not None and rec.rec_type in ("response", "request", "revisit"):
         http_headers = tuple(rec.http_headers.headers)
-        if rec.rec_type == "response":
+        if rec.rec_type in ("response", "revisit"):  # a revisit keeps its status line (warc/revisit.py)
             code = rec.http_headers.get_statuscode()
             status = int(code) if code and code.isdigit() else 0
     # content_stream() undoes HTTP transfer/content encodings; other blocks are read as is.

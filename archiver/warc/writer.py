@@ -27,6 +27,7 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from archiver.core.models import WarcPointer
+from archiver.warc.revisit import StoredPayload, revisit_headers
 
 OPEN_SUFFIX = ".open"
 SOFTWARE = "district-social-archiver/0.1 (warcio)"
@@ -148,22 +149,39 @@ class WarcFile:
         when: datetime,
         extra_headers: dict[str, str] | None = None,
         ip_address: str | None = None,
+        revisit_of: StoredPayload | None = None,
     ) -> tuple[WarcPointer, WarcPointer]:
-        """Write response then request (warcio's order), linked by WARC-Concurrent-To."""
+        """Write response then request (warcio's order), linked by WARC-Concurrent-To.
+
+        With `revisit_of` (a stored payload identical to `response.body`: the caller checked
+        the digest) the response is written as a `revisit` record: its HTTP status line and
+        headers, no payload, and the fields naming the original (archiver.warc.revisit)."""
         date = warc_date(when)
         self.last_date = when
         resp_headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
         if ip_address:
             resp_headers["WARC-IP-Address"] = ip_address
         resp_headers.update(extra_headers or {})
-        resp = self._writer.create_warc_record(
-            target_uri,
-            "response",
-            payload=io.BytesIO(response.body),
-            length=None,
-            warc_headers_dict=resp_headers,
-            http_headers=StatusAndHeaders(response.statusline, list(response.headers), protocol="HTTP/1.1"),
-        )
+        http_headers = StatusAndHeaders(response.statusline, list(response.headers), protocol="HTTP/1.1")
+        if revisit_of is not None:
+            resp_headers.update(revisit_headers(revisit_of))
+            resp = self._writer.create_revisit_record(
+                target_uri,
+                revisit_of.payload_digest,
+                revisit_of.target_uri,
+                warc_date(revisit_of.date),
+                http_headers=http_headers,
+                warc_headers_dict=resp_headers,
+            )
+        else:
+            resp = self._writer.create_warc_record(
+                target_uri,
+                "response",
+                payload=io.BytesIO(response.body),
+                length=None,
+                warc_headers_dict=resp_headers,
+                http_headers=http_headers,
+            )
         req = self._writer.create_warc_record(
             target_uri,
             "request",

@@ -247,8 +247,8 @@ def test_warc_holds_the_items_captures_requests_and_deletion_evidence(built: Bui
     ids = {rid for _, rid, _ in records}
     types = [kind for kind, _, _ in records]
     assert types.count("request") >= 1 and types.count("response") >= 1
-    # every request follows the response it belongs to
-    responses = {rid for kind, rid, _ in records if kind == "response"}
+    # every request follows the response (or revisit record, issue 12) it belongs to
+    responses = {rid for kind, rid, _ in records if kind in ("response", "revisit")}
     for kind, _, headers in records:
         if kind == "request":
             assert headers["WARC-Concurrent-To"] in responses

@@ -17,21 +17,23 @@ import html
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote_plus
 
 from archiver.app import App
-from archiver.core.errors import IntegrityError
+from archiver.core.errors import ArchiverError, IntegrityError
 from archiver.core.models import AccountRef, Item, WarcPointer
+from archiver.preservation.reading import stored_warc
 from archiver.requests.package.gather import Gathered, Key, Ptr, later_files_of_run
 from archiver.requests.package.redact import Masker
 from archiver.requests.package.results import LeftOut
 from archiver.requests.package.stored import StoredRanges, member_at, scan
 from archiver.requests.package.warcdigest import RecordCheck
-from archiver.warc.fields import PURPOSE_HEADER
+from archiver.warc.fields import PURPOSE_HEADER, split_location
 from archiver.warc.reader import read_record
+from archiver.warc.revisit import LOCATION_HEADER
 from archiver.warc.writer import SOFTWARE, SpecWARCWriter, warc_date
 
 IN_MEMORY = 32 << 20  # larger records (media) stream through and skip the content checks
@@ -249,13 +251,20 @@ class _Copier:
             done.add(name)
             src = StoredRanges(self.app, self.g.warcs[name])
             self._find_conclusions(name, src)
-        for name in sorted(self.plan.by_file, key=lambda n: self.g.warc_order.get(n, (datetime.max, n))):
+        for name in sorted(self.plan.by_file, key=lambda n: self.g.warc_order.get(n, (datetime.max.replace(tzinfo=UTC), n))):
+            if name not in self.g.warcs:  # destroyed under retention since the catalog named it
+                self.result.warnings.append(
+                    f"{name} is no longer stored (destroyed under retention): the package lacks the "
+                    f"{len(self.plan.by_file[name])} record(s) the catalog placed there")
+                continue
             src = StoredRanges(self.app, self.g.warcs[name])
             for offset in sorted(self.plan.by_file[name]):
                 self._copy(src, self.plan.by_file[name][offset])
                 self.progress()
 
     def _copy(self, src: StoredRanges, p: Planned) -> None:
+        if (p.file, p.offset) in self.result.by_source:
+            return  # copied already (the original of a revisit, copied on demand)
         if p.length is None:
             head = member_at(src, p.offset)
             kind = head.headers.get("WARC-Type", "")
@@ -298,7 +307,8 @@ class _Copier:
                 "nothing. Run 'archiver verify' and restore the object from a replica or backup."
             )
         self.ids_at[(p.file, p.offset)] = record_id
-        reason = self._reason_to_leave_out(p, check, data)
+        reason = self._copy_original(p, check.headers) if check.headers.get("WARC-Type") == "revisit" else ""
+        reason = reason or self._reason_to_leave_out(p, check, data)
         if reason:
             if data is None:  # streamed already: take it back
                 self.out.seek(position)
@@ -330,6 +340,36 @@ class _Copier:
         )
         self.result.records.append(copied)
         self.result.by_source[(p.file, p.offset)] = copied
+
+    def _copy_original(self, p: Planned, headers: dict[str, str]) -> str:
+        """A revisit (archiver/warc/revisit.py) has no payload: copy the response it refers to
+        first, by byte range like every record, so the package stays self-contained. Returns
+        why the revisit must be left out ("" when its original is in the package)."""
+        name, offset, length = split_location(headers.get(LOCATION_HEADER, ""))
+        original_id = headers.get("WARC-Refers-To", "")
+        if not name or not length:
+            return "a revisit whose original this archiver cannot locate"
+        if (name, offset) not in self.result.by_source:
+            warc = self.g.warcs.get(name)
+            if warc is None:
+                try:
+                    warc = stored_warc(self.app.catalog, name)
+                except ArchiverError:
+                    self.result.warnings.append(
+                        f"revisit {headers.get('WARC-Record-ID', '')} refers to {original_id} in {name}, "
+                        "which is no longer stored (destroyed under retention): the revisit is left out; "
+                        "the item's other records are in the package")
+                    return f"a revisit whose original {original_id} in {name} is no longer stored"
+                self.g.warcs[name] = warc
+            src = StoredRanges(self.app, warc)
+            planned = self.plan.add(Ptr(name, offset, length, original_id), "revisit-original")
+            planned.items.update(p.items)
+            self._copy(src, planned)
+            if (name, 0) not in self.result.by_source:
+                self._copy(src, self.plan.add(Ptr(name, 0, None), "warcinfo"))
+        if self.ids_at.get((name, offset)) in self.excluded_ids or (name, offset) not in self.result.by_source:
+            return "a revisit of a record that is left out"
+        return ""
 
     def _reason_to_leave_out(self, p: Planned, check: RecordCheck, data: bytes | None) -> str:
         if p.follows is not None and self.ids_at.get((p.file, p.follows)) in self.excluded_ids:

@@ -165,7 +165,7 @@ class WarcIndexer:
         for record in it:
             records_count += 1
             last_date = record.date
-            payloads.record(record)
+            payloads.record(record, sizes.get(record.pointer.record_id))
             if record.rec_type == "revisit" and not revisit.is_resolved(record):
                 self._unresolved_revisit(run_id, record)
                 stats.warnings += 1
@@ -261,7 +261,8 @@ class WarcIndexer:
             state.signal, state.dirty = signal, True
         digest = item.content_sha256
         # where the content first appeared: a revisit's original (archiver/warc/revisit.py)
-        pointer = revisit.content_pointer(record)
+        pointer = record.pointer  # observations point at this record, revisit or not
+        content = revisit.content_pointer(record)
         if state.latest_sha != digest:
             version = _Version(dict(
                 version_no=state.version_no + 1,
@@ -275,10 +276,10 @@ class WarcIndexer:
                 author=item.author,
                 url=item.url,
                 observed_at=when,
-                warc_file=pointer.filename,
-                warc_offset=pointer.offset,
-                warc_length=pointer.length,
-                warc_record_id=pointer.record_id,
+                warc_file=content.filename,
+                warc_offset=content.offset,
+                warc_length=content.length,
+                warc_record_id=content.record_id,
             ))
             self._versions.append((state, version))
             state.latest_sha, state.latest_new = digest, version

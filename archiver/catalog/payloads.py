@@ -35,14 +35,17 @@ class PayloadRows:
             self._rows = {row.uri_sha256: row for row in rows}
         return self._rows
 
-    def record(self, record: Record) -> None:
+    def record(self, record: Record, body_size: int | None = None) -> None:
         """A response record: it is now the latest payload stored for its URI. Revisits and
-        answers the capture never deduplicates (errors, truncated, empty) change nothing."""
+        answers the capture never deduplicates (errors, truncated, empty) change nothing.
+        `body_size`: for a record whose body the caller did not keep (a journaled media
+        record), what it was, so both indexing paths judge it alike."""
         if record.rec_type != "response":
             return
         digest = record.headers.get("WARC-Payload-Digest", "")
         truncated = "WARC-Truncated" in record.headers
-        if not digest or not dedupable(record.http_status, record.body, truncated):
+        body = record.body if body_size is None or record.body else b"." * min(body_size, 1)
+        if not digest or not dedupable(record.http_status, body, truncated):
             return
         key = uri_key(record.target_uri)
         rows = self._loaded()

@@ -321,7 +321,7 @@ class WarcIndexer:
                 content_type=dict((k.lower(), v) for k, v in record.http_headers).get(
                     "content-type", ""
                 ),
-                size=len(record.body),
+                size=record.size,  # media bodies are streamed past, not kept
                 truncated="WARC-Truncated" in record.headers,
                 observed_at=record.date,
                 warc_file=record.pointer.filename,

@@ -218,7 +218,8 @@ def compare(live: Catalog, rebuilt: Catalog, examples: int = 5) -> list[TableDif
     Each side's rows are written to a scratch SQLite file as (digest, JSON text) with the
     digest as primary key (so duplicates count once, as in a set), and the differences are
     SQL anti-joins on disk. Python holds one batch of rows and the `examples` smallest
-    differing rows (ordered as `str` orders their tuples) per side.
+    differing rows (ordered as `str` orders their tuples) per side. The file (under TMPDIR)
+    holds one table of both catalogs at a time: at most about twice its largest table.
     """
     diffs = []
     with tempfile.TemporaryDirectory(prefix="archiver-compare-") as scratch:

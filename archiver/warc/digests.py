@@ -22,9 +22,10 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archiver.warc.reader import ByteStream
+if TYPE_CHECKING:  # not at run time: the reader imports warcio, which `verify` never needs
+    from archiver.warc.reader import ByteStream
 
 _READ = 1 << 20  # bytes asked of the stream at a time
 _FEED = 1 << 12  # compressed bytes handed to zlib at a time (bounds the copy at a member's end)

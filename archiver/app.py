@@ -13,38 +13,45 @@ from archiver.catalog.db import Catalog, open_catalog
 from archiver.core.clock import Clock, SystemClock
 from archiver.core.errors import MissingKey
 from archiver.core.settings import Settings
-from archiver.storage.base import ObjectStore
-from archiver.storage.factory import open_store
-from archiver.vault import KeyFileProvider, KeyProvider
-from connectors import make_connector
-from connectors.base import Connector
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: a read command never loads the vault or connectors
     from archiver.preservation.reading import WarcReader
+    from archiver.storage.base import ObjectStore
+    from archiver.vault import KeyProvider
+    from connectors.base import Connector
 
 
 @dataclass
 class App:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    # Upgrade the catalog's schema on first use (library callers, capture, the daemon); when
+    # False the catalog is only checked to be at head, and an older one is refused with a
+    # one-line "run 'archiver migrate'" (read commands: no Alembic import, no migration run).
+    migrate: bool = True
 
     def __post_init__(self) -> None:
         # Each [connectors.<platform>] section is checked by that connector's own settings
         # model now, at start-up, so a misspelt key is refused before anything runs.
-        for platform, section in self.settings.connectors.items():
-            make_connector(platform, section)
-            if section.budget is not None:  # a bad quota figure is a config error naming it
-                from connectors.quotas import model_for
+        if self.settings.connectors:
+            from connectors import make_connector
 
-                model_for(platform, section.budget)
+            for platform, section in self.settings.connectors.items():
+                make_connector(platform, section)
+                if section.budget is not None:  # a bad quota figure is a config error naming it
+                    from connectors.quotas import model_for
+
+                    model_for(platform, section.budget)
 
     @cached_property
     def catalog(self) -> Catalog:
         self.settings.ensure_home()
-        return open_catalog(self.settings.catalog_url)
+        return open_catalog(self.settings.catalog_url, upgrade=self.migrate)
 
     @cached_property
     def store(self) -> ObjectStore:
+        from archiver.storage.factory import open_store
+
         self.settings.ensure_home()
         options: dict[str, Any] = {}
         if self.settings.store_url.startswith("s3://"):
@@ -64,6 +71,8 @@ class App:
     @cached_property
     def keys(self) -> KeyProvider:
         """KMS when a key id is configured; otherwise the key file under the home."""
+        from archiver.vault import KeyFileProvider
+
         vault = self.settings.vault
         if vault.kms_key_id:
             import boto3
@@ -89,6 +98,7 @@ class App:
         from sqlalchemy import select
 
         from archiver.catalog import tables as t
+        from archiver.vault import KeyFileProvider
 
         provider = self.keys
         if not isinstance(provider, KeyFileProvider):
@@ -112,6 +122,8 @@ class App:
         return WarcReader(self.catalog, self.store, self.keys)
 
     def connector(self, platform: str) -> Connector:
+        from connectors import make_connector
+
         return make_connector(platform, self.settings.connector(platform))
 
     def close(self) -> None:

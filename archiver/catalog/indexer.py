@@ -165,7 +165,7 @@ class WarcIndexer:
         for record in it:
             records_count += 1
             last_date = record.date
-            payloads.record(record, sizes.get(record.pointer.record_id))
+            payloads.record(record, sizes.get(record.pointer.record_id, record.size))
             if record.rec_type == "revisit" and not revisit.is_resolved(record):
                 self._unresolved_revisit(run_id, record)
                 stats.warnings += 1
@@ -173,7 +173,7 @@ class WarcIndexer:
             if record.rec_type in ("response", "revisit"):  # a revisit: seen again, unchanged
                 if record.headers.get(PURPOSE_HEADER) == "media":
                     size = sizes.get(record.pointer.record_id)
-                    self._media(account.id, record, len(record.body) if size is None else size)
+                    self._media(account.id, record, record.size if size is None else size)
                     stats.media += 1
                     continue
                 # A parser bug quarantines this response (a coded warning), never the WARC.

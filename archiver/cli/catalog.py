@@ -45,7 +45,7 @@ def catalog_rebuild(ctx: click.Context, apply: bool, as_json: bool) -> None:
         table = Table("table", "live rows", "rebuilt rows", "only live", "only rebuilt",
                       title=f"Catalog rebuilt from {report.warcs} WARC files")
         for d in report.diffs:
-            table.add_row(d.table, str(d.live), str(d.rebuilt), str(len(d.only_live)), str(len(d.only_rebuilt)))
+            table.add_row(d.table, str(d.live), str(d.rebuilt), str(d.only_live_count), str(d.only_rebuilt_count))
         console.print(table)
         console.print("the rebuilt catalog equals the live one" if report.equal
                       else ("differences found; the catalog was replaced" if report.applied

@@ -6,15 +6,16 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 
-from archiver.app import App
 from archiver.cli.safe_text import one_line
 from archiver.core.errors import ArchiverError
-from archiver.core.settings import load_settings
+
+if TYPE_CHECKING:
+    from archiver.app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,10 +25,14 @@ console = Console(emoji=False, highlight=False)
 err_console = Console(stderr=True, emoji=False, highlight=False)
 
 
-def get_app(ctx: click.Context, *, create: bool = False, require: bool = True) -> App:
+def get_app(ctx: click.Context, *, create: bool = False, require: bool = True,
+            migrate: bool = False) -> App:
     """The App for ARCHIVER_HOME. Only commands that may create an archive pass `create`
     (or `require=False`, the demo, which makes its own); every other command refuses a home
-    that holds none (a mistyped ARCHIVER_HOME)."""
+    that holds none (a mistyped ARCHIVER_HOME). Only `migrate`, capture and the daemon (and
+    `create`) upgrade the catalog's schema; the others refuse an older one in one line."""
+    from archiver.app import App
+    from archiver.core.settings import load_settings
     from archiver.services.archive_home import create_archive, require_archive
 
     obj = ctx.ensure_object(dict)
@@ -35,7 +40,7 @@ def get_app(ctx: click.Context, *, create: bool = False, require: bool = True) -
         settings = load_settings()
         if require and not create:
             require_archive(settings)
-        obj["app"] = App(settings)
+        obj["app"] = App(settings, migrate=migrate or create or not require)
         ctx.call_on_close(obj["app"].close)
         if create:
             create_archive(obj["app"])

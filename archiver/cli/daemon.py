@@ -25,6 +25,6 @@ def daemon(ctx: click.Context, log_format: str) -> None:
     from archiver.core.log import setup_logging
     from archiver.daemon.scheduler import run_daemon
 
-    app = get_app(ctx)
+    app = get_app(ctx, migrate=True)  # the daemon's start upgrades the catalog's schema
     setup_logging(app.settings.log_level, json_lines=log_format == "json")
     run_daemon(app)

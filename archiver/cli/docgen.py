@@ -26,9 +26,11 @@ def _sections(command: click.Command, name: str, parent: click.Context | None) -
     ctx = click.Context(command, info_name=name, parent=parent, **settings)
     title = ctx.command_path
     found = [f"## {title}\n\n```\n{command.get_help(ctx).rstrip()}\n```\n"]
-    if isinstance(command, click.Group):
-        for sub in sorted(command.commands):
-            found.extend(_sections(command.commands[sub], sub, ctx))
+    if isinstance(command, click.Group):  # list_commands/get_command: the root group is lazy
+        for sub in sorted(command.list_commands(ctx)):
+            subcommand = command.get_command(ctx, sub)
+            assert subcommand is not None
+            found.extend(_sections(subcommand, sub, ctx))
     return found
 
 

@@ -2,32 +2,93 @@
 
 Each command group lives in its own module under archiver/cli/ and is click wiring over
 archiver/services only. To add a group: write archiver/cli/<name>.py with one click group (or
-command), import it below and add one `cli.add_command(<name>)` line, keeping the list sorted.
+command) and add one line to COMMANDS below (module, attribute, the first paragraph of its
+help), keeping the list sorted. Group modules import click, rich and archiver.cli.common at
+the top and everything else (services, the App) inside the command functions, so that
+starting one command does not import every layer.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from archiver.cli.accounts import accounts
-from archiver.cli.audit import audit
-from archiver.cli.catalog import catalog
-from archiver.cli.config import config
-from archiver.cli.daemon import daemon
-from archiver.cli.demo import demo
-from archiver.cli.export import export
-from archiver.cli.holds import holds
-from archiver.cli.items import items
-from archiver.cli.poll import poll
-from archiver.cli.requests import requests
-from archiver.cli.retention import retention
-from archiver.cli.schedules import schedules
-from archiver.cli.search import search
-from archiver.cli.vault_commands import init, keys, verify
-from archiver.cli.warcs import warc
+# name -> (module, attribute, the first paragraph of the command's help). Each group's module
+# is imported only when that command runs (or its own --help is asked for), so `archiver
+# --help` and every command pay only for what they use; the summary is what `archiver --help`
+# lists, kept here so listing does not import every group (tests/cli/test_lazy_cli.py fails
+# when one differs from the command's own help). Sorted by name.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "accounts": ("archiver.cli.accounts", "accounts", "Register and check the district's accounts."),
+    "audit": ("archiver.cli.audit", "audit",
+              "The audit log: holds, verifications, dispositions, records requests (who, when, what)."),
+    "catalog": ("archiver.cli.catalog", "catalog", "Maintain the metadata catalog."),
+    "config": ("archiver.cli.config", "config", "Inspect the effective configuration."),
+    "daemon": ("archiver.cli.daemon", "daemon",
+               "Capture every account on a schedule until stopped (SIGTERM or Ctrl-C)."),
+    "demo": ("archiver.cli.demo", "demo",
+             "Run the bundled sandbox platforms on 127.0.0.1 and capture them three times."),
+    "export": ("archiver.cli.export", "export",
+               "Public records export packages (made by 'archiver requests export')."),
+    "holds": ("archiver.cli.holds", "holds",
+              "Holds stop disposition and put the affected objects under legal hold."),
+    "init": ("archiver.cli.vault_commands", "init",
+             "Create an archive in ARCHIVER_HOME: folders, catalog and (without KMS) the key file."),
+    "items": ("archiver.cli.items", "items", "Search and show captured posts, comments and replies."),
+    "keys": ("archiver.cli.vault_commands", "keys", "Manage the keys that protect every object's data key."),
+    "migrate": ("archiver.cli.migrate", "migrate",
+                "Upgrade the catalog's schema to the newest revision (a no-op when it is current)."),
+    "poll": ("archiver.cli.poll", "poll",
+             "Capture every registered account once (the daemon runs the same code on a schedule)."),
+    "requests": ("archiver.cli.requests", "requests",
+                 "Public records requests: deadlines, responsive items, review, redaction, export."),
+    "retention": ("archiver.cli.retention", "retention",
+                  "What may be destroyed, what is held and why, and what was destroyed on whose approval."),
+    "schedules": ("archiver.cli.schedules", "schedules",
+                  "State retention schedules, the district's adopted schedule, and verification."),
+    "search": ("archiver.cli.search", "search", "Find items whose any version matches QUERY, best first."),
+    "verify": ("archiver.cli.vault_commands", "verify", "Re-read stored WARCs and prove they are intact (fixity)."),
+    "warc": ("archiver.cli.warcs", "warc", "List stored WARC files and print their bytes."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (see COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute, _summary = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command), f"{module}.{attribute} is not a click command"
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's own listing, from the summaries in COMMANDS (no group is imported)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in COMMANDS:
+                summary = click.Command(name, help=COMMANDS[name][2]).get_short_help_str(limit)
+            else:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                summary = command.get_short_help_str(limit)
+            rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="district-social-archiver")
 @click.option("-v", "--verbose", count=True, help="Log more (-v: progress, -vv: every request).")
 def cli(verbose: int) -> None:
@@ -44,27 +105,6 @@ def cli(verbose: int) -> None:
     from archiver.core.log import setup_logging
 
     setup_logging(["WARNING", "INFO", "DEBUG"][min(verbose, 2)])
-
-
-# One line per command group (help lists them alphabetically).
-cli.add_command(init)
-cli.add_command(config)
-cli.add_command(accounts)
-cli.add_command(poll)
-cli.add_command(items)
-cli.add_command(warc)
-cli.add_command(catalog)
-cli.add_command(demo)
-cli.add_command(verify)
-cli.add_command(keys)
-cli.add_command(audit)
-cli.add_command(daemon)
-cli.add_command(requests)
-cli.add_command(search)
-cli.add_command(export)
-cli.add_command(schedules)
-cli.add_command(holds)
-cli.add_command(retention)
 
 
 def main() -> None:

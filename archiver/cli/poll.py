@@ -47,7 +47,7 @@ def poll(ctx: click.Context, once: bool, selector: str | None, reconcile: bool, 
     """
     from archiver.services.poll import Poller
 
-    poller = Poller(get_app(ctx))
+    poller = Poller(get_app(ctx, migrate=True))
     total = len(poller.accounts(selector))  # an unknown selector fails here, before the bar
     reports: list[RunReport] = []
     current: list[AccountInfo] = []

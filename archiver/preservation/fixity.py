@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import func, select
 
@@ -57,7 +57,9 @@ from archiver.preservation.reading import StoredWarc, iter_plaintext
 from archiver.storage.base import NoSuchObject, ObjectStore
 from archiver.vault.io import PlaintextReader
 from archiver.warc.digests import RecordDigestChecker
-from archiver.warc.reader import ByteStream
+
+if TYPE_CHECKING:  # warcio is not needed to verify
+    from archiver.warc.reader import ByteStream
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,28 @@
 """`catalog rebuild`: recreate the catalog from the stored WARCs alone and compare.
 
 The rebuild indexes every stored WARC into a scratch catalog with the same indexer the live
-pipeline uses, then compares the two table by table. `apply` replaces the live catalog's
+pipeline uses, then compares the two table by table, as streams written to a scratch SQLite
+file and compared there (memory stays flat at any catalog size; see `compare`). `apply` replaces the live catalog's
 derived tables (everything but account registrations and run bookkeeping) with the result.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import json
 import logging
+import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.sql import Executable
 
 from archiver.app import App
 from archiver.catalog import retention_tables as rt
@@ -34,6 +42,8 @@ from archiver.warc.reader import iter_records
 
 log = logging.getLogger(__name__)
 
+_BATCH = 2000  # rows fetched from a catalog, and written to the comparison file, at a time
+
 DERIVED = (rt.ItemRetention, t.Observation, t.Tombstone, t.ItemVersion, t.Item, t.MediaCapture,
            t.CaptureWarning, t.StoredPayload, t.WarcFile)
 
@@ -43,12 +53,18 @@ class TableDiff:
     table: str
     live: int
     rebuilt: int
-    only_live: list[Any] = field(default_factory=list)
+    only_live: list[Any] = field(default_factory=list)  # the first few (as `str` sorts them)
     only_rebuilt: list[Any] = field(default_factory=list)
+    only_live_count: int = 0  # all of them
+    only_rebuilt_count: int = 0
+
+    def __post_init__(self) -> None:
+        self.only_live_count = max(self.only_live_count, len(self.only_live))
+        self.only_rebuilt_count = max(self.only_rebuilt_count, len(self.only_rebuilt))
 
     @property
     def equal(self) -> bool:
-        return not self.only_live and not self.only_rebuilt
+        return not self.only_live_count and not self.only_rebuilt_count
 
 
 @dataclass(frozen=True)
@@ -153,54 +169,49 @@ def _index_one(app: App, catalog: Catalog, key: str, known: Wraps) -> None:
         WarcIndexer(s, app.connector, classify).index(name, records, facts)
 
 
+def _row_queries() -> dict[str, Executable]:
+    """Each derived table as natural-key rows (no surrogate ids: items by platform and id)."""
+    i, v = t.Item, t.ItemVersion
+    return {
+        "items": select(i.platform, i.item_id, i.kind, i.parent_id, i.created_at, i.first_seen_at,
+                        i.last_seen_at, i.deleted_at),
+        "item_versions": select(i.platform, i.item_id, v.version_no, v.content_sha256, v.warc_file,
+                                v.warc_offset, v.warc_length, v.warc_record_id, v.observed_at)
+        .join(i, i.id == v.item_pk),
+        "observations": select(t.Observation.run_id, i.platform, i.item_id, t.Observation.warc_file,
+                               t.Observation.warc_offset).join(i, i.id == t.Observation.item_pk),
+        "tombstones": select(i.platform, i.item_id, t.Tombstone.reason, t.Tombstone.evidence_record_id,
+                             t.Tombstone.metadata_record_id, t.Tombstone.last_good_record_id,
+                             t.Tombstone.detected_at).join(i, i.id == t.Tombstone.item_pk),
+        "media_captures": select(t.MediaCapture.url, t.MediaCapture.status, t.MediaCapture.size,
+                                 t.MediaCapture.warc_file, t.MediaCapture.warc_offset),
+        "capture_warnings": select(t.CaptureWarning.run_id, t.CaptureWarning.code, t.CaptureWarning.item_id,
+                                   t.CaptureWarning.warc_file, t.CaptureWarning.warc_offset),
+        "search_docs": select(i.platform, i.item_id, v.version_no, SearchDoc.body)  # the full-text index
+        .select_from(v).join(i, i.id == v.item_pk).outerjoin(SearchDoc, SearchDoc.version_pk == v.id),
+        "warc_files": select(t.WarcFile.name, t.WarcFile.sha256, t.WarcFile.size, t.WarcFile.records,
+                             t.WarcFile.store_key),
+        "stored_payloads": select(  # what revisits may refer to (archiver/catalog/payloads.py)
+            t.Account.platform, t.Account.account_id, t.StoredPayload.target_uri,
+            t.StoredPayload.payload_digest, t.StoredPayload.record_id, t.StoredPayload.warc_date,
+            t.StoredPayload.warc_file, t.StoredPayload.warc_offset, t.StoredPayload.warc_length,
+        ).join(t.Account, t.Account.id == t.StoredPayload.account_pk),
+    }
+
+
+def iter_rows(catalog: Catalog, query: Executable, batch: int = _BATCH) -> Iterator[tuple[Any, ...]]:
+    """The query's rows as plain tuples (timestamps as ISO text), streamed from the database."""
+    with catalog.engine.connect() as conn:
+        result = conn.execution_options(yield_per=batch).execute(query)
+        for part in result.partitions():
+            for row in part:
+                yield tuple(_ts(value) if isinstance(value, datetime) else value for value in row)
+
+
 def snapshot(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
-    """Each derived table as a set of natural-key tuples (no surrogate ids)."""
-    with catalog.session() as s:
-        items = {i.id: (i.platform, i.item_id) for i in s.scalars(select(t.Item))}
-        accounts = {a.id: (a.platform, a.account_id) for a in s.scalars(select(t.Account))}
-        return {
-            "items": {
-                (i.platform, i.item_id, i.kind, i.parent_id, _ts(i.created_at), _ts(i.first_seen_at),
-                 _ts(i.last_seen_at), _ts(i.deleted_at))
-                for i in s.scalars(select(t.Item))
-            },
-            "item_versions": {
-                (*items[v.item_pk], v.version_no, v.content_sha256, v.warc_file, v.warc_offset,
-                 v.warc_length, v.warc_record_id, _ts(v.observed_at))
-                for v in s.scalars(select(t.ItemVersion))
-            },
-            "observations": {
-                (o.run_id, *items[o.item_pk], o.warc_file, o.warc_offset)
-                for o in s.scalars(select(t.Observation))
-            },
-            "tombstones": {
-                (*items[x.item_pk], x.reason, x.evidence_record_id, x.metadata_record_id,
-                 x.last_good_record_id, _ts(x.detected_at))
-                for x in s.scalars(select(t.Tombstone))
-            },
-            "media_captures": {
-                (m.url, m.status, m.size, m.warc_file, m.warc_offset)
-                for m in s.scalars(select(t.MediaCapture))
-            },
-            "capture_warnings": {
-                (w.run_id, w.code, w.item_id, w.warc_file, w.warc_offset)
-                for w in s.scalars(select(t.CaptureWarning))
-            },
-            "search_docs": {  # the full-text index over every version
-                (*items[v.item_pk], v.version_no, body)
-                for v, body in s.execute(
-                    select(t.ItemVersion, SearchDoc.body)
-                    .outerjoin(SearchDoc, SearchDoc.version_pk == t.ItemVersion.id))
-            },
-            "warc_files": {
-                (w.name, w.sha256, w.size, w.records, w.store_key) for w in s.scalars(select(t.WarcFile))
-            },
-            "stored_payloads": {  # what revisits may refer to (archiver/catalog/payloads.py)
-                (accounts.get(p.account_pk), p.target_uri, p.payload_digest, p.record_id,
-                 _ts(p.warc_date), p.warc_file, p.warc_offset, p.warc_length)
-                for p in s.scalars(select(t.StoredPayload))
-            },
-        }
+    """Each derived table as a set of natural-key tuples: for tests on small catalogs (the
+    rebuild's own comparison, `compare`, never holds a table in memory)."""
+    return {table: set(iter_rows(catalog, query)) for table, query in _row_queries().items()}
 
 
 def _ts(value: Any) -> str | None:
@@ -208,13 +219,66 @@ def _ts(value: Any) -> str | None:
 
 
 def compare(live: Catalog, rebuilt: Catalog, examples: int = 5) -> list[TableDiff]:
-    a, b = snapshot(live), snapshot(rebuilt)
+    """Table by table, the rows only one catalog has, in flat memory whatever their number.
+
+    Each side's rows are written to a scratch SQLite file as (digest, JSON text) with the
+    digest as primary key (so duplicates count once, as in a set), and the differences are
+    SQL anti-joins on disk. Python holds one batch of rows and the `examples` smallest
+    differing rows (ordered as `str` orders their tuples) per side. The file (under TMPDIR)
+    holds one table of both catalogs at a time: at most about twice its largest table.
+    """
     diffs = []
-    for table in a:
-        only_a, only_b = a[table] - b[table], b[table] - a[table]
-        diffs.append(TableDiff(table, len(a[table]), len(b[table]),
-                               sorted(only_a, key=str)[:examples], sorted(only_b, key=str)[:examples]))
+    with tempfile.TemporaryDirectory(prefix="archiver-compare-") as scratch:
+        db = sqlite3.connect(Path(scratch) / "compare.sqlite")
+        try:
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", "cache_size=-8192"):
+                db.execute(f"PRAGMA {pragma}")
+            for table, query in _row_queries().items():
+                diffs.append(_compare_table(db, table, query, live, rebuilt, examples))
+        finally:
+            db.close()
     return diffs
+
+
+def _compare_table(db: sqlite3.Connection, table: str, query: Executable, live: Catalog, rebuilt: Catalog,
+                   examples: int) -> TableDiff:
+    for side, catalog in (("live", live), ("rebuilt", rebuilt)):
+        db.execute(f"DROP TABLE IF EXISTS {side}")
+        db.execute(f"CREATE TABLE {side} (digest BLOB PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID")
+        rows = iter_rows(catalog, query)
+        while chunk := list(islice(rows, _BATCH)):
+            db.executemany(f"INSERT OR IGNORE INTO {side} VALUES (?, ?)", map(_keyed, chunk))
+        db.commit()
+    (n_live,) = db.execute("SELECT count(*) FROM live").fetchone()
+    (n_rebuilt,) = db.execute("SELECT count(*) FROM rebuilt").fetchone()
+    only = {}
+    for side, other in (("live", "rebuilt"), ("rebuilt", "live")):
+        found = db.execute(f"SELECT row FROM {side} WHERE digest NOT IN (SELECT digest FROM {other})")
+        counted = _Counted(tuple(json.loads(text)) for (text,) in found)
+        only[side] = (heapq.nsmallest(examples, counted, key=str), counted.count)
+    db.execute("DROP TABLE live")
+    db.execute("DROP TABLE rebuilt")
+    db.commit()
+    return TableDiff(table, n_live, n_rebuilt, only["live"][0], only["rebuilt"][0],
+                     only_live_count=only["live"][1], only_rebuilt_count=only["rebuilt"][1])
+
+
+def _keyed(row: tuple[Any, ...]) -> tuple[bytes, str]:
+    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest(), text
+
+
+class _Counted:
+    """Passes rows through and counts them (nsmallest keeps only the smallest few)."""
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for row in self._rows:
+            self.count += 1
+            yield row
 
 
 def rebuild(app: App, *, apply: bool = False, progress: Callable[[str], None] | None = None) -> RebuildReport:

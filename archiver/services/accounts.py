@@ -10,13 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.app import App
-from archiver.capture.session import CaptureSession
 from archiver.catalog import tables as t
 from archiver.core.credentials import read_token, token_ref
 from archiver.core.errors import ArchiverError, ConfigError
 from archiver.core.models import AccountRef
-from archiver.warc.rolling import RollingWarc
-from connectors import resolve_alias
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,8 @@ def register_account(
     token_file: str | None = None,
     replace: bool = False,
 ) -> AccountInfo:
+    from connectors import resolve_alias
+
     platform, raw_id = resolve_alias(platform, raw_id)  # `wordpress SITE` is `feeds wp:SITE`
     connector = app.connector(platform)  # ConfigError for an unknown platform, naming the known ones
     account_id = check_account_id(platform, connector.normalize_account_id(raw_id))
@@ -193,6 +192,9 @@ class CheckOutcome:
 
 def check_account(app: App, account: AccountInfo) -> CheckOutcome:
     """One cheap authenticated call; the exchange is kept like any other (in a scratch WARC)."""
+    from archiver.capture.session import CaptureSession
+    from archiver.warc.rolling import RollingWarc
+
     try:
         connector = app.connector(account.platform)
         token = read_token(account.token_ref, label=account.label)

@@ -18,8 +18,6 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.core.errors import ConfigError, MissingKey
 from archiver.core.settings import Settings
-from archiver.preservation.outbox import ENC_SUFFIX
-from archiver.vault import KeyFileProvider
 
 MARKER = ".archiver-home"
 # What an archive made before the marker existed always has at least one of.
@@ -71,6 +69,8 @@ def create_archive(app: App) -> HomeReport:
 def keys_needed(app: App) -> bool:
     """Whether anything in this archive was encrypted under a key-file key (catalog rows,
     encrypted spool files or stored objects): then a new key file would be the wrong one."""
+    from archiver.preservation.outbox import ENC_SUFFIX
+
     with app.catalog.session() as s:
         if s.scalar(select(t.WarcFile.id).where(t.WarcFile.key_id.like("kf-%")).limit(1)) is not None:
             return True
@@ -95,5 +95,7 @@ def init_key_file(app: App, *, force: bool = False) -> Path | None:
             f"Key file {path} is missing but this archive holds objects encrypted under it; restore "
             "the key file from backup (a new key could not read them)"
         )
+    from archiver.vault import KeyFileProvider
+
     KeyFileProvider(path, create=True)
     return path

@@ -22,9 +22,10 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archiver.warc.reader import ByteStream
+if TYPE_CHECKING:  # not at run time: the reader imports warcio, which `verify` never needs
+    from archiver.warc.reader import ByteStream
 
 _READ = 1 << 20  # bytes asked of the stream at a time
 _FEED = 1 << 12  # compressed bytes handed to zlib at a time (bounds the copy at a member's end)
@@ -57,13 +58,19 @@ class DigestCheck:
 class _Expected:
     """One digest a record claims, ready to compare with a hashlib object."""
 
-    __slots__ = ("header", "hasher", "raw", "b32")
+    __slots__ = ("_header", "hasher", "raw", "b32")
 
-    def __init__(self, header: str, hasher: Any, raw: bytes | None, b32: str | None) -> None:
-        self.header = header
+    def __init__(self, header: str | bytes, hasher: Any, raw: bytes | None, b32: str | None) -> None:
+        self._header = header
         self.hasher = hasher
         self.raw = raw
         self.b32 = b32
+
+    @property
+    def header(self) -> str:
+        """The claimed value as warcio prints it (decoded only when a message needs it)."""
+        header = self._header
+        return header if isinstance(header, str) else header.decode("ascii")
 
     def matches(self) -> bool:
         digest = self.hasher.digest()
@@ -107,6 +114,21 @@ def _expected(value: str | None, kind: str, problems: list[str]) -> _Expected | 
         return _Expected(value, ctor(), base64.b64decode(encoded), None)
     except (binascii.Error, ValueError) as exc:
         raise WarcFormatError(f"undecodable digest {value!r}") from exc
+
+
+def _claim(value: bytes | None, kind: str, problems: list[str]) -> _Expected | None:
+    """`_expected` for a header value; the form this archiver writes (sha256 in hex) is read
+    without decoding it to text first (same verdict: hex is what `_expected` reads at that
+    length too)."""
+    if value is not None and len(value) == 71 and value[:7] == b"sha256:":
+        try:
+            return _Expected(value, _sha256(), binascii.unhexlify(value[7:]), None)
+        except binascii.Error:
+            pass  # _expected raises the format error in its own words
+    return _expected(_text(value), kind, problems)
+
+
+_sha256 = hashlib.sha256
 
 
 def _decode_line(line: bytes) -> str:
@@ -191,9 +213,9 @@ class _Parser:
         problems: list[str] = []
         block = payload = None
         if rec_type != b"revisit":
-            block = _expected(_text(fields.get(b"warc-block-digest")), "block", problems)
+            block = _claim(fields.get(b"warc-block-digest"), "block", problems)
             if b"warc-segment-number" not in fields:
-                payload = _expected(_text(fields.get(b"warc-payload-digest")), "payload", problems)
+                payload = _claim(fields.get(b"warc-payload-digest"), "payload", problems)
         self._problems, self._block, self._payload = problems, block, payload
         self._check_block = length > 0
         uri = fields.get(b"warc-target-uri", b"").strip(b"<>")
@@ -257,13 +279,33 @@ class _Parser:
             self.stopped = True
 
 
+# Header names as writers spell them -> the key _fields files them under (None: not read), so
+# the usual line costs one dict lookup instead of a strip and a lowercase copy.
+_SPELLED: dict[bytes, bytes | None] = {
+    **{b"-".join(part.capitalize() for part in name.split(b"-")).replace(b"Warc-", b"WARC-")
+       .replace(b"-Id", b"-ID").replace(b"-Uri", b"-URI"): name for name in _NAMES},
+    **dict.fromkeys((b"WARC-Date", b"WARC-Warcinfo-ID", b"WARC-IP-Address", b"Content-Type",
+                     b"WARC-Concurrent-To", b"WARC-Filename", b"WARC-Refers-To", b"WARC-Truncated",
+                     b"WARC-Profile", b"WARC-Refers-To-Target-URI", b"WARC-Refers-To-Date",
+                     b"X-Archiver-Purpose", b"X-Archiver-Redaction", b"X-Archiver-Request-Method"), None),
+}
+_UNSEEN = b""
+
+
 def _fields(head: bytes) -> dict[bytes, bytes]:
     """The headers of _NAMES present in `head` (WARC headers without the blank line)."""
     out: dict[bytes, bytes] = {}
+    spelled = _SPELLED
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        key = name.rstrip(b" \t").lower()
-        if key in _NAME_SET and key not in out:
+        key = spelled.get(name, _UNSEEN)
+        if key is None:
+            continue
+        if key is _UNSEEN:
+            key = name.rstrip(b" \t").lower()
+            if key not in _NAME_SET:
+                continue
+        if key not in out:
             out[key] = value.strip()
     return out
 

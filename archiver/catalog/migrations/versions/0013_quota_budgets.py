@@ -19,8 +19,7 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("capture_runs") as batch:
-        batch.add_column(sa.Column("quota_spent", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("capture_runs", sa.Column("quota_spent", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "quota_spend",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -36,5 +35,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("quota_spend")
-    with op.batch_alter_table("capture_runs") as batch:
-        batch.drop_column("quota_spent")
+    op.drop_column("capture_runs", "quota_spent")  # plain DROP COLUMN, as in 0008

@@ -149,30 +149,38 @@ class Worker:
         return reports
 
     def dispatch(self, now: datetime) -> int:
-        """Claim due accounts for the free slots and start them; returns how many started."""
-        with self._lock:
-            free = self.config.concurrency - len(self.running)
-            platforms, credentials = self._load()
-        if free <= 0:
-            return 0
+        """Claim due accounts for the free slots and start them; returns how many started.
+
+        A batch may bring more accounts of one platform (or token) than its cap allows: those
+        are given back at once and the claim is repeated without that platform, so the free
+        slots go to the other platforms in the same tick."""
+        started = 0
         cap_p, cap_c = self.config.platform_cap, self.config.per_credential
-        claimed = claim_due(
-            self.app, self.worker, now, self.config.lease, self.config.interval, free,
-            skip_platforms=[p for p, n in platforms.items() if n >= cap_p],
-            skip_credentials=[c for c, n in credentials.items() if n >= cap_c],
-        )
-        started, unstarted = 0, []
-        for account in claimed:
-            cred = account.token_ref or ""
-            if platforms[account.platform] >= cap_p or (cred and credentials[cred] >= cap_c):
-                unstarted.append(account.id)  # the batch filled this platform or token: next tick
-                continue
-            platforms[account.platform] += 1
-            if cred:
-                credentials[cred] += 1
-            self._start(account)
-            started += 1
-        release_many(self.app, self.worker, unstarted)
+        for _attempt in range(4):
+            with self._lock:
+                free = self.config.concurrency - len(self.running)
+                platforms, credentials = self._load()
+            if free <= 0:
+                break
+            claimed = claim_due(
+                self.app, self.worker, now, self.config.lease, self.config.interval, free,
+                skip_platforms=[p for p, n in platforms.items() if n >= cap_p],
+                skip_credentials=[c for c, n in credentials.items() if n >= cap_c],
+            )
+            unstarted = []
+            for account in claimed:
+                cred = account.token_ref or ""
+                if platforms[account.platform] >= cap_p or (cred and credentials[cred] >= cap_c):
+                    unstarted.append(account.id)  # over a cap: another worker, or a later tick
+                    continue
+                platforms[account.platform] += 1
+                if cred:
+                    credentials[cred] += 1
+                self._start(account)
+                started += 1
+            release_many(self.app, self.worker, unstarted)
+            if not unstarted:
+                break  # everything due that fits has started
         return started
 
     def _start(self, account: t.Account) -> None:

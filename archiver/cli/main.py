@@ -23,6 +23,7 @@ from archiver.cli.requests import requests
 from archiver.cli.retention import retention
 from archiver.cli.schedules import schedules
 from archiver.cli.search import search
+from archiver.cli.status import status
 from archiver.cli.vault_commands import init, keys, verify
 from archiver.cli.warcs import warc
 
@@ -59,6 +60,7 @@ cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(audit)
 cli.add_command(daemon)
+cli.add_command(status)
 cli.add_command(requests)
 cli.add_command(search)
 cli.add_command(export)

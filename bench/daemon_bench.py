@@ -8,7 +8,7 @@ the archiver's alone; the sandbox's own CPU is reported next to them.
     python bench/daemon_bench.py cycle --accounts 300 --workers 3 --latency 0.05 --throttled 0.2
     python bench/daemon_bench.py quiet --accounts 10000 --seconds 60  # idle daemon CPU and RSS
 
-`cycle` needs PostgreSQL (ARCHIVER_TEST_PG_URL, default postgresql+psycopg://127.0.0.1:5432/test)
+`cycle` needs PostgreSQL (a database archiver_daemon_bench is created beside ARCHIVER_TEST_PG_URL's)
 when --workers > 1; each worker is a real `archiver daemon` process with its own spool.
 """
 
@@ -39,7 +39,8 @@ from archiver.sandbox.server import SandboxServer  # noqa: E402
 from archiver.services.archive_home import create_archive  # noqa: E402
 from archiver.services.poll import Poller  # noqa: E402
 
-PG = os.environ.get("ARCHIVER_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get("ARCHIVER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG = PG_ADMIN.rsplit("/", 1)[0] + "/archiver_daemon_bench"  # a database of its own, recreated per run
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -89,10 +90,10 @@ def register_fleet(app: App, count: int, token_file: Path) -> None:
 
 def _reset_pg() -> None:
     from sqlalchemy import create_engine
-    engine = create_engine(PG)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "archiver_daemon_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "archiver_daemon_bench"'))
     engine.dispose()
 
 
@@ -149,15 +150,12 @@ def cmd_cycle(args: argparse.Namespace) -> None:
     app = App(_settings(work / "home0", fleet.url, database_url))
     create_archive(app)
     register_fleet(app, args.accounts, token)
-    keys = work / "home0" / "keys"
     procs = []
     started = time.perf_counter()
     for w in range(args.workers):
         home = work / f"home{w}"
         home.mkdir(exist_ok=True)
-        if w:
-            subprocess.run(["cp", "-a", str(keys), str(home / "keys")], check=True)
-            (home / "store").symlink_to(work / "home0" / "store")
+        (home / ".archiver-home").touch()  # what `archiver init` leaves on each worker's machine
         env = {**os.environ, "ARCHIVER_HOME": str(home), "ARCHIVER_DISTRICT": "Bench School District",
                "ARCHIVER_STATE": "WA", "ARCHIVER_CONNECTORS__FACEBOOK__API_BASE": fleet.url,
                "ARCHIVER_CONNECTORS__FACEBOOK__PAGE_LIMIT": "100",
@@ -165,6 +163,8 @@ def cmd_cycle(args: argparse.Namespace) -> None:
                "ARCHIVER_DAEMON__TICK_SECONDS": "1", "ARCHIVER_DAEMON__POLL_INTERVAL_MINUTES": "60",
                "ARCHIVER_DAEMON__CONCURRENCY": str(args.concurrency),
                "ARCHIVER_DAEMON__HEARTBEAT_SECONDS": "5",
+               "ARCHIVER_STORAGE__URL": f"file://{work / 'home0' / 'store'}",
+               "ARCHIVER_VAULT__KEY_FILE": str(work / "home0" / "keys" / "kek.json"),
                "PYTHONPATH": str(ROOT)}
         if database_url:
             env["ARCHIVER_DATABASE_URL"] = database_url

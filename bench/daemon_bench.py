@@ -162,6 +162,8 @@ def cmd_cycle(args: argparse.Namespace) -> None:
                "ARCHIVER_CONNECTORS__FACEBOOK__MIN_RETRY_SECONDS": "600",
                "ARCHIVER_DAEMON__TICK_SECONDS": "1", "ARCHIVER_DAEMON__POLL_INTERVAL_MINUTES": "60",
                "ARCHIVER_DAEMON__CONCURRENCY": str(args.concurrency),
+               # The fleet shares one token; real Pages each have their own, so no token cap here.
+               "ARCHIVER_DAEMON__PER_CREDENTIAL_CONCURRENCY": str(args.concurrency),
                "ARCHIVER_DAEMON__HEARTBEAT_SECONDS": "5",
                "ARCHIVER_STORAGE__URL": f"file://{work / 'home0' / 'store'}",
                "ARCHIVER_VAULT__KEY_FILE": str(work / "home0" / "keys" / "kek.json"),
@@ -216,6 +218,11 @@ def cmd_quiet(args: argparse.Namespace) -> None:
         s.execute(t.Account.__table__.update().values(last_polled_at=datetime.now(UTC),
                                                        last_success_at=datetime.now(UTC),
                                                        status="ok"))
+    from archiver.catalog import daemon_tables as dt
+    from archiver.daemon.jobs import default_jobs
+    with app.catalog.session() as s:  # steady state: the scheduled jobs ran a moment ago
+        s.add_all(dt.DaemonJob(name=j.name, last_run_at=app.clock.now(), last_status="ok")
+                  for j in default_jobs(app))
     env = {**os.environ, "ARCHIVER_HOME": str(work / "home"), "ARCHIVER_DISTRICT": "Bench School District",
            "ARCHIVER_STATE": "WA", "PYTHONPATH": str(ROOT)}
     if database_url:
@@ -236,7 +243,7 @@ def cmd_quiet(args: argparse.Namespace) -> None:
     with open(f"/proc/{proc.pid}/status") as fh:
         rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    proc.wait(timeout=120)
     app.close()
     print(f"idle daemon, {args.accounts} accounts ({'PostgreSQL' if database_url else 'SQLite'}): "
           f"CPU {used / args.seconds:.2%} over {args.seconds} s, RSS {rss / 1024:.0f} MB")

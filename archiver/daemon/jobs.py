@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import random
+import threading
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 class Job:
     name: str
     period: timedelta
-    run: Callable[[App], tuple[str, str]]  # -> (status, message)
+    # (app, stop) -> (status, message); a long job checks `stop` (SIGTERM) between steps
+    run: Callable[[App, threading.Event], tuple[str, str]]
 
 
 class OldestFirst(random.Random):
@@ -68,7 +70,7 @@ def fixity_share(app: App) -> float:
     return min(100.0, 100.0 / runs)
 
 
-def run_fixity(app: App) -> tuple[str, str]:
+def run_fixity(app: App, stop: threading.Event | None = None) -> tuple[str, str]:
     from archiver.preservation.fixity import verify
 
     with app.catalog.session() as s:
@@ -84,12 +86,14 @@ def run_fixity(app: App) -> tuple[str, str]:
     return status, f"{report.checked} of {report.total_objects} objects checked, {len(report.findings)} findings"
 
 
-def run_token_sweep(app: App) -> tuple[str, str]:
+def run_token_sweep(app: App, stop: threading.Event | None = None) -> tuple[str, str]:
     from archiver.services.accounts import check_account, list_accounts
 
-    failed = {}
+    failed: dict[str, str] = {}
     checked = 0
     for account in list_accounts(app):
+        if stop is not None and stop.is_set():
+            return "stopped", json.dumps({"checked": checked, "failed": failed})
         if account.status == "gone":
             continue
         outcome = check_account(app, account)
@@ -99,7 +103,7 @@ def run_token_sweep(app: App) -> tuple[str, str]:
     return ("ok" if not failed else "findings"), json.dumps({"checked": checked, "failed": failed})
 
 
-def run_retention_plan(app: App) -> tuple[str, str]:
+def run_retention_plan(app: App, stop: threading.Event | None = None) -> tuple[str, str]:
     from archiver.services.retention import plan
 
     result = plan(app, actor="daemon")
@@ -108,7 +112,7 @@ def run_retention_plan(app: App) -> tuple[str, str]:
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-def run_summary(app: App) -> tuple[str, str]:
+def run_summary(app: App, stop: threading.Event | None = None) -> tuple[str, str]:
     now = app.clock.now()
     since = now - timedelta(hours=app.settings.daemon.summary_hours)
     with app.catalog.session() as s:
@@ -166,9 +170,11 @@ def claim_job(app: App, job: Job, worker: str, now: datetime, lease: timedelta) 
     return bool(won)
 
 
-def run_job(app: App, job: Job, worker: str) -> tuple[str, str]:
+def run_job(app: App, job: Job, worker: str, stop: threading.Event | None = None) -> tuple[str, str]:
+    """Run it and record the outcome; a job cut short by `stop` is not recorded as run, so
+    it is due again at once (on this worker's successor or another worker)."""
     try:
-        status, message = job.run(app)
+        status, message = job.run(app, stop or threading.Event())
     except ArchiverError as exc:
         status, message = "failed", exc.message
     except Exception as exc:  # noqa: BLE001 - a broken job must not stop the daemon
@@ -177,7 +183,8 @@ def run_job(app: App, job: Job, worker: str) -> tuple[str, str]:
     with app.catalog.session() as s:
         row = s.get(dt.DaemonJob, job.name)
         if row is not None and row.lease_owner == worker:
-            row.last_run_at, row.last_status, row.last_message = app.clock.now(), status, message
+            if status != "stopped":
+                row.last_run_at, row.last_status, row.last_message = app.clock.now(), status, message
             row.lease_owner, row.lease_until = None, None
     log.info("scheduled job %s: %s: %s", job.name, status, message[:300])
     return status, message

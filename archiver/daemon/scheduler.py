@@ -26,8 +26,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from archiver.app import App
 from archiver.catalog import daemon_tables as dt
@@ -128,7 +129,7 @@ class Fleet:
             return
         for job in self.jobs:
             if claim_job(self.app, job, self.state.worker, now, self.worker.config.lease):
-                self._job = self._job_pool.submit(run_job, self.app, job, self.state.worker)
+                self._job = self._job_pool.submit(run_job, self.app, job, self.state.worker, self.state.stop)
                 return
 
     def stopped(self) -> None:
@@ -140,10 +141,28 @@ class Fleet:
                 row.current, row.captured = [], self.worker.captured
 
 
+def _patient_sqlite(app: App) -> None:
+    """Concurrent captures in one process take turns at SQLite's single write lock: let a
+    writer wait up to a minute for it (a large index transaction) instead of the driver's
+    5 s, after which it would fail with "database is locked"."""
+    engine = app.catalog.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    def busy_timeout(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    event.listen(engine, "connect", busy_timeout)
+    engine.dispose()  # pooled connections reopen with the pragma
+
+
 def run_daemon(app: App, state: DaemonState | None = None, *, install_signals: bool = True) -> DaemonState:
     state = state or DaemonState()
     poller = Poller(app)
     check_single_sqlite_worker(app, state.worker)
+    _patient_sqlite(app)
     with poller.outbox.exclusive():  # held for the daemon's whole life
         return _run(app, poller, state, install_signals)
 

@@ -87,7 +87,7 @@ def test_a_job_runs_on_one_worker_per_period_and_a_failure_is_an_alert(tmp_path:
     h = Harness(tmp_path, "facebook")
     try:
         ran: list[str] = []
-        job = Job("probe", timedelta(hours=1), lambda app: (ran.append("x"), ("ok", "fine"))[1])
+        job = Job("probe", timedelta(hours=1), lambda app, stop: (ran.append("x"), ("ok", "fine"))[1])
         now = h.app.clock.now()
         assert claim_job(h.app, job, "w1", now, timedelta(minutes=5))
         assert not claim_job(h.app, job, "w2", now, timedelta(minutes=5))  # leased by w1

@@ -1,5 +1,5 @@
-"""Prometheus metrics on 127.0.0.1 (daemon.metrics_port): captures, failures, requests,
-bytes, queue depth, cycle duration, open alerts.
+"""Prometheus metrics on 127.0.0.1 (daemon.metrics_port): captures (by outcome, so failures
+too), requests, WARCs stored, capture durations, queue depth, last cycle duration, open alerts.
 
 A registry of its own per daemon (not the process-global one), so a test can start two.
 Counters follow the captures this worker finished; the gauges are read from the catalog when
@@ -43,6 +43,11 @@ class _CatalogGauges(Collector):
         running = GaugeMetricFamily("archiver_captures_running", "Captures under way in this worker")
         running.add_metric([], len(self.worker.running))
         yield running
+        cycle = GaugeMetricFamily("archiver_last_cycle_seconds",
+                                  "Wall time of this worker's last cycle (every due account captured)")
+        if self.worker.last_cycle_seconds is not None:
+            cycle.add_metric([], self.worker.last_cycle_seconds)
+        yield cycle
         alerts = GaugeMetricFamily("archiver_alerts_open", "Open alerts", labels=["kind"])
         for kind, n in sorted(open_by_kind.items()):
             alerts.add_metric([kind], n)

@@ -101,6 +101,9 @@ class Worker:
     on_report: Callable[[RunReport], None] | None = None
     running: dict[Future[RunReport], Running] = field(default_factory=dict, init=False)
     captured: int = field(default=0, init=False)
+    # A cycle: from the first capture started while idle until nothing is due or running.
+    cycle_started: float | None = field(default=None, init=False)
+    last_cycle_seconds: float | None = field(default=None, init=False)
     _finished: list[int] = field(default_factory=list, init=False)
     _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False)
     _pool: ThreadPoolExecutor = field(init=False)
@@ -181,6 +184,11 @@ class Worker:
             release_many(self.app, self.worker, unstarted)
             if not unstarted:
                 break  # everything due that fits has started
+        if started and self.cycle_started is None:
+            self.cycle_started = time.monotonic()
+        elif not started and not self.running and self.cycle_started is not None:
+            self.last_cycle_seconds = time.monotonic() - self.cycle_started
+            self.cycle_started = None
         return started
 
     def _start(self, account: t.Account) -> None:

@@ -128,6 +128,7 @@ def test_metrics_endpoint_counts_captures(tmp_path: Path) -> None:
                 worker.close()
         assert 'archiver_captures_total{platform="facebook",status="complete"} 1.0' in body
         assert "archiver_queue_depth 0.0" in body
+        assert "archiver_last_cycle_seconds " in body  # the cycle ended: nothing left due
         assert "archiver_requests_total" in body
     finally:
         h.close()

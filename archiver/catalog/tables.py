@@ -80,6 +80,9 @@ class Account(Base):
     # holds the lease; a lease that outlives its worker simply expires.
     lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The last capture that completed (a failed or throttled one moves last_polled_at only):
+    # a gap of more than two intervals raises an alert (issue 14).
+    last_success_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     @property
     def label(self) -> str:
@@ -336,7 +339,7 @@ class QuotaSpend(Base):
 
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).
-from archiver.catalog import request_tables, retention_tables, search_tables  # noqa: E402, F401
+from archiver.catalog import daemon_tables, request_tables, retention_tables, search_tables  # noqa: E402, F401
 
 
 class StoredPayload(Base):

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schedules": ("archiver.cli.schedules", "schedules",
                   "State retention schedules, the district's adopted schedule, and verification."),
     "search": ("archiver.cli.search", "search", "Find items whose any version matches QUERY, best first."),
+    "status": ("archiver.cli.status", "status", "Is every account being captured? Workers, open alerts, scheduled jobs."),
     "verify": ("archiver.cli.vault_commands", "verify", "Re-read stored WARCs and prove they are intact (fixity)."),
     "warc": ("archiver.cli.warcs", "warc", "List stored WARC files and print their bytes."),
 }

@@ -100,6 +100,42 @@ class DaemonSettings(BaseModel):
     lease_minutes: float = Field(
         30.0, gt=0, description="How long a worker holds an account it captures (expires if it dies)"
     )
+    concurrency: int = Field(
+        default_factory=lambda: default_concurrency(),
+        ge=1, le=256, description="Accounts one worker captures at once (default: 8 per CPU core, at most 32)")
+    per_platform_concurrency: int = Field(
+        0, ge=0, description="At most this many captures of one platform at once (0: half of concurrency)")
+    per_credential_concurrency: int = Field(
+        2, ge=1, description="At most this many captures sharing one token at once")
+    heartbeat_seconds: float = Field(15.0, gt=0, description="How often a worker writes its heartbeat")
+    fixity_period_days: float = Field(
+        90.0, gt=0, description="Every stored object is re-verified at least once in this many days")
+    fixity_every_hours: float = Field(24.0, gt=0, description="How often a fixity sample runs")
+    token_sweep_hours: float = Field(6.0, gt=0, description="How often every account's token is checked")
+    retention_plan_hours: float = Field(24.0, gt=0, description="How often the retention plan is drawn up")
+    summary_hours: float = Field(24.0, gt=0, description="How often the daily summary is written")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1 at this port")
+
+
+def default_concurrency() -> int:
+    """Captures mostly wait on the network: several per core, bounded so a small machine and
+    a platform's rate limits are not overrun."""
+    return max(2, min(32, 8 * (os.cpu_count() or 1)))
+
+
+class AlertSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    smtp_host: str | None = Field(None, description="SMTP server for alert e-mail (none: no e-mail)")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_user: str | None = Field(None)
+    smtp_password: SecretStr | None = Field(None)
+    mail_from: str = Field("archiver@localhost", description="From: of alert e-mail")
+    mail_to: list[str] = Field(default_factory=list, description="Who receives alert e-mail")
+    webhook_url: str | None = Field(None, description="Alerts are POSTed here as JSON")
+    timeout: float = Field(10.0, gt=0, description="Seconds before a delivery attempt gives up")
 
 
 class Settings(BaseSettings):
@@ -123,6 +159,7 @@ class Settings(BaseSettings):
     vault: VaultSettings = Field(default_factory=VaultSettings)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     aws_secret_access_key: SecretStr | None = Field(None, description="Only if not using roles")
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from archiver.app import App
 from archiver.catalog import tables as t
@@ -52,3 +55,71 @@ def release(app: App, worker: str, account_pk: int) -> None:
             .where(t.Account.id == account_pk, t.Account.lease_owner == worker)
             .values(lease_owner=None, lease_until=None)
         )
+
+
+def due_filter(now: datetime, interval: timedelta) -> list[Any]:
+    """An account is due when its interval has passed, no throttle asked to wait longer, it is
+    not gone from the platform, and no live worker holds its lease."""
+    return [
+        t.Account.status != "gone",  # re-registering (accounts add --replace) resumes it
+        or_(t.Account.next_poll_after.is_(None), t.Account.next_poll_after <= now),
+        or_(t.Account.last_polled_at.is_(None), t.Account.last_polled_at <= now - interval),
+        or_(t.Account.lease_until.is_(None), t.Account.lease_until < now),
+    ]
+
+
+def claim_due(app: App, worker: str, now: datetime, lease: timedelta, interval: timedelta, limit: int,
+              *, skip_platforms: Sequence[str] = (), skip_credentials: Sequence[str] = ()) -> list[t.Account]:
+    """Take the leases of up to `limit` due accounts in one statement and one transaction.
+
+    PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so
+    workers claiming at the same moment pass each other's rows instead of waiting or both
+    winning; the due conditions are checked again on the locked rows. SQLite: the same
+    statement, atomic under SQLite's single writer. Longest-waiting accounts first."""
+    if limit <= 0:
+        return []
+    conditions = due_filter(now, interval)
+    if skip_platforms:
+        conditions.append(t.Account.platform.not_in(list(skip_platforms)))
+    if skip_credentials:
+        conditions.append(t.Account.token_ref.not_in(list(skip_credentials)))
+    candidates = (
+        select(t.Account.id)
+        .where(*conditions)
+        .order_by(t.Account.last_polled_at.is_not(None), t.Account.last_polled_at, t.Account.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    with app.catalog.session() as s:
+        ids = list(s.scalars(
+            update(t.Account)
+            .where(t.Account.id.in_(candidates), *conditions)
+            .values(lease_owner=worker, lease_until=now + lease)
+            .returning(t.Account.id)
+        ))
+        if not ids:
+            return []
+        rows = list(s.scalars(select(t.Account).where(t.Account.id.in_(ids))))
+    return sorted(rows, key=lambda r: (r.last_polled_at is not None, r.last_polled_at or now, r.id))
+
+
+def release_many(app: App, worker: str, account_pks: Iterable[int]) -> None:
+    """Give back the leases of finished (or never started) captures, in one transaction."""
+    pks = sorted(set(account_pks))
+    if not pks:
+        return
+    with app.catalog.session() as s:
+        s.execute(
+            update(t.Account)
+            .where(t.Account.id.in_(pks), t.Account.lease_owner == worker)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def renew(s: Session, worker: str, account_pks: Iterable[int], until: datetime) -> None:
+    """Keep the leases of captures still running (a long capture outlives one lease)."""
+    pks = sorted(set(account_pks))
+    if pks:
+        s.execute(update(t.Account).where(t.Account.id.in_(pks), t.Account.lease_owner == worker)
+                  .values(lease_until=until))

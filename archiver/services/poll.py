@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 
 from archiver.app import App
@@ -124,13 +125,18 @@ class Poller:
 
     # --- one account -----------------------------------------------------------------------
 
-    def poll_account(self, account: AccountInfo | t.Account, *, reconcile: bool = False) -> RunReport:
-        """One account; whatever goes wrong here never stops the capture of the others."""
+    def poll_account(
+        self, account: AccountInfo | t.Account, *, reconcile: bool = False, client: httpx.Client | None = None,
+    ) -> RunReport:
+        """One account; whatever goes wrong here never stops the capture of the others.
+
+        `client`: an HTTP client shared by the daemon's captures of one platform (its
+        connection pool and TLS context reused; it keeps no cookies); None: one of its own."""
         if isinstance(account, t.Account):
             account = AccountInfo.of(account)
         run_id = str(uuid.uuid4())
         try:
-            return self._poll_account(account, run_id, reconcile)
+            return self._poll_account(account, run_id, reconcile, client)
         except ArchiverError as exc:
             log.error("capture of %s failed: %s", account.label, exc.message)
             return self._finish_failed(account, run_id, exc)
@@ -143,7 +149,8 @@ class Poller:
             )
             return self._finish_failed(account, run_id, error)
 
-    def _poll_account(self, account: AccountInfo, run_id: str, reconcile: bool = False) -> RunReport:
+    def _poll_account(self, account: AccountInfo, run_id: str, reconcile: bool = False,
+                      client: httpx.Client | None = None) -> RunReport:
         app, clock = self.app, self.app.clock
         try:
             require_capture_settings(app.settings)
@@ -190,6 +197,7 @@ class Poller:
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
             budget=budget,
             stored_payloads=self._stored_payloads(account.id),
+            client=client,
         )
         started = time.perf_counter()
         try:
@@ -282,6 +290,7 @@ class Poller:
         self, account: AccountInfo, result: CycleResult, report: RunReport,
         windows: dict[str, WindowState] | None = None,
     ) -> None:
+        """The run's outcome and the account's status in one transaction."""
         now = self.app.clock.now()
         status, message, next_after = _status_of(result.error, result)
         with self.app.catalog.session() as s:
@@ -307,20 +316,22 @@ class Poller:
                 row.status, row.status_message = status, message
                 row.last_polled_at = now
                 row.next_poll_after = next_after
+                if result.complete:
+                    row.last_success_at = now
                 if result.complete and result.cursor is not None:
                     row.cursor = result.cursor
 
     def _finish_failed(self, account: AccountInfo, run_id: str, exc: ArchiverError) -> RunReport:
         """A capture that raised: if its run row was opened, that run is closed as failed
-        (not left 'running' and reported as never run); otherwise nothing ran."""
-        with self.app.catalog.session() as s:
-            run = s.get(t.CaptureRun, run_id)
-            if run is not None:
-                run.status, run.message, run.finished_at = "failed", exc.message, self.app.clock.now()
-        if run is None:
-            return self._finish_without_run(account, exc)
+        (not left 'running' and reported as never run) in the same transaction as the
+        account's status; otherwise nothing ran."""
         status, message, next_after = _status_of(exc, None)
         with self.app.catalog.session() as s:
+            run = s.get(t.CaptureRun, run_id)
+            if run is None:
+                s.rollback()
+                return self._finish_without_run(account, exc)
+            run.status, run.message, run.finished_at = "failed", exc.message, self.app.clock.now()
             row = s.get(t.Account, account.id)
             if row is not None:
                 row.status, row.status_message, row.next_poll_after = status, message, next_after

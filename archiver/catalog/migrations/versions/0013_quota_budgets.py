@@ -1,7 +1,7 @@
 """quota budgets: what each credential spent per period, and each run's cost
 
 Revision ID: 0013_quota_budgets
-Revises: 0009_stored_payloads
+Revises: 0010_daemon_fleet
 Create Date: 2026-12-03 12:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_quota_budgets"
-down_revision = "0009_stored_payloads"
+down_revision = "0010_daemon_fleet"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,237 @@
+"""One daemon worker: bounded concurrent captures over leased accounts.
+
+Threads, not asyncio: the whole capture stack (httpx's sync client, the WARC writer, the
+vault, the object store, SQLAlchemy) is synchronous and spends its time waiting on the network
+or on fsync, both of which release the GIL. A pool of `concurrency` threads overlaps those
+waits without rewriting any of it (bench/daemon_bench.py measures the effect).
+
+The rules the dispatcher keeps:
+- an account is captured by one thread at a time, and by one worker of the fleet at a time
+  (its lease in the catalog, claimed in batches and renewed while the capture runs);
+- at most `per_platform` captures of one platform and `per_credential` captures sharing one
+  token run at once, and accounts of a saturated platform are not even claimed, so a slow or
+  throttled platform holds a bounded share of the pool and never starves the others;
+- every platform shares one HTTP client (connection pool, TLS context) that keeps no cookies,
+  so nothing of one account's session reaches another.
+
+Each capture still writes its own WARC and commits through the Outbox, exactly as `poll`.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+
+from archiver.app import App
+from archiver.capture.session import _tls_context
+from archiver.catalog import tables as t
+from archiver.core.settings import CaptureSettings, DaemonSettings
+from archiver.daemon.leases import claim_due, release_many, worker_id
+from archiver.services.poll import Poller, RunReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 4
+    per_platform: int = 0  # 0: half the pool (at least 1)
+    per_credential: int = 2
+    lease: timedelta = timedelta(minutes=30)
+    interval: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def of(cls, settings: DaemonSettings) -> WorkerConfig:
+        return cls(concurrency=settings.concurrency, per_platform=settings.per_platform_concurrency,
+                   per_credential=settings.per_credential_concurrency,
+                   lease=timedelta(minutes=settings.lease_minutes),
+                   interval=timedelta(minutes=settings.poll_interval_minutes))
+
+    @property
+    def platform_cap(self) -> int:
+        return self.per_platform or max(1, self.concurrency // 2)
+
+
+@dataclass
+class Running:
+    account_pk: int
+    label: str
+    platform: str
+    credential: str
+    started: float
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A shared client must never carry one account's cookies into another's requests."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return False
+
+
+def shared_client(settings: CaptureSettings, max_connections: int) -> httpx.Client:
+    """What CaptureSession builds for itself, once per platform, without a cookie jar."""
+    return httpx.Client(
+        timeout=settings.timeout,
+        follow_redirects=False,
+        headers={"User-Agent": settings.user_agent},
+        verify=_tls_context(),
+        cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+    )
+
+
+@dataclass
+class Worker:
+    app: App
+    poller: Poller
+    config: WorkerConfig
+    worker: str = field(default_factory=worker_id)
+    on_report: Callable[[RunReport], None] | None = None
+    running: dict[Future[RunReport], Running] = field(default_factory=dict, init=False)
+    captured: int = field(default=0, init=False)
+    # A cycle: from the first capture started while idle until nothing is due or running.
+    cycle_started: float | None = field(default=None, init=False)
+    last_cycle_seconds: float | None = field(default=None, init=False)
+    _finished: list[int] = field(default_factory=list, init=False)
+    _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False)
+    _pool: ThreadPoolExecutor = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="capture")
+
+    # --- what is running -------------------------------------------------------------------
+
+    def current(self) -> list[str]:
+        with self._lock:
+            return sorted(r.label for r in self.running.values())
+
+    def running_pks(self) -> list[int]:
+        with self._lock:
+            return [r.account_pk for r in self.running.values()]
+
+    def _load(self) -> tuple[Counter[str], Counter[str]]:
+        platforms: Counter[str] = Counter()
+        credentials: Counter[str] = Counter()
+        for r in self.running.values():
+            platforms[r.platform] += 1
+            if r.credential:
+                credentials[r.credential] += 1
+        return platforms, credentials
+
+    # --- one step --------------------------------------------------------------------------
+
+    def collect(self) -> list[RunReport]:
+        """Reports of finished captures; their leases are released in one transaction."""
+        reports = []
+        with self._lock:
+            done = [f for f in self.running if f.done()]
+            for future in done:
+                self._finished.append(self.running.pop(future).account_pk)
+        for future in done:
+            report = future.result()  # poll_account never raises for an account's failure
+            reports.append(report)
+            self.captured += 1
+            if self.on_report:
+                self.on_report(report)
+        if self._finished:
+            release_many(self.app, self.worker, self._finished)
+            self._finished.clear()
+        return reports
+
+    def dispatch(self, now: datetime) -> int:
+        """Claim due accounts for the free slots and start them; returns how many started.
+
+        A batch may bring more accounts of one platform (or token) than its cap allows: those
+        are given back at once and the claim is repeated without that platform, so the free
+        slots go to the other platforms in the same tick."""
+        started = 0
+        cap_p, cap_c = self.config.platform_cap, self.config.per_credential
+        for _attempt in range(4):
+            with self._lock:
+                free = self.config.concurrency - len(self.running)
+                platforms, credentials = self._load()
+            if free <= 0:
+                break
+            claimed = claim_due(
+                self.app, self.worker, now, self.config.lease, self.config.interval, free,
+                skip_platforms=[p for p, n in platforms.items() if n >= cap_p],
+                skip_credentials=[c for c, n in credentials.items() if n >= cap_c],
+            )
+            unstarted = []
+            for account in claimed:
+                cred = account.token_ref or ""
+                if platforms[account.platform] >= cap_p or (cred and credentials[cred] >= cap_c):
+                    unstarted.append(account.id)  # over a cap: another worker, or a later tick
+                    continue
+                platforms[account.platform] += 1
+                if cred:
+                    credentials[cred] += 1
+                self._start(account)
+                started += 1
+            release_many(self.app, self.worker, unstarted)
+            if not unstarted:
+                break  # everything due that fits has started
+        if started and self.cycle_started is None:
+            self.cycle_started = time.monotonic()
+        elif not started and not self.running and self.cycle_started is not None:
+            self.last_cycle_seconds = time.monotonic() - self.cycle_started
+            self.cycle_started = None
+        return started
+
+    def _start(self, account: t.Account) -> None:
+        client = self._client(account.platform)
+        future = self._pool.submit(self.poller.poll_account, account, client=client)
+        with self._lock:
+            self.running[future] = Running(account.id, account.label, account.platform,
+                                           account.token_ref or "", time.monotonic())
+
+    def _client(self, platform: str) -> httpx.Client:
+        client = self._clients.get(platform)
+        if client is None:
+            client = self._clients[platform] = shared_client(self.app.settings.capture, self.config.platform_cap)
+        return client
+
+    def wait(self, timeout: float) -> None:
+        """Until a capture finishes or `timeout` passes."""
+        with self._lock:
+            futures = list(self.running)
+        if futures:
+            wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+
+    def run_until_idle(self, clock: Callable[[], datetime] | None = None) -> int:
+        """Capture everything due now, then return how many captures ran (bench and tests)."""
+        now = clock or self.app.clock.now
+        total = 0
+        while True:
+            total += len(self.collect())
+            started = self.dispatch(now())
+            if not started and not self.running:
+                return total
+            self.wait(5.0)
+
+    def drain(self) -> list[RunReport]:
+        """Let every running capture finish (SIGTERM: nothing cut off), then release."""
+        with self._lock:
+            futures = list(self.running)
+        wait(futures)
+        return self.collect()
+
+    def close(self) -> None:
+        self.drain()
+        self._pool.shutdown(wait=True)
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()

@@ -24,8 +24,8 @@ from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
 from archiver.capture.sweep import WindowState, all_reconciled, plan_sweep, top_level
 from archiver.catalog import tables as t
-from archiver.catalog.queries import account_media_keys, known_items
 from archiver.catalog.payloads import stored_payloads
+from archiver.catalog.queries import account_media_keys, known_items
 from archiver.core.credentials import read_token
 from archiver.core.errors import (
     AccountGone,

@@ -380,6 +380,7 @@ class Fonts:
                 break
         self.fallbacks: list[str] = []
         self.color: set[str] = set()
+        self._font("body", "")  # the page footers use it whatever the text
         self._find_fallbacks(text)
         self._choice: dict[tuple[str, str, str], tuple[str, str]] = {}
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -79,8 +80,9 @@ def _has_font(name: str) -> bool:
 def test_characters_the_body_font_lacks_come_from_fallback_fonts(tmp_path: Path) -> None:
     body = '<div class="text">Hindi \u0928\u092e\u0938\u094d\u0924\u0947 emoji \U0001F469 Greek \u03b1\u03b2\u03b3</div>'
     reader = _render(tmp_path, body)
-    fonts = reader.pages[0]["/Resources"]["/Font"]
-    names = {str(f.get_object().get("/BaseFont") or f.get_object().get("/Name")) for f in fonts.values()}
+    fonts: Any = reader.pages[0]["/Resources"]
+    names = {str(f.get_object().get("/BaseFont") or f.get_object().get("/Name"))
+             for f in fonts["/Font"].values()}
     assert any("DejaVuSans" in n for n in names)
     assert any("NotoSansDevanagari" in n for n in names)
     assert any("NotoColorEmoji" in n for n in names)  # the emoji DejaVu lacks, drawn in colour

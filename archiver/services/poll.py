@@ -13,14 +13,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from archiver.app import App
 from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
+from archiver.capture.sweep import WindowState, all_reconciled, plan_sweep, top_level
 from archiver.catalog import tables as t
 from archiver.catalog.queries import latest_versions
 from archiver.core.credentials import read_token
@@ -31,6 +32,7 @@ from archiver.core.errors import (
     NeedsAttention,
     TryLater,
 )
+from archiver.core.plan import HarvestPlan
 from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.services.accounts import AccountInfo, select_accounts
@@ -65,6 +67,7 @@ class RunReport:
     media: int = 0
     warnings: int = 0
     warcs: tuple[str, ...] = ()
+    plan: str = ""  # "full (first capture)", "incremental, 12 swept", ...
     # Wall-clock seconds per phase: harvest (HTTP + WARC writing + diff), store (encrypt,
     # upload, verify) and index (catalog transaction), for the benchmarks and the logs.
     timings: dict[str, float] = field(default_factory=dict)
@@ -91,11 +94,14 @@ class Poller:
         *,
         on_start: Callable[[AccountInfo], None] | None = None,
         on_account: Callable[[RunReport], None] | None = None,
+        reconcile: bool = False,
     ) -> list[RunReport]:
         """One capture cycle over the selected accounts, after finishing any interrupted one.
 
         `on_start` hears of each account before its capture and `on_account` gets each report
-        as it is made (progress bars; a caller interrupted midway knows what was kept)."""
+        as it is made (progress bars; a caller interrupted midway knows what was kept).
+        `reconcile` reads every listing whole now instead of the incremental plan (an officer
+        told a post was deleted confirms it at once)."""
         chosen = self.accounts(selector)
         reports = []
         with self.outbox.exclusive():
@@ -103,7 +109,7 @@ class Poller:
             for account in chosen:
                 if on_start:
                     on_start(account)
-                report = self.poll_account(account)
+                report = self.poll_account(account, reconcile=reconcile)
                 reports.append(report)
                 if on_account:
                     on_account(report)
@@ -111,13 +117,13 @@ class Poller:
 
     # --- one account -----------------------------------------------------------------------
 
-    def poll_account(self, account: AccountInfo | t.Account) -> RunReport:
+    def poll_account(self, account: AccountInfo | t.Account, *, reconcile: bool = False) -> RunReport:
         """One account; whatever goes wrong here never stops the capture of the others."""
         if isinstance(account, t.Account):
             account = AccountInfo.of(account)
         run_id = str(uuid.uuid4())
         try:
-            return self._poll_account(account, run_id)
+            return self._poll_account(account, run_id, reconcile)
         except ArchiverError as exc:
             log.error("capture of %s failed: %s", account.label, exc.message)
             return self._finish_failed(account, run_id, exc)
@@ -130,7 +136,7 @@ class Poller:
             )
             return self._finish_failed(account, run_id, error)
 
-    def _poll_account(self, account: AccountInfo, run_id: str) -> RunReport:
+    def _poll_account(self, account: AccountInfo, run_id: str, reconcile: bool = False) -> RunReport:
         app, clock = self.app, self.app.clock
         try:
             require_capture_settings(app.settings)
@@ -139,6 +145,7 @@ class Poller:
         except ArchiverError as exc:
             return self._finish_without_run(account, exc)
         known, media_seen = self._known(account.id)
+        plan, windows = self._plan(account, connector, known, reconcile)
         with app.catalog.session() as s:
             s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=clock.now()))
         info = {
@@ -178,6 +185,7 @@ class Poller:
                 cursor=account.cursor,
                 media_seen=media_seen,
                 max_inline_wait=app.settings.capture.max_inline_wait,
+                plan=plan,
             ).run()
             sealed = rolling.seal_all()
         except BaseException:
@@ -196,10 +204,40 @@ class Poller:
             message=_status_of(result.error, result)[1], exchanges=session.exchanges,
             new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
             deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
-            warcs=tuple(warcs), timings=timings, error=result.error,
+            warcs=tuple(warcs), plan=_describe(plan), timings=timings, error=result.error,
         )
-        self._finish_run(account, result, report)
+        self._finish_run(account, result, report, windows)
         return report
+
+    def _plan(
+        self, account: AccountInfo, connector: object, known: dict[str, KnownItem], reconcile: bool
+    ) -> tuple[HarvestPlan, dict[str, WindowState]]:
+        """Full on a first capture, when asked, or for a connector without incremental
+        harvest; otherwise new items, moved signals and this cycle's sweep slice."""
+        now = self.app.clock.now()
+        if not getattr(connector, "incremental", False):
+            return HarvestPlan(full=True, reason="full listing each cycle", known=known), all_reconciled(now)
+        with self.app.catalog.session() as s:
+            rows = s.scalars(select(t.ReconcileWindow).where(t.ReconcileWindow.account_pk == account.id)).all()
+            states = {
+                r.window: WindowState(r.window, r.position, r.pass_started_at, r.last_full_at) for r in rows
+            }
+        if reconcile:
+            return HarvestPlan(full=True, reason="reconcile requested", known=known), all_reconciled(now)
+        if not states:
+            return HarvestPlan(full=True, reason="first capture", known=known), all_reconciled(now)
+        settings = self.app.settings.connector(account.platform)
+        interval = timedelta(minutes=self.app.settings.daemon.poll_interval_minutes)
+        sweep = plan_sweep(top_level(known), states, settings, now=now, interval=interval)
+        every_cycle = settings.recent_every_hours == 0
+        plan = HarvestPlan(
+            full=False,
+            reason="incremental",
+            known=known,
+            recent_since=now - timedelta(days=settings.recent_days) if every_cycle else None,
+            sweep=sweep.item_ids,
+        )
+        return plan, sweep.states
 
     def _known(self, account_pk: int) -> tuple[dict[str, KnownItem], set[str]]:
         with self.app.catalog.session() as s:
@@ -211,17 +249,28 @@ class Poller:
             known = {
                 item.item_id: KnownItem(
                     item.item_id, item.kind, item.parent_id, version.content_sha256,
-                    version.warc_record_id, item.created_at,
+                    version.warc_record_id, item.created_at, item.signal,
                 )
                 for item, version in rows
             }
             media = set(s.scalars(select(t.MediaCapture.media_key).where(t.MediaCapture.status == 200)))
         return known, media
 
-    def _finish_run(self, account: AccountInfo, result: CycleResult, report: RunReport) -> None:
+    def _finish_run(
+        self, account: AccountInfo, result: CycleResult, report: RunReport,
+        windows: dict[str, WindowState] | None = None,
+    ) -> None:
         now = self.app.clock.now()
         status, message, next_after = _status_of(result.error, result)
         with self.app.catalog.session() as s:
+            if result.stale_signals:  # children not read whole: read them again next cycle
+                s.execute(
+                    update(t.Item)
+                    .where(t.Item.account_pk == account.id, t.Item.item_id.in_(result.stale_signals))
+                    .values(signal=None)
+                )
+            if result.complete and windows:
+                _save_windows(s, account.id, windows)
             run = s.get(t.CaptureRun, report.run_id)
             if run is not None:
                 run.finished_at = now
@@ -281,6 +330,27 @@ class Poller:
                 run.status = "interrupted"
                 run.finished_at = run.finished_at or self.app.clock.now()
         return report
+
+
+def _save_windows(s: Any, account_pk: int, windows: dict[str, WindowState]) -> None:
+    rows = {
+        r.window: r
+        for r in s.scalars(select(t.ReconcileWindow).where(t.ReconcileWindow.account_pk == account_pk))
+    }
+    for name, state in windows.items():
+        row = rows.get(name)
+        if row is None:
+            row = t.ReconcileWindow(account_pk=account_pk, window=name)
+            s.add(row)
+        row.position, row.pass_started_at, row.last_full_at = (
+            state.position, state.pass_started_at, state.last_full_at,
+        )
+
+
+def _describe(plan: HarvestPlan) -> str:
+    if plan.full:
+        return f"full ({plan.reason})"
+    return f"incremental, {len(plan.sweep)} swept"
 
 
 def _status_of(error: ArchiverError | None, result: CycleResult | None) -> tuple[str, str, datetime | None]:

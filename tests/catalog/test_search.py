@@ -195,3 +195,68 @@ def test_postgresql_finds_our_words_as_one_phrase(pg_conn, text_: str) -> None: 
     assert pg_conn.exec_driver_sql(
         "SELECT to_tsvector('simple', %(b)s) @@ to_tsquery('simple', %(q)s)", {"b": body, "q": query}
     ).scalar() is True
+
+
+def _search_docs_rows_read(plan: dict) -> float:  # type: ignore[type-arg]
+    """Rows the plan's scans of search_docs produced, over all their loops."""
+    rows = 0.0
+    if plan.get("Relation Name") == "search_docs":
+        rows += plan.get("Actual Rows", 0) * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", []):
+        rows += _search_docs_rows_read(child)
+    return rows
+
+
+def test_postgresql_account_search_reads_that_account_not_the_archive() -> None:
+    """Issue 10: a search's cost grows with the answer, not the archive. With an account filter,
+    PostgreSQL used to collect the word's matches in every account (a GIN scan of the whole
+    archive) and only then keep the account's; now it reads only that account's documents."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event, insert, text
+
+    urls = _pg_database()
+    catalog = open_catalog(next(urls))
+    try:
+        when = datetime(2026, 3, 1, tzinfo=UTC)
+        with catalog.engine.begin() as conn:
+            conn.execute(insert(t.Account), [
+                {"id": 1, "platform": "facebook", "account_id": "small", "name": "Small School", "created_at": when},
+                {"id": 2, "platform": "facebook", "account_id": "big", "name": "Big School", "created_at": when}])
+            items, versions, docs = [], [], []
+            for n in range(4020):
+                account = 1 if n < 20 else 2
+                body = f"the bus contract meeting number {n}"
+                items.append({"id": n + 1, "account_pk": account, "platform": "facebook", "item_id": f"i{n}",
+                              "kind": "post", "parent_id": None, "created_at": when, "first_seen_at": when,
+                              "last_seen_at": when})
+                versions.append({"id": n + 1, "item_pk": n + 1, "version_no": 1, "content_sha256": "0" * 64,
+                                 "content": {"text": body}, "media": [], "text": body, "author": "a", "url": "",
+                                 "observed_at": when, "warc_file": "x.warc.gz", "warc_offset": 0,
+                                 "warc_length": 0, "warc_record_id": f"<urn:uuid:{n}>"})
+                docs.append({"version_pk": n + 1, "item_pk": n + 1, "body": index_body(body)})
+            conn.execute(insert(t.Item), items)
+            conn.execute(insert(t.ItemVersion), versions)
+            conn.execute(insert(SearchDoc), docs)
+        with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))  # as autovacuum keeps a real archive's statistics
+        seen: list[tuple[str, object]] = []
+
+        def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if "ts_rank_cd" in statement:
+                seen.append((statement, parameters))
+
+        event.listen(catalog.engine, "before_cursor_execute", keep)
+        with catalog.session() as s:
+            result = search(s, "bus", SearchFilters(account="facebook:small"))
+        event.remove(catalog.engine, "before_cursor_execute", keep)
+        assert sorted(result.ids) == sorted(f"i{n}" for n in range(20)) and result.total == 20
+        statement, parameters = seen[-1]
+        with catalog.engine.connect() as conn:
+            raw = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            plan = raw.fetchone()[0][0]["Plan"]
+        assert _search_docs_rows_read(plan) <= 20 * 2  # the account's 20 documents, not the 4,000 matches
+    finally:
+        catalog.dispose()
+        next(urls, None)

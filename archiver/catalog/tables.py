@@ -100,6 +100,7 @@ class CaptureRun(Base):
     edited_items: Mapped[int] = mapped_column(Integer, default=0)
     unchanged_items: Mapped[int] = mapped_column(Integer, default=0)
     deleted_items: Mapped[int] = mapped_column(Integer, default=0)
+    quota_spent: Mapped[int] = mapped_column(Integer, default=0)  # in the platform's quota unit
 
 
 class WarcFile(Base):
@@ -295,6 +296,20 @@ class ReconcileWindow(Base):
     position: Mapped[str] = mapped_column(String(320), default="")
     pass_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_full_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class QuotaSpend(Base):
+    """What every capture with one credential spent in one quota period (capture state)."""
+
+    __tablename__ = "quota_spend"
+    __table_args__ = (UniqueConstraint("platform", "credential", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    credential: Mapped[str] = mapped_column(String(512))  # the token reference, never the token
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    spent: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).

@@ -45,6 +45,9 @@ class ConnectorSettings(BaseModel):
     warm_days: float = Field(90.0, ge=0, description="Items younger than this (and not recent) are 'warm'")
     warm_every_hours: float = Field(24.0, ge=0, description="One reconciliation pass over warm items per this many hours")
     cold_every_hours: float = Field(168.0, ge=0, description="One reconciliation pass over older items per this many hours")
+    budget: dict[str, Any] | None = Field(
+        None, description="Quota overrides: limit, period, reset_tz, reserve, costs (see connectors/quotas.py)"
+    )
     sweep_share: float = Field(0.03, gt=0, le=1, description="Most top-level items one cycle reconciles, as a share of the account's")
 
 

@@ -36,6 +36,7 @@ from archiver.core.plan import HarvestPlan
 from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.services.accounts import AccountInfo, select_accounts
+from archiver.services.budgets import last_cost, load_budget, record_spend
 from archiver.services.holds import protect_new_objects
 from archiver.warc.fields import (
     INFO_ACCOUNT,
@@ -68,6 +69,7 @@ class RunReport:
     warnings: int = 0
     warcs: tuple[str, ...] = ()
     plan: str = ""  # "full (first capture)", "incremental, 12 swept", ...
+    quota_spent: int = 0  # in the platform's quota unit (requests where it has none)
     # Wall-clock seconds per phase: harvest (HTTP + WARC writing + diff), store (encrypt,
     # upload, verify) and index (catalog transaction), for the benchmarks and the logs.
     timings: dict[str, float] = field(default_factory=dict)
@@ -102,7 +104,10 @@ class Poller:
         as it is made (progress bars; a caller interrupted midway knows what was kept).
         `reconcile` reads every listing whole now instead of the incremental plan (an officer
         told a post was deleted confirms it at once)."""
-        chosen = self.accounts(selector)
+        # The longest-waiting first: an account deferred for want of budget goes first when
+        # the budget resets, so none is starved by the ones listed before it.
+        chosen = sorted(self.accounts(selector), key=lambda a: (a.last_polled_at is not None,
+                                                                 a.last_polled_at or datetime.min, a.id))
         reports = []
         with self.outbox.exclusive():
             self.recover()
@@ -144,6 +149,12 @@ class Poller:
             token = read_token(account.token_ref, label=account.label)
         except ArchiverError as exc:
             return self._finish_without_run(account, exc)
+        budget = load_budget(app, account.platform, account.token_ref)
+        if budget is not None:
+            with app.catalog.session() as s:
+                estimate = last_cost(s, account.id)
+            if not budget.fits(estimate):  # defer now rather than be stopped halfway
+                return self._finish_without_run(account, budget.deferral(account.label, estimate))
         known, media_seen = self._known(account.id)
         plan, windows = self._plan(account, connector, known, reconcile)
         with app.catalog.session() as s:
@@ -174,6 +185,7 @@ class Poller:
             account=account.account_id,
             rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
+            budget=budget,
         )
         started = time.perf_counter()
         try:
@@ -193,6 +205,8 @@ class Poller:
             raise
         finally:
             session.close()
+            if budget is not None:
+                record_spend(app, budget)
         timings = {"harvest": time.perf_counter() - started}
         warcs = []
         for warc in sealed:
@@ -205,6 +219,7 @@ class Poller:
             new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
             deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
             warcs=tuple(warcs), plan=_describe(plan), timings=timings, error=result.error,
+            quota_spent=budget.spent if budget is not None else session.exchanges,
         )
         self._finish_run(account, result, report, windows)
         return report
@@ -279,6 +294,7 @@ class Poller:
                 run.exchanges = report.exchanges
                 run.new_items, run.edited_items = report.new, report.edited
                 run.unchanged_items, run.deleted_items = report.unchanged, report.deleted
+                run.quota_spent = report.quota_spent
             row = s.get(t.Account, account.id)
             if row is not None:
                 row.status, row.status_message = status, message

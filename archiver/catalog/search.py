@@ -191,29 +191,9 @@ def _filters(query: Any, f: SearchFilters) -> Any:
     return query
 
 
-def _account_pks(session: Session, f: SearchFilters) -> list[int]:
-    return list(session.scalars(_filters(select(t.Account.id), SearchFilters(account=f.account))))
-
-
 def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple[list[tuple[int, float]], int]:
-    """The best `limit` matching items (pk, score) and how many match in all.
-
-    The engine's full-text index finds every match in the archive and the filters apply to
-    those, except on PostgreSQL with an account filter: there the search looks only at that
-    account's items' versions (through the indexes on items.account_pk and search_docs.item_pk)
-    and checks the query on each, because otherwise a common word makes PostgreSQL collect its
-    matches in every account of a million-item archive to keep the few in one (issue 10: the
-    cost must grow with the answer, not the archive). SQLite keeps the global FTS5 pass: FTS5
-    looking rowids up one by one measured 20-50x slower than its whole-index pass."""
     dialect = session.get_bind().dialect.name
-    items_in_scope = None
-    if f.account and dialect == "postgresql":
-        accounts = _account_pks(session, f)
-        if not accounts:
-            return [], 0
-        items_in_scope = select(t.Item.id).where(t.Item.account_pk.in_(accounts))
     score: ColumnElement[Any]
-    doc_item: Any = SearchDoc.item_pk
     if dialect == "sqlite":
         # bm25() only works in the FTS query itself, not under GROUP BY: rank in a subquery
         matched = (
@@ -235,22 +215,19 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
         # float then a word) and must split the query's words the same way.
         tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
         vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
-        if items_in_scope is not None:
-            # MATERIALIZED keeps the planner from turning it back into a GIN scan of the whole
-            # archive (its estimates for prefix and common words are far off).
-            scoped = (select(SearchDoc.item_pk, vector.label("tsv"))
-                      .where(SearchDoc.item_pk.in_(items_in_scope.scalar_subquery()))
-                      .cte("scoped_docs").prefix_with("MATERIALIZED"))
-            doc_item, vector = scoped.c.item_pk, scoped.c.tsv
-        base = select(doc_item).join(t.Item, t.Item.id == doc_item)
         score = func.max(func.ts_rank_cd(vector, tsq))
-        base = base.join(t.Account, t.Account.id == t.Item.account_pk).where(vector.op("@@")(tsq))
+        base = (
+            select(SearchDoc.item_pk)
+            .join(t.Item, t.Item.id == SearchDoc.item_pk)
+            .join(t.Account, t.Account.id == t.Item.account_pk)
+            .where(vector.op("@@")(tsq))
+        )
         order = [score.desc()]
     base = _filters(base, f)
     # count(*) OVER () runs after GROUP BY: the number of matching items, in the same pass.
     ranked = (
         base.add_columns(score.label("score"), func.count().over().label("total"))
-        .group_by(doc_item, t.Item.item_id)
+        .group_by(SearchDoc.item_pk, t.Item.item_id)
         .order_by(*order, t.Item.item_id)
         .limit(limit)
     )

@@ -54,12 +54,14 @@ def generate(home: Path, total_gb: float) -> dict[str, float]:
     from archiver.catalog import tables as t
     from archiver.core.settings import Settings
     from archiver.preservation.outbox import vault_context, warc_key
+    from archiver.services.archive_home import create_archive
     from archiver.services.keys import init_export_key
     from archiver.vault import encrypt_file
     from archiver.warc.writer import SpecWARCWriter, warc_date
 
     started = time.perf_counter()
     app = App(Settings(home=home))
+    create_archive(app)  # catalog and key file first: commands refuse a home without an archive
     init_export_key(app)
     files = max(1, round(total_gb * 1e9 / 1e9))  # ~1 GB objects, as the writer rolls them
     per_file = int(total_gb * 1e9 / files)

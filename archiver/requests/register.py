@@ -110,7 +110,10 @@ def view(session: Session, row: RecordsRequest, today: date) -> RequestView:
 def find_item(session: Session, ref: str) -> t.Item:
     """An item by its id, or by platform:id where two platforms share an id."""
     ref = ref.strip()
-    rows = list(session.scalars(select(t.Item).where(t.Item.item_id == ref)))
+    # platform IN (...) lets the unique (platform, item_id) index answer; item_id alone has no
+    # index, and 100 lookups read a 1,000,000-item catalog 100 times (2 minutes).
+    platforms = sorted(set(session.scalars(select(t.Account.platform).distinct())))
+    rows = list(session.scalars(select(t.Item).where(t.Item.platform.in_(platforms), t.Item.item_id == ref)))
     if not rows and ":" in ref:
         platform, item_id = ref.split(":", 1)
         rows = list(session.scalars(select(t.Item).where(t.Item.platform == platform,

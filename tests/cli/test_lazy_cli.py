@@ -18,7 +18,7 @@ from archiver.cli.main import COMMANDS, cli
 
 REPO = Path(__file__).resolve().parents[2]
 # Never needed to list items: upgrading, S3/KMS, WARC parsing, PDF, platform clients, crypto.
-HEAVY = ("alembic", "boto3", "botocore", "warcio", "weasyprint", "httpx", "connectors", "cryptography")
+HEAVY = ("alembic", "boto3", "botocore", "warcio", "weasyprint", "fpdf", "httpx", "connectors", "cryptography")
 
 
 def test_listed_summaries_are_the_commands_own_first_paragraphs() -> None:

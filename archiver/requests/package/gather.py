@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.app import App
@@ -119,14 +119,14 @@ def resolve_ids(s: Session, ids: Iterable[str]) -> dict[str, t.Item]:
     when the bare id is not unique across platforms."""
     wanted = list(dict.fromkeys(ids))
     found: dict[str, list[t.Item]] = {}
-    # (platform, item_id) pairs, so the lookup uses the catalog's unique index at any size
+    # One platform at a time, so the lookup uses the catalog's unique (platform, item_id) index
+    # at any size: SQLite does not use it for a list of (platform, item_id) row values and read
+    # all 1,000,000 items of a synthetic archive for a 100-item request (1.2 s).
     platforms = sorted(set(s.scalars(select(t.Account.platform).distinct())))
-    for part in _chunks(wanted, max(1, CHUNK // max(1, len(platforms)))):
-        pairs = [(p, i) for p in platforms for i in part]
-        if not pairs:
-            continue
-        for row in s.scalars(select(t.Item).where(tuple_(t.Item.platform, t.Item.item_id).in_(pairs))):
-            found.setdefault(row.item_id, []).append(row)
+    for part in _chunks(wanted):
+        for platform in platforms:
+            for row in s.scalars(select(t.Item).where(t.Item.platform == platform, t.Item.item_id.in_(part))):
+                found.setdefault(row.item_id, []).append(row)
     out: dict[str, t.Item] = {}
     for given in wanted:
         rows = found.get(given, [])
@@ -231,7 +231,11 @@ def _ancestors(s: Session, rows: Iterable[t.Item], known: set[Key]) -> dict[Key,
         todo = {k for k in todo if k not in known and k not in context}
         if not todo:
             break
-        found = list(s.scalars(select(t.Item).where(tuple_(t.Item.platform, t.Item.item_id).in_(todo))))
+        found: list[t.Item] = []
+        for platform in sorted({p for p, _ in todo}):  # per platform: the unique index, as above
+            ids = sorted(i for p, i in todo if p == platform and i)
+            for part in _chunks(ids):
+                found += s.scalars(select(t.Item).where(t.Item.platform == platform, t.Item.item_id.in_(part)))
         for row in found:
             context[(row.platform, row.item_id)] = ContextItem(
                 (row.platform, row.item_id), row.kind, row.parent_id

@@ -123,6 +123,7 @@ class ReadingCopy:
     exported_at: datetime
     threads: list[Thread] = field(default_factory=list)
     children: dict[Key, list[Key]] = field(default_factory=dict)
+    _trees: dict[Key, str] = field(default_factory=dict, repr=False)  # the PDF reuses the pages' HTML
 
     def __post_init__(self) -> None:
         self._arrange()
@@ -300,7 +301,13 @@ class ReadingCopy:
     def thread_body(self, thread: Thread, index_link: str) -> str:
         nav = f'<nav><a href="{index_link}">&larr; All threads of request {html.escape(self.req.request_id)}</a></nav>'
         return (f'<section class="thread" id="thread-{thread.number}">{nav}'
-                f"<h1>{html.escape(self.thread_title(thread))}</h1>{self._tree(thread.root)}</section>")
+                f"<h1>{html.escape(self.thread_title(thread))}</h1>{self._thread_tree(thread)}</section>")
+
+    def _thread_tree(self, thread: Thread) -> str:
+        tree = self._trees.get(thread.root)
+        if tree is None:
+            tree = self._trees[thread.root] = self._tree(thread.root)
+        return tree
 
     def thread_page(self, thread: Thread) -> str:
         return page(self.thread_title(thread), self.thread_body(thread, "index.html"))

@@ -277,4 +277,9 @@ class AuditEntry(Base):
 
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).
-from archiver.catalog import request_tables, retention_tables, search_tables  # noqa: E402, F401
+from archiver.catalog import (  # noqa: E402, F401
+    console_tables,  # noqa: E402, F401
+    request_tables,
+    retention_tables,
+    search_tables,
+)

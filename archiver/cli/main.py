@@ -23,6 +23,8 @@ from archiver.cli.requests import requests
 from archiver.cli.retention import retention
 from archiver.cli.schedules import schedules
 from archiver.cli.search import search
+from archiver.cli.serve import serve
+from archiver.cli.users import users
 from archiver.cli.vault_commands import init, keys, verify
 from archiver.cli.warcs import warc
 
@@ -65,6 +67,8 @@ cli.add_command(export)
 cli.add_command(schedules)
 cli.add_command(holds)
 cli.add_command(retention)
+cli.add_command(serve)
+cli.add_command(users)
 
 
 def main() -> None:

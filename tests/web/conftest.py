@@ -37,6 +37,7 @@ class ConsoleArchive:
     hostile_comment: str
     deleted_comment: str
     student_comment: str
+    picture_post: str
 
     def app(self, **kw: object) -> App:
         return App(Settings(home=self.home), **kw)  # type: ignore[arg-type]
@@ -62,6 +63,7 @@ def build_archive(root: Path) -> ConsoleArchive:
         hostile = sb.comment(post, HOSTILE, author=(HOSTILE_AUTHOR, "900021"))
         doomed = sb.comment(post, "This bus comment was posted in anger", author=("Angry Parent", "900022"))
         student = sb.comment(post, f"My son {STUDENT} rides bus 12 every day.", author=("A Parent", "900023"))
+        picture = sb.publish(LINCOLN, "Photos from the bus safety assembly.", picture=True)
         assert h.poll().status == "complete"
         sb.edit_post(post, "Bus route 12 will change for the field trip on Thursday, not Friday.")
         sb.delete_comment(doomed)
@@ -71,7 +73,7 @@ def build_archive(root: Path) -> ConsoleArchive:
             add_user(h.app, name, role=role, password=PASSWORD, actor="test-setup")
     finally:
         h.close()
-    return ConsoleArchive(h.home, post, phone, hostile, doomed, student)
+    return ConsoleArchive(h.home, post, phone, hostile, doomed, student, picture)
 
 
 @pytest.fixture(scope="module")

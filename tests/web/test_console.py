@@ -332,3 +332,36 @@ def test_users_service_refuses_bad_input(app: App) -> None:
     with pytest.raises(ConfigError, match="not allowed"):
         users.add_user(app, "<b>x</b>", role="clerk", password=PASSWORD, actor="t")
     assert timedelta(minutes=15) == users.LOCKOUT
+
+
+def test_a_request_page_costs_the_same_queries_for_one_record_or_many(app: App,
+                                                                      console_archive: ConsoleArchive) -> None:
+    a = console_archive
+    one = requests_svc.open_request(app, requester="One", received=app.clock.now().date(), description="one",
+                                    actor="pat")
+    many = requests_svc.open_request(app, requester="Many", received=app.clock.now().date(),
+                                     description="many", actor="pat")
+    requests_svc.add_items(app, one.id, items=[a.phone_comment], actor="pat")
+    requests_svc.add_items(app, many.id, items=[a.post, a.phone_comment, a.hostile_comment, a.deleted_comment,
+                                                a.student_comment, a.picture_post], actor="pat")
+    count = {"n": 0}
+
+    def counter(*args: Any) -> None:
+        count["n"] += 1
+
+    def queries(fn: Any, rid: str) -> int:
+        count["n"] = 0
+        fn(app, rid)
+        return count["n"]
+
+    event.listen(app.catalog.engine, "before_cursor_execute", counter)
+    try:
+        for fn in (requests_svc.request_items, requests_svc.review):
+            assert queries(fn, one.id) == queries(fn, many.id), fn.__name__
+    finally:
+        event.remove(app.catalog.engine, "before_cursor_execute", counter)
+    items = requests_svc.request_items(app, many.id)
+    assert len(items) == 6 and {i.id for i in items if i.deleted} == {a.deleted_comment}
+    assert next(i for i in items if i.id == a.post).versions == 2
+    assert next(i for i in items if i.id == a.post).text.startswith("Bus route 12 will change for the field trip on Thu")
+    assert {f.text for f in requests_svc.review(app, many.id)} >= {PHONE}

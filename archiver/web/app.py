@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
 import re
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -438,6 +440,37 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
                         outcomes=requests_svc.OUTCOMES,
                         kinds=KINDS)
 
+    @route("/requests/{rid}/review", ("POST",))
+    @c.action("requests.change", back="/requests/{rid}")
+    async def request_review(request: Request, user: User, form: FormData) -> Response:
+        """The review with the district's student roster: the upload lives in a private
+        temporary file only while the scan runs (the names are never stored or logged)."""
+        rid = request.path_params["rid"]
+        upload = form.get("roster")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        if not data:
+            raise ArchiverError("Choose the roster CSV to upload (or use the review without one)")
+        with tempfile.TemporaryDirectory(prefix="archiver-roster-") as tmp:
+            path = Path(tmp) / "roster.csv"
+            path.write_bytes(data)
+            findings = requests_svc.review(app, rid, roster=path, actor=user.name)
+        detail = requests_svc.show_request(app, rid)
+        responsive = requests_svc.request_items(app, rid)
+        c.record_view(user, rid, items=len(responsive))
+        return c.render(request, "request.html", user, r=detail.request, detail=detail, items=responsive,
+                        findings=findings, exports=_exports(c.exports_dir(rid)),
+                        outcomes=requests_svc.OUTCOMES, kinds=KINDS)
+
+    @route("/requests/{rid}/extend", ("POST",))
+    @c.action("requests.change", back="/requests/{rid}")
+    async def request_extend(request: Request, user: User, form: FormData) -> Response:
+        rid = request.path_params["rid"]
+        until = _date(_field(form, "until"))
+        if until is None:
+            raise ArchiverError("Give the new due date")
+        view = requests_svc.extend_request(app, rid, until=until, reason=_field(form, "reason"), actor=user.name)
+        return c.redirect(request, f"/requests/{rid}", f"Due date extended to {view.due}")
+
     @route("/requests/{rid}/add", ("POST",))
     @c.action("requests.change", back="/requests/{rid}")
     async def request_add(request: Request, user: User, form: FormData) -> Response:
@@ -568,6 +601,15 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
     async def retention_cancel(request: Request, user: User, form: FormData) -> Response:
         approvals.cancel(app, request.path_params["aid"], actor=user.name)
         return c.redirect(request, "/retention", "Proposal cancelled")
+
+    @route("/retention/certificates/{cid}.json")
+    @c.page("retention.read")
+    async def certificate_download(request: Request, user: User) -> Response:
+        cid = _safe_name(request.path_params["cid"])
+        doc = retention.certificate_document(app, cid)
+        audit_svc.record(app, "console.download", subject=f"certificate:{cid}", actor=user.name)
+        return Response(json.dumps(doc, indent=2, default=str), media_type="application/json", headers={
+            "content-disposition": f'attachment; filename="certificate-{cid}.json"'})
 
     # --- audit -----------------------------------------------------------------------------
 

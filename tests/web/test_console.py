@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -365,3 +366,40 @@ def test_a_request_page_costs_the_same_queries_for_one_record_or_many(app: App,
     assert next(i for i in items if i.id == a.post).versions == 2
     assert next(i for i in items if i.id == a.post).text.startswith("Bus route 12 will change for the field trip on Thu")
     assert {f.text for f in requests_svc.review(app, many.id)} >= {PHONE}
+
+
+def test_review_with_an_uploaded_roster_finds_the_student_and_keeps_no_copy(
+        app: App, console_archive: ConsoleArchive, tmp_path: Any) -> None:
+    import tempfile
+
+    from tests.web.conftest import STUDENT
+
+    view = requests_svc.open_request(app, requester="Roster", received=app.clock.now().date(),
+                                     description="student", actor="pat")
+    requests_svc.add_items(app, view.id, items=[console_archive.student_comment], actor="pat")
+    client = signed_in(app, "chris")
+    token = _csrf(client.get(f"/requests/{view.id}").text)
+    before = set(Path(tempfile.gettempdir()).glob("archiver-roster-*"))
+    page = client.post(f"/requests/{view.id}/review", data={"csrf": token},
+                       files={"roster": ("roster.csv", f"name\n{STUDENT}\n".encode(), "text/csv")})
+    assert page.status_code == 200
+    review = page.text[page.text.index('id="review-h"'):]
+    assert "student-name" in review and STUDENT in review
+    assert set(Path(tempfile.gettempdir()).glob("archiver-roster-*")) == before
+    entry = audit_svc.list_entries(app, subject=view.id, action_prefix="request.review")[0]
+    assert entry.details["roster"] is True and STUDENT not in str(entry.details)
+    empty = client.post(f"/requests/{view.id}/review", data={"csrf": token})
+    assert empty.status_code == 303 and "roster CSV" in client.get(f"/requests/{view.id}").text
+
+
+def test_extending_a_request_from_the_console(app: App) -> None:
+    view = requests_svc.open_request(app, requester="Ext", received=app.clock.now().date(), description="x",
+                                     actor="pat")
+    client = signed_in(app, "chris")
+    token = _csrf(client.get(f"/requests/{view.id}").text)
+    later = (datetime.fromisoformat(view.due) + timedelta(days=7)).date().isoformat()
+    done = client.post(f"/requests/{view.id}/extend", data={"csrf": token, "until": later,
+                                                           "reason": "many records to review"})
+    assert done.status_code == 303
+    assert f"Due date extended to {later}" in client.get(f"/requests/{view.id}").text
+    assert requests_svc.show_request(app, view.id).request.due == later

@@ -368,16 +368,7 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
 
     # --- one item --------------------------------------------------------------------------
 
-    @route("/items/{item_id}")
-    @c.page("content.read")
-    async def item_page(request: Request, user: User) -> Response:
-        item_id = request.path_params["item_id"]
-        detail = items.show_item(app, item_id)
-        c.record_view(user, f"item:{detail.summary.platform}:{detail.summary.id}")
-        diffs = [word_diff(a.text, b.text) for a, b in zip(detail.versions, detail.versions[1:], strict=False)]
-        return c.render(request, "item.html", user, d=detail, diffs=diffs)
-
-    @route("/items/{item_id}/media/{n:int}")
+    @route("/items/{item_id:path}/media/{n:int}")
     @c.page("content.read")
     async def item_media(request: Request, user: User) -> Response:
         item_id, n = request.path_params["item_id"], request.path_params["n"]
@@ -387,8 +378,18 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
         headers = {"content-security-policy": "default-src 'none'; sandbox",
                    "cache-control": "private, no-store"}
         if not media.inline:
-            headers["content-disposition"] = f'attachment; filename="{_safe_name(item_id)}-media-{n}.bin"'
+            headers["content-disposition"] = f'attachment; filename="media-{n}.bin"'
         return Response(media.body, media_type=media.content_type, headers=headers)
+
+    # Bluesky ids are at:// URIs: the id may hold slashes
+    @route("/items/{item_id:path}")
+    @c.page("content.read")
+    async def item_page(request: Request, user: User) -> Response:
+        item_id = request.path_params["item_id"]
+        detail = items.show_item(app, item_id)
+        c.record_view(user, f"item:{detail.summary.platform}:{detail.summary.id}")
+        diffs = [word_diff(a.text, b.text) for a, b in zip(detail.versions, detail.versions[1:], strict=False)]
+        return c.render(request, "item.html", user, d=detail, diffs=diffs)
 
     @route("/warcs/{name}")
     @c.page("content.read")

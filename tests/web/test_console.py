@@ -403,3 +403,13 @@ def test_extending_a_request_from_the_console(app: App) -> None:
     assert done.status_code == 303
     assert f"Due date extended to {later}" in client.get(f"/requests/{view.id}").text
     assert requests_svc.show_request(app, view.id).request.due == later
+
+
+def test_item_ids_with_slashes_reach_the_item_page(app: App) -> None:
+    """Bluesky's ids are at:// URIs; the page must receive the whole id, not a 404."""
+    client = signed_in(app, "pat")
+    page = client.get("/items/at%3A//did:plc:abc/app.bsky.feed.post/3k2xyz")
+    assert page.status_code == 400 and "at://did:plc:abc/app.bsky.feed.post/3k2xyz" in page.text
+    media = client.get("/items/at%3A//did:plc:abc/app.bsky.feed.post/3k2xyz/media/0")
+    assert media.status_code == 400 and "3k2xyz" in media.text
+    assert "3k2xyz/media/0" not in media.text  # the media route took it, not the item page

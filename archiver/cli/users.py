@@ -44,7 +44,13 @@ def users() -> None:
 @click.pass_context
 @handle_errors
 def users_add(ctx: click.Context, name: str, role: str, proxy_only: bool) -> None:
-    """Add a user; the password is read from standard input."""
+    """Add a user; the password is read from standard input (the first line).
+
+    \b
+    Example:
+      archiver users add pat --role records-officer < pat-password.txt
+      archiver users add sso.clerk --role clerk --proxy-only
+    """
     from archiver.services.users import add_user
 
     app = get_app(ctx)
@@ -57,7 +63,12 @@ def users_add(ctx: click.Context, name: str, role: str, proxy_only: bool) -> Non
 @click.pass_context
 @handle_errors
 def users_password(ctx: click.Context, name: str) -> None:
-    """Set a new password (from standard input); also lifts a lockout."""
+    """Set a new password (from standard input); also lifts a lockout.
+
+    \b
+    Example:
+      archiver users password pat < new-password.txt
+    """
     from archiver.services.users import set_password
 
     set_password(get_app(ctx), name, _password(), actor=_actor())
@@ -70,7 +81,13 @@ def users_password(ctx: click.Context, name: str) -> None:
 @click.pass_context
 @handle_errors
 def users_disable(ctx: click.Context, name: str, enable: bool) -> None:
-    """Disable a user (signed out at the next page), or --enable again."""
+    """Disable a user (signed out at the next page), or --enable again.
+
+    \b
+    Example:
+      archiver users disable chris
+      archiver users disable chris --enable
+    """
     from archiver.services.users import set_disabled
 
     set_disabled(get_app(ctx), name, not enable, actor=_actor())
@@ -82,7 +99,12 @@ def users_disable(ctx: click.Context, name: str, enable: bool) -> None:
 @click.pass_context
 @handle_errors
 def users_list(ctx: click.Context, as_json: bool) -> None:
-    """Every console user, role and state."""
+    """Every console user, role and state.
+
+    \b
+    Example:
+      archiver users list --json
+    """
     from dataclasses import asdict
 
     from archiver.services.users import list_users

@@ -87,7 +87,7 @@ def browser(console_archive: ConsoleArchive) -> Iterator[Browser]:
             chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             context = chromium.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
             page = context.new_page()
-            page.set_default_timeout(10_000)
+            page.set_default_timeout(60_000)  # a loaded 2-core machine
             b = Browser(f"http://127.0.0.1:{port}", page, app)
             page.on("request", lambda r: b.requests.append(r.url))
             page.on("dialog", lambda d: (b.dialogs.append(d.message), d.dismiss()))
@@ -177,7 +177,7 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
     hostile.get_by_label("Withhold under").fill("RCW 42.56.290")
     hostile.get_by_role("button", name="Withhold").click()
     assert "withheld: RCW 42.56.290" in page.inner_text("main")
-    page.get_by_role("button", name="Export the package").click()
+    page.get_by_role("button", name="Export the package").click(timeout=300_000)  # builds WARC, WACZ, PDF
     assert "written and verified" in page.inner_text("main")
     b.axe("request")
     b.shot("06-request-exported")

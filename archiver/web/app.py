@@ -341,8 +341,10 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
         open_requests = requests_svc.list_requests(app) if user.can("requests.change") or user.can(
             "content.read") else []
         active_holds = holds.list_holds(app) if user.can("retention.read") else []
+        pending = [a for a in approvals.list_approvals(app) if a.status == "proposed"] if user.can(
+            "retention.read") else []
         return c.render(request, "dashboard.html", user, accounts=accts, requests=open_requests,
-                        holds=active_holds)
+                        holds=active_holds, pending=pending)
 
     # --- search ----------------------------------------------------------------------------
 

@@ -218,7 +218,9 @@ def test_destruction_needs_a_second_records_officer(app: App) -> None:
     assert refused.status_code == 303 and "second records officer" in client.get("/retention").text
     other = signed_in(app, "sam")
     assert "Confirm and destroy" in other.get("/retention").text
+    assert "proposed by pat" in other.get("/").text and "waits for a second records officer" in other.get("/").text
     approvals.cancel(app, pid, actor="sam")
+    assert "waits for a second records officer" not in other.get("/").text
 
 
 # --- what the pages show ----------------------------------------------------------------------

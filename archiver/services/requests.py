@@ -185,7 +185,7 @@ def list_requests(app: App, *, include_closed: bool = False) -> list[RequestView
         query = select(RecordsRequest)
         if not include_closed:
             query = query.where(RecordsRequest.status == "open")
-        views = [register.view(s, row, today) for row in s.scalars(query)]
+        views = register.views(s, list(s.scalars(query)), today)
     return sorted(views, key=lambda v: (v.status != "open", not v.overdue, v.due, v.id))
 
 

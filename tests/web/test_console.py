@@ -415,3 +415,39 @@ def test_item_ids_with_slashes_reach_the_item_page(app: App) -> None:
     media = client.get("/items/at%3A//did:plc:abc/app.bsky.feed.post/3k2xyz/media/0")
     assert media.status_code == 400 and "3k2xyz" in media.text
     assert "3k2xyz/media/0" not in media.text  # the media route took it, not the item page
+
+
+def test_the_request_list_costs_the_same_queries_for_any_number_of_requests(
+        console_archive: ConsoleArchive, tmp_path: Any) -> None:
+    from archiver.core.settings import Settings
+    from archiver.services.archive_home import create_archive
+
+    fresh = App(Settings(home=tmp_path / "home"))
+    try:
+        create_archive(fresh)
+        count = {"n": 0}
+
+        def counter(*args: Any) -> None:
+            count["n"] += 1
+
+        def queries() -> int:
+            count["n"] = 0
+            requests_svc.list_requests(fresh)
+            return count["n"]
+
+        today = fresh.clock.now().date()
+        first = requests_svc.open_request(fresh, requester="A", received=today, description="a", actor="pat")
+        event.listen(fresh.catalog.engine, "before_cursor_execute", counter)
+        one = queries()
+        for n in range(4):
+            requests_svc.open_request(fresh, requester=f"R{n}", received=today, description="b", actor="pat")
+        later = (datetime.fromisoformat(first.due) + timedelta(days=5)).date()
+        requests_svc.extend_request(fresh, first.id, until=later, reason="volume", actor="pat")
+        assert queries() == one
+        event.remove(fresh.catalog.engine, "before_cursor_execute", counter)
+        listed = {v.id: v for v in requests_svc.list_requests(fresh)}
+        assert len(listed) == 5 and listed[first.id].due == later.isoformat()
+        assert [e.reason for e in listed[first.id].extensions] == ["volume"]
+        assert all(not v.extensions for k, v in listed.items() if k != first.id)
+    finally:
+        fresh.close()

@@ -339,7 +339,13 @@ class QuotaSpend(Base):
 
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).
-from archiver.catalog import daemon_tables, request_tables, retention_tables, search_tables  # noqa: E402, F401
+from archiver.catalog import (  # noqa: E402, F401
+    console_tables,
+    daemon_tables,
+    request_tables,
+    retention_tables,
+    search_tables,
+)
 
 
 class StoredPayload(Base):

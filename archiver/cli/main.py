@@ -48,7 +48,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schedules": ("archiver.cli.schedules", "schedules",
                   "State retention schedules, the district's adopted schedule, and verification."),
     "search": ("archiver.cli.search", "search", "Find items whose any version matches QUERY, best first."),
+    "serve": ("archiver.cli.serve", "serve",
+              "Serve the web console: search, threads, requests to the package, holds, retention, audit."),
     "status": ("archiver.cli.status", "status", "Is every account being captured? Workers, open alerts, scheduled jobs."),
+    "users": ("archiver.cli.users", "users", "Console users and roles: records-officer, clerk, auditor, operator."),
     "verify": ("archiver.cli.vault_commands", "verify", "Re-read stored WARCs and prove they are intact (fixity)."),
     "warc": ("archiver.cli.warcs", "warc", "List stored WARC files and print their bytes."),
 }

@@ -87,13 +87,23 @@ def require_open(row: RecordsRequest) -> None:
 
 
 def view(session: Session, row: RecordsRequest, today: date) -> RequestView:
-    extensions = tuple(
-        ExtensionView(e.until.isoformat(), e.reason, e.by, e.at.isoformat())
-        for e in session.scalars(select(RequestExtension).where(RequestExtension.request_id == row.id)
-                                 .order_by(RequestExtension.id))
-    )
-    items = session.scalar(select(func.count()).where(RequestItem.request_id == row.id)) or 0
-    return RequestView(
+    return views(session, [row], today)[0]
+
+
+def views(session: Session, rows: list[RecordsRequest], today: date) -> list[RequestView]:
+    """Views of many requests in three queries whatever their number (the request list and
+    the console's dashboard show every open one)."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    extensions: dict[str, list[ExtensionView]] = {}
+    for e in session.scalars(select(RequestExtension).where(RequestExtension.request_id.in_(ids))
+                             .order_by(RequestExtension.id)):
+        extensions.setdefault(e.request_id, []).append(
+            ExtensionView(e.until.isoformat(), e.reason, e.by, e.at.isoformat()))
+    counts = dict(session.execute(select(RequestItem.request_id, func.count())
+                                  .where(RequestItem.request_id.in_(ids)).group_by(RequestItem.request_id)).all())
+    return [RequestView(
         id=row.id, requester=row.requester, description=row.description, state=row.state,
         via=row.via, received=row.received.isoformat(),
         legally_received=row.legally_received.isoformat(),
@@ -103,8 +113,8 @@ def view(session: Session, row: RecordsRequest, today: date) -> RequestView:
         outcome=row.outcome, opened_at=row.opened_at.isoformat(), opened_by=row.opened_by,
         closed_at=row.closed_at.isoformat() if row.closed_at else None, closed_by=row.closed_by,
         overdue=row.status == "open" and today > row.due, days_left=(row.due - today).days,
-        items=int(items), extensions=extensions,
-    )
+        items=int(counts.get(row.id, 0)), extensions=tuple(extensions.get(row.id, ())),
+    ) for row in rows]
 
 
 def find_item(session: Session, ref: str) -> t.Item:

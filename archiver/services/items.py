@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from archiver.app import App
 from archiver.catalog import queries
 from archiver.catalog.queries import ItemDetail, ItemSummary
-from archiver.core.errors import ConfigError
+from archiver.core.errors import ArchiverError, ConfigError
 from archiver.services.accounts import select_accounts
 
 DEFAULT_LIMIT = 50  # a screenful or two; --limit N or --all for more
@@ -69,3 +69,33 @@ def show_item(app: App, item_id: str) -> ItemDetail:
         replies = [r for r in queries.list_items(s, parent_id=summary.id) if r.platform == summary.platform]
     replies.sort(key=lambda r: (r.created_at or "", r.id))
     return dataclasses.replace(detail, parent=parent, replies=replies)
+
+
+# Media types a browser may show inline from the console; anything else (SVG, HTML, scripts,
+# unknown) is handed over as an opaque download, so a captured file never runs as a page.
+INLINE_MEDIA = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif",
+                          "video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "audio/ogg"})
+
+
+@dataclass(frozen=True)
+class MediaContent:
+    url: str
+    content_type: str  # one of INLINE_MEDIA, or application/octet-stream
+    inline: bool
+    body: bytes
+
+
+def media_content(app: App, item_id: str, index: int) -> MediaContent:
+    """The bytes of an item's `index`th captured media file, read from the archive (never the
+    platform's CDN), with a content type safe to serve."""
+    detail = show_item(app, item_id)
+    if not 0 <= index < len(detail.media) or not detail.media[index].get("file"):
+        raise ArchiverError(f"Item {item_id} has no captured media file number {index}")
+    from archiver.core.models import WarcPointer
+
+    m = detail.media[index]
+    record = app.warc_reader().record(WarcPointer(m["file"], int(m["offset"]), int(m["length"]), ""))
+    declared = next((v for k, v in record.http_headers if k.lower() == "content-type"), "")
+    kind = declared.split(";", 1)[0].strip().lower()
+    inline = kind in INLINE_MEDIA
+    return MediaContent(str(m["url"]), kind if inline else "application/octet-stream", inline, record.body)

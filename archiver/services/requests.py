@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, selectinload
 
 from archiver.app import App
 from archiver.catalog import audit
@@ -185,7 +185,7 @@ def list_requests(app: App, *, include_closed: bool = False) -> list[RequestView
         query = select(RecordsRequest)
         if not include_closed:
             query = query.where(RecordsRequest.status == "open")
-        views = [register.view(s, row, today) for row in s.scalars(query)]
+        views = register.views(s, list(s.scalars(query)), today)
     return sorted(views, key=lambda v: (v.status != "open", not v.overdue, v.due, v.id))
 
 
@@ -309,13 +309,16 @@ def request_items(app: App, request_id: str) -> list[ResponsiveItem]:
         redactions: dict[str, int] = {}
         for r in state.redactions:
             redactions[r.item_id] = redactions.get(r.item_id, 0) + 1
+        links = register.responsive(s, row.id)
+        found = _items_by_key(s, [(link.platform, link.item_id) for link in links])
+        accounts = {a.id: a for a in s.scalars(select(t.Account).where(
+            t.Account.id.in_({i.account_pk for i in found.values()})))} if found else {}
         out = []
-        for link in register.responsive(s, row.id):
-            item = s.scalar(select(t.Item).where(t.Item.platform == link.platform,
-                                                 t.Item.item_id == link.item_id))
+        for link in links:
+            item = found.get((link.platform, link.item_id))
             if item is None:  # disposed of, or not yet rebuilt
                 continue
-            account = s.get(t.Account, item.account_pk)
+            account = accounts.get(item.account_pk)
             latest = item.versions[-1] if item.versions else None
             out.append(ResponsiveItem(
                 id=item.item_id, platform=item.platform,
@@ -329,6 +332,19 @@ def request_items(app: App, request_id: str) -> list[ResponsiveItem]:
         return out
 
 
+def _items_by_key(s: Session, keys: Sequence[tuple[str, str]], chunk: int = 500) -> dict[tuple[str, str], t.Item]:
+    """Items by (platform, item_id) with their versions, a few queries per `chunk` items (the
+    request page lists every responsive item: one query each would not scale)."""
+    out: dict[tuple[str, str], t.Item] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), chunk):
+        part = unique[start:start + chunk]
+        query = (select(t.Item).where(tuple_(t.Item.platform, t.Item.item_id).in_(part))
+                 .options(selectinload(t.Item.versions)))
+        out.update({(i.platform, i.item_id): i for i in s.scalars(query)})
+    return out
+
+
 # --- review and decisions -------------------------------------------------------------------
 
 
@@ -340,9 +356,10 @@ def review(app: App, request_id: str, *, roster: Path | None = None,
     with app.catalog.session() as s:
         row = register.get_request(s, request_id)
         findings: list[Finding] = []
-        for link in register.responsive(s, row.id):
-            item = s.scalar(select(t.Item).where(t.Item.platform == link.platform,
-                                                 t.Item.item_id == link.item_id))
+        links = register.responsive(s, row.id)
+        found = _items_by_key(s, [(link.platform, link.item_id) for link in links])
+        for link in links:
+            item = found.get((link.platform, link.item_id))
             for version in item.versions if item else []:
                 findings.extend(scan(item.item_id, version.version_no, version.text or "", names))  # type: ignore[union-attr]
         kinds: dict[str, int] = {}

@@ -1,7 +1,7 @@
 """quota budgets: what each credential spent per period, and each run's cost
 
 Revision ID: 0013_quota_budgets
-Revises: 0010_daemon_fleet
+Revises: 0011_console_users
 Create Date: 2026-12-03 12:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_quota_budgets"
-down_revision = "0010_daemon_fleet"
+down_revision = "0011_console_users"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,168 @@
+"""Server time, time to first byte, full load and SQL queries per page of the web console.
+
+The console is served by uvicorn on 127.0.0.1 (as `archiver serve` does) over an existing
+archive, typically a synthetic one (bench/synthetic.py), and each page is fetched by httpx
+as a signed-in records officer: a warm-up, then `--runs` timed fetches; medians are printed.
+
+- server ms: from the request entering the ASGI app to the last body byte leaving it;
+- TTFB ms / full ms: at the client, until the response headers / the whole body;
+- queries: SQL statements the page ran (a SQLAlchemy before_cursor_execute listener).
+
+    python bench/synthetic.py --home /tmp/synth --items 100000 --json > /tmp/synth.json
+    python bench/console_bench.py --home /tmp/synth --summary /tmp/synth.json
+    python bench/console_bench.py --home /tmp/tiny --build 2000     # build a small one first
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
+
+from archiver.app import App  # noqa: E402
+from archiver.catalog import tables as t  # noqa: E402
+from archiver.core.settings import Settings  # noqa: E402
+from archiver.services import users  # noqa: E402
+from archiver.web.app import asgi  # noqa: E402
+
+PASSWORD = "benchmark password 1"
+
+
+class Timed:
+    """ASGI wrapper: server time of the last request, and the SQL count during it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.ms, self.queries = app, 0.0, 0
+        self.counting = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, self.counting = time.perf_counter(), 0
+
+        async def timed_send(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.ms = (time.perf_counter() - start) * 1000
+                self.queries = self.counting
+
+        await self.app(scope, receive, timed_send)
+
+
+def _samples(app: App, summary: dict[str, Any] | None) -> dict[str, str]:
+    if summary and summary.get("sample_items"):
+        return {k: v.split(":", 1)[-1] for k, v in summary["sample_items"].items()}
+    with app.catalog.session() as s:
+        first = s.scalar(select(t.Item.item_id).where(t.Item.kind == "post").order_by(t.Item.id).limit(1))
+        edited = s.scalar(select(t.Item.item_id).join(t.ItemVersion, t.ItemVersion.item_pk == t.Item.id)
+                          .where(t.ItemVersion.version_no == 2).limit(1))
+        deleted = s.scalar(select(t.Item.item_id).where(t.Item.deleted_at.is_not(None)).limit(1))
+    return {k: v for k, v in (("first", first), ("edited", edited), ("deleted", deleted)) if v}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, runs: int) -> list[dict[str, Any]]:
+    import uvicorn
+
+    app = App(Settings(home=home, database_url=database_url))
+    if users.get_user(app, "bench") is None:
+        users.add_user(app, "bench", role="records-officer", password=PASSWORD, actor="bench")
+    with app.catalog.session() as s:
+        items = s.scalar(select(func.count()).select_from(t.Item)) or 0
+    timed = Timed(asgi(app))
+
+    def count(*_: Any) -> None:
+        timed.counting += 1
+
+    event.listen(app.catalog.engine, "before_cursor_execute", count)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(timed, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    samples = _samples(app, summary)
+    pages = [("/search, phrase (about 1 item per account)", "/search?q=" + quote('"bulk post 501"')),
+             ("/search, word in 2/3 of items", "/search?q=comment"),
+             ("/search, word + filters (edited)", "/search?q=post&edited=1"),
+             *[(f"/items/{{id}} ({k})", f"/items/{quote(v)}") for k, v in samples.items()],
+             ("/ dashboard", "/"), ("/requests", "/requests")]
+    rows = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            page = client.get("/login").text
+            token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            assert client.post("/login", data={"csrf": token, "name": "bench", "password": PASSWORD}).status_code == 303
+            for label, path in pages:
+                server_ms, ttfb, full, queries = [], [], [], set()
+                for i in range(runs + 1):
+                    start = time.perf_counter()
+                    with client.stream("GET", path) as response:
+                        first = time.perf_counter()
+                        body = response.read()
+                        end = time.perf_counter()
+                    assert response.status_code == 200, (path, response.status_code, body[:300])
+                    if i:  # the first is a warm-up
+                        server_ms.append(timed.ms)
+                        ttfb.append((first - start) * 1000)
+                        full.append((end - start) * 1000)
+                        queries.add(timed.queries)
+                rows.append({"page": label, "path": path, "items": items,
+                             "server_ms": round(statistics.median(server_ms), 1),
+                             "ttfb_ms": round(statistics.median(ttfb), 1),
+                             "full_ms": round(statistics.median(full), 1),
+                             "queries": sorted(queries), "bytes": len(body)})
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--summary", type=Path, default=None, help="bench/synthetic.py --json output")
+    parser.add_argument("--build", type=int, default=0, help="first generate this many synthetic items")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    summary = json.loads(args.summary.read_text()) if args.summary else None
+    if args.build:
+        from bench.synthetic import generate
+
+        app = App(Settings(home=args.home, database_url=args.database_url))
+        summary = generate(app, items=args.build, seed=1).as_dict()
+        app.close()
+    rows = run(args.home, args.database_url, summary, args.runs)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print("| page | items | server ms | TTFB ms | full ms | SQL queries | bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['page']} | {r['items']:,} | {r['server_ms']} | {r['ttfb_ms']} | {r['full_ms']} | "
+              f"{', '.join(map(str, r['queries']))} | {r['bytes']:,} |")
+
+
+if __name__ == "__main__":
+    main()

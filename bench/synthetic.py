@@ -174,7 +174,9 @@ def capture_template(workdir: Path, items: int, seed: int) -> App:
                 deleted = max(1, round(len(live) * DELETED_SHARE)) if len(live) >= 20 else 0
                 for item_id in rng.sample(comments, min(deleted, len(comments))):
                     sandbox.delete(item_id)
-            report = next(iter(poller.poll(account.label)))
+            # The second capture reads every listing (--reconcile), so the template holds the
+            # edits of old comments that an incremental cycle would find only in later sweeps.
+            report = next(iter(poller.poll(account.label, reconcile=cycle == 2)))
             if report.status != "complete":
                 raise RuntimeError(f"template capture {cycle} did not complete: {report.message}")
         return app

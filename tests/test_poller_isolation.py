@@ -21,7 +21,7 @@ class BrokenConnector(FacebookConnector):
     platform: ClassVar[str] = "broken"
     auth_style: ClassVar[AuthStyle] = AuthStyle.NONE
 
-    def harvest(self, account, cursor, http):  # type: ignore[no-untyped-def]
+    def harvest(self, account, cursor, http, plan=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug in a connector")
         yield  # pragma: no cover
 

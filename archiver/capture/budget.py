@@ -5,26 +5,24 @@ credential may spend per period; the catalog's ledger says what every capture wi
 credential has spent in the current period. A request that would cross the usable part of the
 limit is never sent: the capture stops with `BudgetSpent` (a TryLater) and resumes after the
 reset, so the platform never has to throttle us. Graph platforms publish usage percentages in
-headers instead of a fixed figure; those are watched after each response. Windows are fixed
+headers instead of a fixed figure; the Graph connector itself pauses at 95% of them
+(connectors/graph.py), so no budget is kept for them unless the district sets one. Windows are fixed
 (a 5-minute window starts on the 5-minute mark), a conservative stand-in for sliding ones.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from archiver.core.errors import TryLater
-from archiver.core.models import CapturedExchange
 from connectors.quotas import QuotaModel
 
 log = logging.getLogger(__name__)
 
 _FIXED = {"minute": 60, "5min": 300, "15min": 900, "hour": 3600}
-GRAPH_STOP_PERCENT = 90  # Graph throttles at 100% of its usage figures: stop before
 
 
 class BudgetSpent(TryLater):
@@ -103,48 +101,4 @@ class Budget:
             account=account,
         )
 
-    def observe(self, exchange: CapturedExchange, now: datetime, account: str = "") -> None:
-        """Graph's usage headers: stop at GRAPH_STOP_PERCENT of any figure, before the 100%
-        at which the platform throttles."""
-        if not self.model.usage_headers:
-            return
-        worst, regain = _graph_usage(exchange)
-        if worst >= GRAPH_STOP_PERCENT:
-            retry = now + timedelta(minutes=regain or 60)
-            raise BudgetSpent(
-                f"{self.model.platform} reports {worst}% of its call budget used for this "
-                f"credential; capture stops before it throttles and resumes after "
-                f"{retry:%Y-%m-%d %H:%M} UTC",
-                retry_at=retry,
-                platform=self.model.platform,
-                account=account,
-                evidence=exchange.response_pointer,
-            )
 
-
-def _graph_usage(exchange: CapturedExchange) -> tuple[int, int]:
-    """The highest usage percentage in X-App-Usage / X-Business-Use-Case-Usage, and the minutes
-    Graph says it takes to regain access (0 when it does not say)."""
-    worst, regain = 0, 0
-    for name in ("x-app-usage", "x-business-use-case-usage"):
-        raw = exchange.header(name)
-        if not raw:
-            continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        entries = [data] if name == "x-app-usage" else [
-            e for v in (data.values() if isinstance(data, dict) else []) for e in (v if isinstance(v, list) else [])
-        ]
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            for key in ("call_count", "total_time", "total_cputime"):
-                value = entry.get(key)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    worst = max(worst, int(value))
-            wait = entry.get("estimated_time_to_regain_access")
-            if isinstance(wait, int | float) and not isinstance(wait, bool):
-                regain = max(regain, int(wait))
-    return worst, regain

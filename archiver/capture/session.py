@@ -290,9 +290,6 @@ class CaptureSession:
             request, when, status, reason, raw_headers, resp_body, ip,
             truncated=too_big, purpose=purpose, request_body=body,
         )
-        if metered:
-            assert self.budget is not None
-            self.budget.observe(exchange, self.clock.now(), self.account)
         return exchange
 
     def _record(

@@ -47,7 +47,7 @@ def credential_label(credential: str) -> str:
 def load_budget(app: App, platform: str, token_ref: str | None) -> Budget | None:
     """The credential's budget for the current period, or None when nothing limits it."""
     model = quota_model(app, platform)
-    if model is None or (model.limit is None and not model.usage_headers):
+    if model is None or model.limit is None:
         return None
     start, end = period_bounds(model, app.clock.now())
     credential = credential_of(token_ref)
@@ -132,7 +132,7 @@ def budget_report(app: App) -> list[BudgetLine]:
             groups[(platform, credential_of(token_ref))].append(pk)
         for (platform, credential), pks in sorted(groups.items()):
             model = quota_model(app, platform)
-            if model is None or (model.limit is None and not model.usage_headers):
+            if model is None or model.limit is None:
                 continue
             start, end = period_bounds(model, now)
             spent = s.scalar(select(func.coalesce(func.sum(t.QuotaSpend.spent), 0)).where(

@@ -1,7 +1,7 @@
 """stored payloads: the latest payload per account and target URI, for WARC revisit records
 
 Revision ID: 0009_stored_payloads
-Revises: 0006_requests
+Revises: 0013_quota_budgets
 Create Date: 2026-12-03 12:10:00.000000
 
 The table starts empty: captures after the upgrade fill it (the first poll stores full
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_stored_payloads"
-down_revision = "0006_requests"
+down_revision = "0013_quota_budgets"
 branch_labels = None
 depends_on = None
 

@@ -48,13 +48,15 @@ def revisits(enabled: bool) -> Iterator[None]:
         session_module.dedupable = original
 
 
-def _stored(app: App, report: RunReport) -> tuple[int, int, int]:
-    """(plaintext bytes, encrypted object bytes, revisit records) of the run's WARCs."""
+def _stored(app: App, report: RunReport) -> tuple[int, int, int, dict[str, int]]:
+    """(plaintext bytes, encrypted object bytes, revisit records, bytes by record type) of
+    the run's WARCs."""
     with app.catalog.session() as s:
         rows = list(s.scalars(select(t.WarcFile).where(t.WarcFile.name.in_(report.warcs))))
     plain = sum(r.size for r in rows)
     objects = sum(r.object_size or 0 for r in rows)
     revisit_count = 0
+    by_type: dict[str, int] = {}
     reader = app.warc_reader()
     from archiver.vault.io import PlaintextReader
     from archiver.warc.reader import iter_records
@@ -62,7 +64,8 @@ def _stored(app: App, report: RunReport) -> tuple[int, int, int]:
     for r in rows:
         for rec in iter_records(PlaintextReader(reader.warc_bytes(r.name)), r.name):
             revisit_count += rec.rec_type == "revisit"
-    return plain, objects, revisit_count
+            by_type[rec.rec_type] = by_type.get(rec.rec_type, 0) + rec.pointer.length
+    return plain, objects, revisit_count, by_type
 
 
 def bench(platform: str, items: int, workdir: Path, enabled: bool) -> dict[str, float]:
@@ -87,19 +90,21 @@ def bench(platform: str, items: int, workdir: Path, enabled: bool) -> dict[str, 
         for report in (first, second):
             if report.status != "complete":
                 raise SystemExit(f"{platform}: capture did not complete: {report.message}")
-        p1, o1, _ = _stored(app, first)
-        p2, o2, rv2 = _stored(app, second)
+        p1, o1, _, types1 = _stored(app, first)
+        p2, o2, rv2, types2 = _stored(app, second)
     finally:
         server.stop()
         app.close()
     return {"items": first.new, "req1": first.exchanges, "req2": second.exchanges,
-            "bytes1": p1, "bytes2": p2, "objects1": o1, "objects2": o2, "revisits2": rv2}
+            "bytes1": p1, "bytes2": p2, "objects1": o1, "objects2": o2, "revisits2": rv2,
+            "types1": types1, "types2": types2}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--platform", action="append", help="platform (repeatable, or 'all'); default facebook")
     parser.add_argument("--items", type=int, default=1000, help="items in the benchmark account")
+    parser.add_argument("--by-type", action="store_true", help="also print stored bytes by record type")
     args = parser.parse_args()
     platforms = args.platform or ["facebook"]
     if "all" in platforms:
@@ -113,6 +118,10 @@ def main() -> None:
                 print(f"{platform:<10} {'after' if enabled else 'before':<7} {r['items']:>6.0f} "
                       f"{r['req1']:>7.0f} {r['req2']:>7.0f} {r['bytes1']:>10,.0f} {r['bytes2']:>10,.0f} "
                       f"{r['bytes2'] / max(r['bytes1'], 1):>7.1%} {r['revisits2']:>8.0f}", flush=True)
+                if args.by_type:
+                    for label, types in (("1st", r["types1"]), ("2nd", r["types2"])):
+                        parts = ", ".join(f"{k} {v:,}" for k, v in sorted(types.items()))
+                        print(f"{'':<10} {label} by record type (bytes): {parts}")
 
 
 if __name__ == "__main__":

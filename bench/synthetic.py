@@ -61,6 +61,7 @@ from archiver.preservation.outbox import vault_context, warc_key  # noqa: E402
 from archiver.services.archive_home import create_archive  # noqa: E402
 from archiver.services.warcs import warc_bytes  # noqa: E402
 from archiver.vault import encrypt_stream  # noqa: E402
+from archiver.warc.revisit import uri_key  # noqa: E402
 
 PLATFORM = "facebook"
 DEFAULT_ITEMS_PER_ACCOUNT = 1000
@@ -138,6 +139,7 @@ class _Template:
     tombstones: list[dict[str, Any]]
     media: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
+    payloads: list[dict[str, Any]]  # stored_payloads: what revisit records refer to
     numbers: frozenset[bytes]  # the id numbers that make an item id of this account
     record_ids: frozenset[bytes] = frozenset()
     hashes: frozenset[bytes] = frozenset()
@@ -272,6 +274,7 @@ def load_template(app: App) -> _Template:
         tombstones=_rows(app, t.Tombstone, t.Tombstone.id),
         media=_rows(app, t.MediaCapture, t.MediaCapture.id),
         warnings=_rows(app, t.CaptureWarning, t.CaptureWarning.id),
+        payloads=_rows(app, t.StoredPayload, t.StoredPayload.id),
         numbers=frozenset(numbers),
         record_ids=frozenset(r.old_id.encode() for w in warcs for r in w.records),
         hashes=frozenset(v["content_sha256"].encode() for v in versions),
@@ -293,6 +296,7 @@ class _Mapper:
             when = datetime.strptime(tok.decode(), _GRAPH_TIME) - shift
             self.map[tok] = when.strftime(_GRAPH_TIME).encode()
         self.locations: dict[tuple[str, int], tuple[str, int, int]] = {}
+        self.digests: dict[str, str] = {}  # template response record id -> the copy's payload digest
         self.shift = shift
 
     def _one(self, m: re.Match[bytes]) -> bytes:
@@ -345,6 +349,7 @@ def _rewrite(rec: _Rec, m: _Mapper, name: str, run_id: str, account_name: str) -
         http_head = _HTTP_LENGTH.sub(f"Content-Length: {len(body)}".encode(), m.render(rec.head))
         block = http_head + b"\r\n\r\n" + body
         payload_digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        m.digests[rec.old_id] = payload_digest
     else:
         assert rec.body is not None
         block = m.render(rec.body)
@@ -352,8 +357,14 @@ def _rewrite(rec: _Rec, m: _Mapper, name: str, run_id: str, account_name: str) -
     for key, value in rec.headers:
         if key in ("WARC-Record-ID", "WARC-Warcinfo-ID", "WARC-Concurrent-To", "WARC-Refers-To"):
             value = m.map.get(value.encode(), value.encode()).decode()
-        elif key == "WARC-Target-URI":
+        elif key in ("WARC-Target-URI", "WARC-Refers-To-Target-URI"):
             value = m.text(value) or ""
+        elif key == "X-Archiver-Refers-To-Location":  # a revisit: where its original is in the copy
+            file, _, where = value.rpartition("#")
+            new_file, new_offset, new_length = m.locations[(file, int(where.partition("+")[0]))]
+            value = f"{new_file}#{new_offset}+{new_length}"
+        elif key == "WARC-Payload-Digest" and rec.rec_type == "revisit":
+            value = m.digests[dict(rec.headers)["WARC-Refers-To"]]
         elif key == "WARC-Filename":
             value = name
         elif key == "WARC-Block-Digest":
@@ -378,6 +389,7 @@ class _Ids:
     warc: int
     media: int
     warning: int
+    payload: int
 
 
 def _next_ids(app: App) -> _Ids:
@@ -385,7 +397,8 @@ def _next_ids(app: App) -> _Ids:
         def nxt(col: Any) -> int:
             return int(s.scalar(select(func.max(col))) or 0) + 1
         return _Ids(nxt(t.Account.id), nxt(t.Item.id), nxt(t.ItemVersion.id), nxt(t.Observation.id),
-                    nxt(t.Tombstone.id), nxt(t.WarcFile.id), nxt(t.MediaCapture.id), nxt(t.CaptureWarning.id))
+                    nxt(t.Tombstone.id), nxt(t.WarcFile.id), nxt(t.MediaCapture.id), nxt(t.CaptureWarning.id),
+                    nxt(t.StoredPayload.id))
 
 
 @dataclass
@@ -399,6 +412,7 @@ class _Batch:
     tombstones: list[dict[str, Any]] = field(default_factory=list)
     media: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
 
     def insert(self, app: App) -> None:
         """One transaction per chunk of accounts, parents before children."""
@@ -406,6 +420,7 @@ class _Batch:
             (t.Account, self.accounts), (t.CaptureRun, self.runs), (t.WarcFile, self.warcs),
             (t.Item, self.items), (t.ItemVersion, self.versions), (t.Observation, self.observations),
             (t.Tombstone, self.tombstones), (t.MediaCapture, self.media), (t.CaptureWarning, self.warnings),
+            (t.StoredPayload, self.payloads),
         ]
         # Every version is searchable, as the indexer makes it (archiver/catalog/search.py).
         docs = [{"version_pk": v["id"], "item_pk": v["item_pk"], "body": index_body(v.get("text") or "")}
@@ -527,6 +542,13 @@ class _Writer:
                 "id": ids.warning, "run_id": run_ids.get(wn["run_id"], wn["run_id"]),
                 "item_id": m.text(wn["item_id"])})
             ids.warning += 1
+        for pl in tpl.payloads:
+            uri = m.text(pl["target_uri"]) or ""
+            batch.payloads.append(pl | at(pl["warc_file"], pl["warc_offset"]) | {
+                "id": ids.payload, "account_pk": account_pk, "target_uri": uri, "uri_sha256": uri_key(uri),
+                "payload_digest": m.digests[pl["record_id"]],
+                "record_id": rid[pl["record_id"].encode()].decode()})
+            ids.payload += 1
 
 
 class _BytesReader:
@@ -555,7 +577,7 @@ def _advance_sequences(app: App) -> None:
         return
     with app.catalog.engine.begin() as conn:
         for table in ("accounts", "items", "item_versions", "observations", "tombstones", "warc_files",
-                      "media_captures", "capture_warnings"):
+                      "media_captures", "capture_warnings", "stored_payloads"):
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"))
 

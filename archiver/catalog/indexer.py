@@ -268,7 +268,7 @@ class WarcIndexer:
             stats.new_items += 1
         if when > state.last_seen_at:
             state.last_seen_at, state.dirty = when, True
-        if _HAS_SIGNAL and signal != state.signal:
+        if _HAS_SIGNAL and signal is not None and signal != state.signal:  # as main's indexer
             state.signal, state.dirty = signal, True
         digest = item.content_sha256
         pointer = record.pointer

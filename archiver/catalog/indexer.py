@@ -254,7 +254,7 @@ class WarcIndexer:
     ) -> None:
         when = record.date
         state = self._cache.get(item.item_id)
-        signal = getattr(item, "signal", None)
+        signal = item.signal
         if state is None:
             state = self._cache[item.item_id] = _State(
                 item.item_id, None, when, None, None, 0, 0, None, signal=signal,

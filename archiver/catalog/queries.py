@@ -127,7 +127,7 @@ def known_items(s: Session, account_pk: int) -> list[KnownRow]:
         .join(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
         .where(t.Item.account_pk == account_pk, t.Item.deleted_at.is_(None))
     )
-    return [KnownRow(*row.tuple()) for row in rows]
+    return [KnownRow(*cast("tuple[Any, ...]", row)) for row in rows]
 
 
 def account_media_keys(s: Session, account_pk: int) -> set[str]:

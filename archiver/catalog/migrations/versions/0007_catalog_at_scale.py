@@ -1,7 +1,7 @@
 """catalog at scale: latest version and version count on items, lookup indexes, media owner
 
 Revision ID: 0007_catalog_at_scale
-Revises: 0006_requests
+Revises: 0013_quota_budgets
 Create Date: 2026-12-03 12:20:00.000000
 
 Upgrades a catalog in place: the new columns are filled from the rows already there (one
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_catalog_at_scale"
-down_revision = "0006_requests"
+down_revision = "0013_quota_budgets"  # re-chained after main's 0008 and 0013
 branch_labels = None
 depends_on = None
 

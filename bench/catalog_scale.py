@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> None:
             token = Path(tmp) / "token"
             token.write_text(seeded.token)
             os.chmod(token, 0o600)
-            account = register_account(app, PLATFORM, seeded.raw_id, token_file=str(token))
+            # An earlier run registered the same sandbox account: replace it (its rows stay,
+            # so every poll of this run is then a re-capture).
+            account = register_account(app, PLATFORM, seeded.raw_id, token_file=str(token), replace=True,
+                                       api_base=server.url)
             poller = Poller(app)
             times: list[float] = []
             timings: list[dict[str, float]] = []

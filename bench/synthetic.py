@@ -499,13 +499,15 @@ class _Writer:
             return {"warc_file": name, "warc_offset": new_offset, "warc_length": length}
 
         item_pk: dict[int, int] = {}
+        item_rows: list[dict[str, Any]] = []
         for it in tpl.items:
             item_pk[it["id"]] = ids.item
             created = it["created_at"] - m.shift if it["created_at"] is not None else None
-            batch.items.append(it | {
+            item_rows.append(it | {
                 "id": ids.item, "account_pk": account_pk, "item_id": m.text(it["item_id"]),
                 "parent_id": m.text(it["parent_id"]), "created_at": created})
             ids.item += 1
+        batch.items.extend(item_rows)
         version_pk: dict[int, int] = {}
         for v in tpl.versions:
             version_pk[v["id"]] = ids.version
@@ -516,6 +518,9 @@ class _Writer:
                 "author": m.text(v["author"]), "url": m.text(v["url"]),
                 "warc_record_id": rid[v["warc_record_id"].encode()].decode()})
             ids.version += 1
+        if "latest_version_pk" in t.Item.__table__.c:  # issue 13: the item names its newest version
+            for row in item_rows:
+                row["latest_version_pk"] = version_pk.get(row["latest_version_pk"])
         for o in tpl.observations:
             batch.observations.append(o | at(o["warc_file"], o["warc_offset"]) | {
                 "id": ids.observation, "run_id": run_ids.get(o["run_id"], o["run_id"]),
@@ -533,7 +538,7 @@ class _Writer:
             ids.tombstone += 1
         for md in tpl.media:
             batch.media.append(md | at(md["warc_file"], md["warc_offset"]) | {
-                "id": ids.media, "url": m.text(md["url"]), "media_key": m.text(md["media_key"]),
+                "id": ids.media, **({"account_pk": account_pk} if "account_pk" in md else {}), "url": m.text(md["url"]), "media_key": m.text(md["media_key"]),
                 "warc_record_id": rid[md["warc_record_id"].encode()].decode()})
             ids.media += 1
         for wn in tpl.warnings:

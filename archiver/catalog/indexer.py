@@ -79,6 +79,7 @@ class WarcFacts:
 _TABLES = t.Base.metadata.tables
 _ITEMS = _TABLES["items"]
 _HAS_SIGNAL = "signal" in _ITEMS.c
+_BATCH = 2000  # parsed items held before their unknown ids are looked up together
 
 
 @dataclass(slots=True)
@@ -162,6 +163,10 @@ class WarcIndexer:
         last_date = first.date
         sizes = media_sizes or {}
         payloads = PayloadRows(s, account.id)
+        # Parsed responses wait here (in order) so that the items no preload knew are looked
+        # up in one query per batch, not one per response.
+        pending: list[tuple[Record, list[Item | ParseWarning]]] = []
+        waiting = 0
         for record in it:
             records_count += 1
             last_date = record.date
@@ -178,21 +183,20 @@ class WarcIndexer:
                     continue
                 # A parser bug quarantines this response (a coded warning), never the WARC.
                 parsed_all = list(parse_guarded(connector, ref, record.exchange()))
-                self._load_missing(
-                    platform, [p.item_id for p in parsed_all if isinstance(p, Item)]
-                )
-                for parsed in parsed_all:
-                    if isinstance(parsed, ParseWarning):
-                        self._warning(run_id, parsed, record)
-                        stats.warnings += 1
-                    else:
-                        self._item(account.id, run_id, parsed, record, stats)
+                pending.append((record, parsed_all))
+                waiting += len(parsed_all)
+                if waiting >= _BATCH:
+                    self._drain(platform, account.id, run_id, pending, stats)
+                    waiting = 0
             elif record.rec_type == "metadata":
+                self._drain(platform, account.id, run_id, pending, stats)  # deletions follow items
+                waiting = 0
                 fields = record.warc_fields()
                 is_deletion = fields.get(OBSERVATION) == "deleted"
                 if is_deletion and self._tombstone(platform, fields, record):
                     stats.tombstones += 1
                     stats.tombstoned_ids.add(fields["item-id"])
+        self._drain(platform, account.id, run_id, pending, stats)
         known = facts()
         s.flush()  # the account and run rows, before the bulk statements that follow
         fresh = self._write_rows()
@@ -205,6 +209,21 @@ class WarcIndexer:
         search_index.add_version_rows(s, fresh)  # full-text search over every version (catalog/search.py)
         self._after_index(account.id, stats)
         return stats
+
+    def _drain(self, platform: str, account_pk: int, run_id: str,
+               pending: list[tuple[Record, list[Item | ParseWarning]]], stats: IndexStats) -> None:
+        """Index the waiting responses in file order, after one lookup of their unknown items."""
+        if not pending:
+            return
+        self._load_missing(platform, [p.item_id for _, parsed in pending for p in parsed if isinstance(p, Item)])
+        for record, parsed_all in pending:
+            for parsed in parsed_all:
+                if isinstance(parsed, ParseWarning):
+                    self._warning(run_id, parsed, record)
+                    stats.warnings += 1
+                else:
+                    self._item(account_pk, run_id, parsed, record, stats)
+        pending.clear()
 
     def _after_index(self, account_pk: int, stats: IndexStats) -> None:
         """Retention hook: classify what this WARC touched, in the same transaction
@@ -243,7 +262,7 @@ class WarcIndexer:
     ) -> None:
         when = record.date
         state = self._cache.get(item.item_id)
-        signal = getattr(item, "signal", None)
+        signal = item.signal
         if state is None:
             state = self._cache[item.item_id] = _State(
                 item.item_id, None, when, None, None, 0, 0, None, signal=signal,
@@ -318,11 +337,11 @@ class WarcIndexer:
 
     def _load_missing(self, platform: str, item_ids: list[str]) -> None:
         """Items not in the account's preload (seen under another account): one IN query."""
-        missing = [i for i in item_ids if i not in self._cache]
-        if not missing:
-            return
-        for state in self._states((t.Item.platform == platform) & t.Item.item_id.in_(missing)):
-            self._cache[state.item_id] = state
+        missing = sorted({i for i in item_ids if i not in self._cache})
+        for start in range(0, len(missing), 500):  # bounded IN lists
+            chunk = missing[start:start + 500]
+            for state in self._states((t.Item.platform == platform) & t.Item.item_id.in_(chunk)):
+                self._cache[state.item_id] = state
 
     def _preload(self, account_pk: int, run_id: str) -> None:
         """The account's items and their latest versions through the account index: the cost

@@ -111,19 +111,20 @@ class KnownRow:
     content_sha256: str
     last_record_id: str
     created_at: datetime | None
-    signal: str | None = None
+    signal: str | None = None  # items.signal where the catalog has it (migration 0008)
 
 
 def known_items(s: Session, account_pk: int) -> list[KnownRow]:
     """The account's live items with their newest version's hash and record id: only this
     account's rows, read through ix_items_account_created, no ORM objects (issue 13)."""
+    columns: list[Any] = [t.Item.item_id, t.Item.kind, t.Item.parent_id, t.ItemVersion.content_sha256,
+                          t.ItemVersion.warc_record_id, t.Item.created_at, t.Item.signal]
     rows = s.execute(
-        select(t.Item.item_id, t.Item.kind, t.Item.parent_id, t.ItemVersion.content_sha256,
-               t.ItemVersion.warc_record_id, t.Item.created_at, t.Item.signal)
+        select(*columns)
         .join(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
         .where(t.Item.account_pk == account_pk, t.Item.deleted_at.is_(None))
     )
-    return [KnownRow(*row) for row in rows]
+    return [KnownRow(*cast("tuple[Any, ...]", row)) for row in rows]
 
 
 def account_media_keys(s: Session, account_pk: int) -> set[str]:

@@ -60,7 +60,9 @@ class Base(DeclarativeBase):
 
 class Account(Base):
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("platform", "account_id"),)
+    # account_id and name: `--account SELECTOR` is looked up, not matched over every account
+    __table_args__ = (UniqueConstraint("platform", "account_id"),
+                      Index("ix_accounts_account_id", "account_id"), Index("ix_accounts_name", "name"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))

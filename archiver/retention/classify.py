@@ -89,6 +89,7 @@ def classify_items(session: Session, effective: Effective, now: datetime,
     existing = {r.item_pk: r for r in session.scalars(
         select(rt.ItemRetention) if pks is None else select(rt.ItemRetention).where(rt.ItemRetention.item_pk.in_(pks)))}
     changed = 0
+    prints: dict[str, str] = {}  # role -> fingerprint: the schedule digest is the same for every item
     for item, account in session.execute(query).all():
         facts = facts_of(item, account)
         chosen = choose(effective, facts)
@@ -100,7 +101,8 @@ def classify_items(session: Session, effective: Effective, now: datetime,
             series_source=effective.source_of.get(chosen.series.key, "state") if chosen.series else "state",
             rule=chosen.rule, flagged=chosen.flagged, trigger_at=clock.trigger_at,
             retain_until=clock.retain_until, retain_floor=floor, waits_for=clock.waits_for,
-            fingerprint=fingerprint(effective, facts.account_role),
+            fingerprint=prints.get(facts.account_role) or prints.setdefault(
+                facts.account_role, fingerprint(effective, facts.account_role)),
         )
         if row is None:
             session.add(rt.ItemRetention(item_pk=item.id, classified_at=now, **values))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from archiver.app import App
@@ -169,11 +169,21 @@ def reconciled_at(app: App) -> dict[int, dict[str, datetime | None]]:
 def select_accounts(app: App, selector: str | None = None) -> list[AccountInfo]:
     """Every account, or those matching `selector` (id, platform:id, account id or name).
 
-    A selector that matches nothing is an error, so a typo never reads as "nothing captured"."""
-    rows = list_accounts(app)
+    A selector is matched in the database through the accounts' indexes (one query, whatever
+    the number of accounts) with the same meaning as comparing it with each account's row id,
+    account id, label and name. A selector that matches nothing is an error, so a typo never
+    reads as "nothing captured"."""
     if selector is None:
-        return rows
-    chosen = [r for r in rows if selector in (str(r.id), r.account_id, r.label, r.name)]
+        return list_accounts(app)
+    conditions = [t.Account.account_id == selector, t.Account.name == selector]
+    if selector.isdigit() and str(int(selector)) == selector:
+        conditions.append(t.Account.id == int(selector))
+    platform, colon, account_id = selector.partition(":")
+    if colon:
+        conditions.append((t.Account.platform == platform) & (t.Account.account_id == account_id))
+    with app.catalog.session() as s:
+        chosen = [AccountInfo.of(r) for r in s.scalars(
+            select(t.Account).where(or_(*conditions)).order_by(t.Account.id))]
     if not chosen:
         raise ConfigError(f"No registered account matches '{selector}'; see 'archiver accounts list'")
     return chosen

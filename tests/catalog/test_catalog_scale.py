@@ -121,7 +121,7 @@ def test_migration_0007_backfills_an_existing_catalog(tmp_path: Path, database_u
         before = natural(h.app.catalog)
         engine = h.app.catalog.engine
         cfg = alembic_config(engine)
-        command.downgrade(cfg, "0006_requests")
+        command.downgrade(cfg, "0013_quota_budgets")  # the revision before 0007
         with engine.connect() as conn:
             columns = {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("items")}
         assert "latest_version_pk" not in columns and "version_count" not in columns
@@ -173,12 +173,11 @@ def test_keyset_pages_walk_every_item_once_dated_first_undated_last(tmp_path: Pa
 
 # --- no lookup and no capture query reads a table whole -------------------------------------
 
-# Tables whose size is configuration, not capture: officers' holds, and registered accounts
-# (select_accounts matches a selector in Python over `accounts list`). `anon_N` is a grouped
+# Tables whose size is configuration, not capture: officers' holds. `anon_N` is a grouped
 # subquery's result, not a table. The key-file check (App.check_keys_present) runs once per
 # poll cycle, not per account, and lists the distinct key ids of warc_files: reported in
 # docs/benchmarks.md as the remaining scan.
-_ALLOWED = re.compile(r"^SCAN (accounts|holds|anon_\d+)\b")
+_ALLOWED = re.compile(r"^SCAN (holds|anon_\d+)\b")
 _KEY_CHECK = "SELECT DISTINCT warc_files.key_id"
 
 
@@ -200,7 +199,7 @@ def _plan_scans(conn: Any, statement: str, params: Any) -> list[str]:
         found = []
         for node in nodes:
             head = node[0]
-            if re.search(r" on (accounts|holds)\b", head):
+            if re.search(r" on holds\b", head):
                 continue
             using = re.search(r"Index (?:Only )?Scan (?:Backward )?using (\w+)", head)
             conds = " ".join(d for d in node[1:] if d.startswith("Index Cond"))

@@ -45,9 +45,13 @@ def upgrade() -> None:
     op.create_index("ix_observations_warc_file", "observations", ["warc_file"])
     op.create_index("ix_tombstones_evidence_file", "tombstones", ["evidence_file"])
     op.create_index("ix_capture_runs_status", "capture_runs", ["status"])
+    op.create_index("ix_accounts_account_id", "accounts", ["account_id"])
+    op.create_index("ix_accounts_name", "accounts", ["name"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_accounts_name", table_name="accounts")
+    op.drop_index("ix_accounts_account_id", table_name="accounts")
     op.drop_index("ix_capture_runs_status", table_name="capture_runs")
     op.drop_index("ix_tombstones_evidence_file", table_name="tombstones")
     op.drop_index("ix_observations_warc_file", table_name="observations")

@@ -38,6 +38,10 @@ class App:
 
             for platform, section in self.settings.connectors.items():
                 make_connector(platform, section)
+                if section.budget is not None:  # a bad quota figure is a config error naming it
+                    from connectors.quotas import model_for
+
+                    model_for(platform, section.budget)
 
     @cached_property
     def catalog(self) -> Catalog:

@@ -35,6 +35,9 @@ class ConnectorBase:
     default_api_base: ClassVar[str] = ""
     default_version: ClassVar[str] = ""
     settings_model: ClassVar[type[PlatformSettings]] = PlatformSettings
+    # True when `harvest` takes the `plan=` keyword (archiver.core.plan.HarvestPlan) and fetches
+    # only what can have changed; False: every cycle walks every listing whole.
+    incremental: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings | None = None) -> None:
         self.settings = self._typed(settings)

@@ -40,7 +40,8 @@ class Harness:
             "district": "Test School District",
             "state": "WA",
             "connectors": {platform: {"api_base": self.server.url, "min_retry_seconds": 0.05,
-                                      "page_limit": 25}},
+                                      "page_limit": 25,
+                                      **({"feed_page_limit": 25} if platform == "facebook" else {})}},
             "capture": {"backoff_base": 0.01, "max_inline_wait": 5.0},
         }
         overrides.update(settings or {})

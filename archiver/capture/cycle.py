@@ -17,6 +17,7 @@ from archiver.capture.session import CaptureSession
 from archiver.core.errors import ArchiverError, TryLater
 from archiver.core.models import (
     AccountRef,
+    Checked,
     Checkpoint,
     Covered,
     Gone,
@@ -27,20 +28,13 @@ from archiver.core.models import (
     WarcPointer,
     media_key,
 )
+from archiver.core.plan import FULL, HarvestPlan, KnownItem
 from archiver.warc.fields import OBSERVATION, location
 from connectors.base import Connector
 
+__all__ = ["CaptureCycle", "CycleResult", "KnownItem"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class KnownItem:
-    item_id: str
-    kind: str
-    parent_id: str | None
-    content_sha256: str
-    last_record_id: str
-    created_at: datetime | None = None
 
 
 @dataclass
@@ -56,6 +50,9 @@ class CycleResult:
     cursor: dict[str, Any] | None = None
     complete: bool = False
     error: ArchiverError | None = None
+    # Items whose change signal moved but whose children were not read whole this cycle: the
+    # caller forgets their stored signal, so the next cycle reads those children again.
+    stale_signals: list[str] = field(default_factory=list)
 
 
 class CaptureCycle:
@@ -71,6 +68,7 @@ class CaptureCycle:
         max_inline_wait: float,
         max_inline_retries: int = 3,
         capture_media: bool = True,
+        plan: HarvestPlan = FULL,
     ) -> None:
         self.connector = connector
         self.account = account
@@ -81,7 +79,9 @@ class CaptureCycle:
         self.max_inline_wait = max_inline_wait
         self.max_inline_retries = max_inline_retries
         self.capture_media = capture_media
+        self.plan = plan
         self.seen: dict[str, Observed] = {}
+        self.checked: set[str] = set()
         # (parent, kind) -> the listing's lower bound on creation time (None: no bound)
         self.covered: dict[tuple[str | None, str], datetime | None] = {}
         self.result = CycleResult()
@@ -94,6 +94,7 @@ class CaptureCycle:
             self.result.error = exc
             log.info("harvest of %s stopped: %s", self.account.account_id, exc.message)
         self._diff()
+        self._stale_signals()
         if self.result.complete:
             try:
                 self._confirm_missing()
@@ -119,8 +120,13 @@ class CaptureCycle:
                 log.info("throttled; waiting %.1fs inside the cycle", max(wait, 0))
                 self.session.clock.sleep(max(wait, 0.0))
 
+    def _events(self) -> Any:
+        if getattr(self.connector, "incremental", False):
+            return self.connector.harvest(self.account, self.cursor, self.session, plan=self.plan)  # type: ignore[call-arg]  # incremental connectors take the plan
+        return self.connector.harvest(self.account, self.cursor, self.session)
+
     def _harvest_once(self) -> None:
-        for event in self.connector.harvest(self.account, self.cursor, self.session):
+        for event in self._events():
             if isinstance(event, Observed):
                 self.seen[event.item.item_id] = event
                 self._capture_media(event.item)
@@ -132,6 +138,8 @@ class CaptureCycle:
                         self.covered[key] = None if None in bounds else min(bounds)  # type: ignore[type-var]  # no None left: checked just before
                     else:
                         self.covered[key] = event.created_after
+            elif isinstance(event, Checked):
+                self.checked.update(event.item_ids)
             elif isinstance(event, Checkpoint):
                 self.result.cursor = event.cursor
             elif isinstance(event, ParseWarning):
@@ -176,6 +184,16 @@ class CaptureCycle:
             else:
                 self.result.unchanged.append(item_id)
 
+    def _stale_signals(self) -> None:
+        parents = {parent for parent, _kind in self.covered}
+        for item_id, obs in self.seen.items():
+            signal = obs.item.signal
+            if signal is None or item_id in parents:
+                continue
+            known = self.known.get(item_id)
+            if known is None or known.signal != signal:
+                self.result.stale_signals.append(item_id)
+
     def _is_covered(self, item: KnownItem) -> bool:
         """True when a complete listing of one of the item's ancestors includes its kind.
 
@@ -196,7 +214,10 @@ class CaptureCycle:
 
     def _missing(self) -> list[KnownItem]:
         """Known items absent from a listing that was read to its end."""
-        return [k for k in self.known.values() if k.item_id not in self.seen and self._is_covered(k)]
+        return [
+            k for k in self.known.values()
+            if k.item_id not in self.seen and (k.item_id in self.checked or self._is_covered(k))
+        ]
 
     def _confirm_missing(self) -> None:
         queue = self._missing()

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from archiver.capture.budget import Budget
 from archiver.capture.redact import REDACTED, Redactor
 from archiver.core.clock import Clock
 from archiver.core.errors import TryLater
@@ -52,8 +53,10 @@ class CaptureSession:
         client: httpx.Client | None = None,
         rate_limit_hook: Callable[[CapturedExchange, str], None] | None = None,
         min_retry_seconds: float = 0.0,
+        budget: Budget | None = None,
     ) -> None:
         self.warc = warc
+        self.budget = budget  # API requests are charged before they are sent (media is not)
         self.rate_limit_hook = rate_limit_hook
         self.min_retry_seconds = min_retry_seconds
         self.clock = clock
@@ -264,6 +267,10 @@ class CaptureSession:
         max_bytes: int | None,
         purpose: str,
     ) -> CapturedExchange:
+        metered = self.budget is not None and purpose != "media"
+        if metered:
+            assert self.budget is not None
+            self.budget.charge(method, url, self.account)
         when = self.clock.now()
         content = body if method != "GET" else None
         with self._client.stream(method, url, headers=headers, content=content) as response:
@@ -273,10 +280,14 @@ class CaptureSession:
             raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
             ip = _peer_ip(response)
             request = response.request
-        return self._record(
+        exchange = self._record(
             request, when, status, reason, raw_headers, resp_body, ip,
             truncated=too_big, purpose=purpose, request_body=body,
         )
+        if metered:
+            assert self.budget is not None
+            self.budget.observe(exchange, self.clock.now(), self.account)
+        return exchange
 
     def _record(
         self,

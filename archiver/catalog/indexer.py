@@ -212,6 +212,8 @@ class WarcIndexer:
             entry = self._cache[item.item_id] = [row, latest]
         row, latest = entry
         row.last_seen_at = max(row.last_seen_at, when)
+        if item.signal is not None and row.signal != item.signal:
+            row.signal = item.signal
         digest = item.content_sha256
         if latest is None or latest.content_sha256 != digest:
             latest = t.ItemVersion(

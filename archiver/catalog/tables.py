@@ -100,6 +100,7 @@ class CaptureRun(Base):
     edited_items: Mapped[int] = mapped_column(Integer, default=0)
     unchanged_items: Mapped[int] = mapped_column(Integer, default=0)
     deleted_items: Mapped[int] = mapped_column(Integer, default=0)
+    quota_spent: Mapped[int] = mapped_column(Integer, default=0)  # in the platform's quota unit
 
 
 class WarcFile(Base):
@@ -137,6 +138,9 @@ class Item(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The last change signal seen for the item's children (comment count, updated_time);
+    # incremental capture re-reads the children when it moves. From the WARCs, like the rest.
+    signal: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     versions: Mapped[list[ItemVersion]] = relationship(
         back_populates="item", order_by="ItemVersion.version_no"
@@ -274,6 +278,38 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ReconcileWindow(Base):
+    """Where an account's reconciliation pass over one age window stands (incremental capture).
+
+    Capture state, not a record: `catalog rebuild` keeps it, and losing it only means the
+    next cycle captures the account whole.
+    """
+
+    __tablename__ = "reconcile_windows"
+    __table_args__ = (UniqueConstraint("account_pk", "window"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    window: Mapped[str] = mapped_column(String(16))
+    position: Mapped[str] = mapped_column(String(320), default="")
+    pass_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_full_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class QuotaSpend(Base):
+    """What every capture with one credential spent in one quota period (capture state)."""
+
+    __tablename__ = "quota_spend"
+    __table_args__ = (UniqueConstraint("platform", "credential", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    credential: Mapped[str] = mapped_column(String(512))  # the token reference, never the token
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    spent: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Sibling modules add their models to Base.metadata (imported last: they import Base from here).

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.common import console, error_line, get_app, handle_errors, print_json
 from archiver.cli.safe_text import plain
 
 
@@ -58,9 +59,19 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
     Example:
       archiver accounts list --json
     """
-    from archiver.services.accounts import list_accounts
+    from archiver.capture.sweep import WINDOWS
+    from archiver.services.accounts import list_accounts, reconciled_at
+    from archiver.services.budgets import budget_report, credential_label, credential_of
 
-    data = [a.as_dict() for a in list_accounts(get_app(ctx))]
+    app = get_app(ctx)
+    data = [a.as_dict() for a in list_accounts(app)]
+    windows = reconciled_at(app)
+    budgets = budget_report(app)
+    by_credential = {(b.platform, b.credential): _budget_dict(b) for b in budgets}
+    for d, info in zip(data, list_accounts(app), strict=True):
+        done = windows.get(d["id"], {})
+        d["reconciled"] = {w: _iso(done.get(w)) for w in WINDOWS}
+        d["budget"] = by_credential.get((info.platform, credential_label(credential_of(info.token_ref))))
     if as_json:
         print_json(data)
         return
@@ -72,6 +83,33 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
         table.add_row(str(d["id"]), plain(d["platform"]), plain(d["account"]), plain(d["name"]),
                       plain(d["status"]), (d["last_polled_at"] or "never")[:19], plain(d["message"]))
     console.print(table)
+    swept = Table("id", *(f"{w} items" for w in WINDOWS),
+                  title="Last full reconciliation (edits and deletions found up to then)")
+    for d in data:
+        swept.add_row(str(d["id"]), *((d["reconciled"][w] or "never")[:16].replace("T", " ") for w in WINDOWS))
+    console.print(swept)
+    if budgets:
+        quota = Table("platform", "credential", "spent", "usable", "resets (UTC)", title="Quota budgets")
+        for b in budgets:
+            usable = f"{b.usable:,} {b.unit}/{b.period}" if b.usable is not None else "headers"
+            quota.add_row(plain(b.platform), plain(b.credential), f"{b.spent:,}", usable,
+                          f"{b.resets_at:%Y-%m-%d %H:%M}")
+        console.print(quota)
+        for b in budgets:
+            if b.warning():
+                error_line(f"warning: {b.warning()}")
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _budget_dict(b: object) -> dict[str, object]:
+    from dataclasses import asdict
+
+    out = asdict(b)  # type: ignore[call-overload]  # a BudgetLine dataclass
+    out["resets_at"] = out["resets_at"].isoformat()
+    return out
 
 
 @accounts.command("check")

@@ -45,7 +45,9 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
             bar.advance(task)
 
         def on_cycle(cycle: int, reports: list[RunReport]) -> None:
-            bar.console.print(run_table(reports, f"Cycle {cycle} of {CYCLES}"))
+            how = ("first capture" if cycle == 1 else
+                   "--reconcile: every listing read whole" if cycle == CYCLES else "incremental")
+            bar.console.print(run_table(reports, f"Cycle {cycle} of {CYCLES} ({how})"))
             bar.update(task, description=f"cycle {cycle + 1}")
 
         result = run_demo(app, platforms=list(platforms) or None, on_cycle=on_cycle, on_account=on_account)

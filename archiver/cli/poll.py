@@ -24,18 +24,26 @@ INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIG
 @click.command()
 @click.option("--once", is_flag=True, required=True, help="Run one capture cycle and exit.")
 @click.option("--account", "selector", default=None, help="Only this account (id, platform:id or name).")
+@click.option("--reconcile", is_flag=True,
+              help="Read every listing whole now (confirm an edit or deletion at once) instead of "
+                   "only what can have changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 @handle_errors
-def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) -> None:
+def poll(ctx: click.Context, once: bool, selector: str | None, reconcile: bool, as_json: bool) -> None:
     """Capture every registered account once (the daemon runs the same code on a schedule).
 
     Exits non-zero if any account could not be captured completely. Ctrl-C stops after
     saying what was kept; the next run stores what was cut short and captures the rest.
 
+    Each cycle fetches what can have changed (new items, items whose comment count or
+    update time moved, and a slice of older items being reconciled); the first capture of an
+    account, and --reconcile, read everything.
+
     \b
     Example:
       archiver poll --once --account facebook:1000001
+      archiver poll --once --reconcile --account facebook:1000001
     """
     from archiver.services.poll import Poller
 
@@ -57,7 +65,7 @@ def poll(ctx: click.Context, once: bool, selector: str | None, as_json: bool) ->
         with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
             task = bar.add_task("capturing", total=total)
-            poller.poll(selector, on_start=started, on_account=finished)
+            poller.poll(selector, on_start=started, on_account=finished, reconcile=reconcile)
     except KeyboardInterrupt:
         _interrupted(reports, current[0] if current else None, total, as_json)
         sys.exit(INTERRUPTED)

@@ -85,6 +85,10 @@ class Item:
     text: str = ""
     url: str = ""
     media: tuple[MediaRef, ...] = ()
+    # What moves when the item's children change (a comment count, Graph's updated_time, a
+    # reply count): opaque, compared for equality only, never part of the content hash. None
+    # where the platform gives no such signal.
+    signal: str | None = None
 
     @property
     def content_sha256(self) -> str:
@@ -139,6 +143,18 @@ class Covered:
 
 
 @dataclass(frozen=True, slots=True)
+class Checked:
+    """These known items were looked up one by one (or in a batch lookup that answered whole).
+
+    Any of them not Observed in this cycle is missing and goes to `confirm_gone`, as an item
+    absent from a covered listing does. Connectors whose listings stop early use it for the
+    items a reconciliation sweep asks about.
+    """
+
+    item_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """Progress safe to persist; the next harvest may resume from `cursor`."""
 
@@ -181,4 +197,4 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-HarvestEvent = Observed | Covered | Checkpoint | ParseWarning
+HarvestEvent = Observed | Covered | Checked | Checkpoint | ParseWarning

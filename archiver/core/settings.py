@@ -37,6 +37,18 @@ class ConnectorSettings(BaseModel):
     page_limit: int = Field(25, ge=1, le=100, description="Items asked per page")
     max_pages: int = Field(1000, ge=1, description="Safety cap on pages per listing")
     min_retry_seconds: float = Field(60.0, ge=0, description="Shortest wait after a throttle")
+    # Incremental capture: how often items of each age are reconciled (their children re-read,
+    # edits and deletions nobody signals found). A cycle never sweeps more than `sweep_share`
+    # of the account's top-level items, so the passes stretch rather than the budget.
+    recent_days: float = Field(14.0, ge=0, description="Items younger than this are 'recent'")
+    recent_every_hours: float = Field(6.0, ge=0, description="One reconciliation pass over recent items per this many hours (0: every cycle)")
+    warm_days: float = Field(90.0, ge=0, description="Items younger than this (and not recent) are 'warm'")
+    warm_every_hours: float = Field(24.0, ge=0, description="One reconciliation pass over warm items per this many hours")
+    cold_every_hours: float = Field(168.0, ge=0, description="One reconciliation pass over older items per this many hours")
+    budget: dict[str, Any] | None = Field(
+        None, description="Quota overrides: limit, period, reset_tz, reserve, costs (see connectors/quotas.py)"
+    )
+    sweep_share: float = Field(0.03, gt=0, le=1, description="Most top-level items one cycle reconciles, as a share of the account's")
 
 
 class StorageSettings(BaseModel):

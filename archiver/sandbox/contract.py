@@ -53,6 +53,15 @@ class ContractSandbox(Protocol):
 
     def delete(self, item_id: str) -> None: ...
 
+    def publish_old(self, account_id: str, days: float) -> str:
+        """A top-level item created `days` ago (with a comment, where the platform has them),
+        for the incremental-capture tests: old items are found again only by sweeps."""
+        ...
+
+    def comment_on(self, item_id: str) -> str:
+        """A new comment (or reply) on the top-level item, now; returns its id."""
+        ...
+
     def throttle_next(self, count: int) -> None:
         """The next `count` API requests get the platform's real rate-limit answer, asking for a
         wait of at most one second."""
@@ -112,6 +121,12 @@ class ContractAdapter:
 
     def delete(self, item_id: str) -> None:
         raise NotImplementedError
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        raise NotImplementedError(f"{self.platform} sandbox cannot publish back-dated items yet")
+
+    def comment_on(self, item_id: str) -> str:
+        raise NotImplementedError(f"{self.platform} sandbox cannot add comments yet")
 
     def demo_accounts(self) -> list[SeededAccount]:
         if not self._demo:

@@ -156,6 +156,16 @@ def list_accounts(app: App) -> list[AccountInfo]:
         return [AccountInfo.of(r) for r in s.scalars(select(t.Account).order_by(t.Account.id))]
 
 
+def reconciled_at(app: App) -> dict[int, dict[str, datetime | None]]:
+    """Per account, when each reconciliation window (recent, warm, cold) last ended a full
+    pass: an edit or deletion older than that in the window may not be seen yet."""
+    out: dict[int, dict[str, datetime | None]] = {}
+    with app.catalog.session() as s:
+        for row in s.scalars(select(t.ReconcileWindow)):
+            out.setdefault(row.account_pk, {})[row.window] = row.last_full_at
+    return out
+
+
 def select_accounts(app: App, selector: str | None = None) -> list[AccountInfo]:
     """Every account, or those matching `selector` (id, platform:id, account id or name).
 

@@ -133,7 +133,10 @@ def run_demo(
                 for item in p.sandbox.live_item_ids(acc.account_id)
             }
             ever_live |= last_live
-            reports = poller.poll(on_account=on_account)
+            # Cycle 2 is incremental, as the daemon runs; the last is a full reconciliation
+            # (`poll --once --reconcile`), which is what finds the edit of a comment on a
+            # two-month-old post that no platform signals before its sweep comes round.
+            reports = poller.poll(on_account=on_account, reconcile=cycle == CYCLES)
             result.cycles.append(reports)
             if on_cycle:
                 on_cycle(cycle, reports)

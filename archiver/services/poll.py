@@ -13,14 +13,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from archiver.app import App
 from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
 from archiver.capture.session import CaptureSession
+from archiver.capture.sweep import WindowState, all_reconciled, plan_sweep, top_level
 from archiver.catalog import tables as t
 from archiver.catalog.queries import latest_versions
 from archiver.core.credentials import read_token
@@ -31,9 +32,11 @@ from archiver.core.errors import (
     NeedsAttention,
     TryLater,
 )
+from archiver.core.plan import HarvestPlan
 from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.services.accounts import AccountInfo, select_accounts
+from archiver.services.budgets import last_cost, load_budget, record_spend
 from archiver.services.holds import protect_new_objects
 from archiver.warc.fields import (
     INFO_ACCOUNT,
@@ -65,6 +68,8 @@ class RunReport:
     media: int = 0
     warnings: int = 0
     warcs: tuple[str, ...] = ()
+    plan: str = ""  # "full (first capture)", "incremental, 12 swept", ...
+    quota_spent: int = 0  # in the platform's quota unit (requests where it has none)
     # Wall-clock seconds per phase: harvest (HTTP + WARC writing + diff), store (encrypt,
     # upload, verify) and index (catalog transaction), for the benchmarks and the logs.
     timings: dict[str, float] = field(default_factory=dict)
@@ -91,19 +96,25 @@ class Poller:
         *,
         on_start: Callable[[AccountInfo], None] | None = None,
         on_account: Callable[[RunReport], None] | None = None,
+        reconcile: bool = False,
     ) -> list[RunReport]:
         """One capture cycle over the selected accounts, after finishing any interrupted one.
 
         `on_start` hears of each account before its capture and `on_account` gets each report
-        as it is made (progress bars; a caller interrupted midway knows what was kept)."""
-        chosen = self.accounts(selector)
+        as it is made (progress bars; a caller interrupted midway knows what was kept).
+        `reconcile` reads every listing whole now instead of the incremental plan (an officer
+        told a post was deleted confirms it at once)."""
+        # The longest-waiting first: an account deferred for want of budget goes first when
+        # the budget resets, so none is starved by the ones listed before it.
+        chosen = sorted(self.accounts(selector), key=lambda a: (a.last_polled_at is not None,
+                                                                 a.last_polled_at or datetime.min, a.id))
         reports = []
         with self.outbox.exclusive():
             self.recover()
             for account in chosen:
                 if on_start:
                     on_start(account)
-                report = self.poll_account(account)
+                report = self.poll_account(account, reconcile=reconcile)
                 reports.append(report)
                 if on_account:
                     on_account(report)
@@ -111,13 +122,13 @@ class Poller:
 
     # --- one account -----------------------------------------------------------------------
 
-    def poll_account(self, account: AccountInfo | t.Account) -> RunReport:
+    def poll_account(self, account: AccountInfo | t.Account, *, reconcile: bool = False) -> RunReport:
         """One account; whatever goes wrong here never stops the capture of the others."""
         if isinstance(account, t.Account):
             account = AccountInfo.of(account)
         run_id = str(uuid.uuid4())
         try:
-            return self._poll_account(account, run_id)
+            return self._poll_account(account, run_id, reconcile)
         except ArchiverError as exc:
             log.error("capture of %s failed: %s", account.label, exc.message)
             return self._finish_failed(account, run_id, exc)
@@ -130,7 +141,7 @@ class Poller:
             )
             return self._finish_failed(account, run_id, error)
 
-    def _poll_account(self, account: AccountInfo, run_id: str) -> RunReport:
+    def _poll_account(self, account: AccountInfo, run_id: str, reconcile: bool = False) -> RunReport:
         app, clock = self.app, self.app.clock
         try:
             require_capture_settings(app.settings)
@@ -138,7 +149,14 @@ class Poller:
             token = read_token(account.token_ref, label=account.label)
         except ArchiverError as exc:
             return self._finish_without_run(account, exc)
+        budget = load_budget(app, account.platform, account.token_ref)
+        if budget is not None:
+            with app.catalog.session() as s:
+                estimate = last_cost(s, account.id)
+            if not budget.fits(estimate):  # defer now rather than be stopped halfway
+                return self._finish_without_run(account, budget.deferral(account.label, estimate))
         known, media_seen = self._known(account.id)
+        plan, windows = self._plan(account, connector, known, reconcile)
         with app.catalog.session() as s:
             s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=clock.now()))
         info = {
@@ -167,6 +185,7 @@ class Poller:
             account=account.account_id,
             rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
+            budget=budget,
         )
         started = time.perf_counter()
         try:
@@ -178,6 +197,7 @@ class Poller:
                 cursor=account.cursor,
                 media_seen=media_seen,
                 max_inline_wait=app.settings.capture.max_inline_wait,
+                plan=plan,
             ).run()
             sealed = rolling.seal_all()
         except BaseException:
@@ -185,6 +205,8 @@ class Poller:
             raise
         finally:
             session.close()
+            if budget is not None:
+                record_spend(app, budget)
         timings = {"harvest": time.perf_counter() - started}
         warcs = []
         for warc in sealed:
@@ -196,10 +218,41 @@ class Poller:
             message=_status_of(result.error, result)[1], exchanges=session.exchanges,
             new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
             deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
-            warcs=tuple(warcs), timings=timings, error=result.error,
+            warcs=tuple(warcs), plan=_describe(plan), timings=timings, error=result.error,
+            quota_spent=budget.spent if budget is not None else session.exchanges,
         )
-        self._finish_run(account, result, report)
+        self._finish_run(account, result, report, windows)
         return report
+
+    def _plan(
+        self, account: AccountInfo, connector: object, known: dict[str, KnownItem], reconcile: bool
+    ) -> tuple[HarvestPlan, dict[str, WindowState]]:
+        """Full on a first capture, when asked, or for a connector without incremental
+        harvest; otherwise new items, moved signals and this cycle's sweep slice."""
+        now = self.app.clock.now()
+        if not getattr(connector, "incremental", False):
+            return HarvestPlan(full=True, reason="full listing each cycle", known=known), all_reconciled(now)
+        with self.app.catalog.session() as s:
+            rows = s.scalars(select(t.ReconcileWindow).where(t.ReconcileWindow.account_pk == account.id)).all()
+            states = {
+                r.window: WindowState(r.window, r.position, r.pass_started_at, r.last_full_at) for r in rows
+            }
+        if reconcile:
+            return HarvestPlan(full=True, reason="reconcile requested", known=known), all_reconciled(now)
+        if not states:
+            return HarvestPlan(full=True, reason="first capture", known=known), all_reconciled(now)
+        settings = self.app.settings.connector(account.platform)
+        interval = timedelta(minutes=self.app.settings.daemon.poll_interval_minutes)
+        sweep = plan_sweep(top_level(known), states, settings, now=now, interval=interval)
+        every_cycle = settings.recent_every_hours == 0
+        plan = HarvestPlan(
+            full=False,
+            reason="incremental",
+            known=known,
+            recent_since=now - timedelta(days=settings.recent_days) if every_cycle else None,
+            sweep=sweep.item_ids,
+        )
+        return plan, sweep.states
 
     def _known(self, account_pk: int) -> tuple[dict[str, KnownItem], set[str]]:
         with self.app.catalog.session() as s:
@@ -211,17 +264,28 @@ class Poller:
             known = {
                 item.item_id: KnownItem(
                     item.item_id, item.kind, item.parent_id, version.content_sha256,
-                    version.warc_record_id, item.created_at,
+                    version.warc_record_id, item.created_at, item.signal,
                 )
                 for item, version in rows
             }
             media = set(s.scalars(select(t.MediaCapture.media_key).where(t.MediaCapture.status == 200)))
         return known, media
 
-    def _finish_run(self, account: AccountInfo, result: CycleResult, report: RunReport) -> None:
+    def _finish_run(
+        self, account: AccountInfo, result: CycleResult, report: RunReport,
+        windows: dict[str, WindowState] | None = None,
+    ) -> None:
         now = self.app.clock.now()
         status, message, next_after = _status_of(result.error, result)
         with self.app.catalog.session() as s:
+            if result.stale_signals:  # children not read whole: read them again next cycle
+                s.execute(
+                    update(t.Item)
+                    .where(t.Item.account_pk == account.id, t.Item.item_id.in_(result.stale_signals))
+                    .values(signal=None)
+                )
+            if result.complete and windows:
+                _save_windows(s, account.id, windows)
             run = s.get(t.CaptureRun, report.run_id)
             if run is not None:
                 run.finished_at = now
@@ -230,6 +294,7 @@ class Poller:
                 run.exchanges = report.exchanges
                 run.new_items, run.edited_items = report.new, report.edited
                 run.unchanged_items, run.deleted_items = report.unchanged, report.deleted
+                run.quota_spent = report.quota_spent
             row = s.get(t.Account, account.id)
             if row is not None:
                 row.status, row.status_message = status, message
@@ -281,6 +346,27 @@ class Poller:
                 run.status = "interrupted"
                 run.finished_at = run.finished_at or self.app.clock.now()
         return report
+
+
+def _save_windows(s: Any, account_pk: int, windows: dict[str, WindowState]) -> None:
+    rows = {
+        r.window: r
+        for r in s.scalars(select(t.ReconcileWindow).where(t.ReconcileWindow.account_pk == account_pk))
+    }
+    for name, state in windows.items():
+        row = rows.get(name)
+        if row is None:
+            row = t.ReconcileWindow(account_pk=account_pk, window=name)
+            s.add(row)
+        row.position, row.pass_started_at, row.last_full_at = (
+            state.position, state.pass_started_at, state.last_full_at,
+        )
+
+
+def _describe(plan: HarvestPlan) -> str:
+    if plan.full:
+        return f"full ({plan.reason})"
+    return f"incremental, {len(plan.sweep)} swept"
 
 
 def _status_of(error: ArchiverError | None, result: CycleResult | None) -> tuple[str, str, datetime | None]:

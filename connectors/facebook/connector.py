@@ -1,8 +1,13 @@
 """Facebook Pages through the Graph API: posts, comments, replies, media, deletions.
 
 Each cycle lists the Page's feed to the end (following `paging.next`, never stored cursors:
-Graph API invalidates them when items are deleted), then every post's comments with
-`filter=stream`, which flattens replies into the same list with a `parent` field.
+Graph API invalidates them when items are deleted), 100 posts a page, with each post's
+`updated_time` and comment total. The feed is cheap and whole, so new posts and the edits and
+deletions of posts of any age are found every cycle. A post's comments are listed (with
+`filter=stream`, which flattens replies into the same list with a `parent` field) only when
+the plan asks: a first capture or `--reconcile`, a new post, a post whose change signal moved
+(`updated_time` moves on a new comment, the total on a deletion), or a post in this cycle's
+reconciliation sweep, which finds comment edits nothing signals.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from pydantic import Field
+
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
@@ -22,9 +29,11 @@ from archiver.core.models import (
     Item,
     ItemKind,
     MediaRef,
+    Observed,
     ParseWarning,
     media_key,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.base import HttpClient
 from connectors.common import PlatformSettings
 from connectors.graph import GraphConnector, GraphWords
@@ -33,7 +42,8 @@ from connectors.shapes import as_dict
 
 POST_FIELDS = (
     "id,created_time,updated_time,message,story,permalink_url,full_picture,status_type,"
-    "is_hidden,is_published,from,attachments{media,media_type,type,url,target}"
+    "is_hidden,is_published,from,attachments{media,media_type,type,url,target},"
+    "comments.summary(true).limit(0)"
 )
 COMMENT_FIELDS = (
     "id,created_time,message,from,parent{id},comment_count,like_count,permalink_url,"
@@ -51,6 +61,8 @@ def parse_time(value: str | None) -> datetime | None:
 class FacebookSettings(PlatformSettings):
     """`[connectors.facebook]`: the Graph API version and paging of Page listings."""
 
+    feed_page_limit: int = Field(100, ge=1, le=100, description="Posts asked per feed page (Graph allows 100)")
+
 
 class FacebookConnector(GraphConnector):
     platform: ClassVar[str] = "facebook"
@@ -65,6 +77,7 @@ class FacebookConnector(GraphConnector):
         gone_fix="check the Page id and the token's Page",
     )
     probe_fields: ClassVar[str] = "id,created_time,message"
+    incremental: ClassVar[bool] = True
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept a numeric Page id, a Page username or a facebook.com URL."""
@@ -93,17 +106,27 @@ class FacebookConnector(GraphConnector):
         return CheckResult(True, "token works", display_name=str(data.get("name", "")))
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         base = self._base(account)
         limit = str(self.settings.page_limit)
         post_ids: list[str] = []
         feed = self.listing(account, account.account_id)
-        first = PageRequest(f"{base}/{account.account_id}/feed", {"fields": POST_FIELDS, "limit": limit})
+        first = PageRequest(f"{base}/{account.account_id}/feed",
+                            {"fields": POST_FIELDS, "limit": str(self.settings.feed_page_limit)})
         for page in feed.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
-            yield from feed.observe(page.exchange)
+            parsed = {}
+            for event in feed.observe(page.exchange):
+                if isinstance(event, Observed):
+                    parsed[event.item.item_id] = event.item
+                yield event
             # From the rows, not the items: a post its parser choked on still has its comments read.
-            post_ids += [r["id"] for r in page.rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
+            post_ids += [
+                r["id"] for r in page.rows
+                if isinstance(r, dict) and isinstance(r.get("id"), str)
+                and (r["id"] not in parsed or plan.wants_children(parsed[r["id"]]))
+            ]
         yield from feed.covered(None, ItemKind.POST)
         params = {"fields": COMMENT_FIELDS, "filter": "stream", "order": "chronological", "limit": limit}
         for post_id in post_ids:
@@ -184,6 +207,7 @@ class FacebookConnector(GraphConnector):
             parent_id = _text(parent.get("id")) if parent else listed_under
             attachment = entry.get("attachment") if isinstance(entry.get("attachment"), dict) else None
             media = _media_of([attachment] if attachment else [])
+            signal = None
             content = {
                 "message": message or "",
                 "from": author.get("id", ""),
@@ -198,6 +222,7 @@ class FacebookConnector(GraphConnector):
             if wrapper is not None and not isinstance(attachments, list):
                 yield ParseWarning("facebook.bad_field_type", "attachments is not an object with a data array; "
                                    "the post is kept without its attachments", exchange.response_pointer, entry["id"])
+            signal = _signal(entry)
             media = _media_of(attachments if isinstance(attachments, list) else [])
             if not media and _text(entry.get("full_picture")):
                 media = (MediaRef(entry["full_picture"], "image", ""),)
@@ -220,7 +245,17 @@ class FacebookConnector(GraphConnector):
             text=message or "",
             url=str(entry.get("permalink_url", "")),
             media=media,
+            signal=signal,
         )
+
+
+def _signal(entry: dict[str, Any]) -> str | None:
+    """`updated_time` (moves on a new comment) and the comment total (falls on a deletion)."""
+    updated = entry.get("updated_time")
+    total = _dict(_dict(entry.get("comments")).get("summary")).get("total_count")
+    if not isinstance(updated, str) and not isinstance(total, int):
+        return None
+    return f"{updated if isinstance(updated, str) else ''}/{total if isinstance(total, int) else ''}"
 
 
 def _media_of(attachments: list[Any]) -> tuple[MediaRef, ...]:

@@ -126,7 +126,8 @@ class GraphSandbox(GraphApi):
         if page_id not in self.pages:
             return graph_not_found(page_id)
         posts = sorted(self.posts.live(lambda p: p.page_id == page_id), key=lambda p: p.created, reverse=True)
-        return Response.json(self.page_of(req, [self._post_json(p) for p in posts]))
+        summary = "comments.summary(true)" in req.query.get("fields", "")
+        return Response.json(self.page_of(req, [self._post_json(p, summary) for p in posts]))
 
     @route("/{object_id}/comments")
     def comments_of(self, req: Request, object_id: str) -> Response:
@@ -152,13 +153,16 @@ class GraphSandbox(GraphApi):
             return Response.json(self._comment_json(comment))
         return graph_not_found(object_id)
 
-    def _post_json(self, p: FbPost) -> dict[str, Any]:
+    def _post_json(self, p: FbPost, summary: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": p.id, "created_time": graph_time(p.created), "updated_time": graph_time(p.updated),
             "message": p.message, "permalink_url": f"https://www.facebook.com/{p.page_id}/posts/{p.id.split('_')[1]}/",
             "status_type": "added_photos" if p.picture else "mobile_status_update",
             "is_hidden": p.hidden, "is_published": True, "from": {"name": self.pages.get(p.page_id, ""), "id": p.page_id},
         }
+        if summary:  # `comments.summary(true).limit(0)`: no comments, only their total
+            total = len(self.comments.live(lambda c: c.post_id == p.id))
+            data["comments"] = {"data": [], "summary": {"order": "ranked", "total_count": total, "can_comment": True}}
         if p.picture:
             src = self.signed(p.picture)
             data["full_picture"] = src
@@ -252,6 +256,17 @@ class FacebookContract(ContractAdapter):
         seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: sb.publish(page, text, at=at),
                   lambda post, text, at: sb.comment(post, text, at=at))
         return SeededAccount(page, page, self.token, "Bulk Elementary")
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        post = sb.publish(account_id, f"An announcement from {days:g} days ago.", at=when)
+        sb.comment(post, "An old question.", at=when + timedelta(hours=1))
+        sb.posts[post].updated = when + timedelta(hours=1)
+        return post
+
+    def comment_on(self, item_id: str) -> str:
+        return self.sandbox.comment(item_id, "A new comment on an old post.", author=("Late Reader", "900777"))
 
     def live_item_ids(self, account_id: str) -> set[str]:
         posts = {p.id for p in self.sandbox.posts.live(lambda p: p.page_id == account_id)}

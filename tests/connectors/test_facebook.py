@@ -52,7 +52,7 @@ class Live:
         self.sandbox.add_page(LINCOLN, "Lincoln High School")
         self.http = scratch_session(tmp_path, "facebook", auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
                                     token=TOKEN, account="test")
-        self.connector = FacebookConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=5))
+        self.connector = FacebookConnector(ConnectorSettings.model_validate({"min_retry_seconds": 0.01, "page_limit": 5, "feed_page_limit": 5}))
 
     def ref(self) -> AccountRef:
         return AccountRef("facebook", LINCOLN, api_base=self.server.url)
@@ -161,7 +161,7 @@ def test_expired_token_needs_attention_without_the_token_in_the_message(live: Li
 def test_listing_past_max_pages_stops_and_covers_nothing(live: Live) -> None:
     for n in range(12):
         live.sandbox.publish(LINCOLN, f"post {n}")
-    live.connector = FacebookConnector(ConnectorSettings(page_limit=5, max_pages=2))
+    live.connector = FacebookConnector(ConnectorSettings.model_validate({"page_limit": 5, "feed_page_limit": 5, "max_pages": 2}))
     events: list[Any] = []
     with pytest.raises(Exception, match="exceeded 2 pages"):
         for event in live.connector.harvest(live.ref(), None, live.http):
@@ -312,8 +312,8 @@ def test_attachments_as_a_list_blocks_nothing(tmp_path: Path, monkeypatch: pytes
         bad = _feed_posts(h)[2]
         original = sb._post_json
 
-        def post_json(post: Any) -> dict[str, Any]:
-            data = original(post)
+        def post_json(post: Any, summary: bool = False) -> dict[str, Any]:
+            data = original(post, summary)
             if post.id == bad:
                 data["attachments"] = [{"media": {"image": {"src": f"{sb.base_url}/cdn/x.jpg"}}}]
             return data

@@ -1,0 +1,118 @@
+"""What a first capture and an idle cycle cost, per platform, and how many accounts fit a budget.
+
+For each platform: a sandbox account with N items is captured once (full), then polled again
+with nothing changed upstream (incremental). Reported: the requests the sandbox served, the
+platform's quota units where it prices requests (YouTube), and the stored (encrypted) bytes of
+each cycle; then, from the platform's default quota model (connectors/quotas.py), how many such
+accounts fit one credential's budget at a 15-minute interval if every cycle cost a first
+capture (before incremental capture) and if it costs an idle cycle (after).
+
+    python bench/incremental.py                       # every platform, 1,000 items each
+    python bench/incremental.py --platform facebook --items 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from archiver.app import App  # noqa: E402
+from archiver.capture.budget import period_bounds  # noqa: E402
+from archiver.catalog import tables as t  # noqa: E402
+from archiver.core.settings import Settings  # noqa: E402
+from archiver.sandbox.server import SandboxServer  # noqa: E402
+from archiver.services.accounts import register_account  # noqa: E402
+from archiver.services.archive_home import create_archive  # noqa: E402
+from archiver.services.poll import Poller  # noqa: E402
+from connectors import CONNECTORS, load_sandbox  # noqa: E402
+from connectors.quotas import MODELS  # noqa: E402
+
+CYCLE_S = 15 * 60
+
+
+def _stored_bytes(app: App, names: tuple[str, ...]) -> int:
+    with app.catalog.session() as s:
+        total = s.scalar(select(func.coalesce(func.sum(t.WarcFile.object_size), 0)).where(t.WarcFile.name.in_(names)))
+    return int(total or 0)
+
+
+def _units(platform: str, requests: list[tuple[str, str]]) -> int:
+    model = MODELS.get(platform)
+    if model is None:
+        return len(requests)
+    if platform == "youtube":  # thumbnails come from the CDN, outside the quota
+        requests = [(m, u) for m, u in requests if "/youtube/v3/" in u]
+    return sum(model.cost(method, url) for method, url in requests)
+
+
+def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object]:
+    sandbox = load_sandbox(platform)
+    server = SandboxServer(sandbox.app).start()
+    sandbox.bind(server.url)
+    seed = sandbox.seed_bulk(items)
+    app = App(Settings(home=workdir / platform, district="Bench School District", state="WA",
+                       connectors={platform: {"api_base": server.url}}))
+    create_archive(app)
+    token_file = None
+    if seed.token:
+        token_file = workdir / f"{platform}.token"
+        token_file.write_text(seed.token)
+        os.chmod(token_file, 0o600)
+    account = register_account(app, platform, seed.raw_id, token_file=str(token_file) if token_file else None)
+    poller = Poller(app)
+    out: dict[str, object] = {"platform": platform}
+    try:
+        for name in ("first", "idle"):
+            seen = len(server.requests)
+            (report,) = poller.poll(account.label)
+            if report.status != "complete":
+                raise SystemExit(f"{platform}: {name} cycle did not complete: {report.message}")
+            served = [(r.method, server.url + r.path) for r in server.requests[seen:]]
+            out[f"{name}_requests"] = len(served)
+            out[f"{name}_units"] = _units(platform, served)
+            out[f"{name}_bytes"] = _stored_bytes(app, report.warcs)
+            out[f"{name}_plan"] = report.plan
+    finally:
+        server.stop()
+        app.close()
+    first_units, idle_units = int(out["first_units"]), int(out["idle_units"])  # type: ignore[call-overload]
+    model = MODELS.get(platform)
+    if model is None or model.usable is None:
+        out["fit_before"] = out["fit_after"] = "no published limit"
+    else:
+        start, end = period_bounds(model, datetime.now(UTC))
+        cycles = max(1.0, (end - start).total_seconds() / CYCLE_S)
+        out["fit_before"] = int(model.usable // max(first_units * cycles, 1))
+        out["fit_after"] = int(model.usable // max(idle_units * cycles, 1))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--platform", action="append", choices=sorted(CONNECTORS))
+    parser.add_argument("--items", type=int, default=1000)
+    args = parser.parse_args()
+    platforms = args.platform or sorted(CONNECTORS)
+    print("| platform | first: requests | first: units | first: stored bytes | idle: requests | idle: units "
+          "| idle: stored bytes | idle/first requests | idle/first bytes | accounts fit before | after |")
+    print("| --- | " + " | ".join(["---"] * 10) + " |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for platform in platforms:
+            r = bench_platform(platform, args.items, Path(tmp))
+            fr, ir = int(r["first_requests"]), int(r["idle_requests"])  # type: ignore[call-overload]
+            fb, ib = int(r["first_bytes"]), int(r["idle_bytes"])  # type: ignore[call-overload]
+            print(f"| {platform} | {fr:,} | {r['first_units']:,} | {fb:,} | {ir:,} | {r['idle_units']:,} | {ib:,} "
+                  f"| {ir / max(fr, 1):.1%} | {ib / max(fb, 1):.1%} | {r['fit_before']} | {r['fit_after']} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

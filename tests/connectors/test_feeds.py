@@ -435,3 +435,22 @@ def test_a_refused_incremental_bound_falls_back_to_one_full_capture(
     mark = len(harness.server.requests)
     assert harness.poll().status == "complete"
     assert len(harness.server.requests) - mark == 2  # back to the two since-listings
+
+
+def test_an_incremental_cycle_stops_a_paged_feed_at_known_entries(harness: Harness) -> None:
+    """Newest first: once a page shows only known entries the older pages are not asked for,
+    and the entries on them are not judged (the span read is all that is covered)."""
+    wp = _wp(harness)
+    wp.feed_paged = True
+    label = _feed_account(harness, "/feed/")
+    first = _poll(harness, label)
+    assert first.plan.startswith("full") and first.new == len(wp.public_posts())
+    oldest = wp.public_posts()[-1]
+    wp.trash(oldest.id)  # on the last page: an incremental cycle does not reach it
+    wp.publish("Snow day", "All schools closed.")
+    mark = len(harness.server.requests)
+    second = _poll(harness, label)
+    pages = [r.query.get("paged", "1") for r in harness.server.requests[mark:] if r.path == "/feed/"]
+    assert second.plan.startswith("incremental") and second.new == 1 and second.deleted == 0
+    assert pages == ["1", "2"]  # page 1 holds the new entry; page 2 only known ones
+    assert _feed_items(harness)[f"{harness.server.url}/?p={oldest.id}"].tombstone is None

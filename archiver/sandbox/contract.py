@@ -84,6 +84,9 @@ class ContractAdapter:
 
     platform: str = ""
     token: str = ""
+    # False for a platform whose API lists no comments (TikTok's Display API, a feed without
+    # them): the incremental tests then skip the "new comment on an old post" half, saying why.
+    has_comments: bool = True
 
     def __init__(self, sandbox: PlatformSandbox) -> None:
         self.sandbox = sandbox

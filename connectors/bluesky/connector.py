@@ -1,9 +1,12 @@
 """Bluesky accounts through the AT Protocol AppView (app.bsky lexicons over XRPC).
 
-Each cycle walks `app.bsky.feed.getAuthorFeed` to the end (cursor paging until no cursor), so
-the account's own posts are Covered; then fetches `app.bsky.feed.getPostThread` for every
-post that has replies now or had them last cycle, so deleted replies are judged too. A
-thread cut at the depth limit is continued from the cut node, so a Covered thread is whole.
+Each cycle walks `app.bsky.feed.getAuthorFeed` to the end (cursor paging until no cursor,
+100 posts a page), so the account's own posts are Covered, and their edits (a new `cid`) and
+deletions are found every cycle of any age. Each post's `replyCount` is its change signal:
+`app.bsky.feed.getPostThread` is fetched only when the plan asks (a full capture or
+`--reconcile`, a new post, a moved `replyCount`, or the post in this cycle's reconciliation
+sweep, which finds nested replies and reply edits nothing signals). A thread cut at the depth
+limit is continued from the cut node, so a Covered thread is whole.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
+
+from pydantic import Field
 
 from archiver.core.errors import UnexpectedResponse
 from archiver.core.models import (
@@ -22,9 +27,11 @@ from archiver.core.models import (
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
     Present,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.auth import Auth
 from connectors.base import AuthStyle, HttpClient
 from connectors.bluesky import errors, ids
@@ -41,6 +48,8 @@ THREAD_DEPTH = 10  # replies deeper than this are fetched as threads of their ow
 class BlueskySettings(PlatformSettings):
     """`[connectors.bluesky]`: `api_base` is the public AppView unless a PDS is named."""
 
+    feed_page_limit: int = Field(100, ge=1, le=100, description="Posts asked per author-feed page (the AppView allows 100)")
+
 
 class BlueskyConnector(ConnectorBase):
     platform: ClassVar[str] = "bluesky"
@@ -48,6 +57,7 @@ class BlueskyConnector(ConnectorBase):
     auth_style: ClassVar[AuthStyle] = AuthStyle.BEARER
     default_api_base: ClassVar[str] = "https://public.api.bsky.app"
     settings_model: ClassVar[type[PlatformSettings]] = BlueskySettings
+    incremental: ClassVar[bool] = True
 
     def auth(self, secret: str | None) -> Auth:
         """`handle:app-password` logs in (createSession, refreshed as needed); any other secret
@@ -112,7 +122,8 @@ class BlueskyConnector(ConnectorBase):
                            details={"did": data.get("did", ""), "handle": data.get("handle", "")})
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         state = dict(cursor or {})
         budget = self._budget(account)
@@ -131,10 +142,14 @@ class BlueskyConnector(ConnectorBase):
 
         listing = self.listing(account, "the author feed")
         first = PageRequest(self._xrpc(account, "app.bsky.feed.getAuthorFeed"), {
-            "actor": did, "limit": str(min(self.settings.page_limit, MAX_LIMIT)),
+            "actor": did, "limit": str(min(getattr(self.settings, "feed_page_limit", MAX_LIMIT), MAX_LIMIT)),
             "filter": "posts_with_replies", "includePins": "false"})
+        parsed: dict[str, Item] = {}
         for page in listing.pages(fetch, first, Token(("cursor",), "cursor", stop_on_empty=True)):
-            yield from listing.observe(page.exchange)
+            for event in listing.observe(page.exchange):
+                if isinstance(event, Observed):
+                    parsed[event.item.item_id] = event.item
+                yield event
             for entry in page.rows:
                 post = entry.get("post") if isinstance(entry, dict) else None
                 reason = entry.get("reason") if isinstance(entry, dict) else None
@@ -147,7 +162,13 @@ class BlueskyConnector(ConnectorBase):
 
         before = {t for t in state.get("threads", []) if isinstance(t, str)}
         threads_now: set[str] = set()
-        queue = [uri for uri, count in replies.items() if count > 0 or uri in before]
+        # A thread is read when it has (or had) replies and the plan wants it: a post the parser
+        # choked on is read too, as is a post whose replies were in a thread last time.
+        queue = [
+            uri for uri, count in replies.items()
+            if (count > 0 or uri in before) and (uri not in parsed or plan.wants_children(parsed[uri]))
+        ]
+        threads_now.update(uri for uri, count in replies.items() if (count > 0 or uri in before) and uri not in queue)
         fetched: set[str] = set()
         while queue:
             uri = queue.pop(0)

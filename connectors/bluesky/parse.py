@@ -172,7 +172,14 @@ class _PostParser:
             text=record.get("text", ""),
             url=f"https://bsky.app/profile/{handle}/post/{rkey(uri)}" if handle else "",
             media=_media(post.get("embed")),
+            signal=_reply_signal(post) if own else None,
         )
+
+
+def _reply_signal(post: dict[str, Any]) -> str | None:
+    """`replyCount` of an own post: moves when a direct reply arrives or goes."""
+    count = post.get("replyCount")
+    return str(count) if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _list(value: Any) -> list[Any]:

@@ -407,5 +407,22 @@ class BlueskyContract(ContractAdapter):
     def edit(self, item_id: str) -> None:
         self.sandbox.rewrite(item_id, f"Edited text #{self.next_edit()}")
 
+    def _reader(self) -> str:
+        sb = self.sandbox
+        did = fake_did("latereader.bsky.social")
+        if did not in sb.actors:
+            sb.add_actor("latereader.bsky.social", "Late Reader")
+        return did
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        uri = sb.post(self.handles.get(account_id, account_id), f"An announcement from {days:g} days ago.", at=when)
+        sb.post(self._reader(), "An old question.", reply_to=uri, at=when + timedelta(hours=1))
+        return uri
+
+    def comment_on(self, item_id: str) -> str:
+        return self.sandbox.post(self._reader(), "A new reply to an old post.", reply_to=item_id)
+
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)

@@ -1,11 +1,17 @@
 """Blogs: WordPress sites through the REST API, any other blog through its RSS/Atom feed.
 
-WordPress (`wp:https://site`): every cycle lists all published posts (`/wp-json/wp/v2/posts`,
-X-WP-TotalPages paging), then all approved comments of those posts (`/wp/v2/comments?post=`
-in batches), so posts and comments are Covered and deletions are judged by fetching the
-post or comment by id.
+WordPress (`wp:https://site`): a full capture (the first, and `--reconcile`) lists all
+published posts (`/wp-json/wp/v2/posts`, X-WP-TotalPages paging), then all approved comments
+of those posts (`/wp/v2/comments?post=` in batches), so posts and comments are Covered and
+deletions are judged by fetching the post or comment by id. Every other cycle asks only for
+posts modified since the newest `modified` seen (`modified_after`, WordPress 5.7+: new and
+edited posts of any age) and comments made since the newest comment seen (`after`: new
+comments on posts of any age), then re-reads the posts of this cycle's reconciliation sweep
+(`include=`, 100 a call; a post left out goes to confirm_gone) with all their comments
+(Covered: comment edits and deletions, which WordPress signals nowhere).
 
-RSS/Atom (a feed URL): a feed usually shows only the latest N entries, so an entry missing
+RSS/Atom (a feed URL): every cycle is a conditional GET (ETag / Last-Modified); a 304 costs
+one request and changes nothing. A feed usually shows only the latest N entries, so an entry missing
 from it has most often just rolled off. The feed is therefore Covered only when it provably
 still lists everything we know: it declares itself complete (RFC 5005 `<fh:complete/>`), or
 its oldest entry is no newer than the oldest entry ever seen in it (nothing has rolled off
@@ -16,8 +22,9 @@ yet). Otherwise nothing is judged deleted. A judged entry is confirmed by fetchi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -25,15 +32,18 @@ from archiver.core.errors import AccountGone, NeedsAttention, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
+    Checked,
     Checkpoint,
     CheckResult,
     Gone,
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
     Present,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.auth import Auth, BasicAuth
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings
@@ -43,6 +53,11 @@ from connectors.feeds.xmlsafe import UnsafeXml, fromstring
 from connectors.paging import Fetch, NextUrl, Page, PageNumber, PageRequest, items_of
 
 COMMENT_BATCH = 50  # post ids per comments request (keeps URLs short)
+INCLUDE_BATCH = 100  # post ids per `include=` lookup (WordPress's per_page maximum)
+MARGIN = timedelta(seconds=1)  # WordPress times have one-second resolution: ask from a second before
+SITE_CLOCK_SLACK = timedelta(hours=15)  # site-local times run up to 14 hours ahead of UTC
+
+log = logging.getLogger(__name__)
 FEED_TYPES = ("xml", "rss", "atom")
 
 
@@ -57,6 +72,7 @@ class FeedsConnector(ConnectorBase):
     default_api_base: ClassVar[str] = "{site}"  # the account id is the address itself
     default_version: ClassVar[str] = "wp/v2"
     settings_model: ClassVar[type[PlatformSettings]] = FeedsSettings
+    incremental: ClassVar[bool] = True
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -113,13 +129,18 @@ class FeedsConnector(ConnectorBase):
         return CheckResult(True, f"feed answers with {len(doc.entries)} entries", display_name=doc.title)
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         source = ids.source_of(account.account_id)
         if source.mode == "wordpress":
-            yield from self._harvest_wordpress(account, source, http)
+            state = dict(cursor or {})
+            if plan.full or not isinstance(state.get("modified"), str) or not isinstance(state.get("comments_after"), str):
+                yield from self._harvest_wordpress(account, source, http)
+            else:
+                yield from self._wordpress_since(account, source, state, http, plan)
         else:
-            yield from self._harvest_feed(account, source, dict(cursor or {}), http)
+            yield from self._harvest_feed(account, source, dict(cursor or {}), http, plan)
 
     def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
         source = ids.source_of(account.account_id)
@@ -162,13 +183,24 @@ class FeedsConnector(ConnectorBase):
         per_page = self.settings.page_limit
         paginator = PageNumber("x-wp-totalpages", per_page)
         post_ids: list[int] = []
+        marks = _Marks()
         posts = self.listing(account, "posts")
         first = PageRequest(f"{rest}/posts", {"per_page": str(per_page), "orderby": "date", "order": "desc",
                                               "_embed": "wp:featuredmedia", "page": "1"})
         for page in posts.pages(self._wp_fetch(account, http, "posts"), first, paginator):
             yield from posts.observe(page.exchange)
             post_ids += [r["id"] for r in page.rows if isinstance(r, dict) and isinstance(r.get("id"), int)]
+            marks.posts(page.rows)
         yield from posts.covered(None, ItemKind.POST)
+        yield from self._wp_comments(account, source, post_ids, http, marks)
+        yield Checkpoint({"mode": "wordpress", "posts": len(post_ids), **marks.dump()})
+
+    def _wp_comments(
+        self, account: AccountRef, source: ids.Source, post_ids: list[int], http: HttpClient, marks: _Marks,
+    ) -> Iterator[HarvestEvent]:
+        """Every approved comment of `post_ids`, 50 posts a listing, each post's read whole."""
+        rest, per_page = self._rest(account, source), self.settings.page_limit
+        paginator = PageNumber("x-wp-totalpages", per_page)
         for start in range(0, len(post_ids), COMMENT_BATCH):
             batch = post_ids[start:start + COMMENT_BATCH]
             comments = self.listing(account, "comments")
@@ -176,9 +208,70 @@ class FeedsConnector(ConnectorBase):
                                                      "orderby": "id", "order": "asc", "page": "1"})
             for page in comments.pages(self._wp_fetch(account, http, "comments"), first, paginator):
                 yield from comments.observe(page.exchange)
+                marks.comments(page.rows)
             for post in batch:
                 yield from comments.covered(wordpress.item_id(source, "posts", post), ItemKind.COMMENT, ItemKind.REPLY)
-        yield Checkpoint({"mode": "wordpress", "posts": len(post_ids)})
+
+    def _wordpress_since(
+        self, account: AccountRef, source: ids.Source, state: dict[str, Any], http: HttpClient, plan: HarvestPlan,
+    ) -> Iterator[HarvestEvent]:
+        """Posts modified and comments made since the last cycle, then this cycle's sweep. A
+        bound the site refuses (`rest_invalid_param`) falls back to one full capture."""
+        rest, per_page = self._rest(account, source), self.settings.page_limit
+        paginator = PageNumber("x-wp-totalpages", per_page)
+        marks = _Marks(state.get("modified"), state.get("comments_after"))
+        since = [
+            ("posts", {"modified_after": str(state["modified"]), "orderby": "modified", "order": "asc",
+                       "_embed": "wp:featuredmedia"}, marks.posts),
+            ("comments", {"after": str(state["comments_after"]), "orderby": "date_gmt", "order": "asc"},
+             marks.comments),
+        ]
+        seen: set[str] = set()
+        for kind, params, mark in since:
+            listing = self.listing(account, kind)
+            first = PageRequest(f"{rest}/{kind}", {**params, "per_page": str(per_page), "page": "1"})
+            try:
+                for page in listing.pages(self._wp_since_fetch(account, http, kind), first, paginator):
+                    for event in listing.observe(page.exchange):
+                        if isinstance(event, Observed):
+                            seen.add(event.item.item_id)
+                        yield event
+                    mark(page.rows)
+            except _BoundRefused as exc:
+                log.warning("%s refused the incremental bound (%s); capturing the whole site once",
+                            account.account_id, exc)
+                yield from self._harvest_wordpress(account, source, http)
+                return
+        swept = [k.item_id for k in plan.swept(ItemKind.POST.value)]
+        numbers = [int(n) for i in swept if (n := i.rsplit("/", 1)[-1]).isdigit()]
+        for start in range(0, len(numbers), INCLUDE_BATCH):
+            batch = numbers[start:start + INCLUDE_BATCH]
+            listing = self.listing(account, "swept posts")
+            first = PageRequest(f"{rest}/posts", {"include": ",".join(map(str, batch)), "per_page": str(INCLUDE_BATCH),
+                                                  "_embed": "wp:featuredmedia", "page": "1"})
+            for page in listing.pages(self._wp_fetch(account, http, "posts"), first,
+                                      PageNumber("x-wp-totalpages", INCLUDE_BATCH)):
+                yield from listing.observe(page.exchange)
+            if listing.whole:
+                yield Checked(tuple(wordpress.item_id(source, "posts", n) for n in batch))
+        yield from self._wp_comments(account, source, numbers, http, marks)
+        yield Checkpoint({"mode": "wordpress", "posts": state.get("posts"), **marks.dump()})
+
+    def _wp_since_fetch(self, account: AccountRef, http: HttpClient, subject: str) -> Fetch:
+        plain = self._wp_fetch(account, http, subject)
+
+        def fetch(request: PageRequest) -> Page | None:
+            if request.params and request.params.get("page") == "1":
+                exchange = http.get(request.url, params=request.params)
+                if exchange.status == 400 and wordpress.error_code(exchange)[0] == "rest_invalid_param":
+                    raise _BoundRefused(wordpress.error_code(exchange)[1])
+                wordpress.raise_for_status(exchange, account=account.account_id, subject=subject,
+                                           min_wait=self.min_wait())
+                rows = self._wp_json_list(exchange, account, subject)
+                return Page(exchange, rows, rows)
+            return plain(request)
+
+        return fetch
 
     def _confirm_wordpress(self, account: AccountRef, source: ids.Source, item_id: str, http: HttpClient) -> Gone | Present:
         kind, _, number = item_id.removeprefix(f"{source.key}/").partition("/")
@@ -230,6 +323,7 @@ class FeedsConnector(ConnectorBase):
 
     def _harvest_feed(
         self, account: AccountRef, source: ids.Source, state: dict[str, Any], http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         headers = {}
         if isinstance(state.get("etag"), str):
@@ -255,11 +349,22 @@ class FeedsConnector(ConnectorBase):
             return Page(exchange, {"next": next_url, "complete": doc.complete}, doc.entries)
 
         feed = self.listing(account, "the feed")
+        stopped = False
         for page in feed.pages(fetch, PageRequest(url), NextUrl(("next",))):
-            yield from feed.observe(page.exchange)
+            shown = []
+            for event in feed.observe(page.exchange):
+                if isinstance(event, Observed):
+                    shown.append(event.item)
+                yield event
             complete = complete or page.body["complete"]
             dates += [e.dated for e in page.rows if e.dated is not None]
             undated = undated or any(e.dated is None for e in page.rows)
+            if page.body["next"] and plan.page_is_old(shown):
+                stopped = True  # a paged feed, newest first: older pages hold only known entries
+                break
+        if stopped:
+            complete = False  # the pages not read prove nothing; what was read covers its span
+            feed.ended = True
         oldest_now = min(dates) if dates else None
         oldest_ever = _parse_iso(state.get("oldest"))
         spans_all = (not undated and oldest_now is not None and oldest_ever is not None and oldest_now <= oldest_ever)
@@ -302,6 +407,41 @@ class FeedsConnector(ConnectorBase):
                 created_at=entry.published, parent_id=None, author=entry.author, text=entry.text,
                 url=entry.url, media=entry.media,
             )
+
+
+class _BoundRefused(Exception):
+    """WordPress refused `modified_after` or `after` (a bound it cannot read)."""
+
+
+class _Marks:
+    """The newest post `modified` and comment `date` seen (site-local, as WordPress compares
+    them), for the next cycle's `modified_after` / `after`, a second early."""
+
+    def __init__(self, modified: Any = None, comments_after: Any = None) -> None:
+        self.modified = _parse_iso(modified)
+        self.comment = _parse_iso(comments_after)
+        # A time past any site's clock (a post dated in the future, a wrong server clock) must
+        # not become the bound, or every later edit would fall before it until the sweep.
+        self.latest = datetime.now(UTC).replace(tzinfo=None) + SITE_CLOCK_SLACK
+
+    def _newest(self, current: datetime | None, rows: list[Any], field: str) -> datetime | None:
+        for row in rows:
+            when = _parse_iso(row.get(field)) if isinstance(row, dict) else None
+            if when is None or when.tzinfo is not None or when > self.latest:
+                continue
+            if current is None or when - MARGIN > current:
+                current = when - MARGIN
+        return current
+
+    def posts(self, rows: list[Any]) -> None:
+        self.modified = self._newest(self.modified, rows, "modified")
+
+    def comments(self, rows: list[Any]) -> None:
+        self.comment = self._newest(self.comment, rows, "date")
+
+    def dump(self) -> dict[str, Any]:
+        return {"modified": self.modified.isoformat() if self.modified else "1970-01-01T00:00:00",
+                "comments_after": self.comment.isoformat() if self.comment else "1970-01-01T00:00:00"}
 
 
 def _parse_iso(value: Any) -> datetime | None:

@@ -236,12 +236,34 @@ class WordPressSandbox(PlatformSandbox):
     @route("/wp-json/wp/v2/{kind}")
     @route("/wp-json/wp/v2/{kind}/")
     def collection(self, req: Request, kind: str) -> Response:
+        bounds: dict[str, datetime] = {}
+        for name in ("after", "modified_after"):  # site-local times, strictly after, as WP's date_query
+            raw = req.query.get(name)
+            if raw is None:
+                continue
+            try:
+                bounds[name] = datetime.fromisoformat(raw.removesuffix("Z")).replace(tzinfo=None)
+            except ValueError:
+                return Response.json({"code": "rest_invalid_param", "message": f"Invalid parameter(s): {name}",
+                                      "data": {"status": 400, "params": {name: "Invalid date."}}}, 400)
         if kind == "posts":
-            rows = [self.post_json(p, "_embed" in req.query) for p in self.public_posts()]
+            posts = self.public_posts()
+            include = {int(x) for x in req.query.get("include", "").split(",") if x.isdigit()}
+            if include:
+                posts = [p for p in posts if p.id in include]
+            if "after" in bounds:
+                posts = [p for p in posts if _naive(p.date) > bounds["after"]]
+            if "modified_after" in bounds:
+                posts = [p for p in posts if _naive(p.modified) > bounds["modified_after"]]
+            if req.query.get("orderby") == "modified":
+                posts = sorted(posts, key=lambda p: (p.modified, p.id), reverse=req.query.get("order") != "asc")
+            rows = [self.post_json(p, "_embed" in req.query) for p in posts]
         elif kind == "comments":
             wanted = {int(x) for x in re.split(r"[,\s]+", req.query.get("post", "")) if x.isdigit()}
             chosen = sorted((c for c in self.comments.values() if self.public_comment(c)
-                             and (not wanted or c.post in wanted)), key=lambda c: c.id,
+                             and (not wanted or c.post in wanted)
+                             and ("after" not in bounds or _naive(c.date) > bounds["after"])),
+                            key=(lambda c: (c.date, c.id)) if req.query.get("orderby") == "date_gmt" else (lambda c: c.id),
                             reverse=req.query.get("order") != "asc")
             rows = [self.comment_json(c) for c in chosen]
         else:
@@ -358,6 +380,11 @@ class WordPressSandbox(PlatformSandbox):
                 f"{''.join(entries)}</feed>")
 
 
+def _naive(when: datetime) -> datetime:
+    """The sandbox's site time is UTC: `date` and `modified` as WordPress shows them."""
+    return datetime.fromisoformat(_wp(when))
+
+
 def _wp_error(status: int, code: str, message: str) -> Response:
     return Response.json({"code": code, "message": message, "data": {"status": status}}, status)
 
@@ -394,11 +421,14 @@ class FeedsContract(ContractAdapter):
         return SeededAccount(f"wp:https://{SITE}", f"https://{SITE}/wp-json/", self.token, "Lincoln High School")
 
     def seed_bulk(self, count: int) -> SeededAccount:
-        """A second site is not modelled: bulk items go to the same site (fine for benchmarks)."""
+        """A second site is not modelled: bulk items go to the same sandbox, read under a second
+        address (`bulk.` + the seeded site), so both accounts can be registered at once."""
         sb = self.sandbox
         seed_bulk(count, sb.now() - timedelta(days=365), lambda text, at: str(sb.publish(text, "Bulk body.", at=at)),
                   lambda post_id, text, at: sb.comment(int(post_id), text, at=at))
-        return SeededAccount(f"wp:https://{SITE}", f"wp:https://{SITE}", self.token, "Lincoln High School")
+        # Another address for the same sandbox (the account's api_base routes every site here), so
+        # the bulk account is registered beside the seeded one; it sees the seeded posts too.
+        return SeededAccount(f"wp:https://bulk.{SITE}", f"wp:https://bulk.{SITE}", self.token, "Bulk Elementary")
 
     def item_id(self, kind: str, number: int) -> str:
         return f"{self.site}/{kind}/{number}"
@@ -415,6 +445,18 @@ class FeedsContract(ContractAdapter):
 
     def publish(self, account_id: str) -> str:
         return self.item_id("posts", self.sandbox.publish("A new announcement", "From the contract suite."))
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        post = sb.publish(f"An announcement from {days:g} days ago", "Old news.", at=when)
+        sb.comment(post, "An old question.", at=when + timedelta(hours=1))
+        return self.item_id("posts", post)
+
+    def comment_on(self, item_id: str) -> str:
+        _kind, number = self._split(item_id)
+        return self.item_id("comments", self.sandbox.comment(number, "A new comment on an old post.",
+                                                             author="Late Reader"))
 
     def edit(self, item_id: str) -> None:
         kind, number = self._split(item_id)

@@ -1,15 +1,20 @@
 """Mastodon accounts on any instance through the REST API v1.
 
-Each cycle walks the account's statuses to the end (Link `rel="next"` = `max_id` paging), so
-the top level is always Covered; then reads the context (descendants) of every status that
-has replies now or had them last cycle, so deleted replies are judged too. Statuses whose
-`edited_at` moved since the last cycle get their `/history` fetched into the WARC.
+Each cycle walks the account's statuses to the end (Link `rel="next"` = `max_id` paging, 40
+a page), so the top level is always Covered and edits and deletions of statuses of any age
+are found every cycle. `replies_count` is each status's change signal: its context
+(descendants) is read only when the plan asks (a full capture or `--reconcile`, a new status,
+a moved `replies_count`, or the status in this cycle's reconciliation sweep, which finds
+nested replies and reply edits nothing signals). Statuses whose `edited_at` moved since the
+last cycle get their `/history` fetched into the WARC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, ClassVar
+
+from pydantic import Field
 
 from archiver.core.errors import ConfigError, UnexpectedResponse
 from archiver.core.models import (
@@ -21,9 +26,11 @@ from archiver.core.models import (
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
     Present,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings
 from connectors.mastodon import errors, ids
@@ -39,6 +46,9 @@ UNAUTHENTICATED_DESCENDANTS = 60  # the context cap for requests without a token
 class MastodonSettings(PlatformSettings):
     """`[connectors.mastodon]`: `api_base` names the instance when the account id does not."""
 
+    statuses_page_limit: int = Field(MAX_LIMIT, ge=1, le=MAX_LIMIT,
+                                     description="Statuses asked per page of the account's listing (Mastodon allows 40)")
+
 
 class MastodonConnector(ConnectorBase):
     platform: ClassVar[str] = "mastodon"
@@ -47,6 +57,7 @@ class MastodonConnector(ConnectorBase):
     default_api_base: ClassVar[str] = "https://{instance}"
     default_version: ClassVar[str] = "v1"
     settings_model: ClassVar[type[PlatformSettings]] = MastodonSettings
+    incremental: ClassVar[bool] = True
 
     def _budget(self, account: AccountRef) -> Budget:
         return errors.WINDOW.budget(account.account_id, self.min_wait())
@@ -131,7 +142,8 @@ class MastodonConnector(ConnectorBase):
                            details={"id": account_id, "acct": data.get("acct", "")})
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         state = dict(cursor or {})
         budget = self._budget(account)
@@ -152,9 +164,13 @@ class MastodonConnector(ConnectorBase):
 
         listing = self.listing(account, "the account's statuses")
         first = PageRequest(f"{api}/accounts/{numeric}/statuses",
-                            {"limit": str(min(self.settings.page_limit, MAX_LIMIT))})
+                            {"limit": str(min(getattr(self.settings, "statuses_page_limit", MAX_LIMIT), MAX_LIMIT))})
+        parsed: dict[str, Item] = {}
         for page in listing.pages(fetch, first, LinkHeader()):
-            yield from listing.observe(page.exchange)
+            for event in listing.observe(page.exchange):
+                if isinstance(event, Observed):
+                    parsed[event.item.item_id] = event.item
+                yield event
             _remember(statuses, page.rows)
         yield from listing.covered(None, ItemKind.POST)
 
@@ -164,6 +180,10 @@ class MastodonConnector(ConnectorBase):
         auth: dict[str, bool] = {}
         for status_id, meta in list(statuses.items()):
             if meta["replies"] <= 0 and status_id not in threads_before:
+                continue
+            known = parsed.get(ids.item_id(instance, status_id))
+            if known is not None and not plan.wants_children(known):
+                threads_now.add(status_id)  # its replies did not change: read them another cycle
                 continue
             exchange = self._get(http, account, f"{api}/statuses/{status_id}/context", None, budget,
                                  subject=f"the replies to status {status_id}", allow_404=True)

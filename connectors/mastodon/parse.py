@@ -161,6 +161,7 @@ class _StatusParser:
             text=html_to_text(str(source.get("content") or "")),
             url=str(status.get("url") or status.get("uri") or ""),
             media=tuple(m for m, _ in media) if not reblog else (),
+            signal=_replies_signal(status) if own else None,
         )
 
     def _media(self, source: dict[str, Any], this: str) -> tuple[list[tuple[MediaRef, str]], list[ParseWarning]]:
@@ -190,3 +191,9 @@ def _poll(poll: Any) -> list[str] | None:
     if not isinstance(options, list):
         return []
     return [str(o.get("title", "")) for o in options if isinstance(o, dict)]
+
+
+def _replies_signal(status: dict[str, Any]) -> str | None:
+    """`replies_count` of an own status: moves when a direct reply arrives or is deleted."""
+    count = status.get("replies_count")
+    return str(count) if isinstance(count, int) and not isinstance(count, bool) else None

@@ -388,6 +388,22 @@ class MastodonContract(ContractAdapter):
     def edit(self, item_id: str) -> None:
         self.sandbox.edit(item_id.rsplit("/", 1)[-1], f"Edited text #{self.next_edit()}")
 
+    def _reader(self) -> str:
+        sb = self.sandbox
+        found = next((a for a, acct in sb.accounts.items() if acct.username == "late_reader"), None)
+        return found or sb.add_account("late_reader", "Late Reader")
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        status = sb.post(self.handles.get(account_id, account_id), f"An announcement from {days:g} days ago.", at=when)
+        sb.post(self._reader(), "An old question.", reply_to=status, at=when + timedelta(hours=1))
+        return self.item_id(status)
+
+    def comment_on(self, item_id: str) -> str:
+        return self.item_id(self.sandbox.post(self._reader(), "A new reply to an old post.",
+                                              reply_to=item_id.rsplit("/", 1)[-1]))
+
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id.rsplit("/", 1)[-1])
 

@@ -1,10 +1,14 @@
 """TikTok accounts through the Display API v2: the token owner's own public videos.
 
 Each cycle checks who the token belongs to (user/info), then pages POST /v2/video/list/ with
-`cursor` + `has_more` to the end. Deletions (and videos made private) are confirmed with POST
-/v2/video/query/, which leaves ids it will not show out of `data.videos`. Comments are not
-captured: the Display API has no comments endpoint and the Research API that has one is
-granted to approved researchers, not to districts archiving their own accounts.
+`cursor` + `has_more`, newest first. A full capture (the first, or `--reconcile`) reads it to
+the end; an incremental one stops after the first page that holds only known videos, and asks
+POST /v2/video/query/ (20 ids a call) for the videos this cycle's reconciliation sweep covers,
+which is where edits and deletions of older videos are found. Deletions (and videos made
+private) are confirmed with video/query, which leaves ids it will not show out of
+`data.videos`. Comments are not captured: the Display API has no comments endpoint and the
+Research API that has one is granted to approved researchers, not to districts archiving
+their own accounts.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from archiver.core.errors import NeedsAttention, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
+    Checked,
     Checkpoint,
     CheckResult,
+    Covered,
     Gone,
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
     Present,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.auth import Auth
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings
@@ -54,6 +62,7 @@ class TikTokConnector(ConnectorBase):
     default_api_base: ClassVar[str] = "https://open.tiktokapis.com"
     default_version: ClassVar[str] = "v2"
     settings_model: ClassVar[type[PlatformSettings]] = TikTokSettings
+    incremental: ClassVar[bool] = True
 
     def auth(self, secret: str | None) -> Auth:
         """A JSON secret with a refresh token renews the 24-hour access token itself; any other
@@ -106,7 +115,8 @@ class TikTokConnector(ConnectorBase):
         return CheckResult(True, "token works", display_name=who["display_name"], details={"open_id": who["open_id"]})
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         who = self._identity(account, cursor, http)
         state = {"open_id": who["open_id"]}
@@ -136,25 +146,57 @@ class TikTokConnector(ConnectorBase):
         listing = self.listing(account, "the videos")
         first = PageRequest(f"{self._base(account)}/video/list/", {"fields": VIDEO_FIELDS},
                             {"max_count": min(self.settings.page_limit, MAX_COUNT)})
+        seen: dict[str, Item] = {}
+        stopped = False
         for page in listing.pages(fetch, first, Token(("cursor",), "cursor", in_json=True)):
-            yield from listing.observe(page.exchange)
-        yield from listing.covered(None, ItemKind.POST)
+            shown = []
+            for event in listing.observe(page.exchange):
+                if isinstance(event, Observed):
+                    shown.append(event.item)
+                    seen[event.item.item_id] = event.item
+                yield event
+            if plan.page_is_old(shown):
+                stopped = True  # newest first: every later page holds only older, known videos
+                break
+        if not stopped:
+            yield from listing.covered(None, ItemKind.POST)
+        elif not listing.quarantined:
+            # Stopped early: the pages read cover only the videos newer than the oldest shown.
+            oldest = min((i.created_at for i in seen.values() if i.created_at), default=None)
+            if oldest is not None:
+                yield Covered(None, (ItemKind.POST,), created_after=oldest)
+        yield from self._sweep(account, [k.item_id for k in plan.swept() if k.item_id not in seen], http)
         yield Checkpoint(state)
+
+    def _sweep(self, account: AccountRef, video_ids: list[str], http: HttpClient) -> Iterator[HarvestEvent]:
+        """The videos this cycle's reconciliation covers, 20 per video/query: edits show as
+        changed content, and an id the answer leaves out goes to confirm_gone (Checked)."""
+        for start in range(0, len(video_ids), MAX_COUNT):
+            batch = video_ids[start:start + MAX_COUNT]
+            exchange = self._query(account, batch, http)
+            listing = self.listing(account, "the swept videos")
+            yield from listing.observe(exchange)
+            if not listing.quarantined:
+                yield Checked(tuple(batch))
+
+    def _query(self, account: AccountRef, video_ids: list[str], http: HttpClient) -> CapturedExchange:
+        exchange = http.post_json(
+            f"{self._base(account)}/video/query/",
+            json={"filters": {"video_ids": video_ids}},
+            params={"fields": VIDEO_FIELDS},
+        )
+        data = self._checked(exchange, account, ",".join(video_ids))
+        if videos_of(data) is None:
+            raise UnexpectedResponse(
+                f"TikTok video/query for {len(video_ids)} video(s) has no data.videos array; it is kept in the WARC",
+                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
+            )
+        return exchange
 
     def confirm_gone(self, account: AccountRef, item_id: str, http: HttpClient) -> Gone | Present:
         """video/query answers 200 and simply leaves out a deleted or privated video."""
-        exchange = http.post_json(
-            f"{self._base(account)}/video/query/",
-            json={"filters": {"video_ids": [item_id]}},
-            params={"fields": VIDEO_FIELDS},
-        )
-        data = self._checked(exchange, account, item_id)
-        videos = videos_of(data)
-        if videos is None:
-            raise UnexpectedResponse(
-                f"TikTok video/query for {item_id} has no data.videos array; it is kept in the WARC",
-                platform=self.platform, account=account.account_id, evidence=exchange.response_pointer,
-            )
+        exchange = self._query(account, [item_id], http)
+        videos = videos_of(self.decode_json(exchange, account, item_id)) or []
         if any(video_id(v) == item_id for v in videos):
             return Present(items_of(self, account, exchange), exchange.response_pointer)
         return Gone(

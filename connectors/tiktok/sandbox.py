@@ -226,6 +226,7 @@ class TikTokContract(ContractAdapter):
 
     platform = "tiktok"
     token = "act.tt-contract-token-91ab3c"
+    has_comments = False  # the Display API lists no comments
     sandbox: TikTokSandbox
 
     def __init__(self) -> None:
@@ -255,6 +256,13 @@ class TikTokContract(ContractAdapter):
 
     def publish(self, account_id: str) -> str:
         return self.sandbox.publish(self._open_id(account_id), "A new clip from the contract suite.")
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        when = self.sandbox.now() - timedelta(days=days)
+        return self.sandbox.publish(self._open_id(account_id), f"A clip from {days:g} days ago.", at=when)
+
+    def comment_on(self, item_id: str) -> str:
+        raise NotImplementedError("the TikTok Display API has no comments")
 
     def edit(self, item_id: str) -> None:
         self.sandbox.edit(item_id, f"Edited description #{self.next_edit()}")

@@ -2,26 +2,30 @@
 
 Each cycle asks the user timeline only for posts newer than the last `newest_id`
 (`since_id`): edits are new ids, so they arrive that way too. A full timeline walk — the only
-listing complete enough to judge a post deleted — happens on the first cycle, once a day, and
-whenever the account's `tweet_count` does not match what the incremental pass explains (a
-post vanished). Replies come from recent search by `conversation_id` (several conversations
-OR-ed into one query), which only reaches back seven days, for every conversation started in
-that window.
+listing complete enough to judge a post deleted — happens on a full capture (the first, and
+`--reconcile`) and whenever the account's `tweet_count` does not match what the incremental
+pass explains (a post vanished). New replies to the account's posts of any age come from one
+recent search `to:<username>` with `since_id`; the conversations they land in, new posts'
+conversations and the conversations of swept posts are then searched by `conversation_id`
+(several OR-ed into one query; recent search reaches back seven days). Posts in this cycle's
+reconciliation sweep are looked up 100 ids a call (`GET /2/tweets?ids=`), which finds
+deletions nothing else shows once a post is past the timeline's 3,200 or its conversation
+past the search window.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from archiver.core.errors import UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
+    Checked,
     Checkpoint,
     CheckResult,
     Gone,
@@ -32,7 +36,7 @@ from archiver.core.models import (
     ParseWarning,
     Present,
 )
-from archiver.core.settings import ConnectorSettings
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings, shape_guard
 from connectors.paging import Listing, Page, PageRequest, Token
@@ -53,6 +57,13 @@ TIMELINE_CAP = 3200  # the user timeline never reaches further back
 QUERY_LIMIT = 512  # characters in a search query on the Basic access level
 SEARCH_WINDOW = timedelta(days=7)  # recent search never returns older posts
 WINDOW_MARGIN = timedelta(hours=1)
+LOOKUP_BATCH = 100  # ids per GET /2/tweets
+
+log = logging.getLogger(__name__)
+
+
+class SinceRejected(Exception):
+    """X refused a `since_id` (recent search takes none older than its seven days)."""
 
 
 @dataclass
@@ -65,6 +76,7 @@ class XCursor:
     tweet_count: int | None = None
     swept_at: str | None = None
     recent: dict[str, str] = field(default_factory=dict)  # conversation root -> created ISO
+    reply_newest: str | None = None  # newest reply seen by the `to:` search
 
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> XCursor:
@@ -78,6 +90,7 @@ class XCursor:
             tweet_count=count if isinstance(count, int) else None,
             swept_at=str(raw["swept_at"]) if raw.get("swept_at") else None,
             recent={str(k): str(v) for k, v in recent.items()},
+            reply_newest=str(raw["reply_newest"]) if raw.get("reply_newest") else None,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -88,6 +101,7 @@ class XCursor:
             "tweet_count": self.tweet_count,
             "swept_at": self.swept_at,
             "recent": dict(sorted(self.recent.items())),
+            "reply_newest": self.reply_newest,
         }
 
 
@@ -110,9 +124,9 @@ def _since(when: str | None, now: datetime) -> timedelta | None:
 
 
 class XSettings(PlatformSettings):
-    """`[connectors.x]`: how often the whole timeline is walked to find deleted posts."""
-
-    sweep_every_hours: float = Field(24.0, gt=0, description="Hours between full timeline walks")
+    """`[connectors.x]`: the shared settings. The daily full timeline walk that
+    `sweep_every_hours` once set is gone: the reconciliation windows (`recent_days`,
+    `*_every_hours`, `sweep_share`) decide which posts are looked up again, 100 a call."""
 
 
 class XConnector(ConnectorBase):
@@ -122,12 +136,7 @@ class XConnector(ConnectorBase):
     default_api_base: ClassVar[str] = "https://api.x.com"
     default_version: ClassVar[str] = "2"
     settings_model: ClassVar[type[PlatformSettings]] = XSettings
-
-    def __init__(
-        self, settings: ConnectorSettings | None = None, *, sweep_every: timedelta | None = None
-    ) -> None:
-        super().__init__(settings)
-        self.sweep_every = timedelta(hours=self.settings.sweep_every_hours) if sweep_every is None else sweep_every
+    incremental: ClassVar[bool] = True
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -181,13 +190,14 @@ class XConnector(ConnectorBase):
         )
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         with shape_guard(self.platform, account.account_id):
-            yield from self._harvest(account, cursor, http)
+            yield from self._harvest(account, cursor, http, plan)
 
     def _harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient, plan: HarvestPlan,
     ) -> Iterator[HarvestEvent]:
         state = XCursor.load(cursor)
         exchange, user = self._user(account, state, http)
@@ -196,8 +206,7 @@ class XConnector(ConnectorBase):
         count = _tweet_count(user)
         timeline = f"{self._base(account)}/users/{state.user_id}/tweets"
         seen: list[Item] = []
-        since_sweep = _since(state.swept_at, now)
-        sweep = _num(state.newest_id) < 0 or since_sweep is None or since_sweep >= self.sweep_every
+        sweep = plan.full or _num(state.newest_id) < 0
         if not sweep:
             since = str(state.newest_id)
             yield from self._walk(account, timeline, {"since_id": since}, http, seen, "pagination_token")
@@ -205,6 +214,9 @@ class XConnector(ConnectorBase):
             # Posts plus the account's own replies count toward tweet_count; a shortfall means
             # something was deleted, which only a full walk can show.
             sweep = count is None or state.tweet_count is None or count != state.tweet_count + fresh
+            if sweep:
+                log.info("X @%s: tweet_count %s does not match %s + %s new; walking the whole timeline",
+                         state.username, count, state.tweet_count, fresh)
         if sweep:
             seen.clear()
             walk = yield from self._walk(account, timeline, {}, http, seen, "pagination_token")
@@ -217,28 +229,96 @@ class XConnector(ConnectorBase):
                 if oldest is not None:
                     yield from walk.covered(None, ItemKind.POST, created_after=oldest)
             state.swept_at = now.isoformat()
-            state.recent = {}
+        own_roots = {k.item_id for k in plan.known.values() if k.kind == ItemKind.POST.value and k.parent_id is None}
+        wanted: set[str] = set()  # conversations searched this cycle
         for item in seen:
             state.newest_id = _newer(state.newest_id, item.content["versions"][-1])
             if _is_conversation_root(item):
                 state.recent[item.item_id] = item.created_at.isoformat()  # type: ignore[union-attr]
+                own_roots.add(item.item_id)
+                if plan.is_new(item.item_id):
+                    wanted.add(item.item_id)
         state.recent = {
             root: when for root, when in state.recent.items()
             if (age := _since(when, now)) is not None and age < SEARCH_WINDOW
         }
+        wanted = wanted & set(state.recent) if not plan.full else set(state.recent)
+        swept = [k for k in plan.swept(ItemKind.POST.value) if k.item_id not in {i.item_id for i in seen}]
+        wanted |= {k.item_id for k in plan.swept(ItemKind.POST.value) if k.item_id in state.recent}
+        replied = yield from self._replies_to_account(account, state, http)
+        wanted |= {root for reply in replied if (root := _root_of(reply, replied, plan)) in own_roots}
         state.tweet_count = count
-        yield from self._conversations(account, state, now, http)
+        yield from self._conversations(account, state, sorted(wanted), now, http)
+        yield from self._lookups(account, [k.item_id for k in swept], http)
         yield Checkpoint(state.dump())
+
+    def _replies_to_account(
+        self, account: AccountRef, state: XCursor, http: HttpClient
+    ) -> Generator[HarvestEvent, None, dict[str, str]]:
+        """One recent search `to:<username>` since the newest reply it saw: new replies to the
+        account's posts of any age (and to its replies); returns their parents by reply id."""
+        search = f"{self._base(account)}/tweets/search/recent"
+        query = {"query": f"to:{state.username}"}
+        found: list[Item] = []
+        since = state.reply_newest
+        if since and _num(since) >= 0:
+            try:
+                yield from self._walk(account, search, {**query, "since_id": since}, http, found, "next_token",
+                                      floor_results=10, since=True)
+            except SinceRejected as exc:
+                log.warning("X @%s: recent search refused since_id %s (%s); listing the whole window once",
+                            state.username, since, exc)
+                found.clear()
+                since = None
+        if not since or _num(since) < 0:
+            yield from self._walk(account, search, query, http, found, "next_token", floor_results=10)
+        for item in found:
+            state.reply_newest = _newer(state.reply_newest, item.content["versions"][-1])
+        return {i.item_id: i.parent_id for i in found if i.parent_id}
+
+    def _lookups(self, account: AccountRef, post_ids: list[str], http: HttpClient) -> Iterator[HarvestEvent]:
+        """The posts this cycle's reconciliation covers, 100 ids per `GET /2/tweets?ids=`. A
+        lookup of an edited post's first id answers with that old version, whose
+        `edit_history_tweet_ids` names the current one: those are looked up in turn. Any id
+        the answers leave out goes to confirm_gone (Checked)."""
+        url = f"{self._base(account)}/tweets"
+        for start in range(0, len(post_ids), LOOKUP_BATCH):
+            batch = post_ids[start:start + LOOKUP_BATCH]
+            listing = self.listing(account, "the swept posts")
+            exchange, body = self._get(http, account, url, {**self._tweet_params(), "ids": ",".join(batch)},
+                                       account.account_id)
+            yield from listing.observe(exchange)
+            latest = []
+            for entry in body.get("data") or []:
+                chain = entry.get("edit_history_tweet_ids") if isinstance(entry, dict) else None
+                if isinstance(chain, list) and chain and chain[-1] != entry.get("id") and isinstance(chain[-1], str):
+                    latest.append(chain[-1])
+            for more in range(0, len(latest), LOOKUP_BATCH):
+                exchange, _body = self._get(http, account, url, {
+                    **self._tweet_params(), "ids": ",".join(latest[more:more + LOOKUP_BATCH])}, account.account_id)
+                yield from listing.observe(exchange)
+            if not listing.quarantined:
+                yield Checked(tuple(batch))
 
     def _walk(
         self, account: AccountRef, url: str, extra: dict[str, str], http: HttpClient,
-        seen: list[Item], token_name: str, *, floor_results: int = 5,
+        seen: list[Item], token_name: str, *, floor_results: int = 5, since: bool = False,
     ) -> Generator[HarvestEvent, None, Listing]:
         """Every page of a tweet listing (timeline or search), following meta.next_token; the
-        walked listing is returned for its `covered`."""
+        walked listing is returned for its `covered`. With `since`, a 400 naming `since_id`
+        raises SinceRejected (before anything is observed) so the caller can list again."""
         limit = str(min(max(self.settings.page_limit, floor_results), 100))
 
         def fetch(request: PageRequest) -> Page:
+            if since:
+                exchange = http.get(request.url, params=dict(request.params or {}))
+                if exchange.status == 400 and "since_id" in exchange.body.decode("utf-8", "replace"):
+                    raise SinceRejected(errors.body_of(exchange).get("detail", "HTTP 400")
+                                        if isinstance(errors.body_of(exchange), dict) else "HTTP 400")
+                body = errors.raise_for_status(
+                    exchange, account=account.account_id, subject=account.account_id, floor=self.min_wait())
+                errors.raise_for_listing_problems(body, exchange, account=account.account_id)
+                return Page(exchange, body, [])
             exchange, body = self._get(http, account, request.url, dict(request.params or {}), account.account_id)
             errors.raise_for_listing_problems(body, exchange, account=account.account_id)
             return Page(exchange, body, [])
@@ -253,17 +333,18 @@ class XConnector(ConnectorBase):
         return listing
 
     def _conversations(
-        self, account: AccountRef, state: XCursor, now: datetime, http: HttpClient
+        self, account: AccountRef, state: XCursor, roots: list[str], now: datetime, http: HttpClient
     ) -> Iterator[HarvestEvent]:
-        """Replies for every root recent search can still see, several conversations per query
-        (`conversation_id:a OR conversation_id:b`, within the 512-character query limit)."""
+        """Replies in the conversations this cycle wants, several per query (`conversation_id:a
+        OR conversation_id:b`, within the 512-character query limit). Only a conversation recent
+        search still sees whole is Covered."""
         search = f"{self._base(account)}/tweets/search/recent"
-        for batch in _batches(sorted(state.recent)):
+        for batch in _batches(roots):
             found: list[Item] = []
             query = {"query": " OR ".join(f"conversation_id:{root}" for root in batch)}
             walk = yield from self._walk(account, search, query, http, found, "next_token", floor_results=10)
             for root in batch:
-                age = _since(state.recent[root], now)
+                age = _since(state.recent.get(root), now)
                 if age is not None and age < SEARCH_WINDOW - WINDOW_MARGIN:
                     yield from walk.covered(root, ItemKind.COMMENT, ItemKind.REPLY)
 
@@ -315,6 +396,17 @@ def _batches(roots: list[str]) -> Iterator[list[str]]:
         batch.append(root)
     if batch:
         yield batch
+
+
+def _root_of(item_id: str, parents: dict[str, str], plan: HarvestPlan) -> str:
+    """The top of a reply's chain of parents, through this cycle's replies and the catalog."""
+    current = item_id
+    for _ in range(32):
+        parent = parents.get(current) or (k.parent_id if (k := plan.known.get(current)) else None)
+        if not parent:
+            return current
+        current = parent
+    return current
 
 
 def _tweet_count(user: dict[str, Any]) -> int | None:

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.sandbox.contract import ContractAdapter, SeededAccount
@@ -242,16 +242,50 @@ class XSandbox(PlatformSandbox):
 
     @route("/2/tweets/search/recent")
     def search(self, req: Request) -> Response:
+        """`conversation_id:<id>` and `to:<username>` clauses OR-ed; seven days back; a
+        `since_id` older than that window is refused as X refuses it."""
         query = req.query.get("query", "").strip()
-        clauses = [re.fullmatch(r"conversation_id:(\d+)", c.strip()) for c in query.split(" OR ")]
+        clauses = [re.fullmatch(r"(conversation_id|to):(\w+)", c.strip()) for c in query.split(" OR ")]
         if not query or len(query) > 512 or not all(clauses):
             return _invalid("query", req.query.get("query", ""),
-                            "The sandbox only understands conversation_id:<id> [OR ...] up to 512 characters")
+                            "The sandbox only understands conversation_id:<id> and to:<username> [OR ...] "
+                            "up to 512 characters")
         horizon = self.now() - SEARCH_WINDOW
-        wanted = {m.group(1) for m in clauses if m}
-        rows = sorted((c for c in self.live() if c.conversation_id in wanted and c.root not in wanted
-                       and c.current.created >= horizon), key=lambda c: int(c.current.id), reverse=True)
+        since = req.query.get("since_id")
+        if since and (not since.isdigit() or _snowflake_time(since) < horizon):
+            return _invalid("since_id", since, f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id "
+                            f"created after {iso_millis(horizon)}.")
+        wanted = {m.group(2) for m in clauses if m and m.group(1) == "conversation_id"}
+        to_users = {u.id for m in clauses if m and m.group(1) == "to"
+                    if (u := self.user_by_name(m.group(2))) is not None}
+        rows = sorted((c for c in self.live() if c.root not in wanted and c.current.created >= horizon
+                       and (c.conversation_id in wanted or (c.reply_to_user in to_users and c.author_id not in to_users))),
+                      key=lambda c: int(c.current.id), reverse=True)
         return self._listing(req, rows, "next_token", 10)
+
+    @route("/2/tweets")
+    def lookup_many(self, req: Request) -> Response:
+        """`GET /2/tweets?ids=a,b` (at most 100): the asked versions, in order, and a partial
+        error for each id that is gone."""
+        ids = [i for i in req.query.get("ids", "").split(",") if i]
+        if not ids or len(ids) > 100 or not all(i.isdigit() for i in ids):
+            return _invalid("ids", req.query.get("ids", ""), "The `ids` query parameter value must hold 1 to 100 ids")
+        chains, shown, problems = [], [], []
+        for tweet_id in ids:
+            chain = self.chains.get(self.version_root.get(tweet_id, ""))
+            if chain is None or chain.deleted:
+                problems.append(_problem("tweet", "ids", tweet_id, f"Could not find tweet with ids: [{tweet_id}]."))
+                continue
+            chains.append(chain)
+            shown.append(next(v for v in chain.versions if v.id == tweet_id))
+        out: dict[str, Any] = {}
+        if chains:
+            fields = _fields(req, "tweet.fields")
+            out["data"] = [self._tweet_json(c, v, fields) for c, v in zip(chains, shown, strict=True)]
+            out.update(self._includes(req, chains, shown))
+        if problems:
+            out["errors"] = [*out.get("errors", []), *problems]
+        return Response.json(out)
 
     @route("/2/tweets/{tweet_id}")
     def lookup(self, req: Request, tweet_id: str) -> Response:
@@ -344,6 +378,11 @@ class XSandbox(PlatformSandbox):
         if "variants" in media:
             media["variants"] = [{**v, "url": self.base_url + v["url"]} for v in media["variants"]]
         return {k: v for k, v in media.items() if k in ("media_key", "type") or k in fields}
+
+
+def _snowflake_time(tweet_id: str) -> datetime:
+    ms = (int(tweet_id) >> 22) + TWITTER_EPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _fields(req: Request, name: str) -> set[str]:
@@ -472,6 +511,18 @@ class XContract(ContractAdapter):
 
     def edit(self, item_id: str) -> None:
         self.sandbox.edit(item_id, f"Edited text #{self.next_edit()}")
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        parent, _member = self._community()
+        when = sb.now() - timedelta(days=days)
+        root = sb.post(self._user_id(account_id), f"An announcement from {days:g} days ago.", at=when)
+        sb.post(parent, "An old question.", at=when + timedelta(hours=1), reply_to=root)
+        return root
+
+    def comment_on(self, item_id: str) -> str:
+        _parent, member = self._community()
+        return self.sandbox.post(member, "A new reply to an old post.", reply_to=item_id)
 
     def delete(self, item_id: str) -> None:
         self.sandbox.delete(item_id)

@@ -78,11 +78,15 @@ def test_a_new_post_and_a_new_comment_on_an_old_post_arrive_next_cycle(tmp_path:
         _poll(h, label)
         _poll(h, label)  # incremental from here on
         post = h.sandbox.publish(h.seed.account_id)
-        comment = h.sandbox.comment_on(old)
+        comments = getattr(h.sandbox, "has_comments", True)
+        comment = h.sandbox.comment_on(old) if comments else None
         report = _poll(h, label)
         assert report.plan.startswith("incremental")
         items = h.items()
-        assert post in items and comment in items
+        assert post in items
+        if comment is None:
+            pytest.skip(f"{platform}: its API lists no comments; the new post arrived")
+        assert comment in items
         assert items[comment].parent_id == old or items[comment].parent_id in items
     finally:
         h.close()
@@ -90,7 +94,10 @@ def test_a_new_post_and_a_new_comment_on_an_old_post_arrive_next_cycle(tmp_path:
 
 @pytest.mark.parametrize("platform", INCREMENTAL)
 def test_old_edits_and_deletions_are_found_by_the_sweep_and_by_reconcile(tmp_path: Path, platform: str) -> None:
-    h = Harness(tmp_path, platform)
+    # An hourly poll: the planner sizes each slice for the configured interval, so the cold
+    # pass still ends within its week, in a quarter of the cycles a 15-minute poll needs
+    # (platforms whose listings show no old items run every cycle up to that week).
+    h = Harness(tmp_path, platform, settings={"daemon": {"poll_interval_minutes": 60}})
     try:
         label = h.account.label
         olds = [h.sandbox.publish_old(h.seed.account_id, 200 + n) for n in range(3)]

@@ -89,7 +89,9 @@ def test_trash_permanent_deletion_and_held_comment_are_told_apart(harness: Harne
     wp.erase(erased)
     wp.trash(trashed)
     held.status = "hold"
-    report = harness.poll()
+    # WordPress signals none of these to an incremental cycle (a trashed or erased post leaves
+    # `modified_after` silently; a held comment leaves `after`): the sweep or --reconcile finds them.
+    (report,) = harness.poller.poll(harness.account.label, reconcile=True)
     items = harness.items()
     tomb = {k: v.tombstone for k, v in items.items() if v.tombstone is not None}
     assert report.deleted == len(tomb)
@@ -400,3 +402,55 @@ def test_unknown_platform_lists_the_known_ones_and_the_shorthand(tmp_path: Path)
         assert "facebook" in info.value.message and "wordpress (= feeds wp:SITE)" in info.value.message
     finally:
         h.close()
+
+
+def test_a_refused_incremental_bound_falls_back_to_one_full_capture(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """WordPress answers 400 rest_invalid_param to a `modified_after` it cannot read: the cycle
+    captures the whole site once, with a warning, and stores a bound it can read."""
+    import logging
+
+    assert harness.poll().status == "complete"
+    with harness.app.catalog.session() as s:
+        row = s.get(t.Account, harness.account.id)
+        assert row is not None
+        row.cursor = {**row.cursor, "modified": "last Tuesday"}
+    new = harness.sandbox.publish(harness.seed.account_id)
+    mark = len(harness.server.requests)
+    with caplog.at_level(logging.WARNING, logger="connectors.feeds.connector"):
+        report = harness.poll()
+    assert report.status == "complete" and report.plan.startswith("incremental")
+    assert new in harness.items() and report.deleted == 0
+    asked = harness.server.requests[mark:]
+    assert asked[0].query.get("modified_after") == "last Tuesday"
+    assert any(r.path.endswith("/posts") and "modified_after" not in r.query and "include" not in r.query
+               for r in asked[1:])  # the full listing
+    assert any("refused the incremental bound" in r.getMessage() for r in caplog.records)
+    with harness.app.catalog.session() as s:
+        row = s.get(t.Account, harness.account.id)
+        assert row is not None
+        cursor = dict(row.cursor)
+    datetime.fromisoformat(cursor["modified"])
+    mark = len(harness.server.requests)
+    assert harness.poll().status == "complete"
+    assert len(harness.server.requests) - mark == 2  # back to the two since-listings
+
+
+def test_an_incremental_cycle_stops_a_paged_feed_at_known_entries(harness: Harness) -> None:
+    """Newest first: once a page shows only known entries the older pages are not asked for,
+    and the entries on them are not judged (the span read is all that is covered)."""
+    wp = _wp(harness)
+    wp.feed_paged = True
+    label = _feed_account(harness, "/feed/")
+    first = _poll(harness, label)
+    assert first.plan.startswith("full") and first.new == len(wp.public_posts())
+    oldest = wp.public_posts()[-1]
+    wp.trash(oldest.id)  # on the last page: an incremental cycle does not reach it
+    wp.publish("Snow day", "All schools closed.")
+    mark = len(harness.server.requests)
+    second = _poll(harness, label)
+    pages = [r.query.get("paged", "1") for r in harness.server.requests[mark:] if r.path == "/feed/"]
+    assert second.plan.startswith("incremental") and second.new == 1 and second.deleted == 0
+    assert pages == ["1", "2"]  # page 1 holds the new entry; page 2 only known ones
+    assert _feed_items(harness)[f"{harness.server.url}/?p={oldest.id}"].tombstone is None

@@ -23,6 +23,7 @@ from archiver.warc.reader import iter_records
 from archiver.warc.rolling import RollingWarc
 from connectors.auth import AuthBase, BasicAuth, Query
 from connectors.base import parse_guarded
+from connectors.bluesky.connector import BlueskyConnector
 from connectors.paging import (
     LinkHeader,
     Listing,
@@ -212,8 +213,13 @@ def test_a_new_auth_style_needs_no_session_change_and_never_reaches_the_warc(tmp
 
 
 def test_each_connector_reads_its_own_settings_and_refuses_unknown_keys() -> None:
-    x = XConnector(ConnectorSettings.model_validate({"sweep_every_hours": 6, "page_limit": 50}))
-    assert x.sweep_every == timedelta(hours=6) and x.settings.page_limit == 50
+    x = XConnector(ConnectorSettings.model_validate({"page_limit": 50, "cold_every_hours": 72}))
+    assert x.settings.page_limit == 50 and x.settings.cold_every_hours == 72
+    # X's own daily full walk became the shared reconciliation windows: the old key is refused.
+    with pytest.raises(ConfigError, match="connectors.x.sweep_every_hours"):
+        XConnector(ConnectorSettings.model_validate({"sweep_every_hours": 6}))
+    bluesky = BlueskyConnector(ConnectorSettings.model_validate({"feed_page_limit": 50}))
+    assert bluesky.settings.feed_page_limit == 50
     assert YouTubeConnector(ConnectorSettings.model_validate({"rescan_every_hours": 2})).rescan_every == timedelta(hours=2)
     with pytest.raises(ConfigError, match="connectors.youtube.sweep_every_hours"):
         YouTubeConnector(ConnectorSettings.model_validate({"sweep_every_hours": 6}))

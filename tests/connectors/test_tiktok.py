@@ -29,7 +29,7 @@ from archiver.core.models import (
 from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import Request, Response, SandboxServer
 from connectors.tiktok import TikTokConnector
-from connectors.tiktok.sandbox import TikTokSandbox
+from connectors.tiktok.sandbox import LINCOLN, TikTokSandbox
 from tests.harness import Live, observed
 
 TOKEN = "act.tiktok-test-token-4417"
@@ -253,7 +253,9 @@ def test_deletion_through_the_poller_is_a_tombstone_whose_evidence_is_the_query_
         assert h.poll().status == "complete"
         victim = sorted(h.sandbox.live_item_ids(h.seed.account_id))[0]
         h.sandbox.delete(victim)
-        report = h.poll()
+        # The oldest video: an incremental cycle stops at the first page of known videos and
+        # finds it only when the sweep reaches it, so the officer's --reconcile reads it whole.
+        (report,) = h.poller.poll(h.account.label, reconcile=True)
         assert report.status == "complete" and report.deleted == 1
         tomb = h.items()[victim].tombstone
         assert tomb is not None
@@ -337,5 +339,29 @@ def test_refresh_token_gets_access_tokens_and_no_secret_reaches_a_warc(tmp_path:
         with h.app.catalog.session() as s:
             account = s.query(t.Account).filter_by(platform="tiktok").one()
             assert account.status == "needs-attention" and "refresh token" in account.status_message
+    finally:
+        h.close()
+
+
+def test_an_incremental_cycle_judges_only_the_span_it_read(tmp_path: Path) -> None:
+    """The video list stops at the first page of known videos: a deletion among the newest is
+    judged at once, one among the older videos waits for the sweep (a listing cut short never
+    marks anything deleted)."""
+    from tests.harness import Harness
+
+    h = Harness(tmp_path, "tiktok")
+    try:
+        assert h.poll().status == "complete"
+        live = h.sandbox.sandbox._visible(LINCOLN)  # type: ignore[attr-defined]  # newest first
+        newest, oldest = live[0].id, live[-1].id
+        h.sandbox.delete(newest)
+        h.sandbox.delete(oldest)
+        mark = len(h.server.requests)
+        report = h.poll()
+        assert report.status == "complete" and report.plan.startswith("incremental")
+        lists = [r for r in h.server.requests[mark:] if r.path.endswith("/video/list/")]
+        assert len(lists) == 1  # one page of 20: all known, so the walk stopped
+        items = h.items()
+        assert items[newest].tombstone is not None and items[oldest].tombstone is None
     finally:
         h.close()

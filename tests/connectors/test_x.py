@@ -175,8 +175,10 @@ def test_replies_are_comments_and_replies_with_the_right_parents(harness: Harnes
     assert len(school) == 1 and school[0].kind == "reply"
     assert set(items) == contract.live_item_ids(harness.seed.account_id)
     searches = [r.query["query"] for r in harness.server.requests if r.path.endswith("/search/recent")]
-    assert len(searches) == 1  # every conversation of the last week in one query
-    assert all(f"conversation_id:{contract.marks[f'recent{i}']}" in searches[0] for i in range(3))
+    # New replies to the account's posts of any age: one `to:` search; then every conversation
+    # of the last week in one query.
+    assert searches[0] == "to:LincolnHS" and len(searches) == 2
+    assert all(f"conversation_id:{contract.marks[f'recent{i}']}" in searches[1] for i in range(3))
 
 
 def test_photo_and_best_video_variant_are_downloaded(harness: Harness) -> None:
@@ -396,3 +398,72 @@ def test_valid_timeline_yields_one_item_per_post_and_no_warning(tweets: list[tup
     out = _outputs("http://h/2/users/1/tweets", json.dumps({"data": data}).encode())
     assert len([o for o in out if isinstance(o, Item)]) == len(tweets)
     assert not [w for w in out if isinstance(w, ParseWarning)]
+
+
+def test_a_refused_reply_since_id_falls_back_to_the_whole_search_window_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recent search refuses a since_id older than its seven days (an account polled again
+    after a long pause): the `to:` search is asked again without it, once, with a warning."""
+    import logging
+
+    contract = _contract(harness)
+    harness.poll()
+    stale = contract.sandbox.new_id(datetime.now(UTC) - timedelta(days=9))
+    with harness.app.catalog.session() as s:
+        row = s.get(t.Account, harness.account.id)
+        assert row is not None
+        row.cursor = {**row.cursor, "reply_newest": stale}
+    old = contract.publish_old(harness.seed.account_id, 200)
+    harness.poll()  # the back-dated post and its old reply, by the tweet_count walk
+    with harness.app.catalog.session() as s:
+        row = s.get(t.Account, harness.account.id)
+        assert row is not None
+        row.cursor = {**row.cursor, "reply_newest": stale}
+    reply = contract.comment_on(old)
+    mark = len(harness.server.requests)
+    with caplog.at_level(logging.WARNING, logger="connectors.x.connector"):
+        report = harness.poll()
+    assert report.status == "complete" and report.plan.startswith("incremental")
+    assert reply in harness.items() and harness.items()[reply].parent_id == old
+    asked = [r.query.get("since_id") for r in harness.server.requests[mark:]
+             if r.query.get("query", "").startswith("to:")]
+    assert asked == [stale, None]
+    assert any("refused since_id" in r.getMessage() for r in caplog.records)
+    assert int(_account(harness).cursor["reply_newest"]) >= int(reply)
+    mark = len(harness.server.requests)
+    harness.poll()  # once: the next cycle asks from the reply it saw
+    asked = [r.query.get("since_id") for r in harness.server.requests[mark:]
+             if r.query.get("query", "").startswith("to:")]
+    assert asked == [_account(harness).cursor["reply_newest"]]
+
+
+def test_the_sweep_looks_old_posts_up_in_batches_and_follows_edit_chains(tmp_path: Path) -> None:
+    """Swept posts are looked up 100 ids a call; an edited post's first id answers with its old
+    version, so its current id is asked for in turn; a deleted post is left out and reported
+    Checked, so the capture asks confirm_gone about it."""
+    from archiver.core.models import Checked
+    from archiver.core.plan import HarvestPlan, KnownItem
+
+    sb = XSandbox(tokens={"sweep-token"})
+    sb.add_user("42", "Sweepy", "Sweepy District")
+    start = datetime.now(UTC) - timedelta(days=400)
+    posts = [sb.post("42", f"post {n}", at=start + timedelta(days=n)) for n in range(150)]
+    edited, deleted = posts[3], posts[120]
+    latest = sb.edit(edited, "post 3, corrected", at=start + timedelta(days=3, minutes=5))
+    sb.delete(deleted)
+    known = {p: KnownItem(p, "post", None, "x", "r", start) for p in posts}
+    newest = max((c.current.id for c in sb.live("42")), key=int)
+    count = len(sb.live("42"))
+    cursor = {"user_id": "42", "username": "sweepy", "newest_id": newest, "tweet_count": count}
+    plan = HarvestPlan(full=False, reason="incremental", known=known, sweep=frozenset(posts))
+    with SandboxServer(sb) as server, _direct(server.url, "sweep-token", tmp_path) as http:
+        ref = AccountRef("x", "sweepy", api_base=server.url)
+        events = list(XConnector().harvest(ref, cursor, http, plan=plan))
+        lookups = [r.query["ids"].split(",") for r in server.requests if r.path == "/2/tweets"]
+    assert [len(batch) for batch in lookups] == [100, 1, 50] and lookups[1] == [latest]
+    checked = {i for e in events if isinstance(e, Checked) for i in e.item_ids}
+    seen = {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
+    assert checked == set(posts) and deleted not in seen
+    assert seen[edited].content["versions"] == [edited, latest]
+    assert not [e for e in events if isinstance(e, Covered)]  # nothing listed whole this cycle

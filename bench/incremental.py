@@ -59,7 +59,7 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
     sandbox.bind(server.url)
     seed = sandbox.seed_bulk(items)
     app = App(Settings(home=workdir / platform, district="Bench School District", state="WA",
-                       connectors={platform: {"api_base": server.url}}))
+                       connectors={platform: {"api_base": server.url, "budget": {"limit": None}}}))
     create_archive(app)
     token_file = None
     if seed.token:

@@ -41,6 +41,9 @@ class Harness:
             "state": "WA",
             "connectors": {platform: {"api_base": self.server.url, "min_retry_seconds": 0.05,
                                       "page_limit": 25,
+                                      # The sandboxes enforce no quota: budgets would only pace
+                                      # the tests (tests/capture/test_budgets.py covers them).
+                                      "budget": {"limit": None},
                                       **({"feed_page_limit": 25} if platform == "facebook" else {})}},
             "capture": {"backoff_base": 0.01, "max_inline_wait": 5.0},
         }

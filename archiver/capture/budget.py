@@ -13,10 +13,11 @@ headers instead of a fixed figure; the Graph connector itself pauses at 95% of t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from archiver.core.clock import Clock
 from archiver.core.errors import TryLater
 from connectors.quotas import QuotaModel
 
@@ -68,16 +69,40 @@ class Budget:
         usable = self.model.usable
         return None if usable is None else max(0, usable - self.spent_before - self.spent)
 
-    def charge(self, method: str, url: str, account: str = "") -> None:
+    # Earlier windows this capture spent in and then waited out: (start, end, spent).
+    closed: list[tuple[datetime, datetime, int]] = field(default_factory=list)
+
+    def charge(self, method: str, url: str, account: str = "", clock: Clock | None = None) -> None:
+        """Spend `cost` now, or raise BudgetSpent. A short window (minutes) is waited out
+        instead, pacing the capture the way the platform's limit means it: a first capture
+        larger than one window's allowance still completes."""
         cost = self.model.cost(method, url)
         remaining = self.remaining
         if remaining is not None and cost > remaining:
-            raise self._spent(account)
+            size = _FIXED.get(self.model.period)
+            if clock is None or size is None:
+                raise self._spent(account)
+            wait = (self.period_end - clock.now()).total_seconds()
+            if wait > size:
+                raise self._spent(account)
+            log.info("%s budget window spent for %s; pacing: waiting %.0fs for the next one",
+                     self.model.platform, account or "this credential", max(wait, 0))
+            clock.sleep(max(wait, 0.0))
+            self.closed.append((self.period_start, self.period_end, self.spent))
+            self.period_start, self.period_end = period_bounds(self.model, max(clock.now(), self.period_end))
+            self.spent_before, self.spent = 0, 0
         self.spent += cost
 
+    @property
+    def total(self) -> int:
+        """What this capture spent in every window it ran through."""
+        return self.spent + sum(spent for _start, _end, spent in self.closed)
+
     def fits(self, estimate: int) -> bool:
+        """Whether a capture costing `estimate` can start now. Minute-sized windows always
+        let it start: `charge` paces it through as many windows as it needs."""
         remaining = self.remaining
-        return remaining is None or estimate <= remaining
+        return remaining is None or self.model.period in _FIXED or estimate <= remaining
 
     def _spent(self, account: str) -> BudgetSpent:
         m = self.model

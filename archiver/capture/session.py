@@ -276,7 +276,7 @@ class CaptureSession:
         metered = self.budget is not None and purpose != "media"
         if metered:
             assert self.budget is not None
-            self.budget.charge(method, url, self.account)
+            self.budget.charge(method, url, self.account, self.clock)
         when = self.clock.now()
         content = body if method != "GET" else None
         with self._client.stream(method, url, headers=headers, content=content) as response:

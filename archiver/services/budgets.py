@@ -62,19 +62,24 @@ def load_budget(app: App, platform: str, token_ref: str | None) -> Budget | None
 
 
 def record_spend(app: App, budget: Budget) -> None:
-    """Add this capture's spending to the credential's row for the period (atomic add)."""
-    if not budget.spent:
-        return
-    key = (t.QuotaSpend.platform == budget.model.platform, t.QuotaSpend.credential == budget.credential,
-           t.QuotaSpend.period_start == budget.period_start)
+    """Add this capture's spending to the credential's rows, one per window it spent in
+    (atomic add, so concurrent captures with one credential all count)."""
+    windows = [*budget.closed, (budget.period_start, budget.period_end, budget.spent)]
+    for start, end, spent in windows:
+        if spent:
+            _add(app, budget.model.platform, budget.credential, start, end, spent)
+
+
+def _add(app: App, platform: str, credential: str, start: datetime, end: datetime, spent: int) -> None:
+    key = (t.QuotaSpend.platform == platform, t.QuotaSpend.credential == credential,
+           t.QuotaSpend.period_start == start)
     for _attempt in range(3):
         try:
             with app.catalog.session() as s:
-                changed = s.execute(update(t.QuotaSpend).where(*key).values(spent=t.QuotaSpend.spent + budget.spent))
+                changed = s.execute(update(t.QuotaSpend).where(*key).values(spent=t.QuotaSpend.spent + spent))
                 if not changed.rowcount:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-                    s.add(t.QuotaSpend(platform=budget.model.platform, credential=budget.credential,
-                                       period_start=budget.period_start, period_end=budget.period_end,
-                                       spent=budget.spent))
+                    s.add(t.QuotaSpend(platform=platform, credential=credential,
+                                       period_start=start, period_end=end, spent=spent))
             return
         except IntegrityError:  # another worker inserted the row first: add to it
             continue

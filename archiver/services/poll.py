@@ -232,7 +232,7 @@ class Poller:
             new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
             deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
             warcs=tuple(warcs), plan=_describe(plan), timings=timings, error=result.error,
-            quota_spent=budget.spent if budget is not None else session.exchanges,
+            quota_spent=budget.total if budget is not None else session.exchanges,
         )
         self._finish_run(account, result, report, windows)
         return report

@@ -102,3 +102,21 @@ def test_youtube_budget_is_never_exceeded_over_a_day_of_96_cycles_with_20_channe
         assert len(captured) == 21  # every channel captured at least once: none starved
     finally:
         h.close()
+
+
+def test_a_short_window_is_waited_out_not_failed() -> None:
+    """Mastodon's 300 requests / 5 min: a capture of 343 requests is paced through two windows."""
+    model = model_for("mastodon", {"limit": 10, "reserve": 0})
+    assert model is not None
+    clock = ManualClock(datetime(2026, 12, 3, 10, 3, tzinfo=UTC))
+    budget = Budget(model, "env:M", *period_bounds(model, clock.now()), spent_before=4)
+    for _ in range(15):
+        budget.charge("GET", "https://mastodon.example/api/v1/statuses", "m", clock)
+    assert clock.now() == datetime(2026, 12, 3, 10, 5, tzinfo=UTC)  # waited for the next window
+    assert budget.closed == [(datetime(2026, 12, 3, 10, 0, tzinfo=UTC), datetime(2026, 12, 3, 10, 5, tzinfo=UTC), 6)]
+    assert budget.spent == 9 and budget.total == 15 and budget.fits(10_000)
+    day = model_for("youtube", {"limit": 5, "reserve": 0})
+    assert day is not None
+    daily = Budget(day, "env:Y", *period_bounds(day, clock.now()), spent_before=5)
+    with pytest.raises(BudgetSpent):  # a day is never slept through inside a capture
+        daily.charge("GET", "https://www.googleapis.com/youtube/v3/videos", "y", clock)

@@ -42,6 +42,13 @@ def _records(h: Harness, name: str) -> list:
         return list(iter_records(fh, name))
 
 
+def _whole(h: Harness) -> RunReport:
+    """A poll that reads every listing again (`poll --once --reconcile`): the identical
+    answers revisits exist for. An ordinary incremental poll asks for far less."""
+    (report,) = h.poller.poll(h.account.label, reconcile=True)
+    return report
+
+
 def _stored_bytes(h: Harness, report: RunReport) -> int:
     with h.app.catalog.session() as s:
         return sum(w.size for w in s.scalars(select(t.WarcFile).where(t.WarcFile.name.in_(report.warcs))))
@@ -66,7 +73,7 @@ def test_an_identical_poll_stores_revisits_that_items_show_and_rebuild_resolve(
         tmp_path: Path, database_url: str) -> None:
     h = Harness(tmp_path, "mastodon", database_url=database_url)
     try:
-        first, second = h.poll(), h.poll()
+        first, second = _whole(h), _whole(h)
         assert first.status == second.status == "complete"
         assert second.new == second.edited == second.deleted == 0 and second.unchanged == first.new
         kinds = [r.rec_type for r in _records(h, second.warcs[0])]
@@ -106,7 +113,7 @@ def test_an_idle_poll_of_a_large_account_stores_a_fraction_of_the_first(tmp_path
     try:
         h.app.settings.connectors["feeds"].page_limit = 100  # as bench/revisit.py
         h.sandbox.seed_bulk(1000)  # the same site as the registered account
-        first, second = h.poll(), h.poll()
+        first, second = _whole(h), _whole(h)
         assert first.status == second.status == "complete" and first.new >= 1000
         kinds = [r.rec_type for name in second.warcs for r in _records(h, name)]
         assert kinds.count("revisit") == kinds.count("request") == second.exchanges  # every answer repeated
@@ -154,8 +161,8 @@ def _export_request(item_ids: list[str]) -> ExportRequest:
 def test_an_export_whose_evidence_is_a_revisit_carries_the_original_and_verifies(tmp_path: Path) -> None:
     h = Harness(tmp_path, "mastodon")
     try:
-        h.poll()
-        h.poll()
+        _whole(h)
+        _whole(h)
         item_id, revisit_ptr, _version = _revisit_observation(h)
         init_export_key(h.app)
         out = tmp_path / "package"
@@ -184,8 +191,8 @@ def test_a_revisit_of_a_record_holding_a_withheld_item_is_left_out_with_it(tmp_p
 
     h = Harness(tmp_path, "mastodon")
     try:
-        h.poll()
-        h.poll()
+        _whole(h)
+        _whole(h)
         item_id, revisit_ptr, version = _revisit_observation(h)
         with h.app.catalog.session() as s:
             neighbours = [i.item_id for i in s.scalars(select(t.Item))
@@ -215,7 +222,7 @@ def test_a_revisit_of_a_record_holding_a_withheld_item_is_left_out_with_it(tmp_p
 def test_a_destroyed_original_is_one_line_for_rebuild_and_export(tmp_path: Path) -> None:
     h = Harness(tmp_path, "mastodon")
     try:
-        first, _second = h.poll(), h.poll()
+        first, _second = _whole(h), _whole(h)
         item_id, revisit_ptr, _version = _revisit_observation(h)
         gone = first.warcs[0]
         # the object and its catalog row go, as retention destroys them (its stored_payloads
@@ -245,7 +252,7 @@ def test_a_destroyed_original_is_one_line_for_rebuild_and_export(tmp_path: Path)
         assert verdict.ok, verdict.problems
 
         # the next poll refers to nothing destroyed: full responses again, all readable
-        third = h.poll()
+        third = _whole(h)
         for r in _records(h, third.warcs[0]):
             if r.rec_type == "revisit":
                 h.app.warc_reader().record(r.pointer)
@@ -259,7 +266,7 @@ def test_rebuild_of_an_archive_with_revisits_written_across_rolled_files(tmp_pat
     h = Harness(tmp_path, "mastodon")
     h.app.settings.capture.warc_max_bytes = 4096  # below the setting's floor, for this test only
     try:
-        first, second = h.poll(), h.poll()
+        first, second = _whole(h), _whole(h)
         assert len(first.warcs) > 1 and len(second.warcs) > 1
         revisits = [r for name in second.warcs for r in _records(h, name) if r.rec_type == "revisit"]
         assert revisits and {r.headers["X-Archiver-Refers-To-Location"].split("#")[0] for r in revisits} \
@@ -277,7 +284,7 @@ def test_the_spool_recovery_resolves_revisits_of_a_capture_cut_short(tmp_path: P
     its revisits resolved against the stored objects like the live path does."""
     h = Harness(tmp_path, "mastodon")
     try:
-        first = h.poll()
+        first = _whole(h)
         outbox = h.poller.outbox
         stored = outbox.store_sealed
 
@@ -286,7 +293,7 @@ def test_the_spool_recovery_resolves_revisits_of_a_capture_cut_short(tmp_path: P
 
         outbox.store_sealed = killed  # type: ignore[method-assign,assignment]
         with pytest.raises(SystemExit):
-            h.poll()
+            _whole(h)
         outbox.store_sealed = stored  # type: ignore[method-assign]
         report = h.poller.recover()
         assert len(report.indexed) == 1

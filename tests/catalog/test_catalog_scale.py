@@ -121,7 +121,7 @@ def test_migration_0007_backfills_an_existing_catalog(tmp_path: Path, database_u
         before = natural(h.app.catalog)
         engine = h.app.catalog.engine
         cfg = alembic_config(engine)
-        command.downgrade(cfg, "0013_quota_budgets")  # the revision before 0007
+        command.downgrade(cfg, "0006_requests")  # the revision before 0007
         with engine.connect() as conn:
             columns = {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("items")}
         assert "latest_version_pk" not in columns and "version_count" not in columns

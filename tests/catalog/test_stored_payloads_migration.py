@@ -17,7 +17,7 @@ WHEN = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def test_0009_upgrades_a_catalog_with_data_and_downgrades(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
-        command.upgrade(alembic_config(engine), "0013_quota_budgets")  # a catalog as it was before
+        command.upgrade(alembic_config(engine), "0008_incremental_capture")  # a catalog as it was before
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO accounts (platform, account_id, name, role, api_base, token_ref, "
                               "status, status_message, created_at) VALUES ('facebook', '1', 'Lincoln', 'school', "
@@ -46,7 +46,7 @@ def test_0009_upgrades_a_catalog_with_data_and_downgrades(database_url: str) -> 
         catalog.dispose()
     engine = create_engine(database_url)
     try:
-        command.downgrade(alembic_config(engine), "0013_quota_budgets")
+        command.downgrade(alembic_config(engine), "0008_incremental_capture")
         assert "stored_payloads" not in inspect(engine).get_table_names()
         command.upgrade(alembic_config(engine), "head")
     finally:

@@ -92,7 +92,11 @@ def test_an_expired_token_raises_one_alert_and_clears_once(tmp_path: Path) -> No
         _until(lambda: len(calls) >= 1 and len(mailbox.messages) >= 1, 60, "the alert")
         time.sleep(2.0)  # several more cycles and alert evaluations: nothing is sent again
         assert len(mailbox.messages) == 1 and len(calls) == 1, (mailbox.messages, calls)
-        assert calls[0]["event"] == "raised" and calls[0]["kind"] == "credential"
+        # The capture that meets the expired token raises "credential"; the token sweep, when it
+        # runs first (it is due at start-up, so timing decides), raises "token-check" for the
+        # same account. Either way: one alert, once.
+        kind = calls[0]["kind"]
+        assert calls[0]["event"] == "raised" and kind in ("credential", "token-check")
         assert calls[0]["subject"] == f"facebook:{page_id(1)}"
         assert token_of(1) not in json.dumps(calls) and token_of(1) not in mailbox.messages[0]
         assert f"facebook:{page_id(1)}" in mailbox.messages[0] and "[archiver ALERT]" in mailbox.messages[0]
@@ -108,7 +112,7 @@ def test_an_expired_token_raises_one_alert_and_clears_once(tmp_path: Path) -> No
         assert shown.exit_code == 0, shown.output
         assert max(len(line) for line in shown.output.splitlines()) <= 80
         assert f"facebook:{page_id(1)}" in shown.output and "needs-attention" in shown.output
-        assert "credential" in shown.output and state.worker in shown.output
+        assert kind in shown.output and state.worker in shown.output
         as_json = json.loads(runner.invoke(cli, ["status", "--json"], env=env).output)
         assert [a["subject"] for a in as_json["alerts"]] == [f"facebook:{page_id(1)}"]
         assert {w["id"]: w["state"] for w in as_json["workers"]} == {state.worker: "running"}

@@ -278,7 +278,8 @@ class LinkedInConnector(ConnectorBase):
         self, account: AccountRef, post: str, http: HttpClient, plan: HarvestPlan = FULL
     ) -> Generator[HarvestEvent, None, bool]:
         """A post's comments, and the replies of each comment that is new or whose reply count
-        moved (all of them on a full capture); returns whether the comments were read whole."""
+        moved (all of them on a full capture or for a swept post); returns whether the comments
+        were read whole."""
         base = self._base(account)
         url = f"{base}/rest/socialActions/{quote_urn(post)}/comments"
         wanted: list[tuple[str, bool]] = []  # (comment URN, has replies or unknown)
@@ -293,7 +294,8 @@ class LinkedInConnector(ConnectorBase):
                     yield event
                 for row in page.rows:
                     urn = _comment_urn(row)
-                    if urn and (urn not in parsed or plan.wants_children(parsed[urn])):
+                    # A swept post is read to the bottom: reply edits move no count.
+                    if urn and (post in plan.sweep or urn not in parsed or plan.wants_children(parsed[urn])):
                         summary = as_dict(row.get("commentsSummary"))
                         first_level = summary.get("totalFirstLevelComments")
                         known_empty = first_level == 0 and not isinstance(first_level, bool)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archiver.core.clock import ManualClock
 from archiver.core.errors import AccountGone, ConfigError, NeedsAttention, TryLater
 from archiver.core.models import (
     AccountRef,
@@ -397,5 +398,33 @@ def test_a_refused_last_modified_sort_falls_back_to_the_whole_listing(
         assert report.status == "complete" and report.new == 1 and post in h.items()
         assert [q["sortBy"] for q in _posts_requests(h, mark)] == ["LAST_MODIFIED"] + ["CREATED"] * 3
         assert "refused sortBy=LAST_MODIFIED" in caplog.text
+    finally:
+        h.close()
+
+
+def test_a_swept_post_is_read_to_its_replies(tmp_path: Path) -> None:
+    """A reply's edit moves no count anywhere: the sweep must read a swept post's replies even
+    when its comments' reply counts stand still."""
+    from archiver.core.clock import ManualClock
+
+    h = Harness(tmp_path, "linkedin")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        old = h.sandbox.publish_old(h.seed.account_id, 200)
+        top = next(c.urn for c in sb.comments.values() if c.post == old)
+        reply = sb.comment(old, "Thanks, answered on the site.", parent=top)
+        clock = ManualClock(h.app.clock.now())
+        h.app.clock = clock
+        h.poll()
+        sb.edit_comment(reply, "Thanks, answered on the district site (updated).")
+        clock.advance(60)
+        h.poll()
+        assert len(h.items()[reply].versions) == 1  # nothing signalled it, and no sweep was due
+        settings = h.app.settings.connector("linkedin")
+        settings.cold_every_hours, settings.sweep_share = 0.001, 1.0  # sweep every post now
+        clock.advance(3600)
+        report = h.poll()
+        assert report.plan.startswith("incremental") and report.edited == 1
+        assert len(h.items()[reply].versions) == 2
     finally:
         h.close()

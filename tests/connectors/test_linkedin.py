@@ -405,8 +405,6 @@ def test_a_refused_last_modified_sort_falls_back_to_the_whole_listing(
 def test_a_swept_post_is_read_to_its_replies(tmp_path: Path) -> None:
     """A reply's edit moves no count anywhere: the sweep must read a swept post's replies even
     when its comments' reply counts stand still."""
-    from archiver.core.clock import ManualClock
-
     h = Harness(tmp_path, "linkedin")
     try:
         sb = h.sandbox.sandbox  # type: ignore[attr-defined]

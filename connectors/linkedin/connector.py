@@ -25,8 +25,8 @@ from archiver.core.errors import AccountGone, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
-    Checkpoint,
     Checked,
+    Checkpoint,
     CheckResult,
     Gone,
     HarvestEvent,

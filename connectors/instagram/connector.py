@@ -1,15 +1,22 @@
 """Instagram professional accounts through the Graph API (Instagram API with Facebook Login).
 
-Each cycle lists the account's /media to the end (following `paging.next`), then each media's
-top-level comments with their replies expanded inline; a reply list longer than the inline
-page is read to its end through /{comment-id}/replies. Instagram has no edit timestamps, so
-edits are found by diffing content (caption, media identity, a comment's `hidden` flag).
+Each cycle lists the account's /media to the end (following `paging.next`, 100 media a page),
+with each media's `comments_count`: the listing is cheap and whole, so new media and the
+caption edits and deletions of media of any age are found every cycle. A media's top-level
+comments (replies expanded inline; a reply list longer than the inline page is read to its end
+through /{comment-id}/replies) are listed only when the plan asks: a full capture, a new media,
+a media whose `comments_count` moved (it counts replies too), or one in this cycle's
+reconciliation sweep, which finds hidden comments (hiding moves no count). Instagram has no
+edit timestamps, so edits are found by diffing content (caption, media identity, a comment's
+`hidden` flag).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, ClassVar
+
+from pydantic import Field
 
 from archiver.core.errors import AccountGone, NeedsAttention
 from archiver.core.models import (
@@ -21,8 +28,10 @@ from archiver.core.models import (
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.base import HttpClient
 from connectors.common import PlatformSettings
 from connectors.graph import NONEXISTING_FIELD, GraphConnector, GraphWords, Vanished, error_of
@@ -49,6 +58,8 @@ COMMENTS_PAGE_MAX = 50  # "maximum of 50 comments per query"
 class InstagramSettings(PlatformSettings):
     """`[connectors.instagram]`: the Graph API version and paging of media and comments."""
 
+    media_page_limit: int = Field(100, ge=1, le=100, description="Media asked per /media page (Graph allows 100)")
+
 
 class InstagramConnector(GraphConnector):
     platform: ClassVar[str] = "instagram"
@@ -67,6 +78,7 @@ class InstagramConnector(GraphConnector):
     throttle_codes: ClassVar[frozenset[int]] = frozenset({4, 17, 32, 613, 80002})
     account_codes: ClassVar[frozenset[int]] = frozenset({110})
     probe_fields: ClassVar[str] = "id,timestamp"  # exist on media and comments alike
+    incremental: ClassVar[bool] = True
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @username, a username, an instagram.com profile URL or the numeric IG user id."""
@@ -140,7 +152,8 @@ class InstagramConnector(GraphConnector):
         return CheckResult(True, "token works", display_name=str(name), details={"ig_user_id": ig_id})
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         ig_id = self.resolve_user_id(account, cursor, http)
         state = {"ig_user_id": ig_id, "username": account.account_id if not is_numeric_id(account.account_id) else ""}
@@ -148,11 +161,18 @@ class InstagramConnector(GraphConnector):
         base = self._base(account)
         media: list[tuple[str, Any]] = []
         listing = self.listing(account, account.account_id)
-        first = PageRequest(f"{base}/{ig_id}/media", {"fields": MEDIA_FIELDS, "limit": str(self.settings.page_limit)})
+        limit = str(getattr(self.settings, "media_page_limit", 100))
+        first = PageRequest(f"{base}/{ig_id}/media", {"fields": MEDIA_FIELDS, "limit": limit})
         for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
-            yield from listing.observe(page.exchange)
+            parsed: dict[str, Item] = {}
+            for event in listing.observe(page.exchange):
+                if isinstance(event, Observed):
+                    parsed[event.item.item_id] = event.item
+                yield event
+            # From the rows, not the items: a media its parser choked on still has its comments read.
             media += [(r["id"], r.get("comments_count")) for r in page.rows
-                      if isinstance(r, dict) and isinstance(r.get("id"), str)]
+                      if isinstance(r, dict) and isinstance(r.get("id"), str)
+                      and (r["id"] not in parsed or plan.wants_children(parsed[r["id"]]))]
         yield from listing.covered(None, ItemKind.POST)
         for media_id, count in media:
             yield from self._comments(account, media_id, count, http)

@@ -163,6 +163,8 @@ def _media(ctx: _Ctx, entry: Any) -> Iterator[Item | ParseWarning]:
         text=caption,
         url=permalink,
         media=tuple(refs),
+        # comments_count (top-level comments and replies) moves when one arrives or goes.
+        signal=_count_signal(entry.get("comments_count")),
     )
 
 
@@ -217,3 +219,10 @@ def _comment(ctx: _Ctx, entry: Any, kind: ItemKind, parent_id: str | None) -> It
             return
         for reply in rows:
             yield from _comment(ctx, reply, ItemKind.REPLY, item_id)
+
+
+def _count_signal(value: Any) -> str | None:
+    """The change signal of a media's comments; None when the count is missing or not a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"comments:{value}"
+    return None

@@ -317,6 +317,16 @@ class InstagramContract(ContractAdapter):
     def publish(self, account_id: str) -> str:
         return self.sandbox.publish(self._ig_id(account_id), "A new post from the contract suite.")
 
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        media = sb.publish(self._ig_id(account_id), f"A post from {days:g} days ago.", at=when)
+        sb.comment(media, "An old question.", at=when + timedelta(hours=1))
+        return media
+
+    def comment_on(self, item_id: str) -> str:
+        return self.sandbox.comment(item_id, "A new comment on an old post.", author=("late.reader", "6100000777"))
+
     def edit(self, item_id: str) -> None:
         """Captions change in place; comments cannot be edited on Instagram, only hidden."""
         if item_id in self.sandbox.media:

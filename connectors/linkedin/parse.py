@@ -208,6 +208,8 @@ def _comment(ctx: _Ctx, element: Any, target: str | None) -> Iterator[Item | Par
         author=str(element.get("actor") or ""),
         text=text,
         media=refs,
+        # The reply count moves when a reply arrives or goes: the comment's change signal.
+        signal=_reply_signal(element.get("commentsSummary")),
     )
 
 
@@ -226,3 +228,10 @@ def _comment_media(raw: Any) -> tuple[list[str], tuple[MediaRef, ...]]:
         if url:
             refs.append(MediaRef(url, str(entry.get("type") or "image").lower(), urn))
     return ids, tuple(refs)
+
+
+def _reply_signal(summary: Any) -> str | None:
+    count = _dict(summary).get("aggregatedTotalComments", _dict(summary).get("totalFirstLevelComments"))
+    if isinstance(count, int) and not isinstance(count, bool):
+        return f"replies:{count}"
+    return None

@@ -81,6 +81,7 @@ class LinkedInSandbox(PlatformSandbox):
         self.send_total = False  # posts finder: LinkedIn sometimes omits paging.total
         self.send_links = True  # and a client must cope when paging.links is missing too
         self.field_override: dict[str, object] = {}  # post field -> value, to fake a type change
+        self.refused_sorts: set[str] = set()  # sortBy values the finder answers 400 to
         self._ids = itertools.count(7_045_020_441_609_936_001)
 
     # --- timeline mutators -----------------------------------------------------------------
@@ -202,6 +203,8 @@ class LinkedInSandbox(PlatformSandbox):
         if not author.startswith("urn:li:organization:") or org not in self.orgs:
             return _error(403, "ACCESS_DENIED",
                           "Not enough permissions to access: partnerApiPostsExternal.FINDER-author.20260501", 100)
+        if req.query.get("sortBy") in self.refused_sorts:
+            return _error(400, "ILLEGAL_ARGUMENT", f"Invalid value {req.query['sortBy']} for parameter sortBy", 100)
         key = (lambda p: p.modified) if req.query.get("sortBy") == "LAST_MODIFIED" else (lambda p: p.created)
         rows = sorted((p for p in self.posts.values() if p.org == org and not p.deleted), key=key, reverse=True)
         start, count = self._window(req)
@@ -238,6 +241,26 @@ class LinkedInSandbox(PlatformSandbox):
             if c.id == comment_id and not c.deleted and target in (f"urn:li:activity:{c.activity}", c.post, c.parent):
                 return Response.json(self._comment_json(c))
         return _error(404, "NOT_FOUND", f"Comment {comment_id} on {target} does not exist")
+
+    @route("/rest/socialMetadata")
+    def social_metadata(self, req: Request) -> Response:
+        """BATCH_GET `ids=List(urn,...)`: each post's comment and reaction totals; an unknown or
+        deleted post is in `errors` (status 404), not in `results`."""
+        raw = req.query.get("ids", "")
+        if not (raw.startswith("List(") and raw.endswith(")")):
+            return _error(400, "ILLEGAL_ARGUMENT", "ids must be a List(...) of post URNs", 100)
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for urn in (unquote(u) for u in raw[5:-1].split(",") if u):
+            post = self.posts.get(urn)
+            if post is None or post.deleted:
+                errors[urn] = {"status": 404, "code": "NOT_FOUND", "message": f"Entity {urn} does not exist"}
+                continue
+            live = [c for c in self.comments.values() if c.post == urn and not c.deleted]
+            results[urn] = {"entity": urn, "commentsState": "OPEN", "reactionSummaries": {},
+                            "commentSummary": {"count": len(live),
+                                               "topLevelCount": sum(1 for c in live if c.parent is None)}}
+        return Response.json({"results": results, "statuses": {u: 200 for u in results}, "errors": errors})
 
     @route("/rest/images/{urn}")
     def image(self, req: Request, urn: str) -> Response:
@@ -346,6 +369,16 @@ class LinkedInContract(ContractAdapter):
 
     def publish(self, account_id: str) -> str:
         return self.sandbox.publish(self._org(account_id), "A new announcement from the contract suite.")
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        post = sb.publish(self._org(account_id), f"An announcement from {days:g} days ago.", at=when)
+        sb.comment(post, "An old question.", at=when + timedelta(hours=1))
+        return post
+
+    def comment_on(self, item_id: str) -> str:
+        return self.sandbox.comment(item_id, "A new comment on an old post.", actor="urn:li:person:LateReader77")
 
     def edit(self, item_id: str) -> None:
         if item_id in self.sandbox.posts:

@@ -2,8 +2,12 @@
 conversations under them.
 
 Each cycle asks `/me` whose token this is (a token of another account must never feed this
-one's archive), pages `/{user-id}/threads` by `paging.next` to the end, then reads each
-thread's `/conversation` (every reply at every depth, flattened) when it has replies.
+one's archive), pages `/{user-id}/threads` by `paging.next` to the end (100 a page: cheap and
+whole, so new threads and the edits and deletions of threads of any age are found every
+cycle), then reads a thread's `/conversation` (every reply at every depth, flattened) when the
+plan asks: a full capture, a new thread, a thread whose `has_replies` flipped (the only change
+signal Threads gives: it says nothing of a second reply), a recent one, or one in this cycle's
+reconciliation sweep.
 The Threads API is served by Meta's Graph infrastructure, so errors, usage headers, paging
 and deletion checks (Graph's 100/33 answer is the evidence) come from `connectors.graph`.
 """
@@ -15,6 +19,8 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
+from pydantic import Field
+
 from archiver.core.errors import ConfigError, NeedsAttention, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
@@ -24,8 +30,10 @@ from archiver.core.models import (
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
 )
+from archiver.core.plan import FULL, HarvestPlan
 from connectors.base import HttpClient
 from connectors.common import PlatformSettings
 from connectors.graph import GraphConnector, GraphWords, Vanished
@@ -40,6 +48,8 @@ _USERNAME = re.compile(r"[a-z0-9._]{1,30}")
 
 class ThreadsSettings(PlatformSettings):
     """`[connectors.threads]`: the Threads API version and paging of threads and conversations."""
+
+    threads_page_limit: int = Field(100, ge=1, le=100, description="Threads asked per /threads page (the API allows 100)")
 
 
 class ThreadsConnector(GraphConnector):
@@ -58,6 +68,7 @@ class ThreadsConnector(GraphConnector):
     # The app and user request limits; Threads has no Business Use Case throttles.
     throttle_codes: ClassVar[frozenset[int]] = frozenset({4, 17, 32, 613})
     probe_fields: ClassVar[str] = "id,timestamp"
+    incremental: ClassVar[bool] = True
 
     def normalize_account_id(self, raw: str) -> str:
         """Accept @username, username, or a threads.net / threads.com profile or post URL."""
@@ -97,18 +108,26 @@ class ThreadsConnector(GraphConnector):
         who = self._identity(account, http)
         return CheckResult(True, "token works", display_name=who["name"], details={"user_id": who["user_id"]})
 
-    def harvest(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[HarvestEvent]:
+    def harvest(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+                plan: HarvestPlan = FULL) -> Iterator[HarvestEvent]:
         state = {"user_id": self._identity(account, http)["user_id"]}
         yield Checkpoint(state)
         base = self._base(account)
         limit = str(self.settings.page_limit)
         threads: list[tuple[str, Any]] = []
         listing = self.listing(account, account.account_id)
-        first = PageRequest(f"{base}/{state['user_id']}/threads", {"fields": POST_FIELDS, "limit": limit})
+        first = PageRequest(f"{base}/{state['user_id']}/threads",
+                            {"fields": POST_FIELDS, "limit": str(getattr(self.settings, "threads_page_limit", 100))})
         for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
-            yield from listing.observe(page.exchange)
+            parsed: dict[str, Item] = {}
+            for event in listing.observe(page.exchange):
+                if isinstance(event, Observed):
+                    parsed[event.item.item_id] = event.item
+                yield event
+            # From the rows, not the items: a thread its parser choked on still has its replies read.
             threads += [(r["id"], r.get("has_replies")) for r in page.rows
-                        if isinstance(r, dict) and isinstance(r.get("id"), str)]
+                        if isinstance(r, dict) and isinstance(r.get("id"), str)
+                        and (r["id"] not in parsed or plan.wants_children(parsed[r["id"]]))]
         yield from listing.covered(None, ItemKind.POST)
         for thread_id, has_replies in threads:
             seen = [thread_id]

@@ -84,6 +84,9 @@ def _entry(account_id: str, row: Any, warn: Any) -> Iterator[Item | ParseWarning
                  "hide_status": fields["hide_status"]},
         created_at=created, parent_id=parent, author=fields["username"], text=fields["text"],
         url=fields["permalink"], media=(MediaRef(media_url, kind_of_media, item_id),) if media_url else (),
+        # has_replies flips when the first reply arrives (or the last goes): the only change
+        # signal Threads gives for a conversation; it says nothing of a second reply.
+        signal=f"has_replies:{row['has_replies']}".lower() if isinstance(row.get("has_replies"), bool) else None,
     )
 
 

@@ -197,6 +197,16 @@ class ThreadsContract(ContractAdapter):
     def publish(self, account_id: str) -> str:
         return self.sandbox.post(self._user(account_id), "A new thread from the contract suite.")
 
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        post = sb.post(self._user(account_id), f"A thread from {days:g} days ago.", at=when)
+        sb.post(PARENT, "An old question.", reply_to=post, at=when + timedelta(hours=1))
+        return post
+
+    def comment_on(self, item_id: str) -> str:
+        return self.sandbox.post(NEIGHBOR, "A new reply to an old thread.", reply_to=item_id)
+
     def edit(self, item_id: str) -> None:
         self.sandbox.edit(item_id, f"Edited text #{self.next_edit()}")
 

@@ -1,16 +1,21 @@
 """YouTube channels through the YouTube Data API v3: videos, comments, replies, deletions.
 
-Each cycle walks the channel's uploads playlist to its end (1 quota unit per 50 videos), reads
-every video's details in batches of 50 (1 unit each), then reads comment threads for the
-videos that may have changed: new videos, videos whose commentCount moved, videos published in
-the last week, and every video once a day. Replies beyond the few a thread embeds come from
-comments.list?parentId=. Auth is an API key (`key=`): public data only.
+A full capture (the first, or `--reconcile`) walks the uploads playlist to its end (1 quota
+unit per 50 videos), reads every video's details in batches of 50 (1 unit each) and every
+video's comment threads. Any other cycle spends a handful of units: the uploads playlist
+newest-first until a page holds only known videos, the channel-wide comment threads
+(`allThreadsRelatedToChannelId`, newest first) until a page holds only known threads, and
+`videos.list` for the new videos, the videos the reconciliation sweep asks about and any known
+video missing from the pages read (50 ids a unit, `Checked`: a video not returned is looked
+into). Comments are re-listed for a video that is new, swept, or whose `commentCount` moved.
+Replies beyond the few a thread embeds come from comments.list?parentId=. Auth is an API key
+(`key=`): public data only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -20,6 +25,7 @@ from archiver.core.errors import AccountGone, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
+    Checked,
     Checkpoint,
     CheckResult,
     Covered,
@@ -27,9 +33,11 @@ from archiver.core.models import (
     HarvestEvent,
     Item,
     ItemKind,
+    Observed,
     ParseWarning,
     Present,
 )
+from archiver.core.plan import FULL, HarvestPlan, KnownItem
 from archiver.core.settings import ConnectorSettings
 from connectors.base import AuthStyle, HttpClient
 from connectors.common import ConnectorBase, PlatformSettings, shape_guard
@@ -41,44 +49,42 @@ from connectors.youtube.parse import parse_response, parse_time
 
 VIDEO_PARTS = "snippet,contentDetails,status,statistics"
 THREAD_PARTS = "snippet,replies"
-HOT = timedelta(days=7)  # comments on new videos change most; rescan them every cycle
+VIDEOS_PER_LOOKUP = 50  # videos.list takes at most 50 ids, for 1 unit
 _VIDEO_ID_LEN = 11
 _NEXT_PAGE = Token(("nextPageToken",), "pageToken")
 
 
 @dataclass
 class YouTubeCursor:
-    """Resolved ids, and per video the commentCount and time of its last full comment scan."""
+    """The resolved channel id and uploads playlist (what changed lives in the catalog's
+    signals now, so a cursor of an older version with per-video counts is simply read past)."""
 
     channel_id: str = ""
     uploads: str = ""
-    videos: dict[str, list[Any]] = field(default_factory=dict)  # id -> [count | None, ISO]
 
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> YouTubeCursor:
         raw = raw if isinstance(raw, dict) else {}
-        videos = as_dict(raw.get("videos"))
-        return cls(
-            channel_id=str(raw.get("channel_id") or ""),
-            uploads=str(raw.get("uploads") or ""),
-            videos={str(k): v for k, v in videos.items() if isinstance(v, list) and len(v) == 2},
-        )
+        return cls(channel_id=str(raw.get("channel_id") or ""), uploads=str(raw.get("uploads") or ""))
 
     def dump(self) -> dict[str, Any]:
-        return {"channel_id": self.channel_id, "uploads": self.uploads,
-                "videos": dict(sorted(self.videos.items()))}
+        return {"channel_id": self.channel_id, "uploads": self.uploads}
 
 
-@dataclass
-class _VideoFacts:
-    comment_count: int | None
+@dataclass(frozen=True)
+class _Upload:
+    video_id: str
     published: datetime | None
 
 
 class YouTubeSettings(PlatformSettings):
-    """`[connectors.youtube]`: how often every video's comments are read again in full."""
+    """`[connectors.youtube]`."""
 
-    rescan_every_hours: float = Field(24.0, gt=0, description="Hours between full comment rescans")
+    rescan_every_hours: float = Field(
+        24.0, gt=0,
+        description="Superseded by the reconciliation windows (recent/warm/cold); kept so older "
+        "configuration files still load",
+    )
 
 
 class YouTubeConnector(ConnectorBase):
@@ -88,6 +94,7 @@ class YouTubeConnector(ConnectorBase):
     default_api_base: ClassVar[str] = "https://www.googleapis.com"
     default_version: ClassVar[str] = "v3"
     settings_model: ClassVar[type[PlatformSettings]] = YouTubeSettings
+    incremental: ClassVar[bool] = True
 
     def __init__(
         self, settings: ConnectorSettings | None = None, *, rescan_every: timedelta | None = None
@@ -153,55 +160,86 @@ class YouTubeConnector(ConnectorBase):
                            details={"channel_id": str(channel.get("id", ""))})
 
     def harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
+        plan: HarvestPlan = FULL,
     ) -> Iterator[HarvestEvent]:
         with shape_guard(self.platform, account.account_id):
-            yield from self._harvest(account, cursor, http)
+            yield from self._harvest(account, cursor, http, plan)
 
     def _harvest(
-        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient
+        self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient, plan: HarvestPlan
     ) -> Iterator[HarvestEvent]:
         state = YouTubeCursor.load(cursor)
-        exchange, channel = self._channel(account, state, http)
-        now = exchange.captured_at
+        _exchange, channel = self._channel(account, state, http)
         state.channel_id = str(channel.get("id", state.channel_id))
         related = _dict(_dict(channel.get("contentDetails")).get("relatedPlaylists"))
         state.uploads = str(related.get("uploads") or "UU" + state.channel_id[2:])
-        video_ids = self._uploads(account, state.uploads, http)
-        facts: dict[str, _VideoFacts] = {}
+        uploads, whole = self._uploads(account, state.uploads, http, plan)
+        if plan.full:
+            wanted = [u.video_id for u in uploads]
+        else:
+            wanted = self._to_look_up(uploads, whole, plan)
         base = self._base(account)
+        found: dict[str, Item] = {}
         videos = self.listing(account, "the videos")
-        for start in range(0, len(video_ids), 50):
-            batch = video_ids[start:start + 50]
+        for start in range(0, len(wanted), VIDEOS_PER_LOOKUP):
+            batch = wanted[start:start + VIDEOS_PER_LOOKUP]
             exchange = http.get(f"{base}/videos", params={"part": VIDEO_PARTS, "id": ",".join(batch)})
-            body = self._checked(exchange, account, account.account_id)
-            yield from videos.observe(exchange)
-            facts.update(_video_facts(body))
-        yield from videos.covered(None, ItemKind.POST)
-        scanned: dict[str, list[Any]] = {}
-        for video_id in video_ids:
-            fact = facts.get(video_id)
-            if fact is None:
+            self._checked(exchange, account, account.account_id)
+            for event in videos.observe(exchange):
+                if isinstance(event, Observed) and event.item.kind == ItemKind.POST:
+                    found[event.item.item_id] = event.item
+                yield event
+        if plan.full:
+            yield from videos.covered(None, ItemKind.POST)
+        else:
+            # A batch lookup answers whole: a known video it leaves out is looked into.
+            yield Checked(tuple(v for v in wanted if v in plan.known))
+            yield from self._channel_threads(account, state.channel_id, http, plan, found)
+        for video_id in wanted:
+            item = found.get(video_id)
+            if item is None:
                 continue  # listed but not returned: gone between the two calls
-            previous = state.videos.get(video_id)
-            if previous is not None and not self._due(previous, fact, now):
-                scanned[video_id] = previous
-                continue
-            disabled = yield from self._comments(account, video_id, http)
-            scanned[video_id] = [None if disabled else fact.comment_count, now.isoformat()]
-        state.videos = scanned
+            if plan.wants_children(item):
+                yield from self._comments(account, video_id, http)
         yield Checkpoint(state.dump())
 
-    def _uploads(self, account: AccountRef, playlist: str, http: HttpClient) -> list[str]:
-        """Every video id in the uploads playlist, newest first (private/deleted ones drop out).
+    def _to_look_up(self, uploads: list[_Upload], whole: bool, plan: HarvestPlan) -> list[str]:
+        """The videos an incremental cycle reads with videos.list: new ones, the sweep's, the
+        recent ones, and any known video the pages read should have shown but did not."""
+        read = {u.video_id for u in uploads}
+        dated = [u.published for u in uploads if u.published is not None]
+        bound = None if whole or not dated else min(dated)
+        wanted: dict[str, None] = {u.video_id: None for u in uploads if plan.is_new(u.video_id)}
+        for known in sorted(plan.known.values(), key=_newest_first):
+            if known.kind != ItemKind.POST or known.item_id in read:
+                continue
+            recent = plan.recent_since is not None and known.created_at is not None \
+                and known.created_at >= plan.recent_since
+            missing = bound is None or known.created_at is None or known.created_at > bound
+            if known.item_id in plan.sweep or recent or missing:
+                wanted.setdefault(known.item_id)
+        for known in plan.swept(ItemKind.POST):
+            wanted.setdefault(known.item_id)
+        return list(wanted)
+
+    def _uploads(
+        self, account: AccountRef, playlist: str, http: HttpClient, plan: HarvestPlan = FULL
+    ) -> tuple[list[_Upload], bool]:
+        """The uploads playlist, newest first (private/deleted videos drop out), and whether it
+        was read to its end. An incremental walk stops after a page of only known videos older
+        than the recent window: the pages after it hold nothing new.
 
         A channel that never uploaded has no uploads playlist: playlistNotFound means "none".
         """
-        ids: dict[str, None] = {}  # ordered and de-duplicated
+        ids: dict[str, _Upload] = {}  # ordered and de-duplicated
+        empty = False
 
         def fetch(request: PageRequest) -> Page | None:
+            nonlocal empty
             exchange = http.get(request.url, params=request.params)
             if not ids and "playlistNotFound" in errors.reasons(errors.error_of(exchange)):
+                empty = True
                 return None
             body = self._checked(exchange, account, account.account_id)
             return Page(exchange, body, _list(body.get("items")))
@@ -209,23 +247,61 @@ class YouTubeConnector(ConnectorBase):
         limit = str(min(max(self.settings.page_limit, 1), 50))
         first = PageRequest(f"{self._base(account)}/playlistItems",
                             {"part": "contentDetails", "playlistId": playlist, "maxResults": limit})
-        for page in self.listing(account, "the uploads").pages(fetch, first, _NEXT_PAGE):
+        walk = self.listing(account, "the uploads")
+        for page in walk.pages(fetch, first, _NEXT_PAGE):
+            on_page: list[str] = []
             for entry in page.rows:
                 details = entry.get("contentDetails") if isinstance(entry, dict) else None
                 video_id = details.get("videoId") if isinstance(details, dict) else None
                 if isinstance(video_id, str):
-                    ids.setdefault(video_id)
-        return list(ids)
+                    try:
+                        published = parse_time(details.get("videoPublishedAt")) if isinstance(details, dict) else None
+                    except (TypeError, ValueError):
+                        published = None
+                    ids.setdefault(video_id, _Upload(video_id, published))
+                    on_page.append(video_id)
+            if not plan.full and _all_old(on_page, plan):
+                return list(ids.values()), False
+        return list(ids.values()), walk.ended or empty
 
-    def _due(self, previous: list[Any], fact: _VideoFacts, now: datetime) -> bool:
-        count, when = previous
-        try:
-            last = datetime.fromisoformat(str(when))
-            stale = now - last >= self.rescan_every
-        except (TypeError, ValueError):
-            return True
-        hot = fact.published is not None and now - fact.published < HOT
-        return stale or hot or count != fact.comment_count
+    def _channel_threads(
+        self, account: AccountRef, channel_id: str, http: HttpClient, plan: HarvestPlan,
+        looked_up: dict[str, Item],
+    ) -> Iterator[HarvestEvent]:
+        """New comment threads on any of the channel's videos, newest first, until a page
+        holds only known threads: a new comment on a years-old video arrives in the next cycle
+        for 1 unit. Replies to old threads do not move a thread up; the sweep finds those."""
+        base = self._base(account)
+
+        def fetch(request: PageRequest) -> Page | None:
+            exchange = http.get(request.url, params=request.params)
+            return Page(exchange, self._checked(exchange, account, account.account_id), [])
+
+        limit = str(min(max(self.settings.page_limit, 1), 100))
+        first = PageRequest(f"{base}/commentThreads", {
+            "part": THREAD_PARTS, "allThreadsRelatedToChannelId": channel_id, "maxResults": limit,
+            "order": "time", "textFormat": "plainText"})
+        threads = self.listing(account, "the channel's comment threads")
+        for page in threads.pages(fetch, first, _NEXT_PAGE):
+            items: dict[str, Item] = {}
+            for event in threads.observe(page.exchange):
+                if isinstance(event, Observed):
+                    items[event.item.item_id] = event.item
+                yield event
+            for top_id, total, embedded in _threads(page.body):
+                top = items.get(top_id)
+                video = top.parent_id if top else None
+                if video in looked_up and plan.wants_children(looked_up[video]):
+                    continue  # the video's own listing below reads this thread whole
+                if total <= embedded:
+                    if not threads.quarantined:
+                        yield Covered(top_id, (ItemKind.REPLY,))
+                elif top is not None and plan.wants_children(top):
+                    replies = yield from self._replies(account, top_id, http)
+                    if not threads.quarantined:
+                        yield from replies.covered(top_id, ItemKind.REPLY)
+            if plan.page_is_old(i for i in items.values() if i.kind == ItemKind.COMMENT):
+                return
 
     def _comments(
         self, account: AccountRef, video_id: str, http: HttpClient
@@ -328,21 +404,21 @@ def _has_items(body: dict[str, Any]) -> bool:
     return isinstance(items, list) and len(items) > 0
 
 
-def _video_facts(body: dict[str, Any]) -> dict[str, _VideoFacts]:
-    out: dict[str, _VideoFacts] = {}
-    for entry in _list(body.get("items")):
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            continue
-        stats = as_dict(entry.get("statistics"))
-        raw = stats.get("commentCount")
-        count = int(raw) if isinstance(raw, str) and raw.isdigit() else None
-        snippet = as_dict(entry.get("snippet"))
-        try:
-            published = parse_time(snippet.get("publishedAt"))
-        except (TypeError, ValueError):
-            published = None
-        out[entry["id"]] = _VideoFacts(count, published)
-    return out
+def _all_old(video_ids: list[str], plan: HarvestPlan) -> bool:
+    """A playlist page of only known videos, none of them recent (as `page_is_old`)."""
+    if not video_ids:
+        return False
+    for video_id in video_ids:
+        known = plan.known.get(video_id)
+        if known is None or known.created_at is None:
+            return False
+        if plan.recent_since is not None and known.created_at >= plan.recent_since:
+            return False
+    return True
+
+
+def _newest_first(known: KnownItem) -> tuple[float, str]:
+    return (-known.created_at.timestamp() if known.created_at else 0.0, known.item_id)
 
 
 def _threads(body: dict[str, Any]) -> Iterator[tuple[str, int, int]]:

@@ -90,6 +90,9 @@ def _video(account: AccountRef, entry: dict[str, Any], exchange: CapturedExchang
         tags = []
     created = yield from _time(snippet.get("publishedAt"), exchange, video_id)
     blocked = _dict(details.get("regionRestriction")).get("blocked")
+    # statistics.commentCount (threads and replies) moves when a comment arrives or goes: the
+    # change signal for the video's comments. Absent when comments are off or not asked for.
+    count = _dict(entry.get("statistics")).get("commentCount")
     content = {
         "title": title,
         "description": description,
@@ -111,6 +114,7 @@ def _video(account: AccountRef, entry: dict[str, Any], exchange: CapturedExchang
         text=f"{title}\n\n{description}".strip(),
         url=f"https://www.youtube.com/watch?v={video_id}",
         media=_thumbnail(video_id, snippet.get("thumbnails")),
+        signal=f"comments:{count}" if isinstance(count, str) else None,
     )
 
 
@@ -132,7 +136,9 @@ def _thread(account: AccountRef, entry: dict[str, Any], exchange: CapturedExchan
                            exchange.response_pointer, entry["id"])
         return
     video = snippet.get("videoId") if isinstance(snippet.get("videoId"), str) else None
-    yield from _comment(account, top, exchange, video)
+    total = snippet.get("totalReplyCount")
+    signal = f"replies:{total}" if isinstance(total, int) and not isinstance(total, bool) else None
+    yield from _comment(account, top, exchange, video, signal)
     replies = _dict(entry.get("replies")).get("comments", [])
     if not isinstance(replies, list):
         yield ParseWarning("youtube.bad_field_type", "replies.comments is not a list",
@@ -146,7 +152,8 @@ def _thread(account: AccountRef, entry: dict[str, Any], exchange: CapturedExchan
 
 
 def _comment(
-    account: AccountRef, entry: dict[str, Any], exchange: CapturedExchange, video: str | None
+    account: AccountRef, entry: dict[str, Any], exchange: CapturedExchange, video: str | None,
+    signal: str | None = None,
 ) -> Iterator[Item | ParseWarning]:
     ptr, comment_id = exchange.response_pointer, entry.get("id")
     if not isinstance(comment_id, str) or not comment_id:
@@ -181,6 +188,7 @@ def _comment(
         author=str(snippet.get("authorDisplayName", "")),
         text=text,
         url=link,
+        signal=signal,
     )
 
 

@@ -5,7 +5,8 @@ asked for, offset-style `pageToken`s, the uploads playlist dropping deleted and 
 videos, videos.list answering `items: []` for them, commentThreads embedding only a few
 replies (the rest via comments.list?parentId=), Google error envelopes with `reason`
 (quotaExceeded / rateLimitExceeded 403, commentsDisabled 403, videoNotFound 404, keyInvalid
-400) and a per-day unit counter for quota tests.
+400) and a unit counter charging each method what the real API does (list methods 1 unit,
+search.list 100; `units_used` in all, `units_by_method` per method) for quota tests.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 EMBEDDED_REPLIES = 5
 THUMB_SIZES = (("default", 120, 90), ("medium", 320, 180), ("high", 480, 360),
                ("standard", 640, 480), ("maxres", 1280, 720))
+# Quota units per method as YouTube charges them (developers.google.com/youtube/v3/determine_quota_cost):
+# every *.list call costs 1 unit, search.list 100, whatever it returns (an error costs too).
+UNIT_COST = {"search": 100}
 QUOTA_MESSAGE = ("The request cannot be completed because you have exceeded your "
                  "<a href=\"/youtube/v3/getting-started#quota\">quota</a>.")
 
@@ -115,6 +119,7 @@ class YouTubeSandbox(PlatformSandbox):
         self.comments: dict[str, YtComment] = {}
         self.quota_limit: int | None = None
         self.units_used = 0
+        self.units_by_method: dict[str, int] = {}
         self.views = 0
         self._rng = random.Random(seed)
 
@@ -174,6 +179,13 @@ class YouTubeSandbox(PlatformSandbox):
         rows = [c for c in self.comments.values() if c.video_id == video_id and c.parent is None and not c.deleted]
         return sorted(rows, key=lambda c: (c.published, c.id), reverse=True)
 
+    def channel_threads(self, channel_id: str) -> list[YtComment]:
+        """`allThreadsRelatedToChannelId`: the threads on every visible video of the channel
+        with comments on, newest first (a new reply does not move its thread)."""
+        videos = {v.id for v in self.visible_videos(channel_id) if not v.comments_disabled}
+        rows = [c for c in self.comments.values() if c.video_id in videos and c.parent is None and not c.deleted]
+        return sorted(rows, key=lambda c: (c.published, c.id), reverse=True)
+
     def replies_of(self, comment_id: str) -> list[YtComment]:
         rows = [c for c in self.comments.values() if c.parent == comment_id and not c.deleted]
         return sorted(rows, key=lambda c: (c.published, c.id))
@@ -197,7 +209,10 @@ class YouTubeSandbox(PlatformSandbox):
         if not req.query.get("part"):
             return _error(400, "No filter selected. Expected one of: ...", "missingRequiredParameter",
                           "youtube.parameter", location="part")
-        self.units_used += 1
+        method = req.path.rsplit("/", 1)[-1]
+        cost = UNIT_COST.get(method, 1)
+        self.units_used += cost
+        self.units_by_method[method] = self.units_by_method.get(method, 0) + cost
         self.views += 1
         return None
 
@@ -368,6 +383,13 @@ class YouTubeSandbox(PlatformSandbox):
     @route("/youtube/v3/commentThreads")
     def list_comment_threads(self, req: Request) -> Response:
         parts = set(req.query["part"].split(","))
+        if "allThreadsRelatedToChannelId" in req.query:
+            channel = self.channels.get(req.query["allThreadsRelatedToChannelId"])
+            if channel is None:
+                return _error(404, "The channel identified by the <code>allThreadsRelatedToChannelId</code> "
+                              "parameter could not be found.", "channelNotFound", "youtube.commentThread",
+                              location="allThreadsRelatedToChannelId")
+            return self._threads_page(req, parts, channel.id, self.channel_threads(channel.id))
         video = self.videos.get(req.query.get("videoId", ""))
         if video is None or video.deleted:
             return _error(404, "The video identified by the <code><a href=\"/youtube/v3/docs/commentThreads/list#videoId\">videoId</a></code> parameter could not be found.",
@@ -375,7 +397,10 @@ class YouTubeSandbox(PlatformSandbox):
         if video.comments_disabled:
             return _error(403, "The video identified by the <code><a href=\"/youtube/v3/docs/commentThreads/list#videoId\">videoId</a></code> parameter has disabled comments.",
                           "commentsDisabled", "youtube.commentThread", location="videoId")
-        sliced = self._slice(req, self.threads_of(video.id), 20, 100, _unwrap(req.query.get("pageToken", "")))
+        return self._threads_page(req, parts, video.channel_id, self.threads_of(video.id))
+
+    def _threads_page(self, req: Request, parts: set[str], channel_id: str, rows: list[YtComment]) -> Response:
+        sliced = self._slice(req, rows, 20, 100, _unwrap(req.query.get("pageToken", "")))
         if isinstance(sliced, Response):
             return sliced
         chunk, following, _previous, size = sliced
@@ -385,7 +410,7 @@ class YouTubeSandbox(PlatformSandbox):
             replies = self.replies_of(top.id)
             item: dict[str, Any] = {"kind": "youtube#commentThread", "etag": _etag([top.id, len(replies)]), "id": top.id}
             if "snippet" in parts:
-                item["snippet"] = {"channelId": video.channel_id, "videoId": video.id,
+                item["snippet"] = {"channelId": channel_id, "videoId": top.video_id,
                                    "topLevelComment": self._comment_json(top, plain), "canReply": True,
                                    "totalReplyCount": len(replies), "isPublic": True}
             if "replies" in parts and replies:
@@ -512,6 +537,16 @@ class YouTubeContract(ContractAdapter):
 
     def publish(self, account_id: str) -> str:
         return self.sandbox.upload(self._channel(account_id), "A new video from the contract suite")
+
+    def publish_old(self, account_id: str, days: float) -> str:
+        sb = self.sandbox
+        when = sb.now() - timedelta(days=days)
+        video = sb.upload(self._channel(account_id), f"A video from {days:g} days ago", at=when)
+        sb.comment(video, "An old question.", author=MEMBER, at=when + timedelta(hours=1))
+        return video
+
+    def comment_on(self, item_id: str) -> str:
+        return self.sandbox.comment(item_id, "A new comment on an old video.", author=("@LateReader", "UClateReader000000000001"))
 
     def edit(self, item_id: str) -> None:
         if item_id in self.sandbox.videos:

@@ -25,6 +25,12 @@ from connectors.facebook.graph_sandbox import graph_error
 from tests.harness import Harness
 
 INCREMENTAL = sorted(p for p, r in CONNECTORS.items() if getattr(r.connector, "incremental", False))
+# Platforms that give no change signal for a post's replies (see each README): a reply to an old
+# post that already had replies waits for the sweep that covers the post. Strict: the day the
+# platform gives a signal and the connector uses it, this fails and the entry goes.
+NO_REPLY_SIGNAL = {
+    "threads": "Threads gives no reply count, only has_replies, which a second reply leaves unchanged",
+}
 
 
 def _bulk(h: Harness, items: int) -> Any:
@@ -69,7 +75,10 @@ def test_an_idle_cycle_costs_under_five_percent_of_the_first(tmp_path: Path, pla
         h.close()
 
 
-@pytest.mark.parametrize("platform", INCREMENTAL)
+@pytest.mark.parametrize("platform", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=NO_REPLY_SIGNAL[p])) if p in NO_REPLY_SIGNAL else p
+    for p in INCREMENTAL
+])
 def test_a_new_post_and_a_new_comment_on_an_old_post_arrive_next_cycle(tmp_path: Path, platform: str) -> None:
     h = Harness(tmp_path, platform)
     try:

@@ -210,10 +210,38 @@ def test_whole_cycle_through_the_poller_marks_hidden_and_deleted(tmp_path: Path)
         newest = max((m for m in sb.media.values()), key=lambda m: m.created)
         comment = next(c for c in sb.comments.values() if c.media_id == newest.id and c.parent is None)
         sb.hide(comment.id)
-        sb.delete_media(sorted(m.id for m in sb.media.values())[0])
+        oldest = sorted(m.id for m in sb.media.values())[0]
+        sb.delete_media(oldest)
+        # An incremental cycle finds the deleted media (the /media listing is whole every
+        # cycle) but not the hidden comment: hiding moves no count, so only a sweep of that
+        # media or a reconciliation reads its comments again.
         report = h.poll()
-        assert report.status == "complete" and report.edited == 1 and report.deleted == 1
+        assert report.plan.startswith("incremental")
+        assert report.status == "complete" and report.edited == 0 and report.deleted == 1
+        assert len(h.items()[comment.id].versions) == 1
+        (report,) = h.poller.poll(h.account.label, reconcile=True)
+        assert report.status == "complete" and report.edited == 1 and report.deleted == 0
         assert len(h.items()[comment.id].versions) == 2
+    finally:
+        h.close()
+
+
+def test_a_new_comment_on_an_old_media_moves_its_count_and_only_it_is_read(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "instagram")
+    try:
+        assert h.poll().status == "complete"
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        oldest = min((m for m in sb.media.values()), key=lambda m: m.created)
+        mark = len(h.server.requests)
+        idle = h.poll()
+        assert idle.plan.startswith("incremental") and not [
+            r for r in h.server.requests[mark:] if r.path.endswith("/comments")]
+        comment = sb.comment(oldest.id, "Found this photo again!")
+        mark = len(h.server.requests)
+        report = h.poll()
+        assert report.new == 1 and h.items()[comment].parent_id == oldest.id
+        read = [r.path for r in h.server.requests[mark:] if r.path.endswith("/comments")]
+        assert read == [f"/v25.0/{oldest.id}/comments"]
     finally:
         h.close()
 

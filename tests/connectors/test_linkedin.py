@@ -9,11 +9,13 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archiver.core.clock import ManualClock
 from archiver.core.errors import AccountGone, ConfigError, NeedsAttention, TryLater
 from archiver.core.models import (
     AccountRef,
@@ -112,7 +114,8 @@ def test_vanity_name_is_looked_up_once_and_remembered(live: Live) -> None:
     _seed(live.sandbox, 2)
     events = live.harvest("lincoln-high-school")
     cursor = next(e for e in events if isinstance(e, Checkpoint)).cursor
-    assert cursor == {"organization_id": ORG, "vanity": "lincoln-high-school"}
+    assert {k: cursor[k] for k in ("organization_id", "vanity")} == {"organization_id": ORG,
+                                                                      "vanity": "lincoln-high-school"}
     assert len(observed(events)) == 2
     seen = len(live.server.requests)
     live.harvest("lincoln-high-school", cursor)
@@ -314,3 +317,112 @@ def test_collection_shape_change_is_a_clear_error_and_covers_nothing(live: Live)
         for event in live.connector.harvest(live.ref(), None, live.http):
             events.append(event)
     assert "no elements array" in info.value.message and not any(isinstance(e, Covered) for e in events)
+
+
+# --- incremental capture ------------------------------------------------------------------------
+
+
+def _set_cursor(h: Harness, **changes: object) -> None:
+    from archiver.catalog import tables as t
+
+    with h.app.catalog.session() as s:
+        row = s.get(t.Account, h.account.id)
+        assert row is not None
+        row.cursor = {**(row.cursor or {}), **changes}
+        s.commit()
+
+
+def _posts_requests(h: Harness, since: int) -> list[dict[str, str]]:
+    return [r.query for r in h.server.requests[since:] if r.path == "/rest/posts"]
+
+
+def test_old_posts_edits_deletions_and_new_comments_arrive_in_the_next_cycle(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "linkedin")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        olds = [h.sandbox.publish_old(h.seed.account_id, 200 + n) for n in range(3)]
+        assert h.poll().plan.startswith("full")
+        mark = len(h.server.requests)
+        idle = h.poll()
+        assert idle.plan.startswith("incremental") and idle.new == idle.edited == idle.deleted == 0
+        assert not [r for r in h.server.requests[mark:] if r.path.endswith("/comments")]
+        assert [q["sortBy"] for q in _posts_requests(h, mark)] == ["LAST_MODIFIED"]
+        sb.edit_post(olds[0], "Corrected: the board meeting moved to Thursday.")  # lastModifiedAt moves
+        sb.delete_post(olds[1])  # socialMetadata no longer knows it
+        comment = h.sandbox.comment_on(olds[2])  # its comment total moves
+        mark = len(h.server.requests)
+        report = h.poll()
+        assert report.plan.startswith("incremental")
+        assert (report.new, report.edited, report.deleted) == (1, 1, 2)  # the post and its comment
+        items = h.items()
+        assert items[comment].parent_id == olds[2] and items[olds[1]].tombstone is not None
+        assert len(items[olds[0]].versions) == 2
+        read = [unquote(r.path) for r in h.server.requests[mark:] if r.path.endswith("/comments")]
+        assert read == [f"/rest/socialActions/{olds[2]}/comments"]  # only the post whose total moved
+    finally:
+        h.close()
+
+
+@pytest.mark.parametrize("broken", [None, "not-a-time", 99])
+def test_a_missing_or_broken_watermark_reads_the_whole_listing_once(
+    tmp_path: Path, broken: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(tmp_path, "linkedin")
+    try:
+        h.poll()
+        _set_cursor(h, modified=broken)
+        mark = len(h.server.requests)
+        with caplog.at_level("WARNING"):
+            report = h.poll()
+        assert report.status == "complete" and report.deleted == 0 and report.plan.startswith("incremental")
+        assert [q["sortBy"] for q in _posts_requests(h, mark)] == ["CREATED"] * 3  # 55 posts, 25 a page
+        assert "watermark" in caplog.text
+        mark = len(h.server.requests)
+        h.poll()  # the whole listing restored the watermark: back to one page
+        assert [q["sortBy"] for q in _posts_requests(h, mark)] == ["LAST_MODIFIED"]
+    finally:
+        h.close()
+
+
+def test_a_refused_last_modified_sort_falls_back_to_the_whole_listing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(tmp_path, "linkedin")
+    try:
+        h.poll()
+        h.sandbox.sandbox.refused_sorts.add("LAST_MODIFIED")  # type: ignore[attr-defined]
+        post = h.sandbox.publish(h.seed.account_id)
+        mark = len(h.server.requests)
+        with caplog.at_level("WARNING"):
+            report = h.poll()
+        assert report.status == "complete" and report.new == 1 and post in h.items()
+        assert [q["sortBy"] for q in _posts_requests(h, mark)] == ["LAST_MODIFIED"] + ["CREATED"] * 3
+        assert "refused sortBy=LAST_MODIFIED" in caplog.text
+    finally:
+        h.close()
+
+
+def test_a_swept_post_is_read_to_its_replies(tmp_path: Path) -> None:
+    """A reply's edit moves no count anywhere: the sweep must read a swept post's replies even
+    when its comments' reply counts stand still."""
+    h = Harness(tmp_path, "linkedin")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        old = h.sandbox.publish_old(h.seed.account_id, 200)
+        top = next(c.urn for c in sb.comments.values() if c.post == old)
+        reply = sb.comment(old, "Thanks, answered on the site.", parent=top)
+        clock = ManualClock(h.app.clock.now())
+        h.app.clock = clock
+        h.poll()
+        sb.edit_comment(reply, "Thanks, answered on the district site (updated).")
+        clock.advance(60)
+        h.poll()
+        assert len(h.items()[reply].versions) == 1  # nothing signalled it, and no sweep was due
+        settings = h.app.settings.connector("linkedin")
+        settings.cold_every_hours, settings.sweep_share = 0.001, 1.0  # sweep every post now
+        clock.advance(3600)
+        report = h.poll()
+        assert report.plan.startswith("incremental") and report.edited == 1
+        assert len(h.items()[reply].versions) == 2
+    finally:
+        h.close()

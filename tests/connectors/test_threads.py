@@ -28,7 +28,7 @@ from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.threads import ThreadsConnector
 from connectors.threads.sandbox import ThreadsSandbox
-from tests.harness import Live, observed
+from tests.harness import Harness, Live, observed
 
 TOKEN = "THAAG-threads-test-token-31"
 ME, OTHER = "27000000000000011", "27000000000000012"
@@ -40,7 +40,8 @@ def live(tmp_path: Path, server: SandboxServer) -> Iterator[Live]:
     sb.add_user(ME, "lincolnhighschool", "Lincoln High School")
     sb.add_user(OTHER, "pta.volunteer", "PTA Volunteer")
     sb.tokens[TOKEN] = ME
-    connector = ThreadsConnector(ConnectorSettings(min_retry_seconds=0.01, page_limit=10))
+    connector = ThreadsConnector(ConnectorSettings.model_validate(
+        {"min_retry_seconds": 0.01, "page_limit": 10, "threads_page_limit": 10}))
     lv = Live(tmp_path, server, sb, connector, token=TOKEN, auth_style=AuthStyle.QUERY_ACCESS_TOKEN,
               account="lincolnhighschool")
     yield lv
@@ -174,3 +175,29 @@ def test_parse_never_raises_on_arbitrary_json(body: object, url: str) -> None:
     exchange = CapturedExchange(url, "GET", 200, (), json.dumps(body).encode(), datetime.now(UTC))
     out = list(ThreadsConnector().parse(AccountRef("threads", "lincolnhighschool"), exchange))
     assert all(isinstance(o, Item | ParseWarning) for o in out)
+
+
+def test_has_replies_is_the_only_reply_signal_and_the_rest_waits_for_a_sweep(tmp_path: Path) -> None:
+    """A first reply to an old thread flips `has_replies`, so the next cycle reads that
+    conversation; a second reply moves nothing, so only a sweep or `--reconcile` finds it."""
+    h = Harness(tmp_path, "threads")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        old = sb.post(sb.tokens[h.seed.token], "An old thread.", at=datetime.now(UTC) - timedelta(days=200))
+        assert h.poll().plan.startswith("full")
+        mark = len(h.server.requests)
+        idle = h.poll()
+        assert idle.plan.startswith("incremental") and not [
+            r for r in h.server.requests[mark:] if r.path.endswith("/conversation")]
+        first = sb.post("27000000000000002", "A first reply.", reply_to=old)
+        mark = len(h.server.requests)
+        assert h.poll().new == 1 and first in h.items()
+        assert [r.path for r in h.server.requests[mark:] if r.path.endswith("/conversation")] == [
+            f"/v1.0/{old}/conversation"]
+        second = sb.post("27000000000000003", "A second reply.", reply_to=old)
+        h.poll()
+        assert second not in h.items()
+        (report,) = h.poller.poll(h.account.label, reconcile=True)
+        assert report.new == 1 and second in h.items()
+    finally:
+        h.close()

@@ -113,7 +113,9 @@ def test_quota_exhaustion_retries_at_the_next_midnight_in_los_angeles(tmp_path: 
 
 def test_quota_exhaustion_pauses_the_account_without_deleting_anything(harness: Harness) -> None:
     harness.poll()
-    _contract(harness).sandbox.quota_limit = _contract(harness).sandbox.units_used + 3
+    # An idle incremental cycle spends 3 units (channel, uploads page, channel-wide threads):
+    # the quota runs out at the third.
+    _contract(harness).sandbox.quota_limit = _contract(harness).sandbox.units_used + 2
     before = datetime.now(UTC)
     report = harness.poll()
     assert report.status == "partial" and isinstance(report.error, TryLater)
@@ -201,21 +203,47 @@ def test_comment_edits_are_versions_and_counts_are_not(harness: Harness) -> None
     assert "updatedAt" not in json.dumps(versions[-1].content)
 
 
-def test_old_videos_are_rescanned_only_when_their_comment_count_moves(harness: Harness) -> None:
+def test_an_idle_cycle_spends_three_units_and_new_comments_on_old_videos_still_arrive(harness: Harness) -> None:
     contract = _contract(harness)
+    sb = contract.sandbox
     harness.poll()
-    mark = len(harness.server.requests)
-    harness.poll()
-    scanned = {q["videoId"] for q in _requests(harness, mark, "commentThreads")}
-    week = datetime.now(UTC) - timedelta(days=7)
-    hot = {v.id for v in contract.sandbox.visible_videos(contract.channel_id) if v.published > week}
-    assert scanned == hot and 3 <= len(hot) < 10  # only the last week's videos
-    old = sorted(contract.sandbox.visible_videos(contract.channel_id), key=lambda v: v.published)[5].id
-    new_comment = contract.sandbox.comment(old, "Found this again - great memories!")
+    units, mark = sb.units_used, len(harness.server.requests)
+    report = harness.poll()
+    assert report.plan.startswith("incremental") and report.new == report.edited == 0
+    # channels.list, one uploads page, one page of the channel-wide threads: no video re-read.
+    assert sb.units_used - units == 3
+    assert not [q for q in _requests(harness, mark, "commentThreads") if "videoId" in q]
+    assert not _requests(harness, mark, "videos")
+    old = sorted(sb.visible_videos(contract.channel_id), key=lambda v: v.published)[5].id
+    new_comment = sb.comment(old, "Found this again - great memories!")
     mark = len(harness.server.requests)
     report = harness.poll()
-    assert old in {q["videoId"] for q in _requests(harness, mark, "commentThreads")}
     assert new_comment in harness.items() and report.new == 1
+    assert harness.items()[new_comment].parent_id == old
+    channel_wide = _requests(harness, mark, "commentThreads")
+    assert channel_wide and all(q.get("allThreadsRelatedToChannelId") == contract.channel_id for q in channel_wide)
+    # A new reply beyond the few a thread embeds: the thread's totalReplyCount (its signal)
+    # moved, so its replies are listed again.
+    busy = contract.marks["busy_thread"]
+    reply = sb.comment(sb.comments[busy].video_id, "Me too!", parent=busy)
+    mark = len(harness.server.requests)
+    report = harness.poll()
+    assert reply in harness.items() and report.new == 1
+    assert [q for q in _requests(harness, mark, "comments") if q.get("parentId") == busy]
+
+
+def test_quota_units_are_charged_per_method_as_youtube_does(harness: Harness) -> None:
+    sb = _contract(harness).sandbox
+    harness.poll()
+    assert sb.units_used == sum(sb.units_by_method.values())
+    assert sb.units_by_method["commentThreads"] >= 1 and set(sb.units_by_method) >= {"channels", "videos"}
+    import urllib.error
+    import urllib.request
+
+    before = sb.units_used
+    with pytest.raises(urllib.error.HTTPError):  # the sandbox has no search results, but charges the call
+        urllib.request.urlopen(f"{harness.server.url}/youtube/v3/search?part=snippet&key={_contract(harness).token}")
+    assert sb.units_used - before == 100 and sb.units_by_method["search"] == 100
 
 
 def test_deleted_and_private_videos_are_told_apart(harness: Harness) -> None:
@@ -225,7 +253,9 @@ def test_deleted_and_private_videos_are_told_apart(harness: Harness) -> None:
     deleted, private = videos[0], videos[1]
     contract.delete(deleted)
     contract.sandbox.videos[private].privacy = "private"
-    harness.poll()
+    # Any two videos, of any age: a reconciliation reads them all now (an incremental cycle
+    # finds old ones when the sweep reaches them; tests/capture/test_incremental.py).
+    harness.poller.poll(harness.account.label, reconcile=True)
     tombs = _tombstones(harness)
     assert tombs[deleted].reason == "deleted" and tombs[private].reason == "unavailable"
     evidence = _record(harness, tombs[deleted].evidence_record_id)

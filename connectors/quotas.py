@@ -34,7 +34,6 @@ class QuotaModel:
     source: str = ""
     # Stop this share short of the limit: other tools of the district may share the project.
     reserve: float = 0.05
-    usage_headers: bool = False  # Graph: X-App-Usage percentages, watched by connectors/graph.py
 
     def cost(self, method: str, url: str) -> int:
         return self.costs.get(self.method_of(method, url), 1)
@@ -71,14 +70,13 @@ MODELS: dict[str, QuotaModel] = {
     "facebook": QuotaModel(
         "facebook", "calls", "hour", None, source="200 x users per hour (app tokens), 4800 x engaged "
         "users per 24 h (Page tokens) [D]; the X-App-Usage / X-Business-Use-Case-Usage percentages "
-        "are watched by the Graph connector, which pauses at 95%", usage_headers=True,
+        "are watched by the Graph connector, which pauses at 95%",
     ),
     "instagram": QuotaModel(
         "instagram", "calls", "day", None, source="4800 x impressions per 24 h per app and IG user "
-        "[D]; usage headers watched by the Graph connector", usage_headers=True,
+        "[D]; usage headers watched by the Graph connector",
     ),
-    "threads": QuotaModel("threads", "calls", "day", None, source="Graph-style usage headers",
-                          usage_headers=True),
+    "threads": QuotaModel("threads", "calls", "day", None, source="Graph-style usage headers"),
     "linkedin": QuotaModel(
         "linkedin", "requests", "day", None, source="daily per-app and per-member quotas per "
         "endpoint, reset midnight UTC, figures only in the developer portal (UNCERTAIN)",

@@ -75,10 +75,8 @@ class WarcFacts:
     wrapped_key: bytes | None = None
 
 
-# The integrator's `items.signal` (migration 0008) is written when the column exists.
 _TABLES = t.Base.metadata.tables
 _ITEMS = _TABLES["items"]
-_HAS_SIGNAL = "signal" in _ITEMS.c
 _BATCH = 2000  # parsed items held before their unknown ids are looked up together
 
 
@@ -276,7 +274,7 @@ class WarcIndexer:
             stats.new_items += 1
         if when > state.last_seen_at:
             state.last_seen_at, state.dirty = when, True
-        if _HAS_SIGNAL and signal is not None and signal != state.signal:
+        if signal is not None and signal != state.signal:
             state.signal, state.dirty = signal, True
         digest = item.content_sha256
         # where the content first appeared: a revisit's original (archiver/warc/revisit.py)
@@ -323,16 +321,15 @@ class WarcIndexer:
     def _states(self, where: Any) -> Iterable[_State]:
         """Item states for the items matching `where`, with their latest version: one
         index-driven query (the latest version is found by its id, kept on the item)."""
-        columns = (*self._COLUMNS, _ITEMS.c.signal) if _HAS_SIGNAL else self._COLUMNS
         query = (
-            select(*columns)
+            select(*self._COLUMNS, t.Item.signal)
             .outerjoin(t.ItemVersion, t.ItemVersion.id == t.Item.latest_version_pk)
             .where(where)
         )
         for row in self.session.execute(query):
             yield _State(
                 row[1], row[0], row[2], row[3], row[7], row[6] or 0, row[4], row[5],
-                signal=row[8] if _HAS_SIGNAL else None,
+                signal=row[8],
             )
 
     def _load_missing(self, platform: str, item_ids: list[str]) -> None:
@@ -426,7 +423,7 @@ class WarcIndexer:
         s = self.session
         new_items = [state for state in self._cache.values() if state.new_row is not None]
         if new_items:
-            rows = [state.new_row | ({"signal": state.signal} if _HAS_SIGNAL else {})
+            rows = [state.new_row | {"signal": state.signal}
                     for state in new_items if state.new_row is not None]
             ids = s.execute(
                 insert(_ITEMS).returning(_ITEMS.c.id, sort_by_parameter_order=True), rows
@@ -462,14 +459,12 @@ class WarcIndexer:
             values: dict[str, Any] = dict(
                 last_seen_at=bindparam("u_last_seen"), deleted_at=bindparam("u_deleted"),
                 latest_version_pk=bindparam("u_latest"), version_count=bindparam("u_count"),
+                signal=bindparam("u_signal"),
             )
-            if _HAS_SIGNAL:
-                values["signal"] = bindparam("u_signal")
             statement = update(_ITEMS).where(_ITEMS.c.id == bindparam("u_id")).values(values)
             s.execute(statement, [
                 {"u_id": st.pk, "u_last_seen": st.last_seen_at, "u_deleted": st.deleted_at,
-                 "u_latest": st.latest_pk, "u_count": st.version_count}
-                | ({"u_signal": st.signal} if _HAS_SIGNAL else {})
+                 "u_latest": st.latest_pk, "u_count": st.version_count, "u_signal": st.signal}
                 for st in changed
             ])
         return fresh

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,8 +24,14 @@ def test_ctrl_c_during_poll_reports_what_was_kept_and_the_next_run_finishes(tmp_
     contract = FacebookContract()
     contract.seed_account()
 
-    def slow(req: Request) -> Response:  # a slow platform, so the interrupt lands mid-capture
-        time.sleep(0.05)
+    # The interrupt must land while the second account is being fetched, whatever the machine's
+    # load: its first request waits until the test has sent SIGINT (a timed sleep raced the poll).
+    armed, reached, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow(req: Request) -> Response:
+        if armed.is_set() and LINCOLN in req.path:
+            reached.set()
+            release.wait(60)
         return contract.app(req)
 
     server = SandboxServer(slow).start()
@@ -41,16 +48,16 @@ def test_ctrl_c_during_poll_reports_what_was_kept_and_the_next_run_finishes(tmp_
             subprocess.run(archiver("accounts", "add", "facebook", page, "--api-base", server.url,
                                     "--token-env", "FB_TOKEN"), env=env, check=True, capture_output=True)
         catalog = open_catalog(f"sqlite:///{home / 'catalog.sqlite'}")
+        armed.set()
         proc = subprocess.Popen(archiver("poll", "--once"), env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the first account is done, the second under way
-            with catalog.session() as s:
-                runs = {r.status for r in s.query(t.CaptureRun)}
-            if runs == {"complete", "running"} or proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        assert reached.wait(120), "the poll never reached the second account"
+        with catalog.session() as s:  # the first account is done, the second under way
+            assert {r.status for r in s.query(t.CaptureRun)} == {"complete", "running"}
         proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)  # let the signal land before the held request is answered
+        armed.clear()
+        release.set()
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, out + err
         assert "Aborted!" not in err and "Traceback" not in err
@@ -69,4 +76,5 @@ def test_ctrl_c_during_poll_reports_what_was_kept_and_the_next_run_finishes(tmp_
         assert [p.name for p in (home / "spool").iterdir() if p.name != ".lock"] == []
         catalog.dispose()
     finally:
+        release.set()
         server.stop()

@@ -9,6 +9,7 @@ capture (before incremental capture) and if it costs an idle cycle (after).
 
     python bench/incremental.py                       # every platform, 1,000 items each
     python bench/incremental.py --platform facebook --items 1000
+    python bench/incremental.py --breakdown           # also: what an idle cycle's object holds
 """
 
 from __future__ import annotations
@@ -42,6 +43,30 @@ def _stored_bytes(app: App, names: tuple[str, ...]) -> int:
     with app.catalog.session() as s:
         total = s.scalar(select(func.coalesce(func.sum(t.WarcFile.object_size), 0)).where(t.WarcFile.name.in_(names)))
     return int(total or 0)
+
+
+def _breakdown(app: App, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """What a cycle's stored objects hold: (records, gzipped bytes) per WARC record type
+    (requests and revisits also split by purpose), plus the encryption envelope (stored
+    object bytes minus the plaintext .warc.gz bytes)."""
+    from archiver.vault.io import PlaintextReader
+    from archiver.warc.reader import iter_records
+
+    with app.catalog.session() as s:
+        rows = list(s.scalars(select(t.WarcFile).where(t.WarcFile.name.in_(names))))
+    out: dict[str, tuple[int, int]] = {}
+    reader = app.warc_reader()
+    for row in rows:
+        envelope = (row.object_size or 0) - row.size
+        n, b = out.get("envelope", (0, 0))
+        out["envelope"] = (n + 1, b + envelope)
+        for rec in iter_records(PlaintextReader(reader.warc_bytes(row.name)), row.name):
+            kind = rec.rec_type
+            if kind == "response" and rec.http_status != 200:
+                kind = f"response {rec.http_status}"
+            n, b = out.get(kind, (0, 0))
+            out[kind] = (n + 1, b + rec.pointer.length)
+    return out
 
 
 def _units(platform: str, requests: list[tuple[str, str]]) -> int:
@@ -80,6 +105,7 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
             out[f"{name}_units"] = _units(platform, served)
             out[f"{name}_bytes"] = _stored_bytes(app, report.warcs)
             out[f"{name}_plan"] = report.plan
+            out[f"{name}_breakdown"] = _breakdown(app, report.warcs)
     finally:
         server.stop()
         app.close()
@@ -99,6 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--platform", action="append", choices=sorted(CONNECTORS))
     parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print what the idle cycle stored, by record type (records, bytes)")
     args = parser.parse_args()
     platforms = args.platform or sorted(CONNECTORS)
     print("| platform | first: requests | first: units | first: stored bytes | idle: requests | idle: units "
@@ -112,6 +140,9 @@ def main() -> None:
             print(f"| {platform} | {fr:,} | {r['first_units']:,} | {fb:,} | {ir:,} | {r['idle_units']:,} | {ib:,} "
                   f"| {ir / max(fr, 1):.1%} | {ib / max(fb, 1):.1%} | {r['fit_before']} | {r['fit_after']} |",
                   flush=True)
+            if args.breakdown:
+                parts = ", ".join(f"{k} {n}× {b:,} B" for k, (n, b) in sorted(r["idle_breakdown"].items()))  # type: ignore[attr-defined]
+                print(f"|  | idle cycle: {parts} |", flush=True)
 
 
 if __name__ == "__main__":

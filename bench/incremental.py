@@ -83,8 +83,9 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
     server = SandboxServer(sandbox.app).start()
     sandbox.bind(server.url)
     seed = sandbox.seed_bulk(items)
-    app = App(Settings(home=workdir / platform, district="Bench School District", state="WA",
-                       connectors={platform: {"api_base": server.url, "budget": {"limit": None}}}))
+    app = App(Settings.model_validate({
+        "home": workdir / platform, "district": "Bench School District", "state": "WA",
+        "connectors": {platform: {"api_base": server.url, "budget": {"limit": None}}}}))
     create_archive(app)
     token_file = None
     if seed.token:

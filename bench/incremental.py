@@ -1,7 +1,9 @@
 """What a first capture and an idle cycle cost, per platform, and how many accounts fit a budget.
 
 For each platform: a sandbox account with N items is captured once (full), then polled again
-with nothing changed upstream (incremental). Reported: the requests the sandbox served, the
+with nothing changed upstream (incremental), twice: the first idle cycle may ask new URIs (a
+since-cursor set by the full capture), the second repeats them (its identical answers become
+revisit records), as every later idle cycle does. Reported: the requests the sandbox served, the
 platform's quota units where it prices requests (YouTube), and the stored (encrypted) bytes of
 each cycle; then, from the platform's default quota model (connectors/quotas.py), how many such
 accounts fit one credential's budget at a 15-minute interval if every cycle cost a first
@@ -9,6 +11,7 @@ capture (before incremental capture) and if it costs an idle cycle (after).
 
     python bench/incremental.py                       # every platform, 1,000 items each
     python bench/incremental.py --platform facebook --items 1000
+    python bench/incremental.py --breakdown           # also: what an idle cycle's object holds
 """
 
 from __future__ import annotations
@@ -44,6 +47,30 @@ def _stored_bytes(app: App, names: tuple[str, ...]) -> int:
     return int(total or 0)
 
 
+def _breakdown(app: App, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """What a cycle's stored objects hold: (records, gzipped bytes) per WARC record type
+    (requests and revisits also split by purpose), plus the encryption envelope (stored
+    object bytes minus the plaintext .warc.gz bytes)."""
+    from archiver.vault.io import PlaintextReader
+    from archiver.warc.reader import iter_records
+
+    with app.catalog.session() as s:
+        rows = list(s.scalars(select(t.WarcFile).where(t.WarcFile.name.in_(names))))
+    out: dict[str, tuple[int, int]] = {}
+    reader = app.warc_reader()
+    for row in rows:
+        envelope = (row.object_size or 0) - row.size
+        n, b = out.get("envelope", (0, 0))
+        out["envelope"] = (n + 1, b + envelope)
+        for rec in iter_records(PlaintextReader(reader.warc_bytes(row.name)), row.name):
+            kind = rec.rec_type
+            if kind == "response" and rec.http_status != 200:
+                kind = f"response {rec.http_status}"
+            n, b = out.get(kind, (0, 0))
+            out[kind] = (n + 1, b + rec.pointer.length)
+    return out
+
+
 def _units(platform: str, requests: list[tuple[str, str]]) -> int:
     model = MODELS.get(platform)
     if model is None:
@@ -58,8 +85,9 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
     server = SandboxServer(sandbox.app).start()
     sandbox.bind(server.url)
     seed = sandbox.seed_bulk(items)
-    app = App(Settings(home=workdir / platform, district="Bench School District", state="WA",
-                       connectors={platform: {"api_base": server.url, "budget": {"limit": None}}}))
+    app = App(Settings.model_validate({
+        "home": workdir / platform, "district": "Bench School District", "state": "WA",
+        "connectors": {platform: {"api_base": server.url, "budget": {"limit": None}}}}))
     create_archive(app)
     token_file = None
     if seed.token:
@@ -70,7 +98,7 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
     poller = Poller(app)
     out: dict[str, object] = {"platform": platform}
     try:
-        for name in ("first", "idle"):
+        for name in ("first", "idle", "idle2"):
             seen = len(server.requests)
             (report,) = poller.poll(account.label)
             if report.status != "complete":
@@ -80,6 +108,7 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
             out[f"{name}_units"] = _units(platform, served)
             out[f"{name}_bytes"] = _stored_bytes(app, report.warcs)
             out[f"{name}_plan"] = report.plan
+            out[f"{name}_breakdown"] = _breakdown(app, report.warcs)
     finally:
         server.stop()
         app.close()
@@ -99,19 +128,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--platform", action="append", choices=sorted(CONNECTORS))
     parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print what the idle cycle stored, by record type (records, bytes)")
     args = parser.parse_args()
     platforms = args.platform or sorted(CONNECTORS)
     print("| platform | first: requests | first: units | first: stored bytes | idle: requests | idle: units "
-          "| idle: stored bytes | idle/first requests | idle/first bytes | accounts fit before | after |")
-    print("| --- | " + " | ".join(["---"] * 10) + " |")
+          "| idle: stored bytes | idle/first requests | idle/first bytes | accounts fit before | after "
+          "| 2nd idle: stored bytes | 2nd idle/first bytes |")
+    print("| --- | " + " | ".join(["---"] * 12) + " |")
     with tempfile.TemporaryDirectory() as tmp:
         for platform in platforms:
             r = bench_platform(platform, args.items, Path(tmp))
             fr, ir = int(r["first_requests"]), int(r["idle_requests"])  # type: ignore[call-overload]
             fb, ib = int(r["first_bytes"]), int(r["idle_bytes"])  # type: ignore[call-overload]
+            i2 = int(r["idle2_bytes"])  # type: ignore[call-overload]
             print(f"| {platform} | {fr:,} | {r['first_units']:,} | {fb:,} | {ir:,} | {r['idle_units']:,} | {ib:,} "
-                  f"| {ir / max(fr, 1):.1%} | {ib / max(fb, 1):.1%} | {r['fit_before']} | {r['fit_after']} |",
-                  flush=True)
+                  f"| {ir / max(fr, 1):.1%} | {ib / max(fb, 1):.1%} | {r['fit_before']} | {r['fit_after']} "
+                  f"| {i2:,} | {i2 / max(fb, 1):.2%} |", flush=True)
+            if args.breakdown:
+                for label in ("idle", "idle2"):
+                    breakdown = r[f"{label}_breakdown"]
+                    parts = ", ".join(f"{k} {n}× {b:,} B" for k, (n, b) in sorted(breakdown.items()))  # type: ignore[attr-defined]
+                    print(f"|  | {'idle' if label == 'idle' else '2nd idle'} cycle: {parts} |", flush=True)
 
 
 if __name__ == "__main__":

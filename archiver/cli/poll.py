@@ -97,10 +97,11 @@ def _interrupted(reports: list[RunReport], cut: AccountInfo | None, total: int, 
 def run_table(reports: Sequence[RunReport], title: str) -> Table:
     """One row per account, whole account labels at any width (see archiver.cli.tables)."""
     columns = [Column("account", key=True), Column("status"), Column("requests", drop=5, justify="right"),
+               Column("revisits", drop=6, justify="right"),
                Column("new", justify="right"), Column("edited", drop=1, justify="right"),
                Column("same", drop=3, justify="right"), Column("deleted", justify="right"),
                Column("media", drop=4, justify="right"), Column("WARCs", drop=2, justify="right")]
     rows = [[r.account, r.status if r.status == "complete" else Text(r.status, style="yellow"),
-             str(r.exchanges), str(r.new), str(r.edited), str(r.unchanged), str(r.deleted), str(r.media),
+             str(r.exchanges), str(r.revisits), str(r.new), str(r.edited), str(r.unchanged), str(r.deleted), str(r.media),
              str(len(r.warcs))] for r in reports]
     return fitted_table(console, columns, rows, title=title)

@@ -73,6 +73,9 @@ class RunReport:
     warcs: tuple[str, ...] = ()
     plan: str = ""  # "full (first capture)", "incremental, 12 swept", ...
     quota_spent: int = 0  # in the platform's quota unit (requests where it has none)
+    # Answers identical to a stored one, written as WARC revisit records (issue 12): of
+    # `exchanges`, how many stored no payload.
+    revisits: int = 0
     # Wall-clock seconds per phase: harvest (HTTP + WARC writing + diff), store (encrypt,
     # upload, verify) and index (catalog transaction), for the benchmarks and the logs.
     timings: dict[str, float] = field(default_factory=dict)
@@ -233,6 +236,7 @@ class Poller:
             deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
             warcs=tuple(warcs), plan=_describe(plan), timings=timings, error=result.error,
             quota_spent=budget.total if budget is not None else session.exchanges,
+            revisits=session.payloads.revisits,
         )
         self._finish_run(account, result, report, windows)
         return report

@@ -18,10 +18,11 @@ PURPOSE_HEADER = "X-Archiver-Purpose"
 REDACTION_HEADER = "X-Archiver-Redaction"
 OBSERVATION = "archiver-observation"
 
+# What capture/session.py and capture/redact.py do: the Authorization header is not recorded;
+# cookie, API-key and token headers and access_token-like parameters read REDACTED.
 REDACTION_POLICY = (
-    "Authorization, Cookie and API-key headers are dropped from request records; "
-    "access_token-like query parameters are replaced by REDACTED in target URIs and bodies; "
-    "a response whose body was changed carries X-Archiver-Redaction"
+    "Authorization header not recorded; cookie, API-key and token headers and access_token-like "
+    "URL parameters (in URIs and bodies) read REDACTED; X-Archiver-Redaction marks a changed body"
 )
 
 

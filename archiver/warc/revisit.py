@@ -4,7 +4,9 @@ Heritrix practice, WARC 1.1 §6.7.2 (profile identical-payload-digest): when a r
 payload has the same digest as the latest payload stored for the same target URI, the capture
 writes a `revisit` record instead of a `response`. Its block holds the HTTP status line and
 headers of the new response (the evidence of when and how the platform answered) but no
-payload; `WARC-Payload-Digest` is that of the payload it did not repeat, and
+payload, and of the headers only those that are evidence (`evidence_headers`: the date and what
+describes the payload, not quota meters or server software); `WARC-Payload-Digest` is that of
+the payload it did not repeat, and
 `WARC-Refers-To` / `WARC-Refers-To-Target-URI` / `WARC-Refers-To-Date` name the original.
 This archiver also writes where the original lies (`X-Archiver-Refers-To-Location`,
 `file#offset+length`): the original may be in another stored object, and every reader needs
@@ -121,6 +123,23 @@ def revisit_overhead(target_uri: str, original: StoredPayload) -> int:
               "WARC-Refers-To-Target-URI": original.target_uri,
               "WARC-Refers-To-Date": "2026-01-01T00:00:00Z"}
     return sum(len(k) + len(v) + 4 for k, v in fields.items())
+
+
+# The HTTP headers a revisit's block keeps (WARC 1.1 lets a revisit's block be abbreviated):
+# when the platform answered (`Date`) and what describes the payload it did not repeat
+# (RFC 9110 representation metadata, validators, `Link`/`Location`). Operational headers that
+# say nothing about the content (Server, quota meters such as x-app-usage or x-rate-limit-*,
+# trace ids, caching and CORS policy) are kept only on the original response and on every
+# answer stored whole. The status line is always kept.
+EVIDENCE_HEADERS = frozenset({
+    "date", "content-type", "content-length", "content-language", "content-location",
+    "content-disposition", "etag", "last-modified", "link", "location",
+})
+
+
+def evidence_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The HTTP headers of a new answer that its revisit record keeps, in their order."""
+    return [(k, v) for k, v in headers if k.lower() in EVIDENCE_HEADERS]
 
 
 def revisit_headers(original: StoredPayload) -> dict[str, str]:

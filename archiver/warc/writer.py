@@ -5,6 +5,12 @@ community recommendation, instead of sha1 Base32) and drop the payload digest on
 records, which have no payload. `WARC-Date` is written in whole seconds: JHOVE rejects 1.1's
 fractional seconds, and file order already orders records.
 
+Idle cycles store little (issue 12): a `request` record carries no `WARC-Warcinfo-ID` (its
+`WARC-Concurrent-To` names the response or revisit that does) and no `WARC-Payload-Digest` when
+it has no body (a GET's empty payload); a `revisit` record's block keeps only the status line
+and the evidence headers (archiver.warc.revisit.evidence_headers); the warcinfo record holds
+what an archivist and `catalog rebuild` need, once per file.
+
 A file being written ends in `.open`; sealing fsyncs it and renames it to its final name, so
 a crash can leave an `.open` file but never a sealed one that is incomplete.
 """
@@ -27,7 +33,7 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from archiver.core.models import WarcPointer
-from archiver.warc.revisit import StoredPayload, revisit_headers
+from archiver.warc.revisit import StoredPayload, evidence_headers, revisit_headers
 
 OPEN_SUFFIX = ".open"
 SOFTWARE = "district-social-archiver/0.1 (warcio)"
@@ -44,6 +50,13 @@ class SpecWARCWriter(WARCWriter):
     @staticmethod
     def _create_digester() -> Digester:
         return _HexDigester("sha256")
+
+    def ensure_digest(self, record: object, block: bool = True, payload: bool = True) -> None:
+        """No payload digest on a request record without a body: a GET has no payload, and
+        the digest of nothing says nothing (WARC 1.1 §5.9 makes the field optional)."""
+        if getattr(record, "rec_type", "") == "request" and getattr(record, "payload_length", None) == 0:
+            payload = False
+        super().ensure_digest(record, block=block, payload=payload)
 
 
 class _HashingFile(io.RawIOBase):
@@ -115,8 +128,9 @@ class WarcFile:
         self.records = 0
         self.first_date = now
         self.last_date = now
+        # No `conformsTo` URL: the version line and `format` say WARC 1.1 already, and an idle
+        # cycle's file is mostly this record (issue 12).
         fields = {"software": SOFTWARE, "format": "WARC File Format 1.1",
-                  "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
                   "hostname": socket.gethostname()}
         fields.update(info)
         record = self._writer.create_warcinfo_record(name, fields)
@@ -165,6 +179,8 @@ class WarcFile:
         http_headers = StatusAndHeaders(response.statusline, list(response.headers), protocol="HTTP/1.1")
         if revisit_of is not None:
             resp_headers.update(revisit_headers(revisit_of))
+            http_headers = StatusAndHeaders(response.statusline, evidence_headers(response.headers),
+                                            protocol="HTTP/1.1")
             resp = self._writer.create_revisit_record(
                 target_uri,
                 revisit_of.payload_digest,
@@ -182,12 +198,13 @@ class WarcFile:
                 warc_headers_dict=resp_headers,
                 http_headers=http_headers,
             )
+        # No WARC-Warcinfo-ID: WARC-Concurrent-To names the response (or revisit) carrying it.
         req = self._writer.create_warc_record(
             target_uri,
             "request",
             payload=io.BytesIO(request.body),
-            length=None,
-            warc_headers_dict={"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id},
+            length=len(request.body),
+            warc_headers_dict={"WARC-Date": date},
             http_headers=StatusAndHeaders(
                 request.statusline, list(request.headers), is_http_request=True
             ),

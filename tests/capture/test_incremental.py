@@ -33,6 +33,36 @@ NO_REPLY_SIGNAL = {
 }
 
 
+# Issue 12's byte goal: an idle cycle stores at most 1% of the first capture's stored bytes.
+BYTE_GOAL = 0.01
+# Account sizes for the idle-cycle test. An idle cycle of X (a since_id timeline call, a
+# since_id search) and of WordPress feeds (modified_after posts, after comments) costs the same
+# whatever the account's size, so its share falls as the account grows: 1,000 items say little
+# about a realistic account. X at 2,500 tweets and a WordPress site at 4,000 posts and comments
+# are ordinary district sizes; the others are measured at 1,000 items (bench/incremental.py).
+ACCOUNT_ITEMS = {"x": 2500, "feeds": 4000}
+# Platforms whose idle cycle still stores more than 1%: each re-reads its whole listing every
+# cycle (the only change signal its API gives for new comments on old posts, or, for Mastodon,
+# deletions of any age), one page per 25-100 posts against a first capture of about one small
+# answer per post, so the share stays near or above 1% at any account size (measured at 1,000
+# items, docs/benchmarks.md "Issue 12: an idle cycle's bytes"). The bound guards against
+# regressions; the day a platform meets the goal, its test fails here and the entry goes.
+OVER_BYTE_GOAL = {
+    "bluesky": (0.0135, "getAuthorFeed re-read whole (4 pages of 100 and the empty last one)"),
+    "facebook": (0.0135, "the feed re-read whole for updated_time (4 pages of 100)"),
+    "instagram": (0.017, "media re-read whole for comments_count, re-signed media_url: no revisits"),
+    "linkedin": (0.0265, "posts by LAST_MODIFIED and socialMetadata for every post (7 batches)"),
+    "mastodon": (0.022, "the whole account, 40 statuses a page (the API's maximum), every cycle"),
+    "threads": (0.0145, "threads re-read whole for has_replies (4 pages) and /me"),
+}
+
+
+def _stored_bytes(h: Harness, warcs: tuple[str, ...]) -> int:
+    """What the cycle stored: the encrypted objects of its WARCs."""
+    with h.app.catalog.session() as s:
+        return sum(w.object_size or 0 for w in s.scalars(select(t.WarcFile).where(t.WarcFile.name.in_(warcs))))
+
+
 def _bulk(h: Harness, items: int) -> Any:
     seeded = h.sandbox.seed_bulk(items)
     token_file = None
@@ -58,9 +88,13 @@ def _manual_clock(h: Harness) -> ManualClock:
 
 @pytest.mark.parametrize("platform", INCREMENTAL)
 def test_an_idle_cycle_costs_under_five_percent_of_the_first(tmp_path: Path, platform: str) -> None:
+    """Requests under 5% and stored bytes under 1% of the first capture's (issue 12's goal);
+    the platforms in OVER_BYTE_GOAL under their measured bound instead (an expected failure of
+    the 1% goal, strict: meeting it fails here)."""
     h = Harness(tmp_path, platform)
+    _production_pages(h)
     try:
-        account = _bulk(h, 1000)
+        account = _bulk(h, ACCOUNT_ITEMS.get(platform, 1000))
         first_at = len(h.server.requests)
         first = _poll(h, account.label)
         first_requests = len(h.server.requests) - first_at
@@ -71,8 +105,38 @@ def test_an_idle_cycle_costs_under_five_percent_of_the_first(tmp_path: Path, pla
         assert idle.plan.startswith("incremental")
         assert idle.new == idle.edited == idle.deleted == 0
         assert idle_requests <= math.floor(0.05 * first_requests), (idle_requests, first_requests)
+        first_bytes, idle_bytes = _stored_bytes(h, first.warcs), _stored_bytes(h, idle.warcs)
+        share = idle_bytes / first_bytes
+        # every exchange archived: a request record and a response or revisit for each request
+        kinds = [r.rec_type for path in h.warc_files() if path.name in idle.warcs for r in _records(path)]
+        assert kinds.count("request") == idle.exchanges > 0
+        assert kinds.count("response") + kinds.count("revisit") == idle.exchanges
+        assert kinds.count("revisit") == idle.revisits
+        if platform in OVER_BYTE_GOAL:
+            bound, why = OVER_BYTE_GOAL[platform]
+            assert share <= bound, (idle_bytes, first_bytes)
+            assert share > BYTE_GOAL, f"{platform} now meets the 1% goal ({share:.2%}): remove it from OVER_BYTE_GOAL"
+            pytest.xfail(f"idle cycle {idle_bytes:,} B = {share:.2%} of the first capture: {why}")
+        assert idle_bytes <= BYTE_GOAL * first_bytes, (idle_bytes, first_bytes, f"{share:.2%}")
     finally:
         h.close()
+
+
+def _production_pages(h: Harness) -> None:
+    """The platform's default page sizes, not the harness's small ones (which exist to test
+    paging): the share of an idle cycle depends on them, and bench/incremental.py uses them."""
+    from archiver.core.settings import ConnectorSettings
+
+    current = h.app.settings.connectors[h.platform].model_dump(exclude_unset=True)
+    keep = {k: v for k, v in current.items() if k not in ("page_limit", "feed_page_limit")}
+    h.app.settings.connectors[h.platform] = ConnectorSettings(**keep)
+
+
+def _records(path: Path) -> list[Any]:
+    from archiver.warc.reader import iter_records
+
+    with open(path, "rb") as fh:
+        return list(iter_records(fh, path.name))
 
 
 @pytest.mark.parametrize("platform", [

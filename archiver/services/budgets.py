@@ -112,6 +112,11 @@ class BudgetLine:
     source: str
 
     @property
+    def remaining(self) -> int | None:
+        """What the credential may still spend this period (None: nothing limits it)."""
+        return None if self.usable is None else max(0, self.usable - self.spent)
+
+    @property
     def fits_all(self) -> bool:
         return self.fit >= self.accounts
 

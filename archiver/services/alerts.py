@@ -131,7 +131,7 @@ def budget_source(s: Session, now: datetime, app: App) -> dict[str, str]:
     if share <= 0:
         return {}
     out = {}
-    for line in budget_report(app):
+    for line in budget_report(app, fit=False):  # spent and left only: cheap every heartbeat
         if line.usable is None or line.remaining is None or line.usable <= 0:
             continue
         if line.remaining < line.usable * share:

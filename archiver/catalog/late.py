@@ -14,8 +14,11 @@ The indexer hands over, per item it already knew from a later sighting, what thi
   version began earlier than known, so it moves to this record;
 - otherwise a version of its own, numbered in time order (later versions renumbered). If the
   earlier content was seen again after this point, that sighting starts a version of its own
-  too (an edit reverted); it points at that sighting's record, whose record id the catalog
-  knows only when it is the URI's latest stored payload (else left empty).
+  too (an edit reverted). It points at that sighting's record when the catalog knows it as an
+  original response (a stored payload), else at the earlier version's record: the sighting
+  was then most likely a revisit of that payload, whose original `catalog rebuild` resolves
+  to. Only when neither holds (a revisit of another identical payload) do the pointers of
+  that one version differ from a rebuild's; its content, number and time agree.
 """
 
 from __future__ import annotations
@@ -121,9 +124,13 @@ def _copy(s: Session, version_pk: int, number: int, seen: Any) -> int:
     source = s.execute(select(_VERSIONS).where(_VERSIONS.c.id == version_pk)).mappings().one()
     record_id = s.scalar(select(t.StoredPayload.record_id).where(
         t.StoredPayload.warc_file == seen.warc_file, t.StoredPayload.warc_offset == seen.warc_offset)) or ""
-    values = {k: source[k] for k in ("item_pk", "content_sha256", "content", "media", "text", "author", "url")}
-    values |= {"version_no": number, "observed_at": seen.observed_at, "warc_file": seen.warc_file,
-               "warc_offset": seen.warc_offset, "warc_length": seen.warc_length, "warc_record_id": record_id}
+    values = {k: source[k] for k in ("item_pk", "content_sha256", "content", "media", "text", "author", "url",
+                                     "warc_file", "warc_offset", "warc_length", "warc_record_id")}
+    values |= {"version_no": number, "observed_at": seen.observed_at}
+    if record_id:  # the sighting's record is an original response: the content is in it
+        values |= {"warc_file": seen.warc_file, "warc_offset": seen.warc_offset,
+                   "warc_length": seen.warc_length, "warc_record_id": record_id}
+    # else most likely a revisit of the payload the earlier version was read from: point there
     return int(s.execute(insert(_VERSIONS).values(values).returning(_VERSIONS.c.id)).scalar_one())
 
 

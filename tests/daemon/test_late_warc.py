@@ -65,3 +65,43 @@ def test_an_earlier_capture_indexed_late_takes_its_place_in_capture_order(tmp_pa
         assert report.equal, [(d.table, d.only_live[:3], d.only_rebuilt[:3]) for d in report.diffs if not d.equal]
     finally:
         h.close()
+
+
+def test_an_edit_seen_only_by_the_late_capture_and_then_reverted_splits_the_version(tmp_path: Path) -> None:
+    """Z sees a post as written, A (killed, indexed last) sees it edited, B sees the edit
+    undone: the history is a, c, a in capture order, not a alone with c tacked on."""
+    h = Harness(tmp_path, "facebook")
+    try:
+        assert h.poll().status == "complete"
+        edited = sorted(i for i, row in h.items().items() if row.kind == "post")[0]
+        post = h.sandbox.sandbox.posts[edited]  # type: ignore[attr-defined]
+        original = (post.message, post.updated)
+        h.sandbox.edit(edited)
+        time.sleep(1.1)  # WARC-Date counts seconds: Z, A and B each in a second of their own
+        poller = h.poller
+        poller.outbox.store_sealed = _killed_after_sealing  # type: ignore[method-assign]
+        with poller.outbox.exclusive(), pytest.raises(KeyboardInterrupt):
+            poller.poll_account(poller.accounts()[0], reconcile=True)  # A
+        del poller.outbox.store_sealed
+        post.message, post.updated = original  # the edit undone
+        time.sleep(1.1)
+        with poller.outbox.exclusive():
+            assert poller.poll_account(poller.accounts()[0], reconcile=True).status == "complete"  # B
+        assert len(h.items()[edited].versions) == 1  # B saw what Z saw
+        poller.recover()
+        row = h.items()[edited]
+        versions = sorted(row.versions, key=lambda v: v.version_no)
+        assert [v.version_no for v in versions] == [1, 2, 3]
+        assert versions[0].content_sha256 == versions[2].content_sha256 != versions[1].content_sha256
+        assert versions[0].observed_at < versions[1].observed_at < versions[2].observed_at
+        with h.app.catalog.session() as s:
+            seen = dict(s.execute(select(t.Observation.observed_at, t.Observation.version_pk)
+                                  .where(t.Observation.item_pk == row.id)).all())
+            latest = s.scalar(select(t.Item.latest_version_pk).where(t.Item.id == row.id))
+        assert sorted(seen.items()) == [(v.observed_at, v.id) for v in versions]  # each sighting: its version
+        assert latest == versions[2].id and row.version_count == 3
+        report = rebuild(h.app)
+        diffs = {d.table: (d.only_live[:2], d.only_rebuilt[:2]) for d in report.diffs if not d.equal}
+        assert not diffs, diffs
+    finally:
+        h.close()

@@ -46,7 +46,7 @@ def b_unit(budgets: list[BudgetStatus]) -> str:
 @click.pass_context
 @handle_errors
 def status(ctx: click.Context, as_json: bool, forget_worker: str | None) -> None:
-    """Is every account being captured? Workers, open alerts, quota budgets, scheduled jobs.
+    """Is every account being captured? Workers, open alerts, scheduled jobs.
 
     Per account: last complete capture, last error, next run, the gap since the last
     complete capture (flagged when above two poll intervals) and what its credential's quota

@@ -141,12 +141,21 @@ def budget_report(app: App, *, fit: bool = True) -> list[BudgetLine]:
     if not limited:
         return lines
     with app.catalog.session() as s:
-        accounts = s.execute(select(t.Account.id, t.Account.platform, t.Account.token_ref)
-                             .where(t.Account.platform.in_(sorted(set(limited))))).all()
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for pk, platform, token_ref in accounts:
-            groups[(platform, credential_of(token_ref))].append(pk)
-        for (platform, credential), pks in sorted(groups.items()):
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        wanted = t.Account.platform.in_(sorted(set(limited)))
+        if fit:
+            for pk, platform, token_ref in s.execute(
+                    select(t.Account.id, t.Account.platform, t.Account.token_ref).where(wanted)):
+                groups[(platform, credential_of(token_ref))].append(pk)
+                counts[(platform, credential_of(token_ref))] += 1
+        else:  # counted by the database
+            for platform, token_ref, n in s.execute(
+                    select(t.Account.platform, t.Account.token_ref, func.count()).where(wanted)
+                    .group_by(t.Account.platform, t.Account.token_ref)):
+                counts[(platform, credential_of(token_ref))] += n
+        for (platform, credential), accounts in sorted(counts.items()):
+            pks = groups[(platform, credential)]
             model = quota_model(app, platform)
             if model is None or model.limit is None:
                 continue
@@ -158,12 +167,12 @@ def budget_report(app: App, *, fit: bool = True) -> list[BudgetLine]:
             costs = sorted(last_cost(s, pk) for pk in pks) if fit else []
             need = math.ceil(sum(costs) * cycles)
             usable = model.usable
-            fitting, running = 0 if fit else len(pks), 0.0
+            fitting, running = 0 if fit else accounts, 0.0
             for cost in costs:
                 running += cost * cycles
                 if usable is not None and running > usable:
                     break
                 fitting += 1
             lines.append(BudgetLine(platform, credential_label(credential), model.unit, model.period, model.limit, usable,
-                                    int(spent), end, len(pks), need, fitting, model.source))
+                                    int(spent), end, accounts, need, fitting, model.source))
     return lines

@@ -130,3 +130,73 @@ def test_poll_recovery_leaves_leased_runs_alone(tmp_path: Path) -> None:
     assert _statuses(app) == {"live": "running", "stale": "interrupted", "prev": "interrupted",
                               "free": "interrupted"}
     assert interrupt_orphaned_runs(app, "other:1:live") == 0  # its own runs are live to itself
+
+
+@pytest.mark.postgres
+def test_two_real_workers_on_postgresql_the_second_leaves_the_firsts_captures_running(
+        tmp_path: Path, pg_url: str) -> None:
+    """Worker 1 is capturing (slow platform) when worker 2 starts on the same catalog and
+    store: none of worker 1's runs is marked interrupted, then or later."""
+    fleet = Fleet(4, latency=1.0)
+    server = SandboxServer(fleet).start()
+    fleet.bind(server.url)
+    store = f"file://{tmp_path / 'store'}"
+
+    def app_for(n: int) -> App:
+        return App(Settings(home=tmp_path / f"home{n}", database_url=pg_url, storage={"url": store},
+                            vault={"key_file": tmp_path / "home1" / "keys" / "kek.json"},
+                            connectors={"facebook": {"api_base": server.url}},
+                            daemon={"poll_interval_minutes": 60, "tick_seconds": 0.2, "heartbeat_seconds": 0.5,
+                                    "concurrency": 2, "per_credential_concurrency": 2}))
+
+    first = app_for(1)
+    create_archive(first)
+    token = tmp_path / "token"
+    token.write_text("EAAB-fleet-token-000000")
+    token.chmod(0o600)
+    now = first.clock.now()
+    with first.catalog.session() as s:
+        s.add_all(t.Account(platform="facebook", account_id=page_id(n), name=f"Fleet School {n}",
+                            token_ref=f"file:{token}", created_at=now) for n in range(4))
+    second = app_for(2)
+    states = [DaemonState(jobs=[]), DaemonState(jobs=[])]
+    threads = [threading.Thread(target=run_daemon, args=(app, state), kwargs={"install_signals": False})
+               for app, state in zip((first, second), states, strict=True)]
+    seen: dict[str, set[str]] = {}
+
+    def watch() -> dict[str, str]:
+        statuses = _statuses(first)
+        for run, status in statuses.items():
+            seen.setdefault(run, set()).add(status)
+        return statuses
+
+    try:
+        threads[0].start()
+        deadline = time.monotonic() + 60
+        while "running" not in watch().values():
+            assert time.monotonic() < deadline, "worker 1 never started capturing"
+            time.sleep(0.05)
+        under_way = {run for run, status in watch().items() if status == "running"}
+        threads[1].start()
+        while True:
+            watch()
+            with second.catalog.session() as s:
+                if s.get(dt.Worker, states[1].worker) is not None:
+                    break  # worker 2 has finished its start-up recovery
+            assert time.monotonic() < deadline + 60, "worker 2 never registered"
+            time.sleep(0.05)
+        statuses = watch()
+        assert all(statuses[run] in ("running", "complete") for run in under_way), statuses
+        while sum(s == "complete" for s in watch().values()) < 4:
+            assert time.monotonic() < deadline + 120, watch()
+            time.sleep(0.1)
+        assert not [run for run, kinds in seen.items() if "interrupted" in kinds], seen
+    finally:
+        for state in states:
+            state.stop.set()
+        for thread in threads:
+            if thread.is_alive() or thread.ident is not None:
+                thread.join(timeout=120)
+        first.close()
+        second.close()
+        server.stop()

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from archiver.catalog import late
 from archiver.catalog import search as search_index
 from archiver.catalog import tables as t
 from archiver.catalog.payloads import PayloadRows
@@ -122,6 +123,10 @@ class WarcIndexer:
         self._tombstones: list[tuple[_State, dict[str, Any]]] = []
         self._media_rows: list[dict[str, Any]] = []
         self._warnings: list[dict[str, Any]] = []
+        # Items known from a later sighting than this WARC's (an earlier capture indexed late):
+        # placed by capture time after the rows are written (archiver/catalog/late.py).
+        self._late: list[late.LatePoint] = []
+        self._late_stones: list[late.LateTombstone] = []
 
     def index(
         self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts],
@@ -198,6 +203,7 @@ class WarcIndexer:
         known = facts()
         s.flush()  # the account and run rows, before the bulk statements that follow
         fresh = self._write_rows()
+        fresh += late.place(s, self._late, self._late_stones)
         s.execute(insert(_TABLES["warc_files"]), [dict(
             name=name, run_id=run_id, account_pk=account.id, size=known.size, sha256=known.sha256,
             records=records_count, first_date=first.date, last_date=last_date,
@@ -260,6 +266,12 @@ class WarcIndexer:
     ) -> None:
         when = record.date
         state = self._cache.get(item.item_id)
+        if state is not None and state.pk is not None and when < state.last_seen_at:
+            self._late.append(late.LatePoint(state.pk, when, _version_values(item, record), None if (
+                item.item_id in self._observed) else _observation(run_id, record)))
+            self._observed.add(item.item_id)
+            stats.item_ids.add(item.item_id)
+            return
         signal = item.signal
         if state is None:
             state = self._cache[item.item_id] = _State(
@@ -277,27 +289,8 @@ class WarcIndexer:
         if signal is not None and signal != state.signal:
             state.signal, state.dirty = signal, True
         digest = item.content_sha256
-        # where the content first appeared: a revisit's original (archiver/warc/revisit.py)
-        pointer = record.pointer  # observations point at this record, revisit or not
-        content = revisit.content_pointer(record)
         if state.latest_sha != digest:
-            version = _Version(dict(
-                version_no=state.version_no + 1,
-                content_sha256=digest,
-                content=item.content,
-                media=[
-                    {"url": m.url, "media_key": media_key(m.url), "kind": m.kind, "media_id": m.media_id}
-                    for m in item.media
-                ],
-                text=item.text,
-                author=item.author,
-                url=item.url,
-                observed_at=when,
-                warc_file=content.filename,
-                warc_offset=content.offset,
-                warc_length=content.length,
-                warc_record_id=content.record_id,
-            ))
+            version = _Version(dict(version_no=state.version_no + 1, **_version_values(item, record)))
             self._versions.append((state, version))
             state.latest_sha, state.latest_new = digest, version
             state.version_no += 1
@@ -306,10 +299,7 @@ class WarcIndexer:
             stats.new_versions += 1
         if item.item_id not in self._observed:
             self._observed.add(item.item_id)
-            self._observations.append((state, state.version_ref(), dict(
-                run_id=run_id, observed_at=when, warc_file=pointer.filename,
-                warc_offset=pointer.offset, warc_length=pointer.length,
-            )))
+            self._observations.append((state, state.version_ref(), _observation(run_id, record)))
             stats.observations += 1
         stats.item_ids.add(item.item_id)
 
@@ -358,11 +348,23 @@ class WarcIndexer:
         if item_id not in self._cache:
             self._load_missing(platform, [item_id])
         state = self._cache.get(item_id)
-        if state is None or state.deleted_at is not None:
+        if state is None:
             return False
+        if state.deleted_at is not None:  # an earlier deletion record indexed late replaces it
+            if state.pk is None or record.date >= state.deleted_at:
+                return False
+            self._late_stones.append(late.LateTombstone(state.pk, self._tombstone_row(fields, record)))
+            state.deleted_at = record.date
+            return True
+        self._tombstones.append((state, self._tombstone_row(fields, record)))
+        state.deleted_at, state.dirty = record.date, True
+        return True
+
+    @staticmethod
+    def _tombstone_row(fields: dict[str, str], record: Record) -> dict[str, Any]:
         evidence = fields.get("evidence-record-id", "")
         ev_file, ev_offset, ev_length = split_location(fields.get("evidence-location", ""))
-        self._tombstones.append((state, dict(
+        return dict(
             detected_at=record.date,
             reason=fields.get("reason", "deleted"),
             detail=fields.get("detail", ""),
@@ -372,9 +374,7 @@ class WarcIndexer:
             evidence_record_id=evidence,
             metadata_record_id=record.pointer.record_id,
             last_good_record_id=record.headers.get("WARC-Refers-To", ""),
-        )))
-        state.deleted_at, state.dirty = record.date, True
-        return True
+        )
 
     def _media(self, account_pk: int, record: Record, size: int) -> None:
         content = revisit.content_pointer(record)  # a revisit's original holds the bytes
@@ -468,3 +468,28 @@ class WarcIndexer:
                 for st in changed
             ])
         return fresh
+
+
+def _version_values(item: Item, record: Record) -> dict[str, Any]:
+    """The item_versions values a record starts (its number aside)."""
+    content = revisit.content_pointer(record)  # where the content first appeared: a revisit's original
+    return dict(
+        content_sha256=item.content_sha256,
+        content=item.content,
+        media=[{"url": m.url, "media_key": media_key(m.url), "kind": m.kind, "media_id": m.media_id}
+               for m in item.media],
+        text=item.text,
+        author=item.author,
+        url=item.url,
+        observed_at=record.date,
+        warc_file=content.filename,
+        warc_offset=content.offset,
+        warc_length=content.length,
+        warc_record_id=content.record_id,
+    )
+
+
+def _observation(run_id: str, record: Record) -> dict[str, Any]:
+    pointer = record.pointer  # observations point at this record, revisit or not
+    return dict(run_id=run_id, observed_at=record.date, warc_file=pointer.filename,
+                warc_offset=pointer.offset, warc_length=pointer.length)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.text import Text
 
 from archiver.cli.common import console, get_app, handle_errors, print_json
 from archiver.cli.tables import Column, fitted_table
+
+if TYPE_CHECKING:
+    from archiver.services.status import BudgetStatus
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -30,6 +34,11 @@ def _span(seconds: float) -> str:
     return f"{seconds / 86400:.0f}d"
 
 
+def b_unit(budgets: list[BudgetStatus]) -> str:
+    """The tables' caption: units and periods of the budgets shown."""
+    return ", ".join(sorted({f"{b.unit} per {b.period}" for b in budgets}))
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts and monitoring.")
 @click.option("--forget-worker", default=None, metavar="ID",
@@ -39,9 +48,11 @@ def _span(seconds: float) -> str:
 def status(ctx: click.Context, as_json: bool, forget_worker: str | None) -> None:
     """Is every account being captured? Workers, open alerts, scheduled jobs.
 
-    Per account: last complete capture, last error, next run, and the gap since the last
-    complete capture (flagged when above two poll intervals). Per worker: heartbeat and the
-    accounts it is capturing now.
+    Per account: last complete capture, last error, next run, the gap since the last
+    complete capture (flagged when above two poll intervals) and what its credential's quota
+    has left. Per worker: heartbeat and the accounts it is capturing now. Per credential with
+    a quota: spent and left this period, when it resets, and how many of its accounts fit at
+    the poll interval (with a warning when not all do).
 
     \b
     Example:
@@ -81,6 +92,17 @@ def status(ctx: click.Context, as_json: bool, forget_worker: str | None) -> None
     acols = [Column("kind"), Column("subject", key=True), Column("since", drop=1), Column("message", drop=2)]
     arows = [[a.kind, a.subject, _ago(a.raised_at, now), a.message[:80]] for a in st.alerts]
     console.print(fitted_table(console, acols, arows, title=f"Open alerts ({len(st.alerts)})"))
+    if st.budgets:
+        bcols = [Column("quota", key=True), Column("spent", justify="right"), Column("left", justify="right"),
+                 Column("resets (UTC)", drop=1), Column("fit", justify="right", drop=2)]
+        brows: list[list[str | Text]] = [[f"{b.platform} {b.credential}", f"{b.spent:,}",
+                  Text(f"{b.remaining:,}/{b.usable:,}", style="red" if b.remaining < b.usable * 0.1 else ""),
+                  f"{b.resets_at:%m-%d %H:%M}", Text(f"{b.fit}/{b.accounts}", style="" if not b.warning else "red")]
+                 for b in st.budgets]
+        console.print(fitted_table(console, bcols, brows, title=f"Quota budgets ({b_unit(st.budgets)})"))
+        for b in st.budgets:
+            if b.warning:
+                console.print(Text(f"warning: {b.warning}", style="yellow"))
     if st.jobs:
         jcols = [Column("job", key=True), Column("last run"), Column("result", drop=1)]
         jrows = [[j["name"], _ago(j["last_run_at"], now), j["last_status"] or "-"] for j in st.jobs]

@@ -136,6 +136,9 @@ class AlertSettings(BaseModel):
     mail_to: list[str] = Field(default_factory=list, description="Who receives alert e-mail")
     webhook_url: str | None = Field(None, description="Alerts are POSTed here as JSON")
     timeout: float = Field(10.0, gt=0, description="Seconds before a delivery attempt gives up")
+    budget_alert_pct: float = Field(
+        10.0, ge=0, le=100,
+        description="A 'budget' alert when a credential has less than this percentage of its usable quota left (0: off)")
 
 
 class Settings(BaseSettings):

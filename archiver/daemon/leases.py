@@ -123,3 +123,61 @@ def renew(s: Session, worker: str, account_pks: Iterable[int], until: datetime) 
     if pks:
         s.execute(update(t.Account).where(t.Account.id.in_(pks), t.Account.lease_owner == worker)
                   .values(lease_until=until))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # unknown: let the heartbeat decide
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (another user's process)
+    return True
+
+
+def dead_workers(s: Session, now: datetime, heartbeat_seconds: float, me: str) -> set[str]:
+    """Workers that said they stopped, whose heartbeat is older than four periods, or that
+    ran on this machine under a process id that no longer exists (this worker's previous
+    incarnation after a SIGKILL, found at once instead of after its leases run out)."""
+    from archiver.catalog import daemon_tables as dt
+
+    stale = now - timedelta(seconds=4 * heartbeat_seconds)
+    host = socket.gethostname()
+    dead = set()
+    for wid, whost, pid, beat, stopped in s.execute(
+            select(dt.Worker.id, dt.Worker.host, dt.Worker.pid, dt.Worker.heartbeat_at, dt.Worker.stopped_at)):
+        if wid == me:
+            continue
+        if stopped is not None or beat < stale or (whost == host and not _pid_alive(pid)):
+            dead.add(wid)
+    return dead
+
+
+def interrupt_orphaned_runs(app: App, me: str) -> int:
+    """Mark interrupted the capture runs no live worker is running; returns how many.
+
+    A run is live while its account's lease is unexpired and held by a worker that is not
+    dead (this one included). Runs of other live workers are never touched, whatever the
+    catalog (a worker starting on PostgreSQL next to others that are capturing); a dead
+    worker's runs are marked as soon as it is known dead, and the daemon repeats this at
+    every heartbeat so none stays 'running' for ever."""
+    now = app.clock.now()
+    marked = 0
+    with app.catalog.session() as s:
+        rows = s.execute(
+            select(t.CaptureRun, t.Account.lease_owner, t.Account.lease_until)
+            .join(t.Account, t.Account.id == t.CaptureRun.account_pk)
+            .where(t.CaptureRun.status == "running")
+        ).all()
+        if not rows:
+            return 0
+        dead = dead_workers(s, now, app.settings.daemon.heartbeat_seconds, me)
+        for run, owner, until in rows:
+            if owner is not None and until is not None and until >= now and owner not in dead:
+                continue
+            run.status = "interrupted"
+            run.finished_at = run.finished_at or now
+            marked += 1
+    return marked

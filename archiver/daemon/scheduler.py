@@ -35,7 +35,7 @@ from archiver.catalog import daemon_tables as dt
 from archiver.catalog import tables as t
 from archiver.core.errors import ArchiverError, ConfigError
 from archiver.daemon.jobs import Job, claim_job, default_jobs, run_job
-from archiver.daemon.leases import due_filter, renew, worker_id
+from archiver.daemon.leases import due_filter, interrupt_orphaned_runs, renew, worker_id
 from archiver.daemon.worker import Worker, WorkerConfig
 from archiver.services import alerts
 from archiver.services.poll import Poller, RunReport
@@ -118,6 +118,7 @@ class Fleet:
             row.heartbeat_at, row.current, row.captured = now, self.worker.current(), self.worker.captured
             renew(s, self.state.worker, self.worker.running_pks(), now + self.worker.config.lease)
         try:
+            interrupt_orphaned_runs(self.app, self.state.worker)  # a dead worker's runs
             alerts.reconcile(self.app, now)
             alerts.deliver(self.app, now)
         except ArchiverError as exc:
@@ -168,7 +169,8 @@ def run_daemon(app: App, state: DaemonState | None = None, *, install_signals: b
 
 
 def _run(app: App, poller: Poller, state: DaemonState, install_signals: bool) -> DaemonState:
-    swept = poller.recover()
+    swept = poller.recover(interrupt_runs=False)  # other live workers' runs are theirs
+    interrupt_orphaned_runs(app, state.worker)
     if swept.salvaged or swept.indexed or swept.encrypted:
         log.info("startup sweep finished %d interrupted WARC(s)", len(swept.indexed))
     settings = app.settings.daemon

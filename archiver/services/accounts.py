@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.core.credentials import read_token, token_ref
-from archiver.core.errors import ArchiverError, ConfigError
+from archiver.core.errors import ArchiverError, ConfigError, NeedsAttention
 from archiver.core.models import AccountRef
 
 
@@ -195,9 +195,14 @@ class CheckOutcome:
     ok: bool
     message: str
     display_name: str = ""
+    # The check failed because a person must act (expired or revoked token, missing
+    # permission): what a capture would flag the account for. Not part of the JSON output.
+    needs_attention: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("needs_attention")
+        return out
 
 
 def check_account(app: App, account: AccountInfo) -> CheckOutcome:
@@ -226,7 +231,7 @@ def check_account(app: App, account: AccountInfo) -> CheckOutcome:
                 sealed.path.unlink(missing_ok=True)
         return CheckOutcome(account.label, result.ok, result.message, result.display_name)
     except ArchiverError as exc:
-        return CheckOutcome(account.label, False, exc.message)
+        return CheckOutcome(account.label, False, exc.message, needs_attention=isinstance(exc, NeedsAttention))
 
 
 def check_accounts(app: App, selector: str | None = None) -> list[CheckOutcome]:

@@ -10,7 +10,7 @@ retried at the next evaluation if the mail server or the webhook was down.
 
 Sources here: credentials (expired, revoked, missing permission), accounts gone, capture gaps
 (no complete capture for more than two intervals), fixity failures, workers that stopped
-heartbeating. Others (the budgets of incremental capture) register with `register_source`.
+heartbeating, quota budgets about to run out. Others register with `register_source`.
 """
 
 from __future__ import annotations
@@ -122,8 +122,29 @@ def worker_source(s: Session, now: datetime, app: App) -> dict[str, str]:
                   "move to the other workers when its leases expire") for wid, beat in rows}
 
 
+def budget_source(s: Session, now: datetime, app: App) -> dict[str, str]:
+    """Credentials with less than `alerts.budget_alert_pct` of their usable quota left this
+    period; cleared when the period resets (or the budget is raised)."""
+    from archiver.services.budgets import budget_report
+
+    share = app.settings.alerts.budget_alert_pct / 100
+    if share <= 0:
+        return {}
+    out = {}
+    for line in budget_report(app, fit=False):  # spent and left only: cheap every heartbeat
+        if line.usable is None or line.remaining is None or line.usable <= 0:
+            continue
+        if line.remaining < line.usable * share:
+            out[f"{line.platform}:{line.credential}"] = (
+                f"{line.platform} quota of {line.credential} nearly spent: {line.spent:,} of {line.usable:,} "
+                f"usable {line.unit} this {line.period}, {line.remaining:,} left; its {line.accounts} account(s) "
+                f"wait for the reset at {line.resets_at:%Y-%m-%d %H:%M} UTC. Lengthen the poll interval, "
+                "raise the budget or add a credential if this recurs")
+    return out
+
+
 for _kind, _source in (("credential", credential_source), ("gone", gone_source), ("gap", gap_source),
-                       ("fixity", fixity_source), ("worker", worker_source)):
+                       ("fixity", fixity_source), ("worker", worker_source), ("budget", budget_source)):
     register_source(_kind, _source)
 
 

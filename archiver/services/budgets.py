@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from archiver.app import App
 from archiver.capture.budget import Budget, period_bounds
 from archiver.catalog import tables as t
-from connectors.quotas import QuotaModel, model_for
+from connectors.quotas import MODELS, QuotaModel, model_for
 
 _SECONDS = {"minute": 60, "5min": 300, "15min": 900, "hour": 3600, "day": 86400, "month": 30 * 86400}
 
@@ -112,6 +112,11 @@ class BudgetLine:
     source: str
 
     @property
+    def remaining(self) -> int | None:
+        """What the credential may still spend this period (None: nothing limits it)."""
+        return None if self.usable is None else max(0, self.usable - self.spent)
+
+    @property
     def fits_all(self) -> bool:
         return self.fit >= self.accounts
 
@@ -124,18 +129,33 @@ class BudgetLine:
                 "interval, raise the budget, or add a credential")
 
 
-def budget_report(app: App) -> list[BudgetLine]:
+def budget_report(app: App, *, fit: bool = True) -> list[BudgetLine]:
     """Per platform and credential: spent this period, when it resets, and whether the
-    registered accounts fit at the configured poll interval."""
+    registered accounts fit at the configured poll interval (`fit=False`: not judged, so
+    the accounts' last costs are not read; the daemon's budget alert, every heartbeat)."""
     now = app.clock.now()
     interval = timedelta(minutes=app.settings.daemon.poll_interval_minutes)
     lines: list[BudgetLine] = []
+    limited = [p for p in sorted(app.settings.connectors) + sorted(MODELS)
+               if (m := quota_model(app, p)) is not None and m.limit is not None]
+    if not limited:
+        return lines
     with app.catalog.session() as s:
-        accounts = s.execute(select(t.Account.id, t.Account.platform, t.Account.token_ref)).all()
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for pk, platform, token_ref in accounts:
-            groups[(platform, credential_of(token_ref))].append(pk)
-        for (platform, credential), pks in sorted(groups.items()):
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        wanted = t.Account.platform.in_(sorted(set(limited)))
+        if fit:
+            for pk, platform, token_ref in s.execute(
+                    select(t.Account.id, t.Account.platform, t.Account.token_ref).where(wanted)):
+                groups[(platform, credential_of(token_ref))].append(pk)
+                counts[(platform, credential_of(token_ref))] += 1
+        else:  # counted by the database
+            for platform, token_ref, n in s.execute(
+                    select(t.Account.platform, t.Account.token_ref, func.count()).where(wanted)
+                    .group_by(t.Account.platform, t.Account.token_ref)):
+                counts[(platform, credential_of(token_ref))] += n
+        for (platform, credential), accounts in sorted(counts.items()):
+            pks = groups[(platform, credential)]
             model = quota_model(app, platform)
             if model is None or model.limit is None:
                 continue
@@ -144,15 +164,15 @@ def budget_report(app: App) -> list[BudgetLine]:
                 t.QuotaSpend.platform == platform, t.QuotaSpend.credential == credential,
                 t.QuotaSpend.period_start == start)) or 0
             cycles = max(1.0, _SECONDS[model.period] / max(interval.total_seconds(), 1.0))
-            costs = sorted(last_cost(s, pk) for pk in pks)
+            costs = sorted(last_cost(s, pk) for pk in pks) if fit else []
             need = math.ceil(sum(costs) * cycles)
             usable = model.usable
-            fit, running = 0, 0.0
+            fitting, running = 0 if fit else accounts, 0.0
             for cost in costs:
                 running += cost * cycles
                 if usable is not None and running > usable:
                     break
-                fit += 1
+                fitting += 1
             lines.append(BudgetLine(platform, credential_label(credential), model.unit, model.period, model.limit, usable,
-                                    int(spent), end, len(pks), need, fit, model.source))
+                                    int(spent), end, accounts, need, fitting, model.source))
     return lines

@@ -358,15 +358,23 @@ class Poller:
         require_capture_settings(self.app.settings)
         self.app.check_keys_present()
 
-    def recover(self) -> SweepReport:
+    def recover(self, *, interrupt_runs: bool = True) -> SweepReport:
         """Check the capture can run (`preflight`), then finish whatever an interrupted
-        process left in the spool. Idempotent."""
+        process left in the spool. Idempotent.
+
+        Runs left 'running' are marked interrupted, except those whose account a daemon
+        worker holds under an unexpired lease (it is capturing them now). A daemon passes
+        `interrupt_runs=False` and judges its fleet's runs itself (daemon/leases.py)."""
         self.preflight()
         report = self.outbox.sweep()
-        with self.app.catalog.session() as s:
-            for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running")):
-                run.status = "interrupted"
-                run.finished_at = run.finished_at or self.app.clock.now()
+        if interrupt_runs:
+            now = self.app.clock.now()
+            leased = select(t.Account.id).where(t.Account.lease_until >= now)
+            with self.app.catalog.session() as s:
+                for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running",
+                                                                t.CaptureRun.account_pk.not_in(leased))):
+                    run.status = "interrupted"
+                    run.finished_at = run.finished_at or now
         return report
 
 

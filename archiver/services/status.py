@@ -3,7 +3,6 @@ needs attention. Read-only; `archiver status` prints it (and the web view can sh
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,14 +14,25 @@ from archiver.catalog import daemon_tables as dt
 from archiver.catalog import tables as t
 from archiver.core.errors import ConfigError
 from archiver.services.alerts import AlertView, open_alerts
-
-# Budgets (issue 12's incremental capture) plug in here: label -> a short text ("412/500").
-BudgetSource = Callable[[App], dict[str, str]]
-_BUDGETS: list[BudgetSource] = []
+from archiver.services.budgets import budget_report, credential_label, credential_of
 
 
-def register_budget_source(source: BudgetSource) -> None:
-    _BUDGETS.append(source)
+@dataclass(frozen=True)
+class BudgetStatus:
+    """One credential's quota this period (archiver/services/budgets.py)."""
+
+    platform: str
+    credential: str  # its kind and a short digest, never the reference
+    unit: str
+    period: str
+    limit: int
+    usable: int  # the limit less the reserve left to the district's other tools
+    spent: int
+    remaining: int
+    resets_at: datetime
+    accounts: int
+    fit: int  # how many of the accounts fit the usable budget at the poll interval
+    warning: str  # set when they do not all fit: how many fit and what to do
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Status:
     workers: list[WorkerStatus]
     alerts: list[AlertView]
     jobs: list[dict[str, Any]]
+    budgets: list[BudgetStatus] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         def iso(value: Any) -> Any:
@@ -71,6 +82,7 @@ class Status:
             "workers": [{k: iso(v) for k, v in asdict(w).items()} for w in self.workers],
             "alerts": [a.as_dict() for a in self.alerts],
             "jobs": [{k: iso(v) for k, v in j.items()} for j in self.jobs],
+            "budgets": [{k: iso(v) for k, v in asdict(b).items()} for b in self.budgets],
         }
 
 
@@ -78,9 +90,10 @@ def status(app: App) -> Status:
     now = app.clock.now()
     d = app.settings.daemon
     interval = timedelta(minutes=d.poll_interval_minutes)
-    budgets: dict[str, str] = {}
-    for source in _BUDGETS:
-        budgets.update(source(app))
+    budgets = [BudgetStatus(b.platform, b.credential, b.unit, b.period, b.limit or 0, b.usable or 0, b.spent,
+                            b.remaining or 0, b.resets_at, b.accounts, b.fit, b.warning())
+               for b in budget_report(app) if b.usable is not None]
+    by_credential = {(b.platform, b.credential): b for b in budgets}
     with app.catalog.session() as s:
         accounts = []
         for a in s.scalars(select(t.Account).order_by(t.Account.platform, t.Account.account_id)):
@@ -94,7 +107,7 @@ def status(app: App) -> Status:
                 last_polled=a.last_polled_at, last_error=a.status_message or "",
                 next_run=None if a.status == "gone" else due, gap_minutes=gap,
                 overdue=a.status != "gone" and reference < now - 2 * interval,
-                budget=budgets.get(a.label, "")))
+                budget=_short(by_credential.get((a.platform, credential_label(credential_of(a.token_ref)))))))
         stale = now - timedelta(seconds=4 * d.heartbeat_seconds)
         workers = [WorkerStatus(
             id=w.id, host=w.host, pid=w.pid, started_at=w.started_at, heartbeat_at=w.heartbeat_at,
@@ -105,7 +118,14 @@ def status(app: App) -> Status:
         jobs = [{"name": j.name, "last_run_at": j.last_run_at, "last_status": j.last_status,
                  "last_message": j.last_message, "running_on": j.lease_owner}
                 for j in s.scalars(select(dt.DaemonJob).order_by(dt.DaemonJob.name))]
-    return Status(now, accounts, workers, open_alerts(app), jobs)
+    return Status(now, accounts, workers, open_alerts(app), jobs, budgets)
+
+
+def _short(budget: BudgetStatus | None) -> str:
+    """An account's share of the table: what its credential has left this period."""
+    if budget is None:
+        return ""
+    return f"{budget.remaining:,}/{budget.usable:,} left"
 
 
 def forget_worker(app: App, worker_id: str) -> None:

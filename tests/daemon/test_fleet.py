@@ -151,10 +151,6 @@ def _fleet_run(tmp_path: Path, pg_url: str, accounts: int) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(reason="known defect (issue 13/14 note): a killed worker's WARC, indexed by spool "
-                   "recovery after a later capture of the same account, leaves the live catalog's first-seen "
-                   "time and first version at the later WARC; a rebuild, reading in order, takes the earlier one",
-                   strict=False)
 def test_three_workers_share_the_accounts_and_survive_a_sigkill(tmp_path: Path, pg_url: str) -> None:
     _fleet_run(tmp_path, pg_url, 60)
 

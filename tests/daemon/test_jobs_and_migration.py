@@ -96,13 +96,13 @@ def test_a_job_runs_on_one_worker_per_period_and_a_failure_is_an_alert(tmp_path:
         assert claim_job(h.app, job, "w2", now + timedelta(hours=2), timedelta(minutes=5))
         assert ran == ["x"]
         assert [j.name for j in default_jobs(h.app)] == ["fixity", "tokens", "retention-plan", "summary"]
-        # the token sweep's failures become alerts, cleared by a passing sweep
+        # the token sweep flags an expired token as a capture would: one credential alert
         h.sandbox.expire_token(h.seed.token or "")
         tokens = next(j for j in default_jobs(h.app) if j.name == "tokens")
         assert claim_job(h.app, tokens, "w1", now, timedelta(minutes=5))
         assert run_job(h.app, tokens, "w1")[0] == "findings"
         alerts.reconcile(h.app)
-        assert [(a.kind, a.subject) for a in alerts.open_alerts(h.app)] == [("token-check", h.account.label)]
+        assert [(a.kind, a.subject) for a in alerts.open_alerts(h.app)] == [("credential", h.account.label)]
         # the retention plan and the summary run (plan only)
         for name in ("retention-plan", "summary"):
             job = next(j for j in default_jobs(h.app) if j.name == name)

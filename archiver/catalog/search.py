@@ -9,8 +9,9 @@ from the catalog rows, so they are identical on both engines.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ from archiver.catalog.search_text import (
     highlight_spans,
     index_body,
     parse_query,
+    terms,
     to_fts5,
     to_tsquery,
     words_with_spans,
@@ -199,8 +201,100 @@ def _filters(query: Any, f: SearchFilters) -> Any:
     return query
 
 
+# An account-filtered search on SQLite reads the account's own versions (through the items'
+# account index) and matches and ranks them here, when the account has at most this many items:
+# FTS5 can only find a query's matches in the whole archive (on the 1,000,000-item synthetic
+# archive, 111,000 of them for 111 in the account) and its bm25() counts every phrase's matches
+# in the whole archive again, so its cost grows with the archive; this grows with the account
+# (about 10 us per version). Larger accounts go through FTS5 as before. See docs/benchmarks.md.
+ACCOUNT_ROWS_LIMIT = 20_000
+_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
+
+
+def _accounts(session: Session, selector: str) -> list[int]:
+    return list(session.scalars(select(t.Account.id).where(
+        (t.Account.account_id == selector) | (t.Account.name == selector)
+        | ((t.Account.platform + ":" + t.Account.account_id) == selector))))
+
+
+def _leaves(node: Node) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return _leaves(node.node)
+    return [leaf for part in node.parts for leaf in _leaves(part)]
+
+
+def _occurrences(term: Term, words: Sequence[str]) -> int:
+    first, last, n = term.words[0], term.words[-1], len(term.words)
+    if n == 1:
+        if term.prefix:
+            return sum(1 for w in words if w.startswith(first))
+        return words.count(first)
+    found = 0
+    for i in range(len(words) - n + 1):
+        if words[i] == first and all(words[i + k] == term.words[k] for k in range(1, n - 1)):
+            tail = words[i + n - 1]
+            found += tail.startswith(last) if term.prefix else tail == last
+    return found
+
+
+def _holds(node: Node, tf: dict[Term, int]) -> bool:
+    if isinstance(node, Term):
+        return tf[node] > 0
+    if isinstance(node, Not):
+        return not _holds(node.node, tf)
+    if isinstance(node, And):
+        return all(_holds(p, tf) for p in node.parts)
+    return any(_holds(p, tf) for p in node.parts)
+
+
+def _ranked_in_accounts(session: Session, node: Node, f: SearchFilters, accounts: list[int],
+                        limit: int) -> tuple[list[tuple[int, float]], int]:
+    """The query over the accounts' versions (after the other filters): the same matches as
+    FTS5 (the same words, the same syntax tree), ranked by bm25 as FTS5 computes it, with the
+    accounts' versions as the collection (FTS5 would count the whole archive's)."""
+    rows = session.execute(_filters(
+        select(SearchDoc.item_pk, SearchDoc.body, t.Item.item_id)
+        .join(t.Item, t.Item.id == SearchDoc.item_pk).where(t.Item.account_pk.in_(accounts)),
+        replace(f, account=None))).all()
+    if not rows:
+        return [], 0
+    leaves = list(dict.fromkeys(_leaves(node)))
+    positive = terms(node)  # bm25 sums over the query's phrases
+    docs: list[tuple[int, str, int, dict[Term, int]]] = []
+    total_words = 0
+    for item_pk, body, item_id in rows:
+        words = body.split()
+        total_words += len(words)
+        docs.append((item_pk, item_id, len(words), {leaf: _occurrences(leaf, words) for leaf in leaves}))
+    n_docs = len(docs)
+    avgdl = (total_words / n_docs) or 1.0
+    idf = {}
+    for term in set(positive):
+        having = sum(1 for d in docs if d[3][term])
+        idf[term] = max(math.log((n_docs - having + 0.5) / (having + 0.5)), 1e-6)
+    best: dict[int, tuple[float, str]] = {}
+    for item_pk, item_id, length, tf in docs:
+        if not _holds(node, tf):
+            continue
+        norm = _K1 * (1 - _B + _B * length / avgdl)
+        score = -sum(idf[term] * tf[term] * (_K1 + 1) / (tf[term] + norm) for term in positive if tf[term])
+        if item_pk not in best or score < best[item_pk][0]:
+            best[item_pk] = (score, item_id)
+    ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1]))[:limit]
+    return [(pk, score) for pk, (score, _) in ranked], len(best)
+
+
 def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple[list[tuple[int, float]], int]:
     dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and f.account:
+        accounts = _accounts(session, f.account)
+        if not accounts:
+            return [], 0
+        size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
+        if (size or 0) <= ACCOUNT_ROWS_LIMIT:
+            return _ranked_in_accounts(session, node, f, accounts, limit)
     score: ColumnElement[Any]
     if dialect == "sqlite":
         # bm25() only works in the FTS query itself, not under GROUP BY: rank in a subquery

@@ -10,7 +10,7 @@ from the catalog rows, so they are identical on both engines.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -227,8 +227,11 @@ def _leaves(node: Node) -> list[Term]:
     return [leaf for part in node.parts for leaf in _leaves(part)]
 
 
-def _occurrences(term: Term, words: Sequence[str]) -> int:
+def _occurrences(term: Term, words: Sequence[str], body: str) -> int:
+    """How often the term occurs in a version's words (`body`: the same words, space-joined)."""
     first, last, n = term.words[0], term.words[-1], len(term.words)
+    if not (body.startswith(first) or f" {first}" in body):  # most versions: one substring search
+        return 0
     if n == 1:
         if term.prefix:
             return sum(1 for w in words if w.startswith(first))
@@ -241,14 +244,18 @@ def _occurrences(term: Term, words: Sequence[str]) -> int:
     return found
 
 
-def _holds(node: Node, tf: dict[Term, int]) -> bool:
+def _compile(node: Node, slot: dict[Term, int]) -> Callable[[list[int]], bool]:
+    """The query as a test on a version's term counts (tf[slot[term]]), as FTS5 evaluates it."""
     if isinstance(node, Term):
-        return tf[node] > 0
+        i = slot[node]
+        return lambda tf: tf[i] > 0
     if isinstance(node, Not):
-        return not _holds(node.node, tf)
+        inner = _compile(node.node, slot)
+        return lambda tf: not inner(tf)
+    parts = [_compile(p, slot) for p in node.parts]
     if isinstance(node, And):
-        return all(_holds(p, tf) for p in node.parts)
-    return any(_holds(p, tf) for p in node.parts)
+        return lambda tf: all(p(tf) for p in parts)
+    return lambda tf: any(p(tf) for p in parts)
 
 
 def _ranked_in_accounts(session: Session, node: Node, f: SearchFilters, accounts: list[int],
@@ -263,25 +270,27 @@ def _ranked_in_accounts(session: Session, node: Node, f: SearchFilters, accounts
     if not rows:
         return [], 0
     leaves = list(dict.fromkeys(_leaves(node)))
-    positive = terms(node)  # bm25 sums over the query's phrases
-    docs: list[tuple[int, str, int, dict[Term, int]]] = []
+    slot = {leaf: i for i, leaf in enumerate(leaves)}
+    matches = _compile(node, slot)
+    positive = [slot[term] for term in terms(node)]  # bm25 sums over the query's phrases
+    docs: list[tuple[int, str, int, list[int]]] = []
     total_words = 0
     for item_pk, body, item_id in rows:
         words = body.split()
         total_words += len(words)
-        docs.append((item_pk, item_id, len(words), {leaf: _occurrences(leaf, words) for leaf in leaves}))
+        docs.append((item_pk, item_id, len(words), [_occurrences(leaf, words, body) for leaf in leaves]))
     n_docs = len(docs)
     avgdl = (total_words / n_docs) or 1.0
-    idf = {}
-    for term in set(positive):
-        having = sum(1 for d in docs if d[3][term])
-        idf[term] = max(math.log((n_docs - having + 0.5) / (having + 0.5)), 1e-6)
+    idf = [0.0] * len(leaves)
+    for i in set(positive):
+        having = sum(1 for d in docs if d[3][i])
+        idf[i] = max(math.log((n_docs - having + 0.5) / (having + 0.5)), 1e-6)
     best: dict[int, tuple[float, str]] = {}
     for item_pk, item_id, length, tf in docs:
-        if not _holds(node, tf):
+        if not matches(tf):
             continue
         norm = _K1 * (1 - _B + _B * length / avgdl)
-        score = -sum(idf[term] * tf[term] * (_K1 + 1) / (tf[term] + norm) for term in positive if tf[term])
+        score = -sum(idf[i] * tf[i] * (_K1 + 1) / (tf[i] + norm) for i in positive if tf[i])
         if item_pk not in best or score < best[item_pk][0]:
             best[item_pk] = (score, item_id)
     ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1]))[:limit]

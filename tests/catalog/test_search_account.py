@@ -9,6 +9,8 @@ the same items as FTS5 finds, and the same as PostgreSQL's."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 
 from archiver.catalog import search as search_module
@@ -105,3 +107,30 @@ def test_an_account_search_reads_the_accounts_rows_not_the_archives_matches(lite
             plan = " | ".join(str(row[-1]) for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters))
             for table in ("items", "search_docs", "item_versions"):
                 assert f"SCAN {table}" not in plan, (statement, plan)
+
+
+_WORDS = ["bus", "contract", "the", "concert", "track", "donde", "acme", "1", "555", "e", "kim", "pat"]
+_word = st.sampled_from(_WORDS) | st.sampled_from(["bu", "con", "tra", "c", "5"]).map(lambda w: w + "*")
+_unit = _word | st.lists(st.sampled_from(_WORDS), min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"')
+_query = st.recursive(
+    _unit,
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda ab: f"{ab[0]} {ab[1]}"),
+        st.tuples(inner, inner).map(lambda ab: f"({ab[0]} OR {ab[1]})"),
+        st.tuples(inner, _unit).map(lambda ab: f"{ab[0]} -{ab[1]}"),
+    ),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=_query)
+def test_the_account_path_finds_exactly_what_fts5_finds(lite, query: str) -> None:
+    f = SearchFilters(account="Lincoln High School")
+    found = _found(lite, query, f, limit=1000)
+    saved = search_module.ACCOUNT_ROWS_LIMIT
+    search_module.ACCOUNT_ROWS_LIMIT = -1
+    try:
+        assert _found(lite, query, f, limit=1000) == found, query
+    finally:
+        search_module.ACCOUNT_ROWS_LIMIT = saved

@@ -92,6 +92,24 @@ def _first_account(home: Path, database_url: str | None) -> str:
     return f"{row[0]}:{row[1]}"
 
 
+def _newest_request(home: Path, database_url: str | None) -> str:
+    from sqlalchemy import select
+
+    from archiver.app import App
+    from archiver.catalog.request_tables import RecordsRequest
+    from archiver.core.settings import Settings
+
+    app = App(Settings(home=home, database_url=database_url))
+    try:
+        with app.catalog.session() as s:
+            found = s.scalar(select(RecordsRequest.id).order_by(RecordsRequest.opened_at.desc()).limit(1))
+    finally:
+        app.close()
+    if found is None:
+        raise SystemExit("--parts-only needs a request: run the bench once without it")
+    return str(found)
+
+
 def whole_commands(home: Path, database_url: str | None, query: str, account: str, runs: int,
                    scratch: Path, global_query: str | None) -> tuple[dict[str, Any], list[str], str]:
     env = _env(home, database_url, scratch)
@@ -206,14 +224,27 @@ def main() -> None:
     parser.add_argument("--account", default=None, help="default: the first synthetic account")
     parser.add_argument("--global-query", default=None, help="also time this query with no account filter")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--account-rows-limit", type=int, default=None,
+                        help="in-process parts only: archiver.catalog.search.ACCOUNT_ROWS_LIMIT "
+                             "(-1: every account search through FTS5, as before issue 10's fix)")
+    parser.add_argument("--parts-only", action="store_true",
+                        help="skip the whole commands; time the parts on the archive's newest request")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     account = args.account or _first_account(args.home, args.database_url)
+    if args.account_rows_limit is not None:
+        import archiver.catalog.search as search_module
+
+        search_module.ACCOUNT_ROWS_LIMIT = args.account_rows_limit
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="request-bench-") as tmp:
         scratch = Path(tmp)
-        commands, ids, request_id = whole_commands(args.home, args.database_url, args.query, account,
-                                                   args.runs, scratch, args.global_query)
+        commands: dict[str, Any]
+        if args.parts_only:
+            commands, request_id = {}, _newest_request(args.home, args.database_url)
+        else:
+            commands, _, request_id = whole_commands(args.home, args.database_url, args.query, account,
+                                                     args.runs, scratch, args.global_query)
         inside = parts(args.home, args.database_url, args.query, account, request_id, args.runs, scratch)
     result = {"home": str(args.home), "catalog": "postgresql" if args.database_url else "sqlite",
               "query": args.query, "account": account, "commands": commands, "parts": inside,

@@ -9,8 +9,9 @@ from the catalog rows, so they are identical on both engines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ from archiver.catalog.search_text import (
     highlight_spans,
     index_body,
     parse_query,
+    terms,
     to_fts5,
     to_tsquery,
     words_with_spans,
@@ -199,8 +201,111 @@ def _filters(query: Any, f: SearchFilters) -> Any:
     return query
 
 
+# An account-filtered search on SQLite reads the account's own versions (through the items'
+# account index) and matches and ranks them here, when the account has at most this many items.
+# FTS5 can only find a query's matches in the whole archive (on the 1,000,000-item synthetic
+# archive, 111,000 of them for 111 in the account) and its bm25() counts each phrase's matches in
+# the whole archive again, so its cost grows with the archive; this path's grows with the account
+# (about 10 us of CPU per version, against about 3 us per archive-wide match for FTS5), so a
+# 10,000-item account costs about 0.1 s at any archive size. Larger accounts go through FTS5.
+# Measured in docs/benchmarks.md ("Search within an account at 1,000,000 items").
+ACCOUNT_ROWS_LIMIT = 10_000
+_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
+
+
+def _accounts(session: Session, selector: str) -> list[int]:
+    return list(session.scalars(select(t.Account.id).where(
+        (t.Account.account_id == selector) | (t.Account.name == selector)
+        | ((t.Account.platform + ":" + t.Account.account_id) == selector))))
+
+
+def _leaves(node: Node) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return _leaves(node.node)
+    return [leaf for part in node.parts for leaf in _leaves(part)]
+
+
+def _occurrences(term: Term, words: Sequence[str], body: str) -> int:
+    """How often the term occurs in a version's words (`body`: the same words, space-joined)."""
+    first, last, n = term.words[0], term.words[-1], len(term.words)
+    if not (body.startswith(first) or f" {first}" in body):  # most versions: one substring search
+        return 0
+    if n == 1:
+        if term.prefix:
+            return sum(1 for w in words if w.startswith(first))
+        return words.count(first)
+    found = 0
+    for i in range(len(words) - n + 1):
+        if words[i] == first and all(words[i + k] == term.words[k] for k in range(1, n - 1)):
+            tail = words[i + n - 1]
+            found += tail.startswith(last) if term.prefix else tail == last
+    return found
+
+
+def _compile(node: Node, slot: dict[Term, int]) -> Callable[[list[int]], bool]:
+    """The query as a test on a version's term counts (tf[slot[term]]), as FTS5 evaluates it."""
+    if isinstance(node, Term):
+        i = slot[node]
+        return lambda tf: tf[i] > 0
+    if isinstance(node, Not):
+        inner = _compile(node.node, slot)
+        return lambda tf: not inner(tf)
+    parts = [_compile(p, slot) for p in node.parts]
+    if isinstance(node, And):
+        return lambda tf: all(p(tf) for p in parts)
+    return lambda tf: any(p(tf) for p in parts)
+
+
+def _ranked_in_accounts(session: Session, node: Node, f: SearchFilters, accounts: list[int],
+                        limit: int) -> tuple[list[tuple[int, float]], int]:
+    """The query over the accounts' versions (after the other filters): the same matches as
+    FTS5 (the same words, the same syntax tree), ranked by bm25 as FTS5 computes it, with the
+    accounts' versions as the collection (FTS5 would count the whole archive's)."""
+    rows = session.execute(_filters(
+        select(SearchDoc.item_pk, SearchDoc.body, t.Item.item_id)
+        .join(t.Item, t.Item.id == SearchDoc.item_pk).where(t.Item.account_pk.in_(accounts)),
+        replace(f, account=None))).all()
+    if not rows:
+        return [], 0
+    leaves = list(dict.fromkeys(_leaves(node)))
+    slot = {leaf: i for i, leaf in enumerate(leaves)}
+    matches = _compile(node, slot)
+    positive = [slot[term] for term in terms(node)]  # bm25 sums over the query's phrases
+    docs: list[tuple[int, str, int, list[int]]] = []
+    total_words = 0
+    for item_pk, body, item_id in rows:
+        words = body.split()
+        total_words += len(words)
+        docs.append((item_pk, item_id, len(words), [_occurrences(leaf, words, body) for leaf in leaves]))
+    n_docs = len(docs)
+    avgdl = (total_words / n_docs) or 1.0
+    idf = [0.0] * len(leaves)
+    for i in set(positive):
+        having = sum(1 for d in docs if d[3][i])
+        idf[i] = max(math.log((n_docs - having + 0.5) / (having + 0.5)), 1e-6)
+    best: dict[int, tuple[float, str]] = {}
+    for item_pk, item_id, length, tf in docs:
+        if not matches(tf):
+            continue
+        norm = _K1 * (1 - _B + _B * length / avgdl)
+        score = -sum(idf[i] * tf[i] * (_K1 + 1) / (tf[i] + norm) for i in positive if tf[i])
+        if item_pk not in best or score < best[item_pk][0]:
+            best[item_pk] = (score, item_id)
+    ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1]))[:limit]
+    return [(pk, score) for pk, (score, _) in ranked], len(best)
+
+
 def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple[list[tuple[int, float]], int]:
     dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and f.account:
+        accounts = _accounts(session, f.account)
+        if not accounts:
+            return [], 0
+        size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
+        if (size or 0) <= ACCOUNT_ROWS_LIMIT:
+            return _ranked_in_accounts(session, node, f, accounts, limit)
     score: ColumnElement[Any]
     if dialect == "sqlite":
         # bm25() only works in the FTS query itself, not under GROUP BY: rank in a subquery

@@ -30,8 +30,11 @@ def check_verify_options(sample_pct: float | None, all_: bool) -> None:
     fixity.sample_share(sample_pct, all_)
 
 
-def verify(app: App, *, sample_pct: float | None, all_: bool,
+def verify(app: App, *, sample_pct: float | None, all_: bool, deep: bool = False,
            on_plan: Callable[[int], None] | None = None,
            on_object: Callable[[ObjectCheck], None] | None = None) -> FixityReport:
-    """Re-read stored objects (all, or a random share) and record the verdicts."""
-    return fixity.verify(app, sample_pct=sample_pct, all_=all_, on_plan=on_plan, on_object=on_object)
+    """Re-read stored objects (all, or a random share) and record the verdicts; `deep`
+    recomputes every WARC record digest (otherwise only where no deep check of the same
+    plaintext passed before)."""
+    return fixity.verify(app, sample_pct=sample_pct, all_=all_, deep=deep, on_plan=on_plan,
+                         on_object=on_object)

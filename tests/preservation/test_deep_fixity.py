@@ -24,10 +24,8 @@ from archiver.preservation.fixity import FixityReport, Level, Verdict, verify
 from archiver.preservation.outbox import Outbox
 from archiver.vault import read_header
 from archiver.vault.format import TAG_SIZE
-from tests.test_fixity import (  # noqa: F401  (fixtures)
+from tests.test_fixity import (
     POLLS,
-    app,
-    built_home,
     flip,
     rewrite,
     rows,

@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="verify this percentage of objects instead of all")
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--verify-only", action="store_true", help="time only verify")
+    parser.add_argument("--verify-deep", action="store_true",
+                        help="verify --deep (every record digest; default: what a plain verify does)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
@@ -78,11 +80,13 @@ def main(argv: list[str] | None = None) -> None:
         results[label] = {"wall": _stats([r[0] for r in runs]), "cpu": _stats([r[1] for r in runs])}
     if not args.no_verify:
         verify = ["verify", "--json"] + (["--sample", str(args.verify_sample)] if args.verify_sample else ["--all"])
+        verify += ["--deep"] if args.verify_deep else []
         elapsed, cpu, out = _run(verify, env)
         report = json.loads(out)
         stored = _stored_bytes(args.home, args.database_url, report)
         results["verify"] = {"seconds": elapsed, "cpu_seconds": cpu, "objects": report["checked"],
-                             "counts": report["counts"], "stored_mb": stored / 1e6,
+                             "counts": report["counts"], "levels": report.get("levels"),
+                             "stored_mb": stored / 1e6,
                              "mb_per_s": stored / 1e6 / elapsed, "mb_per_cpu_s": stored / 1e6 / cpu}
     if args.json:
         print(json.dumps(results, indent=2))

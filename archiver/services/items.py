@@ -59,15 +59,9 @@ def list_items(
 def show_item(app: App, item_id: str) -> ItemDetail:
     """Every version of one item, its deletion evidence and WARC pointers, and its thread:
     the item it answers and the replies to it."""
-    with app.catalog.session() as s:
+    with app.catalog.session() as s:  # four statements at most (tests/preservation/test_read_path.py)
         detail = queries.item_detail(s, item_id)
-        summary = detail.summary
-        parent = None
-        if summary.parent_id:
-            parent = next((p for p in queries.list_items(s, item_ids=[summary.parent_id])
-                           if p.platform == summary.platform), None)
-        replies = [r for r in queries.list_items(s, parent_id=summary.id) if r.platform == summary.platform]
-    replies.sort(key=lambda r: (r.created_at or "", r.id))
+        parent, replies = queries.item_thread(s, detail.summary)
     return dataclasses.replace(detail, parent=parent, replies=replies)
 
 

@@ -20,7 +20,7 @@ from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog
 from archiver.core.errors import ArchiverError
 from archiver.core.models import WarcPointer
-from archiver.preservation.outbox import vault_context
+from archiver.preservation.contexts import vault_context
 from archiver.storage.base import ObjectStore
 from archiver.vault import KeyProvider, RangeReader, WrappedKey, decrypt_stream, read_header
 from archiver.vault.io import PlaintextReader

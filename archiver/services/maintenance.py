@@ -7,21 +7,28 @@ and a web console share.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from archiver.app import App
 from archiver.preservation import fixity
 from archiver.preservation.fixity import FixityReport, ObjectCheck
-from archiver.preservation.rebuild import RebuildReport, rebuild, stored_warc_keys
+
+if TYPE_CHECKING:  # rebuild imports the indexer and the retention rules: `verify` needs neither
+    from archiver.preservation.rebuild import RebuildReport
 
 
 def stored_warc_count(app: App) -> int:
     """How many WARC objects the store holds (for a progress bar's total)."""
+    from archiver.preservation.rebuild import stored_warc_keys
+
     return len(stored_warc_keys(app))
 
 
 def rebuild_catalog(app: App, *, apply: bool = False,
                     on_warc: Callable[[str], None] | None = None) -> RebuildReport:
     """Recreate the catalog from the stored WARCs alone and compare (replace it with `apply`)."""
+    from archiver.preservation.rebuild import rebuild
+
     return rebuild(app, apply=apply, progress=on_warc)
 
 

@@ -179,3 +179,20 @@ def test_cli_says_which_level_each_object_was_checked_at(app: App) -> None:
     data = json.loads(deep.stdout)
     assert data["levels"] == {"deep": POLLS, "routine": 0}
     assert [(f["name"], f["verdict"], f["level"]) for f in data["findings"]] == [(victim.name, "tampered", "deep")]
+
+
+def test_the_daemons_sampled_fixity_is_routine_after_a_deep_check_and_still_finds_damage(app: App) -> None:
+    from archiver.daemon.jobs import run_fixity
+
+    status, _ = run_fixity(app)  # never deep-checked: the sample is checked deep
+    assert status == "ok"
+    assert verify(app, sample_pct=None, all_=True).ok  # now every object has passed deep
+    for row in rows(app):
+        rewrite(stored_path(app, row.store_key), flip(row.object_size // 2))  # type: ignore[operator]
+    status, message = run_fixity(app)
+    assert status == "findings", message
+    with app.catalog.session() as s:
+        last_run = s.scalars(select(t.FixityCheck).order_by(t.FixityCheck.id.desc())).first()
+        assert last_run is not None
+        sampled = list(s.scalars(select(t.FixityCheck).where(t.FixityCheck.run_id == last_run.run_id)))
+    assert sampled and {(c.verdict, c.level) for c in sampled} == {("tampered", "routine")}

@@ -9,7 +9,6 @@ from archiver.app import App
 from archiver.catalog import queries
 from archiver.catalog.queries import ItemDetail, ItemSummary
 from archiver.core.errors import ArchiverError, ConfigError
-from archiver.services.accounts import select_accounts
 
 DEFAULT_LIMIT = 50  # a screenful or two; --limit N or --all for more
 
@@ -45,7 +44,11 @@ def list_items(
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be 1 or more (not {limit}); use --all to list every item")
     cursor = queries.Cursor.parse(after) if after else None
-    pks = [a.id for a in select_accounts(app, account)] if account is not None else None
+    pks = None
+    if account is not None:  # the accounts service (credentials, models) only when filtering
+        from archiver.services.accounts import select_accounts
+
+        pks = [a.id for a in select_accounts(app, account)]
     with app.catalog.session() as s:
         if limit is None:
             rows = queries.list_items(s, account_pks=pks, kind=kind, deleted=deleted, edited=edited,

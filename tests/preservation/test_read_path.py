@@ -135,3 +135,14 @@ def test_read_commands_import_nothing_heavy(app: App) -> None:
     for args in (["items", "list", "--limit", "100"], ["items", "show", str(item_id)], ["search", "post"]):
         modules = _modules_after(args, env)
         assert _loaded(modules, HEAVY) == [], args
+
+
+def test_verify_imports_neither_the_warc_parser_nor_the_capture_side(app: App) -> None:
+    """Fixity streams whole objects: no warcio, and not the outbox, indexer or retention rules
+    (they cost verify half a second of start-up before)."""
+    modules = _modules_after(["verify", "--sample", "10", "--json"], {"ARCHIVER_HOME": str(app.settings.home)})
+    assert "archiver.preservation.fixity" in modules
+    capture_side = ("archiver.preservation.outbox", "archiver.catalog.indexer", "archiver.retention",
+                    "archiver.preservation.rebuild")
+    assert _loaded(modules, ("alembic", "boto3", "botocore", "warcio", "weasyprint", "httpx", "connectors",
+                             *capture_side)) == []

@@ -55,7 +55,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="verify this percentage of objects instead of all")
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--verify-only", action="store_true", help="time only verify")
+    parser.add_argument("--verify-deep", action="store_true",
+                        help="verify --deep (every record digest; default: what a plain verify does)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--show-queries", action="store_true",
+                        help="also `items show ID` in process: SQL statements sent and ms per call")
     args = parser.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
     env["ARCHIVER_HOME"] = str(args.home)
@@ -76,13 +80,18 @@ def main(argv: list[str] | None = None) -> None:
     for label, command in ({} if args.verify_only else commands).items():
         runs = [_run(command, env) for _ in range(args.repeats)]
         results[label] = {"wall": _stats([r[0] for r in runs]), "cpu": _stats([r[1] for r in runs])}
+    if args.show_queries:
+        results[f"items show {item_id} (in process)"] = _show_queries(args.home, args.database_url, item_id,
+                                                                      args.repeats)
     if not args.no_verify:
         verify = ["verify", "--json"] + (["--sample", str(args.verify_sample)] if args.verify_sample else ["--all"])
+        verify += ["--deep"] if args.verify_deep else []
         elapsed, cpu, out = _run(verify, env)
         report = json.loads(out)
         stored = _stored_bytes(args.home, args.database_url, report)
         results["verify"] = {"seconds": elapsed, "cpu_seconds": cpu, "objects": report["checked"],
-                             "counts": report["counts"], "stored_mb": stored / 1e6,
+                             "counts": report["counts"], "levels": report.get("levels"),
+                             "stored_mb": stored / 1e6,
                              "mb_per_s": stored / 1e6 / elapsed, "mb_per_cpu_s": stored / 1e6 / cpu}
     if args.json:
         print(json.dumps(results, indent=2))
@@ -94,6 +103,37 @@ def main(argv: list[str] | None = None) -> None:
                   f"CPU {cpu['min']:.2f}/{cpu['median']:.2f}/{cpu['max']:.2f} s")
         else:
             print(f"{label}: {value}")
+
+
+def _show_queries(home: Path, database_url: str | None, item_id: str, repeats: int) -> dict[str, object]:
+    """SQL statements (each one a round trip on PostgreSQL) and milliseconds of show_item."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from archiver.app import App
+    from archiver.core.settings import Settings
+    from archiver.services.items import show_item
+
+    seen: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    app = App(Settings(home=home, database_url=database_url), migrate=False)
+    try:
+        show_item(app, item_id)  # warm: connection, mappers, caches
+        event.listen(Engine, "before_cursor_execute", count)
+        times = []
+        for _ in range(max(1, repeats)):
+            seen.clear()
+            started = time.perf_counter()
+            show_item(app, item_id)
+            times.append((time.perf_counter() - started) * 1000)
+        event.remove(Engine, "before_cursor_execute", count)
+        return {"statements": len(seen), "ms": _stats(times)}
+    finally:
+        app.close()
 
 
 def _stored_bytes(home: Path, database_url: str | None, report: dict) -> int:

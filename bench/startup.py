@@ -8,6 +8,9 @@ code the `archiver` script runs); the table gives wall min/median/max and the me
 
     python bench/startup.py --home /tmp/synth-10k
     python bench/startup.py --home /tmp/synth-10k --code /tmp/before --json
+    python bench/startup.py --home /tmp/synth-10k --item 1003000988_1003000989 --query update --status
+
+`--item ID` adds `items show ID`, `--query Q` adds `search Q`, `--status` adds `status`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--code", type=Path, default=None, help="run this checkout's archiver package")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--item", default=None, help="also time `items show ITEM`")
+    parser.add_argument("--query", default=None, help="also time `search QUERY`")
+    parser.add_argument("--status", action="store_true", help="also time `status`")
     args = parser.parse_args(argv)
+    commands = [*COMMANDS, ["items", "--help"]]
+    commands += [["items", "show", args.item]] if args.item else []
+    commands += [["search", args.query]] if args.query else []
+    commands += [["status"]] if args.status else []
     env = {**os.environ, "ARCHIVER_HOME": str(args.home)}
     env.setdefault("ARCHIVER_DISTRICT", "Bench School District")
     env.setdefault("ARCHIVER_STATE", "WA")
@@ -56,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         cwd = args.code.resolve()
         env["PYTHONPATH"] = str(cwd)
     results = []
-    for command in COMMANDS:
+    for command in commands:
         run_once(command, env, cwd)  # warm the page cache and .pyc files
         walls, cpus = zip(*(run_once(command, env, cwd) for _ in range(args.runs)), strict=True)
         results.append({"command": " ".join(command), "wall_min": min(walls),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.core.errors import CatalogError
@@ -92,11 +92,16 @@ class Catalog:
 
     def revisions(self) -> frozenset[str]:
         """The revisions the catalog's alembic_version table names (empty: no schema yet)."""
+        query = "SELECT version_num FROM alembic_version"
         try:
             with self.engine.connect() as conn:
+                try:  # one statement (one round trip) in the usual case
+                    return frozenset(conn.exec_driver_sql(query).scalars())
+                except DBAPIError:
+                    conn.rollback()  # no such table, most likely; asked properly below
                 if not inspect(conn).has_table("alembic_version"):
                     return frozenset()
-                return frozenset(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+                return frozenset(conn.exec_driver_sql(query).scalars())
         except OperationalError as exc:
             raise self._unreachable(exc) from exc
 

@@ -286,6 +286,8 @@ class FixityCheck(Base):
     checked_at: Mapped[datetime]
     verdict: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # "deep" (every record digest recomputed) or "routine" (see fixity_tables); NULL before 0015
+    level: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class AuditEntry(Base):
@@ -344,6 +346,7 @@ class QuotaSpend(Base):
 from archiver.catalog import (  # noqa: E402, F401
     console_tables,
     daemon_tables,
+    fixity_tables,
     request_tables,
     retention_tables,
     search_tables,

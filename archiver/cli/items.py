@@ -12,10 +12,14 @@ from rich.text import Text
 from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
 from archiver.cli.safe_text import one_line, plain
 from archiver.cli.tables import Cell, Column, fitted_table
-from archiver.services.items import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     from archiver.catalog.queries import ItemSummary
+
+# archiver.services.items.DEFAULT_LIMIT, repeated so that `items --help` does not import the
+# services, SQLAlchemy and the settings (0.7 s of CPU); tests/preservation/test_read_path.py
+# checks the two agree.
+DEFAULT_LIMIT = 50
 
 
 @click.group()

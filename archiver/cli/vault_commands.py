@@ -17,20 +17,27 @@ from archiver.cli.safe_text import plain
 @click.option("--sample", "sample_pct", type=float, default=None, metavar="PCT",
               help="Check this percentage of stored objects, chosen at random (at least one).")
 @click.option("--all", "all_", is_flag=True, help="Check every stored object.")
+@click.option("--deep", is_flag=True,
+              help="Recompute every WARC record digest, even of objects whose plaintext passed that check before.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 @handle_errors
-def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bool) -> None:
+def verify(ctx: click.Context, sample_pct: float | None, all_: bool, deep: bool, as_json: bool) -> None:
     """Re-read stored WARCs and prove they are intact (fixity).
 
-    Each object's stored bytes are hashed and compared with the catalog, decrypted, and every
-    WARC record's digest is recomputed. Without --sample or --all, 5% of the objects (at
-    least one) are checked. Results are recorded in the catalog. Exits 1 on any finding.
+    Each object's stored bytes are hashed and compared with the catalog, decrypted (every
+    segment's authentication tag checked) and its plaintext hashed and compared with the
+    catalog. Every WARC record's digest is recomputed too (a "deep" check) when the object was
+    never deep-checked, when its plaintext digest changed since, or with --deep; otherwise the
+    check is "routine": the record digests already passed on plaintext with this very sha256.
+    Without --sample or --all, 5% of the objects (at least one) are checked. Results, with
+    each object's level, are recorded in the catalog. Exits 1 on any finding.
 
     \b
     Example:
       archiver verify --sample 10
       archiver verify --all --json
+      archiver verify --all --deep
     """
     from archiver.services.maintenance import check_verify_options
     from archiver.services.maintenance import verify as run_verify
@@ -41,7 +48,7 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
                   console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("verify", total=None)
         report = run_verify(
-            app, sample_pct=sample_pct, all_=all_,
+            app, sample_pct=sample_pct, all_=all_, deep=deep,
             on_plan=lambda n: bar.update(task, total=n),
             on_object=lambda _result: bar.advance(task),
         )
@@ -51,18 +58,23 @@ def verify(ctx: click.Context, sample_pct: float | None, all_: bool, as_json: bo
         table = Table(title=f"{len(report.findings)} fixity findings")
         table.add_column("WARC", overflow="fold")
         table.add_column("verdict")
+        table.add_column("level")
         table.add_column("explanation", overflow="fold")
         for f in report.findings:
-            table.add_row(plain(f.name), plain(str(f.verdict), "red"), plain(f.explanation))
+            table.add_row(plain(f.name), plain(str(f.verdict), "red"), str(f.level), plain(f.explanation))
         console.print(table)
     if not as_json:
         share = "all" if report.sample_pct is None else f"a {report.sample_pct:g}% sample"
         if report.checked == 0:
             console.print("no stored WARC files to verify")
         else:
+            levels = report.level_counts()
             console.print(f"checked {report.checked} of {report.total_objects} objects ({share}): "
                           f"{report.checked - len(report.findings)} ok, {len(report.findings)} findings"
                           + (f"; recorded as run {report.run_id}" if report.recorded else ""))
+            console.print(f"levels: {levels['deep']} deep (every record digest recomputed), "
+                          f"{levels['routine']} routine (stored digest, authentication tags and plaintext "
+                          "sha256; record digests passed a deep check of the same plaintext)", soft_wrap=True)
     if not report.recorded:
         error_line("the results could not be recorded in the catalog; check the catalog and run again")
     if report.findings:

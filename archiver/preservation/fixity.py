@@ -1,12 +1,29 @@
 """`archiver verify`: re-read stored objects and prove they are still what the catalog recorded.
 
-Each object is read once. The stored bytes are hashed on their way into the decryptor (the
-ciphertext fixity check, against `object_sha256`/`object_size`), decrypted through
-`archiver.preservation.reading` with the catalog's wrapped key, the plaintext is hashed (against
-`sha256`/`size`), and every WARC record's block and payload digests are recomputed
-(archiver.warc.digests: hashlib over the inflated bytes, raw digests compared). A damaged
-object is a finding with a one-line explanation, never a crash, so one bad object cannot hide
-the rest.
+Each object is read once, streamed (never whole in memory). The stored bytes are hashed on
+their way into the decryptor (the ciphertext fixity check, against `object_sha256`/
+`object_size`), decrypted through `archiver.preservation.reading` with the catalog's wrapped key
+(every AEAD segment's tag authenticated), and the plaintext is hashed (against `sha256`/`size`).
+A damaged object is a finding with a one-line explanation, never a crash, so one bad object
+cannot hide the rest.
+
+Two levels, and each result says which one it got:
+
+    deep      every WARC record's block and payload digests are recomputed as well
+              (archiver.warc.digests: zlib per gzip member, hashlib, raw digests compared);
+    routine   the record digests are not recomputed, because they already passed a deep check
+              of plaintext with this very sha256 (`fixity_deep_checks`): SHA-256 being
+              collision resistant, bytes that hash the same are the same bytes, so their record
+              digests cannot differ. Inflating thousands of small gzip members costs ~7 us each
+              (about 100 MB per CPU second, docs/benchmarks.md); hashing and AES-GCM run at
+              over 1 GB/s.
+
+An object is checked deep when `deep=True` (`verify --deep`), when it was never deep-checked,
+or when the plaintext sha256 its deep check recorded is not the catalog's `sha256` (the object
+or its row changed since). A routine check still fails on any changed byte: a changed stored
+byte breaks the ciphertext digest and an AEAD tag; a catalog row that no longer matches the
+stored plaintext is a plaintext mismatch whichever level ran. Only a deep check that ends `ok`
+records its plaintext sha256 (the digest it computed, not the catalog's).
 
 Verdicts, most specific first (an object gets the first that applies):
 
@@ -43,6 +60,7 @@ from sqlalchemy import func, select
 
 from archiver.app import App
 from archiver.catalog import tables as t
+from archiver.catalog.fixity_tables import FixityDeepCheck
 from archiver.core.errors import (
     ArchiverError,
     CatalogError,
@@ -80,14 +98,21 @@ class Verdict(StrEnum):
     UNREADABLE = "unreadable"
 
 
+class Level(StrEnum):
+    DEEP = "deep"  # record digests recomputed
+    ROUTINE = "routine"  # record digests proven by an earlier deep check of the same plaintext
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectCheck:
     name: str
     store_key: str
     verdict: Verdict
     explanation: str  # one line a records officer can act on; empty when ok
-    records: int = 0  # WARC records whose digests were recomputed
+    records: int = 0  # WARC records whose digests were recomputed (0 at the routine level)
     bytes_read: int = 0  # stored (ciphertext) bytes read
+    level: Level = Level.DEEP
+    plaintext_sha256: str = ""  # what the plaintext hashed to, when it was read to the end
 
     @property
     def ok(self) -> bool:
@@ -96,7 +121,7 @@ class ObjectCheck:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "store_key": self.store_key, "verdict": str(self.verdict),
                 "explanation": self.explanation, "records": self.records,
-                "bytes_read": self.bytes_read}
+                "bytes_read": self.bytes_read, "level": str(self.level)}
 
 
 @dataclass
@@ -127,6 +152,12 @@ class FixityReport:
             out[str(r.verdict)] = out.get(str(r.verdict), 0) + 1
         return out
 
+    def level_counts(self) -> dict[str, int]:
+        out = {str(level): 0 for level in Level}
+        for r in self.results:
+            out[str(r.level)] += 1
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -137,8 +168,12 @@ class FixityReport:
             "sample_pct": self.sample_pct,
             "ok": self.ok,
             "counts": self.counts(),
+            "levels": self.level_counts(),
             "recorded": self.recorded,
             "findings": [r.as_dict() for r in self.findings],
+            # every object checked, with its verdict and the level it was checked at
+            "objects": [{"name": r.name, "verdict": str(r.verdict), "level": str(r.level),
+                         "records": r.records, "bytes_read": r.bytes_read} for r in self.results],
         }
 
 
@@ -163,11 +198,13 @@ def verify(
     *,
     sample_pct: float | None,
     all_: bool,
+    deep: bool = False,
     rng: random.Random | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_object: Callable[[ObjectCheck], None] | None = None,
 ) -> FixityReport:
-    """Check every stored WARC (`all_`) or a random `sample_pct` share (default 5%, min 1).
+    """Check every stored WARC (`all_`) or a random `sample_pct` share (default 5%, min 1);
+    `deep` recomputes every record digest even where a deep check of the same plaintext passed.
 
     `on_plan(n)` is told how many objects will be checked, `on_object` each result as it
     comes (for progress bars). Raises only for bad arguments or an unreachable catalog.
@@ -184,9 +221,15 @@ def verify(
         with app.catalog.session() as s:
             rows = list(s.scalars(select(t.WarcFile).where(t.WarcFile.id.in_(chosen[start:start + _BATCH]))
                                   .order_by(t.WarcFile.id)))
+            passed: dict[str, str] = {} if deep else {name: sha for name, sha in s.execute(
+                select(FixityDeepCheck.warc_name, FixityDeepCheck.plaintext_sha256)
+                .where(FixityDeepCheck.warc_name.in_([r.name for r in rows])))}
         batch = []
         for row in rows:
-            result = _check_object(app, tap, row)
+            # Routine only when a deep check passed on plaintext with the digest the row claims;
+            # the plaintext read now must then hash to that same value to be `ok`.
+            level = Level.ROUTINE if passed.get(row.name) == row.sha256 else Level.DEEP
+            result = _check_object(app, tap, row, level)
             if not result.ok:
                 log.info("fixity finding for %s: %s: %s", result.name, result.verdict, result.explanation)
             batch.append(result)
@@ -219,12 +262,13 @@ def last_checked(app: App) -> dict[str, datetime]:
 # --- one object ----------------------------------------------------------------------------
 
 
-def _check_object(app: App, tap: _TappedStore, row: t.WarcFile) -> ObjectCheck:
-    """Verdict for one catalog row; every ArchiverError becomes a finding."""
+def _check_object(app: App, tap: _TappedStore, row: t.WarcFile, level: Level = Level.DEEP) -> ObjectCheck:
+    """Verdict for one catalog row at `level`; every ArchiverError becomes a finding."""
+    plain_sha = ""
 
     def result(verdict: Verdict, explanation: str = "", records: int = 0) -> ObjectCheck:
         size = tap.last.size if tap.last is not None else 0
-        return ObjectCheck(row.name, row.store_key, verdict, explanation, records, size)
+        return ObjectCheck(row.name, row.store_key, verdict, explanation, records, size, level, plain_sha)
 
     tap.last = None
     try:
@@ -236,12 +280,18 @@ def _check_object(app: App, tap: _TappedStore, row: t.WarcFile) -> ObjectCheck:
 
     warc = StoredWarc(row.name, row.store_key, row.object_size, row.key_id, row.wrapped_key)
     chunks = iter_plaintext(tap, app.keys, warc)
-    reader = PlaintextReader(chunks)
+    reader = PlaintextReader(chunks) if level is Level.DEEP else None
     error: ArchiverError | None = None
     records, record_problem = 0, ""
+    plain_hash, plain_size = hashlib.sha256(), 0
     try:
-        records, record_problem = _check_records(reader, row.name)
-        reader.drain()
+        if reader is not None:
+            records, record_problem = _check_records(reader, row.name)
+            reader.drain()
+        else:  # routine: each authenticated segment straight into sha256, no copy, no parsing
+            for chunk in chunks:
+                plain_hash.update(chunk)
+                plain_size += len(chunk)
     except ArchiverError as exc:
         error = exc
     finally:
@@ -271,10 +321,13 @@ def _check_object(app: App, tap: _TappedStore, row: t.WarcFile) -> ObjectCheck:
         return result(Verdict.WRONG_KEY, error.message, records)
     if error is not None:
         return result(Verdict.UNREADABLE, f"{error.message} (the check will need to be repeated)", records)
-    if reader.size != row.size or reader.sha256.hexdigest() != row.sha256:
+    if reader is not None:
+        plain_hash, plain_size = reader.sha256, reader.size
+    plain_sha = plain_hash.hexdigest()
+    if plain_size != row.size or plain_sha != row.sha256:
         return result(
             Verdict.PLAINTEXT_MISMATCH,
-            f"Decrypted WARC is {reader.size} bytes with sha256 {reader.sha256.hexdigest()[:16]}..., "
+            f"Decrypted WARC is {plain_size} bytes with sha256 {plain_sha[:16]}..., "
             f"but the catalog records {row.size} bytes with sha256 {row.sha256[:16]}...: the row does "
             "not describe this object; compare it with 'archiver catalog rebuild'.",
             records,
@@ -382,14 +435,28 @@ class _TappedStore:
 
 
 def _record(app: App, run_id: str, results: list[ObjectCheck]) -> bool:
+    """The fixity log rows of one batch, and the plaintext digest of each deep check that passed."""
     if not results:
         return True
     now = app.clock.now()
+    passed = {r.name: r for r in results if r.ok and r.level is Level.DEEP and r.plaintext_sha256}
     try:
         with app.catalog.session() as s:
             s.add_all(t.FixityCheck(run_id=run_id, warc_name=r.name, store_key=r.store_key,
-                                    checked_at=now, verdict=str(r.verdict), detail=r.explanation)
+                                    checked_at=now, verdict=str(r.verdict), detail=r.explanation,
+                                    level=str(r.level))
                       for r in results)
+            if passed:
+                known = {d.warc_name: d for d in s.scalars(
+                    select(FixityDeepCheck).where(FixityDeepCheck.warc_name.in_(list(passed))))}
+                for name, r in passed.items():
+                    row = known.get(name)
+                    if row is None:
+                        s.add(FixityDeepCheck(warc_name=name, plaintext_sha256=r.plaintext_sha256,
+                                              records=r.records, checked_at=now, run_id=run_id))
+                    else:
+                        row.plaintext_sha256, row.records = r.plaintext_sha256, r.records
+                        row.checked_at, row.run_id = now, run_id
     except CatalogError as exc:
         log.error("could not record fixity results of run %s: %s", run_id, exc.message)
         return False

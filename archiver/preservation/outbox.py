@@ -25,6 +25,7 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.catalog.indexer import IndexStats, WarcFacts, WarcIndexer
 from archiver.core.errors import ArchiverError
+from archiver.preservation.contexts import vault_context  # noqa: F401  (re-exported: callers import it from here)
 from archiver.retention.classify import index_hook
 from archiver.vault import decrypt_stream, encrypt_file, read_header
 from archiver.vault.io import PlaintextReader
@@ -38,11 +39,6 @@ log = logging.getLogger(__name__)
 
 ENC_SUFFIX = ".enc"
 TMP_MARK = ".tmp"
-
-
-def vault_context(name: str) -> dict[str, str]:
-    """Binds a data key to one object: a wrapped key moved to another object will not open."""
-    return {"archiver-object": name}
 
 
 def warc_key(platform: str, account_id: str, name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,12 +20,13 @@ from archiver.catalog import tables as t
 from archiver.catalog.db import Catalog
 from archiver.core.errors import ArchiverError
 from archiver.core.models import WarcPointer
-from archiver.preservation.outbox import vault_context
+from archiver.preservation.contexts import vault_context
 from archiver.storage.base import ObjectStore
 from archiver.vault import KeyProvider, RangeReader, WrappedKey, decrypt_stream, read_header
 from archiver.vault.io import PlaintextReader
-from archiver.warc import revisit
-from archiver.warc.reader import Record, read_record
+
+if TYPE_CHECKING:  # the WARC parser (warcio) only for record reads: fixity streams whole objects
+    from archiver.warc.reader import Record
 
 
 class OpensObjects(Protocol):
@@ -157,11 +158,15 @@ class WarcReader:
                 ciphertext_size=warc.object_size,
             ))
             self._ranges[pointer.filename] = reader
+        from archiver.warc.reader import read_record
+
         return read_record(reader.read(pointer.offset, pointer.length), pointer)
 
     def record(self, pointer: WarcPointer) -> Record:
         """One record; a revisit comes back resolved to its original's payload (it raises
         UnresolvedRevisit, one line, when the original is gone)."""
+        from archiver.warc import revisit
+
         return revisit.resolve(self.raw_record(pointer), self.raw_record)
 
 
@@ -176,4 +181,6 @@ def resolving_revisits(records: Iterable[Record], session: Session, store: Objec
         return current if name == current.name else stored_warc_in(session, name)
 
     reader = WarcReader(None, store, keys, lookup=lookup)
+    from archiver.warc import revisit
+
     return revisit.resolving(records, reader.raw_record)

@@ -9,7 +9,6 @@ from archiver.app import App
 from archiver.catalog import queries
 from archiver.catalog.queries import ItemDetail, ItemSummary
 from archiver.core.errors import ArchiverError, ConfigError
-from archiver.services.accounts import select_accounts
 
 DEFAULT_LIMIT = 50  # a screenful or two; --limit N or --all for more
 
@@ -45,7 +44,11 @@ def list_items(
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be 1 or more (not {limit}); use --all to list every item")
     cursor = queries.Cursor.parse(after) if after else None
-    pks = [a.id for a in select_accounts(app, account)] if account is not None else None
+    pks = None
+    if account is not None:  # the accounts service (credentials, models) only when filtering
+        from archiver.services.accounts import select_accounts
+
+        pks = [a.id for a in select_accounts(app, account)]
     with app.catalog.session() as s:
         if limit is None:
             rows = queries.list_items(s, account_pks=pks, kind=kind, deleted=deleted, edited=edited,
@@ -59,15 +62,9 @@ def list_items(
 def show_item(app: App, item_id: str) -> ItemDetail:
     """Every version of one item, its deletion evidence and WARC pointers, and its thread:
     the item it answers and the replies to it."""
-    with app.catalog.session() as s:
+    with app.catalog.session() as s:  # four statements at most (tests/preservation/test_read_path.py)
         detail = queries.item_detail(s, item_id)
-        summary = detail.summary
-        parent = None
-        if summary.parent_id:
-            parent = next((p for p in queries.list_items(s, item_ids=[summary.parent_id])
-                           if p.platform == summary.platform), None)
-        replies = [r for r in queries.list_items(s, parent_id=summary.id) if r.platform == summary.platform]
-    replies.sort(key=lambda r: (r.created_at or "", r.id))
+        parent, replies = queries.item_thread(s, detail.summary)
     return dataclasses.replace(detail, parent=parent, replies=replies)
 
 

@@ -94,7 +94,7 @@ def run_token_sweep(app: App, stop: threading.Event | None = None) -> tuple[str,
     for account in list_accounts(app):
         if stop is not None and stop.is_set():
             return "stopped", json.dumps({"checked": checked, "failed": failed})
-        if account.status == "gone":
+        if account.status in ("gone", "disabled"):
             continue
         outcome = check_account(app, account)
         checked += 1

@@ -146,7 +146,7 @@ def _set_disabled(app: App, selector: str, disable: bool, reason: str, actor: st
         if disable == (row.status == DISABLED):
             raise ConfigError(f"{row.label} is already {'disabled' if disable else 'enabled'}")
         if disable:
-            row.status, row.status_message = DISABLED, f"disabled by {actor}: {reason}"
+            row.status, row.status_message = DISABLED, f"by {actor}: {reason}"
         else:
             row.status, row.status_message, row.next_poll_after = "new", "", None
         audit.append(s, actor=actor, action="account.disable" if disable else "account.enable",

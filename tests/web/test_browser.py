@@ -31,6 +31,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 VENDOR = Path(__file__).parent / "vendor"  # axe-core 4.14.1 from the npm registry (MPL-2.0)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# read at import: every test's environment drops ARCHIVER_* variables (tests/conftest.py)
+UPDATE_SCREENSHOTS = os.environ.get("ARCHIVER_UPDATE_SCREENSHOTS") == "1"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test-setup.sh)")
 
@@ -142,6 +144,10 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
     page.get_by_role("button", name="Attach").click()
     page.wait_for_url(request_url)
     assert "Attached 5 item(s)" in page.inner_text("main")
+    b.go("/")  # the dashboard with the request open
+    assert request_id in page.locator("section[aria-labelledby=req-h]").inner_text()
+    assert "What retention would destroy next" in page.inner_text("main")
+    b.shot("07-dashboard")
 
     # the thread as it looked: the edited post with its word diff, the deleted comment
     b.go(f"/items/{a.post}")
@@ -230,7 +236,7 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
     page.get_by_role("button", name="Record the verification").click()
     assert "Series GS2010-001 verified against CORE v5.0 p.9" in page.inner_text("main")
     for path, name in (("/holds", "holds"), ("/retention", "retention"), ("/audit?verify=1", "audit"),
-                       ("/accounts", "accounts"), ("/", "dashboard")):
+                       ("/accounts", "accounts"), ("/", "dashboard-after")):
         b.go(path)
         b.axe(name)
         b.shot(f"07-{name}")
@@ -249,7 +255,7 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
                      ("account.disable", "account:facebook:1000555"), ("account.enable", "account:facebook:1000555"),
                      ("schedule.verify", "series:WA:GS2010-001")):
         assert expected in actions, expected
-    if os.environ.get("ARCHIVER_UPDATE_SCREENSHOTS") == "1":  # refresh the README's pictures on purpose
+    if UPDATE_SCREENSHOTS:  # refresh the README's pictures on purpose
         docs = Path(__file__).resolve().parents[2] / "docs" / "console"
         for name in ("02-search", "03-thread-with-edit", "05-request-review", "06-request-exported",
                      "07-dashboard", "07-retention", "08-accounts"):

@@ -262,7 +262,8 @@ def test_the_dashboard_costs_the_same_queries_for_one_account_or_many(app: App) 
     try:
         before = queries()
         for n in range(5):
-            accounts_svc.register_account(app, "facebook", f"20000{n}", name=f"School {n}", actor="pat")
+            accounts_svc.register_account(app, "facebook", f"20000{n}", name=f"School {n}",
+                                          token_env="NO_SUCH_TOKEN_VARIABLE", actor="pat")
             opened = requests_svc.open_request(app, requester=f"Requester {n}", received=date(2026, 1, 5),
                                       description="bus", actor="pat")
             requests_svc.add_items(app, opened.id, query="bus", actor="pat")
@@ -285,3 +286,31 @@ def test_what_comes_due_is_the_soonest_retention_dates(app: App) -> None:
     shown = coming_due(app, limit=3)
     assert [d.retain_until for d in shown] == dates[:3]
     assert all(d.account.startswith("facebook:") for d in shown)
+
+
+def test_a_disabled_account_raises_no_gap_alert_and_is_not_token_checked(app: App,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from archiver.daemon.jobs import run_token_sweep
+
+    def check(app: App, account: accounts_svc.AccountInfo) -> accounts_svc.CheckOutcome:
+        return accounts_svc.CheckOutcome(account.label, False, "checked")  # no call to any platform
+
+    monkeypatch.setattr(accounts_svc, "check_account", check)
+    label = "facebook:1000888"
+    accounts_svc.register_account(app, "facebook", "1000888", token_env="NO_SUCH_TOKEN_VARIABLE", actor="pat")
+    with app.catalog.session() as s:
+        row = s.scalar(select(t.Account).where(t.Account.account_id == "1000888"))
+        assert row is not None
+        row.created_at = app.clock.now() - timedelta(days=30)  # never captured, for a month
+    accounts_svc.disable_account(app, label, reason="closed", actor="pat")
+    alerts.reconcile(app, kinds=["gap"])
+    assert label not in {a.subject for a in alerts.open_alerts(app)}
+    assert label not in json.loads(run_token_sweep(app)[1])["failed"]
+
+    accounts_svc.enable_account(app, label, actor="pat")  # the same account, enabled: both see it
+    alerts.reconcile(app, kinds=["gap"])
+    assert label in {a.subject for a in alerts.open_alerts(app)}
+    assert label in json.loads(run_token_sweep(app)[1])["failed"]
+    accounts_svc.disable_account(app, label, reason="closed", actor="pat")

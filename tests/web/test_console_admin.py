@@ -314,3 +314,35 @@ def test_a_disabled_account_raises_no_gap_alert_and_is_not_token_checked(app: Ap
     assert label in {a.subject for a in alerts.open_alerts(app)}
     assert label in json.loads(run_token_sweep(app)[1])["failed"]
     accounts_svc.disable_account(app, label, reason="closed", actor="pat")
+
+
+def test_what_comes_due_says_held_exactly_when_the_plan_would(app: App, console_archive: ConsoleArchive) -> None:
+    """`coming_due` decides "under a hold" per shown item without listing each hold's items;
+    it must agree with `held_items`, the rule the plan uses, for every kind of hold."""
+    from datetime import UTC, datetime
+
+    from archiver.retention.holds import held_items
+    from archiver.services.retention import coming_due
+
+    due = coming_due(app, limit=50)
+    assert due, "the archive has an item with a retention date"
+    label = due[0].account
+    other = console_archive.post if due[0].item_id != console_archive.post else console_archive.phone_comment
+    far = datetime(2100, 1, 1, tzinfo=UTC)
+    cases = [dict(account=label), dict(account=label, since=far), dict(until=datetime(2000, 1, 1, tzinfo=UTC)),
+             dict(item_ids=[due[0].item_id]), dict(item_ids=[other]), dict(account=label, item_ids=[other]),
+             dict(query="anger"), dict(query="Thursday"), {}]
+    seen = set()
+    for scope in cases:
+        hold = holds.add_hold(app, reason="consistency", actor="pat", **scope)  # type: ignore[arg-type]
+        try:
+            with app.catalog.session() as s:
+                held = held_items(s)
+                pk = {(p, i): k for k, p, i in s.execute(select(t.Item.id, t.Item.platform, t.Item.item_id))}
+            for d in coming_due(app, limit=50):
+                expected = pk[(d.platform, d.item_id)] in held
+                assert d.held == expected, (scope, d.item_id, d.held)
+                seen.add(expected)
+        finally:
+            holds.release_hold(app, hold.id, reason="done", actor="pat")
+    assert seen == {True, False}  # both answers were put to the test

@@ -104,7 +104,7 @@ def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, ru
              ("/search, word in 2/3 of items", "/search?q=comment"),
              ("/search, word + filters (edited)", "/search?q=post&edited=1"),
              *[(f"/items/{{id}} ({k})", f"/items/{quote(v)}") for k, v in samples.items()],
-             ("/ dashboard", "/"), ("/requests", "/requests")]
+             ("/ dashboard", "/"), ("/requests", "/requests"), ("/accounts", "/accounts")]
     rows = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:

@@ -40,11 +40,13 @@ def accounts_add(ctx: click.Context, platform: str, account_id: str, name: str, 
       archiver accounts add facebook 1000001 --name "Lincoln High School" \\
           --role school --token-env FB_LINCOLN_TOKEN
     """
+    from archiver.core.actor import current_actor
     from archiver.services.accounts import register_account
 
     app = get_app(ctx, create=True)
     row = register_account(app, platform, account_id, name=name, role=role, api_base=api_base,
-                           token_env=token_env, token_file=token_file, replace=replace)
+                           token_env=token_env, token_file=token_file, replace=replace,
+                           actor=current_actor())
     console.print(Text.assemble("registered ", plain(row.label, "bold"), " (", plain(row.name), ")"))
 
 
@@ -141,3 +143,41 @@ def accounts_check(ctx: click.Context, selector: str | None, as_json: bool) -> N
         console.print(table)
     if not all(o.ok for o in outcomes):
         sys.exit(1)
+
+
+@accounts.command("disable")
+@click.argument("account")
+@click.option("--reason", required=True, help="Why capture stops (kept in the audit log).")
+@click.pass_context
+@handle_errors
+def accounts_disable(ctx: click.Context, account: str, reason: str) -> None:
+    """Stop capturing ACCOUNT (id, platform:id or name) without forgetting it: its records
+    stay, the daemon and 'archiver poll' skip it, no capture-gap alert is raised for it.
+
+    \b
+    Example:
+      archiver accounts disable facebook:1000001 --reason "school closed June 2026"
+    """
+    from archiver.core.actor import current_actor
+    from archiver.services.accounts import disable_account
+
+    row = disable_account(get_app(ctx), account, reason=reason, actor=current_actor())
+    console.print(Text.assemble("disabled ", plain(row.label, "bold"), " (", plain(row.name), ")"))
+
+
+@accounts.command("enable")
+@click.argument("account")
+@click.pass_context
+@handle_errors
+def accounts_enable(ctx: click.Context, account: str) -> None:
+    """Resume capturing a disabled ACCOUNT at the next cycle.
+
+    \b
+    Example:
+      archiver accounts enable facebook:1000001
+    """
+    from archiver.core.actor import current_actor
+    from archiver.services.accounts import enable_account
+
+    row = enable_account(get_app(ctx), account, actor=current_actor())
+    console.print(Text.assemble("enabled ", plain(row.label, "bold"), " (", plain(row.name), ")"))

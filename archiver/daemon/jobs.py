@@ -99,7 +99,7 @@ def run_token_sweep(app: App, stop: threading.Event | None = None) -> tuple[str,
     for account in list_accounts(app):
         if stop is not None and stop.is_set():
             return "stopped", json.dumps({"checked": checked, "failed": failed})
-        if account.status == "gone":
+        if account.status in ("gone", "disabled"):
             continue
         began = app.clock.now()
         outcome = check_account(app, account)

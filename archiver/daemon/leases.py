@@ -61,7 +61,7 @@ def due_filter(now: datetime, interval: timedelta) -> list[Any]:
     """An account is due when its interval has passed, no throttle asked to wait longer, it is
     not gone from the platform, and no live worker holds its lease."""
     return [
-        t.Account.status != "gone",  # re-registering (accounts add --replace) resumes it
+        t.Account.status.not_in(["gone", "disabled"]),  # accounts add --replace / enable resume it
         or_(t.Account.next_poll_after.is_(None), t.Account.next_poll_after <= now),
         or_(t.Account.last_polled_at.is_(None), t.Account.last_polled_at <= now - interval),
         or_(t.Account.lease_until.is_(None), t.Account.lease_until < now),

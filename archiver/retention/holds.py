@@ -9,6 +9,7 @@ hold was placed are held too. A search hold covers exactly what its search found
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,3 +63,17 @@ def held_items(session: Session) -> dict[int, list[rt.Hold]]:
         for pk in items_of(session, hold):
             out[pk].append(hold)
     return dict(out)
+
+
+
+def covers(hold: rt.Hold, *, account: str, when: datetime | None, named: bool, names_any: bool) -> bool:
+    """Whether `hold` covers one item, by the same rule as `items_of` without listing every
+    item it covers: `account` is the item's platform:account_id, `when` when it was posted (or
+    first seen), `named` whether the hold names this item, `names_any` whether it names any."""
+    if named:
+        return True
+    if hold.query or (names_any and not has_scope(hold)):
+        return False
+    if hold.account and hold.account != account:
+        return False
+    return when is None or not ((hold.since and when < hold.since) or (hold.until and when > hold.until))

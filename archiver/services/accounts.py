@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from archiver.app import App
+from archiver.catalog import audit
 from archiver.catalog import tables as t
 from archiver.core.credentials import read_token, token_ref
 from archiver.core.errors import ArchiverError, ConfigError, NeedsAttention
@@ -71,7 +72,10 @@ def register_account(
     token_env: str | None = None,
     token_file: str | None = None,
     replace: bool = False,
+    actor: str | None = None,
 ) -> AccountInfo:
+    """Register (or with `replace`, change) an account. With `actor`, the registration is an
+    audit entry in the same transaction (the console always names who did it)."""
     from connectors import resolve_alias
 
     platform, raw_id = resolve_alias(platform, raw_id)  # `wordpress SITE` is `feeds wp:SITE`
@@ -107,6 +111,48 @@ def register_account(
         s.flush()
         if role_changed:
             _reclassify_account(app, s, row.id)
+        if actor:
+            audit.append(s, actor=actor, action="account.replace" if replace else "account.register",
+                         subject=f"account:{platform}:{account_id}", at=app.clock.now(),
+                         details={"name": row.name, "role": row.role, "api_base": row.api_base,
+                                  "token": row.token_ref.split(":", 1)[0] if row.token_ref else "none"})
+        return AccountInfo.of(row)
+
+
+DISABLED = "disabled"  # an officer paused it: no polls, no token checks, no gap alerts
+NOT_POLLED = ("gone", DISABLED)  # statuses the daemon and `archiver poll` (no selector) skip
+
+
+def disable_account(app: App, selector: str, *, reason: str, actor: str) -> AccountInfo:
+    """Stop capturing one account (the school closed, the page moved) without forgetting it:
+    its records and their retention stay as they are; `enable_account` resumes it."""
+    if not reason.strip():
+        raise ConfigError("Say why the account is disabled (--reason), for the audit log")
+    return _set_disabled(app, selector, True, reason.strip(), actor)
+
+
+def enable_account(app: App, selector: str, *, actor: str) -> AccountInfo:
+    """Resume a disabled account: it is polled at the next cycle, as if newly registered."""
+    return _set_disabled(app, selector, False, "", actor)
+
+
+def _set_disabled(app: App, selector: str, disable: bool, reason: str, actor: str) -> AccountInfo:
+    chosen = select_accounts(app, selector)
+    if len(chosen) != 1:
+        raise ConfigError(f"'{selector}' matches {len(chosen)} accounts; give one as platform:id")
+    with app.catalog.session() as s:
+        row = s.get(t.Account, chosen[0].id)
+        assert row is not None
+        if disable == (row.status == DISABLED):
+            raise ConfigError(f"{row.label} is already {'disabled' if disable else 'enabled'}")
+        if disable:
+            row.status, row.status_message = DISABLED, f"by {actor}: {reason}"
+        else:
+            row.status, row.status_message, row.next_poll_after = "new", "", None
+        audit.append(s, actor=actor, action="account.disable" if disable else "account.enable",
+                     subject=f"account:{row.label}", at=app.clock.now(),
+                     details={"reason": reason} if disable else {})
+        s.flush()
         return AccountInfo.of(row)
 
 

@@ -90,7 +90,7 @@ def gap_source(s: Session, now: datetime, app: App) -> dict[str, str]:
     cutoff = now - 2 * _interval(app)
     rows = s.execute(
         select(t.Account.platform, t.Account.account_id, t.Account.last_success_at)
-        .where(t.Account.status.not_in(["needs-attention", "gone"]))
+        .where(t.Account.status.not_in(["needs-attention", "gone", "disabled"]))
         .where(or_(t.Account.last_success_at < cutoff,
                    and_(t.Account.last_success_at.is_(None), t.Account.created_at < cutoff)))
     )

@@ -37,7 +37,7 @@ from archiver.core.errors import (
 from archiver.core.plan import HarvestPlan
 from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
-from archiver.services.accounts import AccountInfo, select_accounts
+from archiver.services.accounts import DISABLED, AccountInfo, select_accounts
 from archiver.services.budgets import last_cost, load_budget, record_spend
 from archiver.services.holds import protect_new_objects
 from archiver.warc.fields import (
@@ -112,8 +112,12 @@ class Poller:
         told a post was deleted confirms it at once)."""
         # The longest-waiting first: an account deferred for want of budget goes first when
         # the budget resets, so none is starved by the ones listed before it.
-        chosen = sorted(self.accounts(selector), key=lambda a: (a.last_polled_at is not None,
-                                                                 a.last_polled_at or datetime.min, a.id))
+        selected = self.accounts(selector)
+        chosen = sorted((a for a in selected if a.status != DISABLED),
+                        key=lambda a: (a.last_polled_at is not None, a.last_polled_at or datetime.min, a.id))
+        if selector is not None and selected and not chosen:  # asked for it by name: say why not
+            raise ConfigError(f"{selected[0].label} is disabled; 'archiver accounts enable "
+                              f"{selected[0].label}' resumes it")
         reports = []
         with self.outbox.exclusive():
             self.recover()

@@ -25,7 +25,7 @@ from archiver.catalog import audit
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
 from archiver.catalog.payloads import forget_files
-from archiver.core.errors import ConfigError, ObjectLocked, RetentionError, StorageError
+from archiver.core.errors import ArchiverError, ConfigError, ObjectLocked, RetentionError, StorageError
 from archiver.retention.active import load_effective, series_blockers, verified_keys
 from archiver.retention.certificates import (
     DestroyedItem,
@@ -343,3 +343,89 @@ def item_retention(app: App, item_id: str, *, as_of: datetime | None = None) -> 
                                      disposed={"certificate": gone.certificate_id,
                                                "disposed_at": gone.disposed_at.isoformat()})
     raise ConfigError(f"No item {item_id!r}; see 'archiver items list'")
+
+
+@dataclass(frozen=True)
+class ComingDue:
+    """An item among the next to reach its retain-until date, and what would stop it."""
+
+    platform: str
+    item_id: str
+    account: str
+    kind: str
+    series: str | None
+    retain_until: datetime
+    held: bool
+    blockers: list[str]  # why its series cannot dispose automatically (empty: it can)
+
+
+def coming_due(app: App, *, limit: int = 10) -> list[ComingDue]:
+    """The `limit` items whose retain-until comes first (past dates included), for the
+    dashboard: a handful of queries whatever the size of the archive, unlike `plan`, which
+    weighs every item. Whether an item is finally destroyed is still the plan's decision
+    (an object shared with records kept longer stays); this says what comes up next and
+    what holds it back."""
+    from archiver.retention.holds import active_holds, covers
+
+    with app.catalog.session() as s:
+        rows = s.execute(
+            select(t.Item.platform, t.Item.item_id, t.Item.kind, t.Item.created_at, t.Item.first_seen_at,
+                   t.Account.platform, t.Account.account_id, rt.ItemRetention.series, rt.ItemRetention.retain_until)
+            .join(t.Item, t.Item.id == rt.ItemRetention.item_pk)
+            .join(t.Account, t.Account.id == t.Item.account_pk)
+            .where(rt.ItemRetention.retain_until.is_not(None))
+            .order_by(rt.ItemRetention.retain_until, rt.ItemRetention.item_pk)
+            .limit(limit)).all()
+        if not rows:
+            return []
+        holds = active_holds(s)
+        named: set[tuple[int, str, str]] = set()
+        names_any: set[int] = set()
+        if holds:
+            keys = {(r[0], r[1]) for r in rows}
+            for hid, platform, item_id in s.execute(
+                    select(rt.HoldItem.hold_id, rt.HoldItem.platform, rt.HoldItem.item_id)
+                    .where(rt.HoldItem.hold_id.in_([h.id for h in holds]),
+                           rt.HoldItem.item_id.in_([k[1] for k in keys]))):
+                if (platform, item_id) in keys:
+                    named.add((hid, platform, item_id))
+            names_any = set(s.scalars(select(rt.HoldItem.hold_id).where(
+                rt.HoldItem.hold_id.in_([h.id for h in holds])).distinct()))
+        try:
+            blocked = series_blockers(s, load_effective(s, app.settings.state))
+        except ArchiverError as exc:  # no state set, or an invalid adopted file: nothing disposes
+            blocked = {}
+            no_schedule = [exc.message]
+        else:
+            no_schedule = []
+    out = []
+    for platform, item_id, kind, created, first_seen, a_platform, a_id, series, until in rows:
+        label = f"{a_platform}:{a_id}"
+        held = any(covers(h, account=label, when=created or first_seen, named=(h.id, platform, item_id) in named,
+                          names_any=h.id in names_any) for h in holds)
+        reasons = no_schedule or (blocked.get(series, ["no series in force"]) if series else ["no series"])
+        assert until is not None  # the query's condition
+        out.append(ComingDue(platform, item_id, label, kind, series, until, held, list(reasons)))
+    return out
+
+
+@dataclass(frozen=True)
+class HoldInForce:
+    """An active hold as the dashboard lists it: what it is, not how many items it covers
+    (counting walks a hold's whole scope; `services.holds.list_holds` does that for /holds)."""
+
+    id: int
+    kind: str
+    reason: str
+    request_id: str | None
+    account: str | None
+    created_at: datetime
+
+
+def holds_in_force(app: App) -> list[HoldInForce]:
+    """Every active hold, in one query."""
+    from archiver.retention.holds import active_holds
+
+    with app.catalog.session() as s:
+        return [HoldInForce(h.id, h.kind, h.reason, h.request_id, h.account, h.created_at)
+                for h in active_holds(s)]

@@ -105,8 +105,8 @@ def status(app: App) -> Status:
             accounts.append(AccountStatus(
                 label=a.label, name=a.name, status=a.status, last_success=a.last_success_at,
                 last_polled=a.last_polled_at, last_error=a.status_message or "",
-                next_run=None if a.status == "gone" else due, gap_minutes=gap,
-                overdue=a.status != "gone" and reference < now - 2 * interval,
+                next_run=None if a.status in ("gone", "disabled") else due, gap_minutes=gap,
+                overdue=a.status not in ("gone", "disabled") and reference < now - 2 * interval,
                 budget=_short(by_credential.get((a.platform, credential_label(credential_of(a.token_ref)))))))
         stale = now - timedelta(seconds=4 * d.heartbeat_seconds)
         workers = [WorkerStatus(

@@ -34,9 +34,10 @@ from archiver.app import App
 from archiver.catalog.search import KINDS, SearchFilters
 from archiver.core.errors import ArchiverError
 from archiver.services import accounts as accounts_svc
-from archiver.services import approvals, holds, items, retention, search, users
+from archiver.services import alerts, approvals, holds, items, retention, search, users
 from archiver.services import audit as audit_svc
 from archiver.services import requests as requests_svc
+from archiver.services import schedules as schedules_svc
 from archiver.services.exports import verify_export
 from archiver.web.security import (
     COOKIE,
@@ -337,14 +338,20 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
     @route("/")
     @c.page()
     async def dashboard(request: Request, user: User) -> Response:
+        """What needs a person today: open alerts, accounts with their last capture and any
+        problem, open requests by due date, holds, and what retention would destroy next.
+        A fixed number of queries whatever the number of accounts, requests or items."""
         accts = accounts_svc.list_accounts(app)
-        open_requests = requests_svc.list_requests(app) if user.can("requests.change") or user.can(
-            "content.read") else []
-        active_holds = holds.list_holds(app) if user.can("retention.read") else []
+        open_alerts = alerts.open_alerts(app)
+        alerted = {a.subject: a for a in open_alerts}
+        open_requests = requests_svc.list_requests(app) if user.can("content.read") else []
+        active_holds = retention.holds_in_force(app) if user.can("retention.read") else []
         pending = [a for a in approvals.list_approvals(app) if a.status == "proposed"] if user.can(
             "retention.read") else []
-        return c.render(request, "dashboard.html", user, accounts=accts, requests=open_requests,
-                        holds=active_holds, pending=pending)
+        due = retention.coming_due(app, limit=10) if user.can("retention.read") else []
+        return c.render(request, "dashboard.html", user, accounts=accts, alerts=open_alerts, alerted=alerted,
+                        requests=open_requests, holds=active_holds, pending=pending, due=due,
+                        today=app.clock.now())
 
     # --- search ----------------------------------------------------------------------------
 
@@ -584,7 +591,39 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
                       key=lambda v: v.retain_until)[:25]  # type: ignore[arg-type, return-value]
         return c.render(request, "retention.html", user, plan=the_plan, by_status=the_plan.by_status(),
                         eligible=eligible, soon=soon, approvals=approvals.list_approvals(app),
-                        certificates=retention.list_certificates(app))
+                        certificates=retention.list_certificates(app),
+                        schedule=schedules_svc.show_schedule(app, the_plan.state))
+
+    @route("/retention/adopt", ("POST",))
+    @c.action("retention.approve", back="/retention")
+    async def retention_adopt(request: Request, user: User, form: FormData) -> Response:
+        """Adopt the district's own schedule file (as `archiver schedules adopt FILE`): it is
+        validated, checked against the state's, recorded with its approval, and every item is
+        re-classified. The upload lives in a private temporary folder only while it is read."""
+        upload = form.get("schedule")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        if not data:
+            raise ArchiverError("Choose the district's schedule file (YAML) to adopt")
+        filename = upload.filename if isinstance(upload, UploadFile) and upload.filename else "district.yaml"
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100] or "district.yaml"
+        with tempfile.TemporaryDirectory(prefix="archiver-schedule-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            result = schedules_svc.adopt_schedule(app, path, actor=user.name)
+        return c.redirect(request, "/retention", f"Adopted {result.file_name} ({result.district}, {result.series} "
+                          f"series) for {result.state}; {result.reclassified} item(s) re-classified")
+
+    @route("/retention/verify", ("POST",))
+    @c.action("retention.approve", back="/retention")
+    async def retention_verify(request: Request, user: User, form: FormData) -> Response:
+        """Record that a records officer checked one series against the official schedule (as
+        `archiver schedules verify`): only then may that series dispose automatically."""
+        state = (app.settings.state or "").upper()
+        result = schedules_svc.verify_series(app, state, _field(form, "series"), citation=_field(form, "citation"),
+                                             by=_field(form, "by") or user.name, actor=user.name)
+        still = f"; still held back: {'; '.join(result.still_blocked)}" if result.still_blocked else \
+            "; it may now dispose automatically"
+        return c.redirect(request, "/retention", f"Series {result.series} verified against {result.citation}{still}")
 
     @route("/retention/propose", ("POST",))
     @c.action("retention.approve", back="/retention")
@@ -632,14 +671,48 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
     @c.page("accounts.read")
     async def accounts_page(request: Request, user: User) -> Response:
         return c.render(request, "accounts.html", user, accounts=accounts_svc.list_accounts(app),
-                        outcomes=None)
+                        outcomes=None, platforms=_platforms())
+
+    @route("/accounts", ("POST",))
+    @c.action("accounts.change", back="/accounts")
+    async def accounts_add(request: Request, user: User, form: FormData) -> Response:
+        """Register an account. The form takes the NAME of the environment variable that holds
+        the token on the server, never a token: a token typed into a browser would pass
+        through the proxy, the form and the logs."""
+        token_env = _field(form, "token_env")
+        if token_env and not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,127}", token_env):
+            raise ArchiverError("Give the name of the environment variable that holds the token "
+                                "(capitals, digits and _, e.g. FB_LINCOLN_TOKEN), never the token itself")
+        row = accounts_svc.register_account(
+            app, _field(form, "platform"), _field(form, "account_id"), name=_field(form, "name"),
+            role=_field(form, "role"), api_base=_field(form, "api_base") or None, token_env=token_env or None,
+            replace=bool(_field(form, "replace")), actor=user.name)
+        return c.redirect(request, "/accounts", f"Registered {row.label} ({row.name}); check it to prove "
+                          "its token works")
 
     @route("/accounts/check", ("POST",))
     @c.action("accounts.change", back="/accounts")
     async def accounts_check(request: Request, user: User, form: FormData) -> Response:
-        outcomes = accounts_svc.check_accounts(app, _field(form, "account") or None)
+        selector = _field(form, "account") or None
+        outcomes = accounts_svc.check_accounts(app, selector)
+        audit_svc.record(app, "account.check", subject=f"account:{selector}" if selector else "accounts",
+                         details={"ok": sum(o.ok for o in outcomes), "failed": [o.account for o in outcomes if not o.ok]},
+                         actor=user.name)
         return c.render(request, "accounts.html", user, accounts=accounts_svc.list_accounts(app),
-                        outcomes=outcomes)
+                        outcomes=outcomes, platforms=_platforms())
+
+    @route("/accounts/disable", ("POST",))
+    @c.action("accounts.change", back="/accounts")
+    async def accounts_disable(request: Request, user: User, form: FormData) -> Response:
+        row = accounts_svc.disable_account(app, _field(form, "account"), reason=_field(form, "reason"),
+                                           actor=user.name)
+        return c.redirect(request, "/accounts", f"Disabled {row.label}: it is no longer captured")
+
+    @route("/accounts/enable", ("POST",))
+    @c.action("accounts.change", back="/accounts")
+    async def accounts_enable(request: Request, user: User, form: FormData) -> Response:
+        row = accounts_svc.enable_account(app, _field(form, "account"), actor=user.name)
+        return c.redirect(request, "/accounts", f"Enabled {row.label}: it is captured from the next cycle")
 
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     if c.config.test_assets is not None:
@@ -656,6 +729,12 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
 def asgi(app: App, config: ConsoleConfig | None = None) -> Any:
     config = config or ConsoleConfig()
     return ProxyHeaders(SecurityHeaders(build(app, config)), config.proxy)
+
+
+def _platforms() -> list[str]:
+    from connectors import platforms
+
+    return platforms()
 
 
 def _exports(folder: Path) -> list[str]:

@@ -15,7 +15,7 @@ from archiver.app import App
 from archiver.core.settings import Settings
 from archiver.services.keys import init_export_key
 from archiver.services.users import add_user
-from connectors.facebook.sandbox import LINCOLN
+from connectors.facebook.sandbox import LINCOLN, FacebookContract
 from tests.cli.test_officer_view import HOSTILE as TERMINAL_HOSTILE
 from tests.harness import Harness
 from tests.requests.test_export_package import HOSTILE as HTML_HOSTILE
@@ -57,7 +57,9 @@ def isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
 def build_archive(root: Path) -> ConsoleArchive:
     h = Harness(root, "facebook")
     try:
-        sb = h.sandbox.sandbox
+        contract = h.sandbox
+        assert isinstance(contract, FacebookContract)
+        sb = contract.sandbox
         post = sb.publish(LINCOLN, "Bus route 12 will change for the field trip on Friday.")
         phone = sb.comment(post, f"Call me at {PHONE} about bus 12 please", author=("Pat Parent", "900020"))
         hostile = sb.comment(post, HOSTILE, author=(HOSTILE_AUTHOR, "900021"))

@@ -3,7 +3,7 @@ downloaded): a records officer answers a public records request end to end, ever
 checked with axe-core (WCAG 2.1 A/AA), and no page loads anything from beyond 127.0.0.1.
 
 One browser and one server per module; the whole flow is one test. Screenshots go to
-test-artifacts/console/; ARCHIVER_UPDATE_SCREENSHOTS=1 also copies four to docs/console/ (the
+test-artifacts/console/; ARCHIVER_UPDATE_SCREENSHOTS=1 also copies seven to docs/console/ (the
 README's pictures)."""
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 VENDOR = Path(__file__).parent / "vendor"  # axe-core 4.14.1 from the npm registry (MPL-2.0)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# read at import: every test's environment drops ARCHIVER_* variables (tests/conftest.py)
+UPDATE_SCREENSHOTS = os.environ.get("ARCHIVER_UPDATE_SCREENSHOTS") == "1"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test-setup.sh)")
 
@@ -92,7 +94,11 @@ def browser(console_archive: ConsoleArchive) -> Iterator[Browser]:
             page.set_default_timeout(60_000)  # a loaded 2-core machine
             b = Browser(f"http://127.0.0.1:{port}", page, app)
             page.on("request", lambda r: b.requests.append(r.url))
-            page.on("dialog", lambda d: (b.dialogs.append(d.message), d.dismiss()))
+            def on_dialog(dialog: Any) -> None:
+                b.dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", on_dialog)
             yield b
             chromium.close()
     finally:
@@ -138,6 +144,10 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
     page.get_by_role("button", name="Attach").click()
     page.wait_for_url(request_url)
     assert "Attached 5 item(s)" in page.inner_text("main")
+    b.go("/")  # the dashboard with the request open
+    assert request_id in page.locator("section[aria-labelledby=req-h]").inner_text()
+    assert "What retention would destroy next" in page.inner_text("main")
+    b.shot("07-dashboard")
 
     # the thread as it looked: the edited post with its word diff, the deleted comment
     b.go(f"/items/{a.post}")
@@ -200,6 +210,31 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
     page.get_by_label("Outcome").select_option("partially-released")
     page.get_by_role("button", name="Close request").click()
     assert f"Closed {request_id}" in page.inner_text("main")
+
+    # accounts: register one (the name of the variable holding its token, never a token),
+    # disable it with a reason, enable it again
+    b.go("/accounts")
+    page.get_by_label("Platform").select_option("facebook")
+    page.get_by_label("Account id, handle or profile URL").fill("1000555")
+    page.get_by_label("Display name").fill("Washington Elementary")
+    page.get_by_label("Role (for retention").fill("school")
+    page.get_by_label("Environment variable that holds the token").fill("FB_WASHINGTON_TOKEN")
+    page.get_by_role("button", name="Register").click()
+    assert "Registered facebook:1000555 (Washington Elementary)" in page.inner_text("main")
+    page.get_by_label("Why disable facebook:1000555").fill("school renamed")
+    page.get_by_role("button", name="Disable facebook:1000555").click()
+    assert "Disabled facebook:1000555" in page.inner_text("main")
+    b.axe("accounts-disabled")
+    b.shot("08-accounts")
+    page.get_by_role("button", name="Enable facebook:1000555").click()
+    assert "Enabled facebook:1000555" in page.inner_text("main")
+
+    # retention: verify a series against the official schedule
+    b.go("/retention")
+    page.get_by_label("Series", exact=True).select_option("GS2010-001")
+    page.get_by_label("Where the official schedule says it").fill("CORE v5.0 p.9")
+    page.get_by_role("button", name="Record the verification").click()
+    assert "Series GS2010-001 verified against CORE v5.0 p.9" in page.inner_text("main")
     for path, name in (("/holds", "holds"), ("/retention", "retention"), ("/audit?verify=1", "audit"),
                        ("/accounts", "accounts"), ("/", "dashboard-after")):
         b.go(path)
@@ -216,9 +251,12 @@ def test_a_records_officer_answers_a_request_in_the_browser(browser: Browser, co
     for expected in (("request.open", request_id), ("request.add", request_id), ("request.redact", request_id),
                      ("request.withhold", request_id), ("request.export", request_id),
                      ("console.download", request_id), ("console.view", f"item:facebook:{a.post}"),
-                     ("request.close", request_id)):
+                     ("request.close", request_id), ("account.register", "account:facebook:1000555"),
+                     ("account.disable", "account:facebook:1000555"), ("account.enable", "account:facebook:1000555"),
+                     ("schedule.verify", "series:WA:GS2010-001")):
         assert expected in actions, expected
-    if os.environ.get("ARCHIVER_UPDATE_SCREENSHOTS") == "1":  # refresh the README's pictures on purpose
+    if UPDATE_SCREENSHOTS:  # refresh the README's pictures on purpose
         docs = Path(__file__).resolve().parents[2] / "docs" / "console"
-        for name in ("02-search", "03-thread-with-edit", "05-request-review", "06-request-exported"):
+        for name in ("02-search", "03-thread-with-edit", "05-request-review", "06-request-exported",
+                     "07-dashboard", "07-retention", "08-accounts"):
             shutil.copy(ARTIFACTS / f"{name}.png", docs / f"{name}.png")

@@ -46,3 +46,26 @@ def test_0011_upgrades_a_catalog_with_data(tmp_path: Path, database_url: str) ->
         assert users.list_users(app)[0].last_login_at <= datetime.now(UTC)  # type: ignore[operator]
     finally:
         app.close()
+
+
+def test_0019_indexes_retain_until_and_downgrades(database_url: str) -> None:
+    from sqlalchemy import inspect
+
+    engine = make_engine(database_url)
+    config = alembic_config(engine)
+    command.upgrade(config, "0013_quota_budgets")
+
+    def indexes() -> set[str]:
+        return {ix["name"] for ix in inspect(engine).get_indexes("item_retention") if ix["name"]}
+
+    assert "ix_item_retention_due" not in indexes()
+    command.upgrade(config, "0019_console")
+    assert "ix_item_retention_due" in indexes()
+    command.downgrade(config, "0013_quota_budgets")
+    assert "ix_item_retention_due" not in indexes()
+    command.upgrade(config, "head")
+    with engine.connect() as conn:  # the models match the migrated schema
+        context = MigrationContext.configure(
+            conn, opts={"include_name": lambda name, kind, parent: not is_engine_object(name, kind, parent)})
+        assert compare_metadata(context, t.Base.metadata) == []
+    engine.dispose()

@@ -373,10 +373,12 @@ class Poller:
         report = self.outbox.sweep()
         if interrupt_runs:
             now = self.app.clock.now()
-            leased = select(t.Account.id).where(t.Account.lease_until >= now)
+            # Correlated, so each running run looks its account up by primary key (a NOT IN
+            # over leased accounts scanned the accounts table).
+            leased = select(t.Account.id).where(t.Account.id == t.CaptureRun.account_pk,
+                                                t.Account.lease_until >= now).exists()
             with self.app.catalog.session() as s:
-                for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running",
-                                                                t.CaptureRun.account_pk.not_in(leased))):
+                for run in s.scalars(select(t.CaptureRun).where(t.CaptureRun.status == "running", ~leased)):
                     run.status = "interrupted"
                     run.finished_at = run.finished_at or now
         return report

@@ -25,7 +25,13 @@ from archiver.catalog import audit
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
 from archiver.catalog.payloads import forget_files
-from archiver.core.errors import ArchiverError, ConfigError, ObjectLocked, RetentionError, StorageError
+from archiver.core.errors import (
+    ArchiverError,
+    ConfigError,
+    ObjectLocked,
+    RetentionError,
+    StorageError,
+)
 from archiver.retention.active import load_effective, series_blockers, verified_keys
 from archiver.retention.certificates import (
     DestroyedItem,

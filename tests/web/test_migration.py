@@ -53,7 +53,7 @@ def test_0019_indexes_retain_until_and_downgrades(database_url: str) -> None:
 
     engine = make_engine(database_url)
     config = alembic_config(engine)
-    command.upgrade(config, "0013_quota_budgets")
+    command.upgrade(config, "0015_fixity_deep_checks")
 
     def indexes() -> set[str]:
         return {ix["name"] for ix in inspect(engine).get_indexes("item_retention") if ix["name"]}
@@ -61,7 +61,7 @@ def test_0019_indexes_retain_until_and_downgrades(database_url: str) -> None:
     assert "ix_item_retention_due" not in indexes()
     command.upgrade(config, "0019_console")
     assert "ix_item_retention_due" in indexes()
-    command.downgrade(config, "0013_quota_budgets")
+    command.downgrade(config, "0015_fixity_deep_checks")
     assert "ix_item_retention_due" not in indexes()
     command.upgrade(config, "head")
     with engine.connect() as conn:  # the models match the migrated schema

@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0019_console"
-down_revision = "0013_quota_budgets"
+down_revision = "0015_fixity_deep_checks"
 branch_labels = None
 depends_on = None
 

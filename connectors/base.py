@@ -8,6 +8,7 @@ WARC and strips credentials before a byte is written.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -113,7 +114,8 @@ QUARANTINED = "parser_error"  # the code suffix of a response whose parser raise
 # While a capture harvests, the poller sets a memo here (record id -> what the parser made of
 # that response) so that the indexer, handed the same response, does not parse its JSON again
 # (issue 13). Per thread (a ContextVar): the daemon's concurrent captures keep their own.
-ParseMemo = dict[str, tuple[AccountRef, CapturedExchange, tuple["Item | ParseWarning", ...]]]
+# The memo keeps a digest of the body, not the body: the journal already holds it once.
+ParseMemo = dict[str, tuple[AccountRef, tuple[Any, ...], tuple["Item | ParseWarning", ...]]]
 _MEMO: ContextVar[ParseMemo | None] = ContextVar("archiver_parse_memo", default=None)
 
 
@@ -137,9 +139,13 @@ def remembered_parse(memo: ParseMemo | None, account: AccountRef,
     if hit is None:
         return None
     ref, seen, parsed = hit
-    same = (ref == account and seen.url == exchange.url and seen.status == exchange.status
-            and seen.headers == exchange.headers and seen.body == exchange.body)
-    return parsed if same else None
+    return parsed if ref == account and seen == _identity(exchange) else None
+
+
+def _identity(exchange: CapturedExchange) -> tuple[Any, ...]:
+    """What makes two responses the same input to a parser."""
+    digest = hashlib.blake2b(exchange.body, digest_size=16).digest()
+    return (exchange.url, exchange.status, tuple(exchange.headers), len(exchange.body), digest)
 
 
 def parse_guarded(
@@ -155,7 +161,7 @@ def parse_guarded(
         made.append(parsed)
         yield parsed
     # only a parse read to its end is remembered
-    memo[exchange.response_pointer.record_id] = (account, exchange, tuple(made))
+    memo[exchange.response_pointer.record_id] = (account, _identity(exchange), tuple(made))
 
 
 def _parse_guarded(

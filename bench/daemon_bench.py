@@ -8,7 +8,7 @@ the archiver's alone; the sandbox's own CPU is reported next to them.
     python bench/daemon_bench.py cycle --accounts 300 --workers 3 --latency 0.05 --throttled 0.2
     python bench/daemon_bench.py quiet --accounts 10000 --seconds 60  # idle daemon CPU and RSS
 
-`cycle` needs PostgreSQL (a database archiver_daemon_bench is created beside ARCHIVER_TEST_PG_URL's)
+`cycle` needs PostgreSQL (a database archiver_daemon_bench, or $BENCH_DAEMON_DB, is created beside ARCHIVER_TEST_PG_URL's)
 when --workers > 1; each worker is a real `archiver daemon` process with its own spool.
 """
 
@@ -40,7 +40,8 @@ from archiver.services.archive_home import create_archive  # noqa: E402
 from archiver.services.poll import Poller  # noqa: E402
 
 PG_ADMIN = os.environ.get("ARCHIVER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG = PG_ADMIN.rsplit("/", 1)[0] + "/archiver_daemon_bench"  # a database of its own, recreated per run
+PG_DB = os.environ.get("BENCH_DAEMON_DB", "archiver_daemon_bench")  # a database of its own, recreated per run
+PG = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -92,8 +93,8 @@ def _reset_pg() -> None:
     from sqlalchemy import create_engine
     engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "archiver_daemon_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "archiver_daemon_bench"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
     engine.dispose()
 
 
@@ -196,10 +197,12 @@ def cmd_cycle(args: argparse.Namespace) -> None:
         runs = s.scalar(select(func.count()).select_from(t.CaptureRun)) or 0
         by_status = dict(s.execute(select(t.Account.status, func.count()).group_by(t.Account.status)).all())
     app.close()
+    load = os.getloadavg()
     print(f"accounts {args.accounts} workers {args.workers} concurrency {args.concurrency} latency "
           f"{args.latency * 1000:.0f} ms throttled {args.throttled:.0%}: all polled once in {elapsed:.1f} s "
           f"({done} polled, {runs} runs, statuses {by_status}); worker CPU {', '.join(f'{c:.1f}' for c in cpu)} s; "
-          f"sandbox CPU {stats['cpu']:.1f} s, {stats['requests']} requests, max in flight {stats['max_in_flight']}")
+          f"sandbox CPU {stats['cpu']:.1f} s, {stats['requests']} requests, max in flight {stats['max_in_flight']}; "
+          f"load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min)")
 
 
 def cmd_quiet(args: argparse.Namespace) -> None:

@@ -8,8 +8,11 @@ WARC and strips credentials before a byte is written.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -108,7 +111,60 @@ class Connector(Protocol):
 QUARANTINED = "parser_error"  # the code suffix of a response whose parser raised
 
 
+# While a capture harvests, the poller sets a memo here (record id -> what the parser made of
+# that response) so that the indexer, handed the same response, does not parse its JSON again
+# (issue 13). Per thread (a ContextVar): the daemon's concurrent captures keep their own.
+# The memo keeps a digest of the body, not the body: the journal already holds it once.
+ParseMemo = dict[str, tuple[AccountRef, tuple[Any, ...], tuple["Item | ParseWarning", ...]]]
+_MEMO: ContextVar[ParseMemo | None] = ContextVar("archiver_parse_memo", default=None)
+
+
+@contextmanager
+def remembering_parses(memo: ParseMemo) -> Iterator[ParseMemo]:
+    """Within the block, every completed guarded parse is kept in `memo` by its record id."""
+    token = _MEMO.set(memo)
+    try:
+        yield memo
+    finally:
+        _MEMO.reset(token)
+
+
+def remembered_parse(memo: ParseMemo | None, account: AccountRef,
+                     exchange: CapturedExchange) -> tuple[Item | ParseWarning, ...] | None:
+    """What the harvest's parser made of this very response (same account, URL, status,
+    headers and body), or None: parse it."""
+    if not memo or exchange.response_pointer is None:
+        return None
+    hit = memo.get(exchange.response_pointer.record_id)
+    if hit is None:
+        return None
+    ref, seen, parsed = hit
+    return parsed if ref == account and seen == _identity(exchange) else None
+
+
+def _identity(exchange: CapturedExchange) -> tuple[Any, ...]:
+    """What makes two responses the same input to a parser."""
+    digest = hashlib.blake2b(exchange.body, digest_size=16).digest()
+    return (exchange.url, exchange.status, tuple(exchange.headers), len(exchange.body), digest)
+
+
 def parse_guarded(
+    connector: Connector, account: AccountRef, exchange: CapturedExchange
+) -> Iterator[Item | ParseWarning]:
+    """`connector.parse`, guarded (_parse_guarded says how); remembered under a parse memo."""
+    memo = _MEMO.get()
+    if memo is None or exchange.response_pointer is None:
+        yield from _parse_guarded(connector, account, exchange)
+        return
+    made: list[Item | ParseWarning] = []
+    for parsed in _parse_guarded(connector, account, exchange):
+        made.append(parsed)
+        yield parsed
+    # only a parse read to its end is remembered
+    memo[exchange.response_pointer.record_id] = (account, _identity(exchange), tuple(made))
+
+
+def _parse_guarded(
     connector: Connector, account: AccountRef, exchange: CapturedExchange
 ) -> Iterator[Item | ParseWarning]:
     """`connector.parse`, with a parser bug contained to the one response that set it off.

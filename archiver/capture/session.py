@@ -26,6 +26,7 @@ from archiver.core.errors import TryLater
 from archiver.core.log import install_filters, register_secret
 from archiver.core.models import CapturedExchange
 from archiver.core.settings import CaptureSettings
+from archiver.warc.journal import JournaledWarcFile
 from archiver.warc.revisit import PayloadIndex, StoredPayload, dedupable, payload_digest
 from archiver.warc.rolling import RollingWarc
 from archiver.warc.writer import HttpMessage
@@ -347,6 +348,8 @@ class CaptureSession:
             revisit_of=original,
         )
         if original is not None:
+            if isinstance(current, JournaledWarcFile):  # the indexer needs no store read-back
+                current.journal.revisit_payloads[original.record_id] = stored_body
             self.payloads.revisits += 1
             self.payloads.bytes_saved += len(stored_body)
         elif digest:

@@ -42,7 +42,7 @@ from archiver.warc.fields import (
     split_location,
 )
 from archiver.warc.reader import Record
-from connectors.base import Connector, parse_guarded
+from connectors.base import Connector, ParseMemo, parse_guarded, remembered_parse
 
 
 @dataclass
@@ -110,6 +110,13 @@ class _State:
         return self.latest_new if self.latest_new is not None else self.latest_pk
 
 
+@dataclass(frozen=True, slots=True)
+class _AccountRow:
+    id: int
+    name: str
+    role: str
+
+
 class WarcIndexer:
     def __init__(self, session: Session, connector_for: Callable[[str], Connector],
                  after_index: AfterIndex | None = None) -> None:
@@ -130,13 +137,15 @@ class WarcIndexer:
 
     def index(
         self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts],
-        media_sizes: Mapping[str, int] | None = None,
+        media_sizes: Mapping[str, int] | None = None, parsed: ParseMemo | None = None,
     ) -> IndexStats:
         """Index `records` of the WARC `name`; `facts` is asked only after the last record,
         so a caller streaming the file can hand over the digest it computed on the way.
 
         `media_sizes` (record id -> body size) is for records whose media body the caller did
-        not keep (the capture journal); a record read back from a WARC has its body."""
+        not keep (the capture journal); a record read back from a WARC has its body.
+        `parsed`: what the capture's harvest already parsed, by record id (used only for the
+        identical response; connectors.base.remembered_parse)."""
         s = self.session
         if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name)) is not None:
             return IndexStats()  # already indexed: indexing is idempotent
@@ -151,12 +160,8 @@ class WarcIndexer:
             raise CatalogError(f"{name} was not written by this archiver; not indexed")
         account = self._account(info, first.date)
         run_id = info.get(INFO_RUN, name)
-        run = s.get(t.CaptureRun, run_id)
-        if run is None:
-            run = t.CaptureRun(
-                id=run_id, account_pk=account.id, started_at=first.date, status="recovered"
-            )
-            s.add(run)
+        if s.scalar(select(t.CaptureRun.id).where(t.CaptureRun.id == run_id)) is None:
+            s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=first.date, status="recovered"))
         self._preload(account.id, run_id)
         connector = self.connector_for(platform)
         ref = AccountRef(
@@ -185,7 +190,9 @@ class WarcIndexer:
                     stats.media += 1
                     continue
                 # A parser bug quarantines this response (a coded warning), never the WARC.
-                parsed_all = list(parse_guarded(connector, ref, record.exchange()))
+                exchange = record.exchange()
+                again = remembered_parse(parsed, ref, exchange)
+                parsed_all = list(again) if again is not None else list(parse_guarded(connector, ref, exchange))
                 pending.append((record, parsed_all))
                 waiting += len(parsed_all)
                 if waiting >= _BATCH:
@@ -237,28 +244,30 @@ class WarcIndexer:
 
     # --- rows ------------------------------------------------------------------------------
 
-    def _account(self, info: dict[str, str], when: datetime) -> t.Account:
+    def _account(self, info: dict[str, str], when: datetime) -> _AccountRow | t.Account:
+        """The account's id, name and role (three columns, not an ORM load: issue 14)."""
         platform, account_id = info[INFO_PLATFORM], info[INFO_ACCOUNT]
-        account = self.session.scalar(
-            select(t.Account).where(
+        found = self.session.execute(
+            select(t.Account.id, t.Account.name, t.Account.role).where(
                 t.Account.platform == platform, t.Account.account_id == account_id
             )
+        ).first()
+        if found is not None:
+            return _AccountRow(found[0], found[1], found[2])
+        # Rebuilding from WARCs alone: the registration is recreated without its token.
+        account = t.Account(
+            platform=platform,
+            account_id=account_id,
+            name=info.get(INFO_ACCOUNT_NAME, ""),
+            role=info.get(INFO_ROLE, ""),
+            api_base=info.get(INFO_API_BASE, ""),
+            token_ref="",
+            status="rebuilt",
+            status_message="recreated from WARCs; set a token with 'accounts add --replace'",
+            created_at=when,
         )
-        if account is None:
-            # Rebuilding from WARCs alone: the registration is recreated without its token.
-            account = t.Account(
-                platform=platform,
-                account_id=account_id,
-                name=info.get(INFO_ACCOUNT_NAME, ""),
-                role=info.get(INFO_ROLE, ""),
-                api_base=info.get(INFO_API_BASE, ""),
-                token_ref="",
-                status="rebuilt",
-                status_message="recreated from WARCs; set a token with 'accounts add --replace'",
-                created_at=when,
-            )
-            self.session.add(account)
-            self.session.flush()
+        self.session.add(account)
+        self.session.flush()
         return account
 
     def _item(

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+import archiver.storage.factory  # noqa: F401 - before any thread: see below
 from archiver.app import App
 from archiver.capture.session import _tls_context
 from archiver.catalog import tables as t
@@ -39,6 +40,11 @@ from archiver.daemon.leases import claim_due, release_many, worker_id
 from archiver.services.poll import Poller, RunReport
 
 log = logging.getLogger(__name__)
+
+# `App.store` imports the storage package lazily, and that package imports itself in a cycle
+# (storage/__init__ -> factory -> local -> storage): a capture thread and a scheduled job
+# thread opening it at once made one of them fail with "partially initialized module". It is
+# imported here, at start-up, before the worker starts any thread.
 
 
 @dataclass(frozen=True)

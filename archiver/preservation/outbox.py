@@ -170,9 +170,10 @@ class Outbox:
         with self.app.catalog.session() as s:
             classify = index_hook(self.app.settings.state, self.app.clock.now)
             # The journal holds a revisit as written (no payload): the parser needs the original's.
-            records = resolving_revisits(journal.records, s, self.app.store, self.app.keys, current)
+            records = resolving_revisits(journal.records, s, self.app.store, self.app.keys, current,
+                                         payloads=journal.revisit_payloads)
             return WarcIndexer(s, self.app.connector, classify).index(
-                name, records, facts, media_sizes=journal.media_sizes)
+                name, records, facts, media_sizes=journal.media_sizes, parsed=journal.parsed)
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None,

@@ -9,7 +9,7 @@ server builds one `WarcReader` per request so no cache is shared between threads
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -171,11 +171,15 @@ class WarcReader:
 
 
 def resolving_revisits(records: Iterable[Record], session: Session, store: ObjectStore,
-                       keys: KeyProvider, current: StoredWarc) -> Iterator[Record]:
+                       keys: KeyProvider, current: StoredWarc,
+                       payloads: Mapping[str, bytes] | None = None) -> Iterator[Record]:
     """The records of `current` (being indexed in `session`) with every revisit resolved
     against the stored objects: earlier ones through the session's catalog, `current` itself
     (not catalogued yet) directly. An original that is gone leaves its revisit unresolved
-    (the indexer records a warning), never stops the indexing."""
+    (the indexer records a warning), never stops the indexing.
+
+    `payloads` (original record id -> payload; the capture journal's) are originals whose
+    bytes the caller holds: those are not read back from the store (the digest is still checked)."""
 
     def lookup(name: str) -> StoredWarc:
         return current if name == current.name else stored_warc_in(session, name)
@@ -183,4 +187,16 @@ def resolving_revisits(records: Iterable[Record], session: Session, store: Objec
     reader = WarcReader(None, store, keys, lookup=lookup)
     from archiver.warc import revisit
 
-    return revisit.resolving(records, reader.raw_record)
+    if not payloads:
+        return revisit.resolving(records, reader.raw_record)
+    from archiver.warc.reader import Record as RecordType  # at run time only here (lazy import)
+
+    held = payloads
+
+    def fetch(pointer: WarcPointer) -> Record:
+        body = held.get(pointer.record_id)
+        if body is None:
+            return reader.raw_record(pointer)
+        return RecordType(pointer, "response", {}, 0, (), body)
+
+    return revisit.resolving(records, fetch)

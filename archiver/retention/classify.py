@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from archiver.catalog import retention_tables as rt
@@ -77,10 +78,27 @@ def facts_of(item: t.Item, account: t.Account) -> ItemFacts:
     )
 
 
+# The columns facts_of reads, selected as plain rows (no ORM objects: classification runs
+# for every item a capture touches, issue 13/14). `facts_row` builds the same facts.
+FACT_COLUMNS = (t.Item.id, t.Item.kind, t.Item.first_seen_at, t.Item.last_seen_at, t.Item.created_at,
+                t.Item.deleted_at, t.Account.role)
+
+
+_RETENTION = t.Base.metadata.tables[rt.ItemRetention.__tablename__]
+
+
+def facts_row(row: Any) -> ItemFacts:
+    """facts_of for a row of FACT_COLUMNS."""
+    return ItemFacts(
+        kind=row[1], account_role=(row[6] or "").strip().lower(),
+        first_seen_at=row[2], last_seen_at=row[3], created_at=row[4], deleted_at=row[5],
+    )
+
+
 def classify_items(session: Session, effective: Effective, now: datetime,
                    item_pks: Iterable[int] | None = None) -> int:
     """(Re)classify the given items (all when None); returns how many rows changed."""
-    query = select(t.Item, t.Account).join(t.Account, t.Account.id == t.Item.account_pk)
+    query = select(*FACT_COLUMNS).join(t.Account, t.Account.id == t.Item.account_pk)
     pks = None if item_pks is None else list(item_pks)
     if pks is not None:
         if not pks:
@@ -90,10 +108,11 @@ def classify_items(session: Session, effective: Effective, now: datetime,
         select(rt.ItemRetention) if pks is None else select(rt.ItemRetention).where(rt.ItemRetention.item_pk.in_(pks)))}
     changed = 0
     prints: dict[str, str] = {}  # role -> fingerprint: the schedule digest is the same for every item
-    for item, account in session.execute(query).all():
-        facts = facts_of(item, account)
+    fresh: list[dict[str, Any]] = []  # new rows: one executemany, not an ORM object each
+    for item in session.execute(query).all():
+        facts = facts_row(item)
         chosen = choose(effective, facts)
-        row = existing.get(item.id)
+        row = existing.get(item[0])
         clock, floor = never_earlier(row.retain_floor if row else None, compute(chosen.series, facts))
         values = dict(
             state=effective.state, series=chosen.series.key if chosen.series else None,
@@ -105,7 +124,7 @@ def classify_items(session: Session, effective: Effective, now: datetime,
                 facts.account_role, fingerprint(effective, facts.account_role)),
         )
         if row is None:
-            session.add(rt.ItemRetention(item_pk=item.id, classified_at=now, **values))
+            fresh.append(dict(item_pk=item[0], classified_at=now, **values))
             changed += 1
         elif any(getattr(row, k) != v for k, v in values.items()):
             for k, v in values.items():
@@ -113,6 +132,8 @@ def classify_items(session: Session, effective: Effective, now: datetime,
             row.classified_at = now
             changed += 1
     session.flush()
+    if fresh:
+        session.execute(insert(_RETENTION), fresh)
     return changed
 
 

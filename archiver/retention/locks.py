@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
-from archiver.retention.classify import facts_of
+from archiver.retention.classify import FACT_COLUMNS, facts_row
 from archiver.retention.retain_until import earliest_lawful
 from archiver.retention.schedules import Effective
 
@@ -32,15 +32,16 @@ def lock_dates(session: Session, effective: Effective, names: Iterable[str]) -> 
         for pk, name in session.execute(select(column_pk, column_file).where(column_file.in_(wanted))):
             by_object[name].add(pk)
     pks = set().union(*by_object.values()) if by_object else set()
-    rows = {r.item_pk: r for r in session.scalars(select(rt.ItemRetention).where(rt.ItemRetention.item_pk.in_(pks)))}
-    facts = {item.id: facts_of(item, account) for item, account in session.execute(
-        select(t.Item, t.Account).join(t.Account, t.Account.id == t.Item.account_pk).where(t.Item.id.in_(pks)))}
+    series_of = dict(session.execute(  # plain rows, not ORM objects (issue 14)
+        select(rt.ItemRetention.item_pk, rt.ItemRetention.series).where(rt.ItemRetention.item_pk.in_(pks))).all())
+    facts = {row[0]: facts_row(row) for row in session.execute(
+        select(*FACT_COLUMNS).join(t.Account, t.Account.id == t.Item.account_pk).where(t.Item.id.in_(pks)))}
     out: dict[str, datetime | None] = {}
     for name in wanted:
         best: datetime | None = None
         for pk in by_object.get(name, set()):
-            row = rows.get(pk)
-            series = effective.get(row.series) if row and row.series else None
+            key = series_of.get(pk)
+            series = effective.get(key) if key else None
             when = earliest_lawful(series, facts[pk]) if pk in facts else None
             if when is not None and (best is None or when > best):
                 best = when

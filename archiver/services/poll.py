@@ -51,8 +51,8 @@ from archiver.warc.fields import (
     INFO_RUN,
     REDACTION_POLICY,
 )
-from archiver.warc.revisit import StoredPayload
 from archiver.warc.rolling import RollingWarc
+from connectors.base import ParseMemo, remembering_parses
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +166,17 @@ class Poller:
         except ArchiverError as exc:
             return self._finish_without_run(account, exc)
         budget = load_budget(app, account.platform, account.token_ref)
-        if budget is not None:
-            with app.catalog.session() as s:
-                estimate = last_cost(s, account.id)
-            if not budget.fits(estimate):  # defer now rather than be stopped halfway
-                return self._finish_without_run(account, budget.deferral(account.label, estimate))
-        known, media_seen = self._known(account.id)
-        plan, windows = self._plan(account, connector, known, reconcile)
+        # What the catalog knows of the account and the run's row: one transaction (issue 14).
         with app.catalog.session() as s:
+            if budget is not None:
+                estimate = last_cost(s, account.id)
+                if not budget.fits(estimate):  # defer now rather than be stopped halfway
+                    deferral = budget.deferral(account.label, estimate)
+                    s.rollback()
+                    return self._finish_without_run(account, deferral)
+            known, media_seen = self._known(s, account.id)
+            plan, windows, window_rows = self._plan(s, account, connector, known, reconcile)
+            stored = stored_payloads(s, account.id)
             s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=clock.now()))
         info = {
             INFO_PLATFORM: account.platform,
@@ -203,21 +206,23 @@ class Poller:
             rate_limit_hook=connector.raise_for_429,
             min_retry_seconds=app.settings.connector(account.platform).min_retry_seconds,
             budget=budget,
-            stored_payloads=self._stored_payloads(account.id),
+            stored_payloads=stored,
             client=client,
         )
         started = time.perf_counter()
+        parsed: ParseMemo = {}  # what the harvest parsed, so the indexer does not parse it again
         try:
-            result = CaptureCycle(
-                connector,
-                account.ref,
-                session,
-                known=known,
-                cursor=account.cursor,
-                media_seen=media_seen,
-                max_inline_wait=app.settings.capture.max_inline_wait,
-                plan=plan,
-            ).run()
+            with remembering_parses(parsed):
+                result = CaptureCycle(
+                    connector,
+                    account.ref,
+                    session,
+                    known=known,
+                    cursor=account.cursor,
+                    media_seen=media_seen,
+                    max_inline_wait=app.settings.capture.max_inline_wait,
+                    plan=plan,
+                ).run()
             sealed = rolling.seal_all()
         except BaseException:
             rolling.abandon()  # the .open file stays for recover() to salvage
@@ -229,8 +234,11 @@ class Poller:
         timings = {"harvest": time.perf_counter() - started}
         warcs = []
         for warc in sealed:
+            journal = rolling.journals.pop(warc.name, None)
+            if journal is not None:
+                journal.parsed = parsed
             self.outbox.store_sealed(warc.path, account.platform, account.account_id, timings,
-                                     journal=rolling.journals.pop(warc.name, None))
+                                     journal=journal)
             warcs.append(warc.name)
         protect_new_objects(self.app, warcs)  # retention: Object Lock date and legal holds
         report = RunReport(
@@ -242,26 +250,27 @@ class Poller:
             quota_spent=budget.total if budget is not None else session.exchanges,
             revisits=session.payloads.revisits,
         )
-        self._finish_run(account, result, report, windows)
+        self._finish_run(account, result, report, windows, window_rows)
         return report
 
     def _plan(
-        self, account: AccountInfo, connector: object, known: dict[str, KnownItem], reconcile: bool
-    ) -> tuple[HarvestPlan, dict[str, WindowState]]:
+        self, s: Any, account: AccountInfo, connector: object, known: dict[str, KnownItem], reconcile: bool
+    ) -> tuple[HarvestPlan, dict[str, WindowState], dict[str, WindowState] | None]:
         """Full on a first capture, when asked, or for a connector without incremental
-        harvest; otherwise new items, moved signals and this cycle's sweep slice."""
+        harvest; otherwise new items, moved signals and this cycle's sweep slice. The third
+        value is the account's window rows as read (None: not read), so that the run's end
+        writes only what moved."""
         now = self.app.clock.now()
         if not getattr(connector, "incremental", False):
-            return HarvestPlan(full=True, reason="full listing each cycle", known=known), all_reconciled(now)
-        with self.app.catalog.session() as s:
-            rows = s.scalars(select(t.ReconcileWindow).where(t.ReconcileWindow.account_pk == account.id)).all()
-            states = {
-                r.window: WindowState(r.window, r.position, r.pass_started_at, r.last_full_at) for r in rows
-            }
+            return HarvestPlan(full=True, reason="full listing each cycle", known=known), all_reconciled(now), None
+        rows = s.execute(select(t.ReconcileWindow.window, t.ReconcileWindow.position,
+                                t.ReconcileWindow.pass_started_at, t.ReconcileWindow.last_full_at)
+                         .where(t.ReconcileWindow.account_pk == account.id)).all()
+        states = {r[0]: WindowState(r[0], r[1], r[2], r[3]) for r in rows}
         if reconcile:
-            return HarvestPlan(full=True, reason="reconcile requested", known=known), all_reconciled(now)
+            return HarvestPlan(full=True, reason="reconcile requested", known=known), all_reconciled(now), states
         if not states:
-            return HarvestPlan(full=True, reason="first capture", known=known), all_reconciled(now)
+            return HarvestPlan(full=True, reason="first capture", known=known), all_reconciled(now), states
         settings = self.app.settings.connector(account.platform)
         interval = timedelta(minutes=self.app.settings.daemon.poll_interval_minutes)
         sweep = plan_sweep(top_level(known), states, settings, now=now, interval=interval)
@@ -273,32 +282,26 @@ class Poller:
             recent_since=now - timedelta(days=settings.recent_days) if every_cycle else None,
             sweep=sweep.item_ids,
         )
-        return plan, sweep.states
+        return plan, sweep.states, states
 
-    def _known(self, account_pk: int) -> tuple[dict[str, KnownItem], set[str]]:
+    def _known(self, s: Any, account_pk: int) -> tuple[dict[str, KnownItem], set[str]]:
         """Only this account's rows, through its indexes: a poll costs the same in a catalog
         of ten thousand items as in one of a million (issue 13)."""
-        with self.app.catalog.session() as s:
-            known = {
-                row.item_id: KnownItem(
-                    row.item_id, row.kind, row.parent_id, row.content_sha256,
-                    row.last_record_id, row.created_at, row.signal,
-                )
-                for row in known_items(s, account_pk)
-            }
-            media = account_media_keys(s, account_pk)
-        return known, media
-
-    def _stored_payloads(self, account_pk: int) -> dict[str, StoredPayload]:
-        """What a revisit record may refer to (issue 12 part 3; archiver/catalog/payloads.py)."""
-        with self.app.catalog.session() as s:
-            return stored_payloads(s, account_pk)
+        known = {
+            row.item_id: KnownItem(
+                row.item_id, row.kind, row.parent_id, row.content_sha256,
+                row.last_record_id, row.created_at, row.signal,
+            )
+            for row in known_items(s, account_pk)
+        }
+        return known, account_media_keys(s, account_pk)
 
     def _finish_run(
         self, account: AccountInfo, result: CycleResult, report: RunReport,
-        windows: dict[str, WindowState] | None = None,
+        windows: dict[str, WindowState] | None = None, window_rows: dict[str, WindowState] | None = None,
     ) -> None:
-        """The run's outcome and the account's status in one transaction."""
+        """The run's outcome and the account's status in one transaction, as plain UPDATEs
+        (no ORM loads: this is paid by every account every cycle, issue 14)."""
         now = self.app.clock.now()
         status, message, next_after = _status_of(result.error, result)
         with self.app.catalog.session() as s:
@@ -309,25 +312,19 @@ class Poller:
                     .values(signal=None)
                 )
             if result.complete and windows:
-                _save_windows(s, account.id, windows)
-            run = s.get(t.CaptureRun, report.run_id)
-            if run is not None:
-                run.finished_at = now
-                run.status = report.status
-                run.message = message
-                run.exchanges = report.exchanges
-                run.new_items, run.edited_items = report.new, report.edited
-                run.unchanged_items, run.deleted_items = report.unchanged, report.deleted
-                run.quota_spent = report.quota_spent
-            row = s.get(t.Account, account.id)
-            if row is not None:
-                row.status, row.status_message = status, message
-                row.last_polled_at = now
-                row.next_poll_after = next_after
-                if result.complete:
-                    row.last_success_at = now
-                if result.complete and result.cursor is not None:
-                    row.cursor = result.cursor
+                _save_windows(s, account.id, windows, window_rows)
+            s.execute(update(t.CaptureRun).where(t.CaptureRun.id == report.run_id).values(
+                finished_at=now, status=report.status, message=message, exchanges=report.exchanges,
+                new_items=report.new, edited_items=report.edited, unchanged_items=report.unchanged,
+                deleted_items=report.deleted, quota_spent=report.quota_spent,
+            ))
+            values: dict[str, Any] = dict(status=status, status_message=message, last_polled_at=now,
+                                          next_poll_after=next_after)
+            if result.complete:
+                values["last_success_at"] = now
+            if result.complete and result.cursor is not None:
+                values["cursor"] = result.cursor
+            s.execute(update(t.Account).where(t.Account.id == account.id).values(**values))
 
     def _finish_failed(self, account: AccountInfo, run_id: str, exc: ArchiverError) -> RunReport:
         """A capture that raised: if its run row was opened, that run is closed as failed
@@ -384,7 +381,14 @@ class Poller:
         return report
 
 
-def _save_windows(s: Any, account_pk: int, windows: dict[str, WindowState]) -> None:
+def _save_windows(s: Any, account_pk: int, windows: dict[str, WindowState],
+                  as_read: dict[str, WindowState] | None = None) -> None:
+    """`as_read`: the rows as the plan read them at the start of the run; windows that have
+    not moved since are not written (an idle account's usual case)."""
+    if as_read is not None:
+        windows = {name: state for name, state in windows.items() if as_read.get(name) != state}
+        if not windows:
+            return
     rows = {
         r.window: r
         for r in s.scalars(select(t.ReconcileWindow).where(t.ReconcileWindow.account_pk == account_pk))

@@ -99,28 +99,24 @@ def encrypt_stream(
     pt_hash, ct_hash = hashlib.sha256(), hashlib.sha256()
     writer.write(header.raw)
     ct_hash.update(header.raw)
-    # two plaintext buffers: we only know a segment is final once the next read comes back empty
-    cur, nxt = bytearray(segment_size), bytearray(segment_size)
-    out = bytearray(segment_size + TAG_SIZE)
-    n_cur = _fill(reader, cur)
+    # two plaintext segments: we only know a segment is final once the next read comes back
+    # empty. Read as bytes of their true length: a capture's WARC is often a few kilobytes, and
+    # zeroing three segment-sized buffers for it cost more than encrypting it (issue 14).
+    cur = _read_segment(reader, segment_size)
     index = plaintext_size = 0
     ciphertext_size = header.size
     while True:
-        n_nxt = _fill(reader, nxt) if n_cur == segment_size else 0
-        last = n_nxt == 0
-        pt = memoryview(cur)[:n_cur]
-        sealed = memoryview(out)[: n_cur + TAG_SIZE]
-        aead.encrypt_into(
-            segment_nonce(header.nonce_prefix, index, last), pt, header.digest, sealed
-        )
-        pt_hash.update(pt)
+        nxt = _read_segment(reader, segment_size) if len(cur) == segment_size else b""
+        last = not nxt
+        sealed = aead.encrypt(segment_nonce(header.nonce_prefix, index, last), cur, header.digest)
+        pt_hash.update(cur)
         ct_hash.update(sealed)
         writer.write(sealed)
-        plaintext_size += n_cur
+        plaintext_size += len(cur)
         ciphertext_size += len(sealed)
         if last:
             break
-        cur, nxt, n_cur = nxt, cur, n_nxt
+        cur = nxt
         index += 1
     writer.flush()
     return EncryptedInfo(
@@ -290,19 +286,17 @@ def decrypt_to_file(
     return DecryptedInfo(size, pt_hash.hexdigest(), key_id)
 
 
-def _fill(reader: BinaryIO, buf: bytearray) -> int:
-    """Fill `buf` from `reader`, looping over short reads; returns bytes read (< len at EOF)."""
-    view = memoryview(buf)
-    got = 0
-    readinto = getattr(reader, "readinto", None)
-    while got < len(buf):
-        if readinto is not None:
-            n = readinto(view[got:])
-        else:
-            chunk = reader.read(len(buf) - got)
-            n = len(chunk)
-            view[got : got + n] = chunk
-        if not n:
+def _read_segment(reader: BinaryIO, size: int) -> bytes:
+    """Up to `size` bytes, looping over short reads (fewer only at EOF)."""
+    first = reader.read(size)
+    if len(first) == size or not first:
+        return first
+    parts = [first]
+    got = len(first)
+    while got < size:
+        chunk = reader.read(size - got)
+        if not chunk:
             break
-        got += n
-    return got
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)

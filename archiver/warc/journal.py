@@ -31,6 +31,12 @@ class WarcJournal:
     records: list[Record] = field(default_factory=list)
     media_sizes: dict[str, int] = field(default_factory=dict)  # record id -> body bytes
     sealed: SealedWarc | None = None
+    # original record id -> the payload a revisit of it stands for (the capture session had
+    # those bytes in hand): the indexer resolves the revisit without reading the store back.
+    revisit_payloads: dict[str, bytes] = field(default_factory=dict)
+    # record id -> what the harvest's parser made of that response (connectors.base.ParseMemo,
+    # set by the poller): the indexer does not parse the same JSON twice.
+    parsed: dict[str, Any] = field(default_factory=dict)
 
 
 class JournaledWarcFile(WarcFile):
@@ -46,9 +52,9 @@ class JournaledWarcFile(WarcFile):
         rec_type = record.rec_type
         http = record.http_headers
         status, http_headers = 0, ()
-        if http is not None and rec_type in ("response", "request"):
+        if http is not None and rec_type in ("response", "request", "revisit"):  # as reader.py reads them
             http_headers = tuple(http.headers)
-            if rec_type == "response":
+            if rec_type in ("response", "revisit"):
                 code = http.get_statuscode()
                 status = int(code) if code and code.isdigit() else 0
         body = b""

@@ -20,6 +20,18 @@ from connectors.facebook.sandbox import DISTRICT, LINCOLN, FacebookContract
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _as_from_a_shell() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _signal_dispositions(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return "unknown"
+    return " ".join(line.strip() for line in status.read_text().splitlines() if line.startswith("Sig"))
+
+
 def test_ctrl_c_during_poll_reports_what_was_kept_and_the_next_run_finishes(tmp_path: Path) -> None:
     contract = FacebookContract()
     contract.seed_account()
@@ -49,17 +61,21 @@ def test_ctrl_c_during_poll_reports_what_was_kept_and_the_next_run_finishes(tmp_
                                     "--token-env", "FB_TOKEN"), env=env, check=True, capture_output=True)
         catalog = open_catalog(f"sqlite:///{home / 'catalog.sqlite'}")
         armed.set()
+        # A shell's Ctrl-C meets a process whose SIGINT is neither ignored nor blocked; a child
+        # of a test worker can inherit either (both survive exec), so the child starts as a
+        # shell would start it.
         proc = subprocess.Popen(archiver("poll", "--once"), env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_as_from_a_shell)
         assert reached.wait(120), "the poll never reached the second account"
         with catalog.session() as s:  # the first account is done, the second under way
             assert {r.status for r in s.query(t.CaptureRun)} == {"complete", "running"}
+        dispositions = _signal_dispositions(proc.pid)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.2)  # let the signal land before the held request is answered
         armed.clear()
         release.set()
         out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, out + err
+        assert proc.returncode == 130, f"{out}{err}\nchild's signal masks: {dispositions}"
         assert "Aborted!" not in err and "Traceback" not in err
         assert f"facebook:{DISTRICT}" in out  # the table of what was kept
         assert "interrupted: 1 of 2 accounts were captured and stored" in err

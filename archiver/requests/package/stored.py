@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from archiver.app import App
 from archiver.core.errors import IntegrityError, StorageError, VaultError
-from archiver.preservation.outbox import vault_context
+from archiver.preservation.contexts import vault_context
 from archiver.preservation.reading import StoredWarc
 from archiver.vault import RangeReader
 

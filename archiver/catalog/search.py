@@ -120,16 +120,37 @@ class SearchHit:
 class SearchResult:
     query: str
     filters: SearchFilters
-    total: int  # matching items, before the limit
+    total: int  # matching items, before the limit (when not ranked: the cap + 1, "more than")
     hits: tuple[SearchHit, ...] = field(default=())
+    ranked: bool = True  # False: more than `cap` items match, and the hits are the newest
+    cap: int | None = None
 
     @property
     def ids(self) -> list[str]:
         return [h.id for h in self.hits]
 
+    @property
+    def total_text(self) -> str:
+        """"42", or "more than 10,000" when the matches were too many to rank."""
+        return f"{self.total:,}" if self.ranked else f"more than {self.cap or 0:,}"
+
+    @property
+    def note(self) -> str:
+        """What an officer is told when the hits are the newest matches, not the best ones."""
+        if self.ranked:
+            return ""
+        return (f"More than {self.cap or 0:,} matches: newest first. Narrow the search "
+                "(account, dates, phrase) to rank by relevance.")
+
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "filters": self.filters.as_dict(), "total": self.total,
-                "hits": [h.as_dict() for h in self.hits]}
+        data: dict[str, Any] = {"query": self.query, "filters": self.filters.as_dict(),
+                                "total": self.total if self.ranked else self.total_text,
+                                "ranked": self.ranked, "order": "relevance" if self.ranked else "newest"}
+        if not self.ranked:
+            data["more_than"] = self.cap
+            data["note"] = self.note
+        data["hits"] = [h.as_dict() for h in self.hits]
+        return data
 
 
 # --- keeping the index ----------------------------------------------------------------------
@@ -351,6 +372,76 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
     return rows, total
 
 
+# A query (with its filters) that finds more items than this is not ranked: ranking reads and
+# scores every match (on the 1,000,000-item synthetic archive a word in two thirds of the items
+# took 3.1-4.3 s on SQLite and 1.9-2.1 s on PostgreSQL), and a best-50 page out of hundreds of
+# thousands tells an officer little. Such a search shows the newest matches instead (created
+# time, then id: the same on both engines), found by walking the items' created-time index and
+# testing each item against the query, and says so; counting to the cap first reads at most
+# RANK_LIMIT + 1 matches. 10,000 is also the most `requests add --query` attaches (MAX_ADD).
+# Measured in docs/benchmarks.md ("Search over the ranking cap at 1,000,000 items").
+RANK_LIMIT = 10_000
+
+
+def _match_exists(dialect: str, node: Node) -> ColumnElement[bool]:
+    """Any version of the (outer query's) item matches: one index probe per item."""
+    if dialect == "sqlite":
+        # rowid = ? AND MATCH: FTS5 tests the one row (plan "VIRTUAL TABLE INDEX 0:=M1").
+        hit = exists().where(_FTS.c.rowid == SearchDoc.version_pk,
+                             text("search_fts MATCH :cap_q").bindparams(cap_q=to_fts5(node)))
+        return exists().where(SearchDoc.item_pk == t.Item.id, hit)
+    tsq = func.to_tsquery(literal_column("'simple'"), bindparam("cap_tsq", to_tsquery(node), type_=Text))
+    vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+    return exists().where(SearchDoc.item_pk == t.Item.id, vector.op("@@")(tsq))
+
+
+def _more_than(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
+               cap: int) -> bool:
+    """Do more than `cap` items match (with the filters)? Reads at most cap + 1 matches."""
+    if accounts is not None:
+        size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
+        if (size or 0) <= cap:
+            return False  # the account's items are too few: no need to look
+    if session.get_bind().dialect.name == "sqlite":
+        base = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
+                .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
+    else:
+        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
+        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+        base = select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
+    base = base.join(t.Item, t.Item.id == SearchDoc.item_pk)
+    if accounts is not None:
+        base = base.where(t.Item.account_pk.in_(accounts))
+    probe = _filters(base, replace(f, account=None)).distinct().limit(cap + 1).subquery()
+    return (session.scalar(select(func.count()).select_from(probe)) or 0) > cap
+
+
+def _newest(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
+            limit: int) -> list[int]:
+    """The newest `limit` matching items (created time, then id, newest first; items without a
+    created time after them, newest id first), walking the created-time index."""
+    match = _match_exists(session.get_bind().dialect.name, node)
+    rest = replace(f, account=None, since=None, until=None)
+    dated = select(t.Item.id).where(t.Item.created_at.is_not(None))
+    if accounts is not None:
+        dated = dated.where(t.Item.account_pk.in_(accounts))
+    # With a created time, _filters' coalesce(created_at, first_seen_at) is created_at: a range
+    # on the index.
+    if f.since:
+        dated = dated.where(t.Item.created_at >= datetime.combine(f.since, time(), UTC))
+    if f.until:
+        dated = dated.where(t.Item.created_at < datetime.combine(f.until + timedelta(days=1), time(), UTC))
+    dated = _filters(dated, rest).where(match)
+    pks = list(session.scalars(dated.order_by(t.Item.created_at.desc(), t.Item.id.desc()).limit(limit)))
+    if len(pks) < limit:
+        undated = select(t.Item.id).where(t.Item.created_at.is_(None))
+        if accounts is not None:
+            undated = undated.where(t.Item.account_pk.in_(accounts))
+        undated = _filters(undated, replace(f, account=None)).where(match)
+        pks += session.scalars(undated.order_by(t.Item.id.desc()).limit(limit - len(pks)))
+    return pks
+
+
 def _matches(node: Node, words: Sequence[str]) -> bool:
     if isinstance(node, Term):
         n = len(node.words)
@@ -386,13 +477,23 @@ def matching_items(session: Session, query: str, filters: SearchFilters | None =
 
 
 def search(session: Session, query: str, filters: SearchFilters | None = None,
-           *, limit: int = 100) -> SearchResult:
-    """Items whose any version matches `query`, best first, with context and highlights."""
+           *, limit: int = 100, rank_limit: int | None = None) -> SearchResult:
+    """Items whose any version matches `query`, best first, with context and highlights; when
+    more than `rank_limit` (default RANK_LIMIT) items match, the newest first, unranked."""
     f = filters or SearchFilters()
     node = parse_query(query)
-    ranked, total = _ranked(session, node, f, limit)
+    cap = RANK_LIMIT if rank_limit is None else rank_limit
+    selected = _accounts(session, f.account) if f.account else None
+    if selected == []:
+        return SearchResult(query, f, 0, (), cap=cap)
+    if _more_than(session, node, f, selected, cap):
+        ranked = [(pk, 0.0) for pk in _newest(session, node, f, selected, limit)]
+        total, is_ranked = cap + 1, False
+    else:
+        ranked, total = _ranked(session, node, f, limit)
+        is_ranked = True
     if not ranked:
-        return SearchResult(query, f, total, ())
+        return SearchResult(query, f, total, (), ranked=is_ranked, cap=cap)
     pks = [pk for pk, _ in ranked]
     items = {i.id: i for i in session.scalars(select(t.Item).where(t.Item.id.in_(pks)))}
     accounts = {a.id: a for a in session.scalars(
@@ -417,7 +518,7 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
             text=shown.text or "", highlights=tuple(highlight_spans(shown.text or "", node)),
             score=score, context=tuple(parents.get((item.platform, item.parent_id), ())),
         ))
-    return SearchResult(query, f, total, tuple(hits))
+    return SearchResult(query, f, total, tuple(hits), ranked=is_ranked, cap=cap)
 
 
 def _thread_context(session: Session, items: Iterable[t.Item], depth: int = 6) -> dict[tuple[str, str | None], list[ThreadEntry]]:

@@ -23,6 +23,7 @@ from archiver.catalog.db import Catalog, open_catalog
 from archiver.catalog.search import SearchFilters, search
 from archiver.cli.main import cli
 from archiver.core.settings import Settings
+from archiver.services import audit as audit_svc
 from archiver.services import requests as requests_svc
 from tests.catalog.search_corpus import CORPUS, seed
 from tests.catalog.test_catalog_scale import _plan_scans
@@ -179,7 +180,8 @@ def run(tmp_path: Path) -> Callable[..., Result]:
     return invoke
 
 
-def test_the_cli_says_newest_first_over_the_cap(run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_says_newest_first_over_the_cap(run: Callable[..., Result], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_mod, "RANK_LIMIT", 2)
     out = run("search", "contract*", "--limit", "3")
     assert out.exit_code == 0, out.output
@@ -187,6 +189,12 @@ def test_the_cli_says_newest_first_over_the_cap(run: Callable[..., Result], monk
             "by relevance.") in " ".join(out.output.split())
     assert "the newest 3 shown" in out.output and "items match" not in out.output
     assert out.output.index("post p3") < out.output.index("reply r1") < out.output.index("comment c1")
+    app = App(Settings(home=tmp_path / "home"))  # the fixture's archive: the search was audited
+    try:
+        logged = [e.details for e in audit_svc.list_entries(app, limit=5) if e.action == "search"][0]
+    finally:
+        app.close()
+    assert logged["ranked"] is False and logged["more_than"] == 2 and logged["shown"] == 3
     data = json.loads(run("search", "contract*", "--json").output)
     assert data["ranked"] is False and data["total"] == "more than 2" and data["more_than"] == 2
     assert data["note"].startswith("More than 2 matches: newest first.")

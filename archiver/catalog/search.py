@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    tuple_,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -411,6 +412,13 @@ def _more_than(session: Session, node: Node, f: SearchFilters, accounts: list[in
     return (session.scalar(select(func.count()).select_from(probe)) or 0) > cap
 
 
+# The newest-first walk reads at most this many items (after the filters) before giving up on
+# the index: a query whose matches are all old (a word of 2020 searched in 2026) would otherwise
+# walk the whole archive. Then the matches are listed from the full-text index and sorted, a cost
+# that grows with the matches, not the archive.
+WALK_LIMIT = 50_000
+
+
 def _newest(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
             limit: int) -> list[int]:
     """The newest `limit` matching items (created time, then id, newest first; items without a
@@ -427,19 +435,59 @@ def _newest(session: Session, node: Node, f: SearchFilters, accounts: list[int] 
         dated = dated.where(t.Item.created_at >= datetime.combine(f.since, time(), UTC))
     if f.until:
         dated = dated.where(t.Item.created_at < datetime.combine(f.until + timedelta(days=1), time(), UTC))
-    walks = [_filters(dated, rest).order_by(t.Item.created_at.desc(), t.Item.id.desc()),
-             _filters(undated, replace(f, account=None)).order_by(t.Item.id.desc())]
-    if session.get_bind().dialect.name != "sqlite":
-        # PostgreSQL tests each walked item's stored vectors (one index probe per item).
-        pks: list[int] = []
-        for walk in walks:
-            if len(pks) < limit:
-                pks += session.scalars(walk.where(_pg_match_exists(node)).limit(limit - len(pks)))
-        return pks
-    return _newest_sqlite(session, node, walks, limit)
+    if session.get_bind().dialect.name == "sqlite":
+        walks = [_filters(dated, rest).order_by(t.Item.created_at.desc(), t.Item.id.desc()),
+                 _filters(undated, replace(f, account=None)).order_by(t.Item.id.desc())]
+        found = _newest_sqlite(session, node, walks, limit)
+    else:
+        found = _newest_pg(session, node, f, dated, undated, limit)
+    if found is None:
+        return _newest_of_all(session, node, f, accounts, limit)
+    return found
 
 
-def _newest_sqlite(session: Session, node: Node, walks: list[Any], limit: int) -> list[int]:
+def _newest_pg(session: Session, node: Node, f: SearchFilters, dated: Any, undated: Any,
+               limit: int) -> list[int] | None:
+    """PostgreSQL tests each walked item's stored vectors (one index probe per item), within
+    the first WALK_LIMIT index entries (bounded by the WALK_LIMIT-th entry's key); None if
+    those held too few matches."""
+    rest, match = replace(f, account=None, since=None, until=None), _pg_match_exists(node)
+    pks: list[int] = []
+    for walk, order, key in (
+            (dated, (t.Item.created_at.desc(), t.Item.id.desc()), (t.Item.created_at, t.Item.id)),
+            (undated, (t.Item.id.desc(),), (t.Item.id,))):
+        if len(pks) >= limit:
+            break
+        bound = session.execute(walk.with_only_columns(*key).order_by(*order)
+                                .offset(WALK_LIMIT).limit(1)).first()
+        walk = _filters(walk, replace(f, account=None) if walk is undated else rest)
+        if bound is not None:
+            walk = walk.where(tuple_(*key) >= tuple_(*bound))
+        pks += session.scalars(walk.where(match).order_by(*order).limit(limit - len(pks)))
+        if len(pks) < limit and bound is not None:
+            return None
+    return pks
+
+
+def _newest_of_all(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
+                   limit: int) -> list[int]:
+    """Every match listed from the full-text index, filtered, the newest `limit` kept."""
+    if session.get_bind().dialect.name == "sqlite":
+        matched = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
+                   .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
+    else:
+        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
+        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+        matched = select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
+    query = select(t.Item.id).where(t.Item.id.in_(matched))
+    if accounts is not None:
+        query = query.where(t.Item.account_pk.in_(accounts))
+    query = _filters(query, replace(f, account=None))
+    return list(session.scalars(query.order_by(t.Item.created_at.desc().nulls_last(), t.Item.id.desc())
+                                .limit(limit)))
+
+
+def _newest_sqlite(session: Session, node: Node, walks: list[Any], limit: int) -> list[int] | None:
     """SQLite: read the walked items' search rows a batch at a time and test them here, as the
     account path does (_compile: the same matches as FTS5). FTS5 can test one rowid
     (`rowid = ? AND MATCH`), but it expands a prefix term (5*) again for every row: on the
@@ -448,14 +496,19 @@ def _newest_sqlite(session: Session, node: Node, walks: list[Any], limit: int) -
     slot = {leaf: i for i, leaf in enumerate(leaves)}
     matches = _compile(node, slot)
     found: list[int] = []
+    walked = 0
     for walk in walks:
         batch = max(2 * (limit - len(found)), 200)
         offset = 0
         while len(found) < limit:
             # LIMIT/OFFSET on the index walk: each batch re-reads the skipped index entries only.
-            pks = list(session.scalars(walk.limit(batch).offset(offset)))
+            if walked >= WALK_LIMIT:
+                return None  # too few matches among the newest items: list them all instead
+            asked = min(batch, WALK_LIMIT - walked)
+            pks = list(session.scalars(walk.limit(asked).offset(offset)))
             if not pks:
                 break
+            walked += len(pks)
             hits: set[int] = set()
             for item_pk, body in session.execute(
                     select(SearchDoc.item_pk, SearchDoc.body).where(SearchDoc.item_pk.in_(pks))):
@@ -464,9 +517,9 @@ def _newest_sqlite(session: Session, node: Node, walks: list[Any], limit: int) -
                     if matches([_occurrences(leaf, words, body) for leaf in leaves]):
                         hits.add(item_pk)
             found += [pk for pk in pks if pk in hits][:limit - len(found)]
-            if len(pks) < batch:
-                break
-            offset += batch
+            if len(pks) < asked:
+                break  # the end of the walk
+            offset += len(pks)
             batch = min(batch * 4, 20_000)
     return found
 

@@ -51,13 +51,17 @@ def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     next(urls, None)
 
 
+@pytest.mark.parametrize("walk", ["index walk", "listed from the full-text index"])
 @pytest.mark.parametrize(("query", "filters", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_over_the_cap_the_newest_matches_come_first_with_every_filter(
         catalog: Catalog, monkeypatch: pytest.MonkeyPatch, query: str, filters: SearchFilters | None,
-        expected: set[str]) -> None:
+        expected: set[str], walk: str) -> None:
     """Cap 0: every query that matches anything is over it. The same items as ranked search
-    (every filter applies), in created order, newest first: one list, so the same on both engines."""
+    (every filter applies), in created order, newest first: one list, so the same on both engines.
+    With WALK_LIMIT 1 the walk gives up at once and the matches are listed and sorted instead."""
     monkeypatch.setattr(search_mod, "RANK_LIMIT", 0)
+    if walk != "index walk":
+        monkeypatch.setattr(search_mod, "WALK_LIMIT", 1)
     with catalog.session() as s:
         result = search(s, query, filters)
     assert result.ids == newest_first(expected)
@@ -95,7 +99,10 @@ def test_at_or_below_the_cap_ranking_is_unchanged(catalog: Catalog, monkeypatch:
     assert at_cap.as_dict()["total"] == 4 and at_cap.as_dict()["ranked"] is True
 
 
-def test_items_without_a_created_time_come_after_the_dated_ones(tmp_path: Path) -> None:
+@pytest.mark.parametrize("walk_limit", [50_000, 1])
+def test_items_without_a_created_time_come_after_the_dated_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                walk_limit: int) -> None:
+    monkeypatch.setattr(search_mod, "WALK_LIMIT", walk_limit)
     catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     pg_urls = _pg_database()
     pg = open_catalog(next(pg_urls))

@@ -6,6 +6,7 @@ time and of this process's CPU time (the database server's own CPU is not includ
 PostgreSQL). Prints whether the result was ranked and its total.
 
     python bench/search_cap.py --home /tmp/s1m [--database-url postgresql+psycopg://...] --runs 3
+    python bench/search_cap.py --home /tmp/s1m --walk-limit 1   # the fallback: list every match
 """
 
 from __future__ import annotations
@@ -73,7 +74,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--walk-limit", type=int, default=None,
+                        help="Set catalog.search.WALK_LIMIT (1: always list the matches instead of walking).")
     args = parser.parse_args(argv)
+    if args.walk_limit is not None:
+        import archiver.catalog.search as search_module
+
+        search_module.WALK_LIMIT = args.walk_limit  # type: ignore[attr-defined,unused-ignore]
     rows = run(args.home, args.database_url, args.runs, args.limit)
     print("| query | wall ms | client CPU ms | ranked | total | hits |")
     print("| --- | ---: | ---: | --- | ---: | ---: |")

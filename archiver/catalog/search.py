@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    tuple_,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -120,16 +121,37 @@ class SearchHit:
 class SearchResult:
     query: str
     filters: SearchFilters
-    total: int  # matching items, before the limit
+    total: int  # matching items, before the limit (when not ranked: the cap + 1, "more than")
     hits: tuple[SearchHit, ...] = field(default=())
+    ranked: bool = True  # False: more than `cap` items match, and the hits are the newest
+    cap: int | None = None
 
     @property
     def ids(self) -> list[str]:
         return [h.id for h in self.hits]
 
+    @property
+    def total_text(self) -> str:
+        """"42", or "more than 10,000" when the matches were too many to rank."""
+        return f"{self.total:,}" if self.ranked else f"more than {self.cap or 0:,}"
+
+    @property
+    def note(self) -> str:
+        """What an officer is told when the hits are the newest matches, not the best ones."""
+        if self.ranked:
+            return ""
+        return (f"More than {self.cap or 0:,} matches: newest first. Narrow the search "
+                "(account, dates, phrase) to rank by relevance.")
+
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "filters": self.filters.as_dict(), "total": self.total,
-                "hits": [h.as_dict() for h in self.hits]}
+        data: dict[str, Any] = {"query": self.query, "filters": self.filters.as_dict(),
+                                "total": self.total if self.ranked else self.total_text,
+                                "ranked": self.ranked, "order": "relevance" if self.ranked else "newest"}
+        if not self.ranked:
+            data["more_than"] = self.cap
+            data["note"] = self.note
+        data["hits"] = [h.as_dict() for h in self.hits]
+        return data
 
 
 # --- keeping the index ----------------------------------------------------------------------
@@ -351,6 +373,157 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
     return rows, total
 
 
+# A query (with its filters) that finds more items than this is not ranked: ranking reads and
+# scores every match (on the 1,000,000-item synthetic archive a word in two thirds of the items
+# took 3.1-4.3 s on SQLite and 1.9-2.1 s on PostgreSQL), and a best-50 page out of hundreds of
+# thousands tells an officer little. Such a search shows the newest matches instead (created
+# time, then id: the same on both engines), found by walking the items' created-time index and
+# testing each item against the query, and says so; counting to the cap first reads at most
+# RANK_LIMIT + 1 matches. 10,000 is also the most `requests add --query` attaches (MAX_ADD).
+# Measured in docs/benchmarks.md ("Search over the ranking cap at 1,000,000 items").
+RANK_LIMIT = 10_000
+
+
+def _pg_match_exists(node: Node) -> ColumnElement[bool]:
+    """Any version of the (outer query's) item matches: its search rows, tested on their vector."""
+    tsq = func.to_tsquery(literal_column("'simple'"), bindparam("cap_tsq", to_tsquery(node), type_=Text))
+    vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+    return exists().where(SearchDoc.item_pk == t.Item.id, vector.op("@@")(tsq))
+
+
+def _more_than(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
+               cap: int) -> bool:
+    """Do more than `cap` items match (with the filters)? Reads at most cap + 1 matches."""
+    if accounts is not None:
+        size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
+        if (size or 0) <= cap:
+            return False  # the account's items are too few: no need to look
+    if session.get_bind().dialect.name == "sqlite":
+        base = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
+                .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
+    else:
+        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
+        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+        base = select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
+    base = base.join(t.Item, t.Item.id == SearchDoc.item_pk)
+    if accounts is not None:
+        base = base.where(t.Item.account_pk.in_(accounts))
+    probe = _filters(base, replace(f, account=None)).distinct().limit(cap + 1).subquery()
+    return (session.scalar(select(func.count()).select_from(probe)) or 0) > cap
+
+
+# The newest-first walk reads at most this many items (after the filters) before giving up on
+# the index: a query whose matches are all old (a word of 2020 searched in 2026) would otherwise
+# walk the whole archive. Then the matches are listed from the full-text index and sorted, a cost
+# that grows with the matches, not the archive.
+WALK_LIMIT = 50_000
+
+
+def _newest(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
+            limit: int) -> list[int]:
+    """The newest `limit` matching items (created time, then id, newest first; items without a
+    created time after them, newest id first), walking the created-time index."""
+    rest = replace(f, account=None, since=None, until=None)
+    dated = select(t.Item.id).where(t.Item.created_at.is_not(None))
+    undated = select(t.Item.id).where(t.Item.created_at.is_(None))
+    if accounts is not None:
+        dated = dated.where(t.Item.account_pk.in_(accounts))
+        undated = undated.where(t.Item.account_pk.in_(accounts))
+    # With a created time, _filters' coalesce(created_at, first_seen_at) is created_at: a range
+    # on the index.
+    if f.since:
+        dated = dated.where(t.Item.created_at >= datetime.combine(f.since, time(), UTC))
+    if f.until:
+        dated = dated.where(t.Item.created_at < datetime.combine(f.until + timedelta(days=1), time(), UTC))
+    if session.get_bind().dialect.name == "sqlite":
+        walks = [_filters(dated, rest).order_by(t.Item.created_at.desc(), t.Item.id.desc()),
+                 _filters(undated, replace(f, account=None)).order_by(t.Item.id.desc())]
+        found = _newest_sqlite(session, node, walks, limit)
+    else:
+        found = _newest_pg(session, node, f, dated, undated, limit)
+    if found is None:
+        return _newest_of_all(session, node, f, accounts, limit)
+    return found
+
+
+def _newest_pg(session: Session, node: Node, f: SearchFilters, dated: Any, undated: Any,
+               limit: int) -> list[int] | None:
+    """PostgreSQL tests each walked item's stored vectors (one index probe per item), within
+    the first WALK_LIMIT index entries (bounded by the WALK_LIMIT-th entry's key); None if
+    those held too few matches."""
+    rest, match = replace(f, account=None, since=None, until=None), _pg_match_exists(node)
+    pks: list[int] = []
+    for walk, order, key in (
+            (dated, (t.Item.created_at.desc(), t.Item.id.desc()), (t.Item.created_at, t.Item.id)),
+            (undated, (t.Item.id.desc(),), (t.Item.id,))):
+        if len(pks) >= limit:
+            break
+        bound = session.execute(walk.with_only_columns(*key).order_by(*order)
+                                .offset(WALK_LIMIT).limit(1)).first()
+        walk = _filters(walk, replace(f, account=None) if walk is undated else rest)
+        if bound is not None:
+            walk = walk.where(tuple_(*key) >= tuple_(*bound))
+        pks += session.scalars(walk.where(match).order_by(*order).limit(limit - len(pks)))
+        if len(pks) < limit and bound is not None:
+            return None
+    return pks
+
+
+def _newest_of_all(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
+                   limit: int) -> list[int]:
+    """Every match listed from the full-text index, filtered, the newest `limit` kept."""
+    if session.get_bind().dialect.name == "sqlite":
+        matched = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
+                   .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
+    else:
+        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
+        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+        matched = select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
+    query = select(t.Item.id).where(t.Item.id.in_(matched))
+    if accounts is not None:
+        query = query.where(t.Item.account_pk.in_(accounts))
+    query = _filters(query, replace(f, account=None))
+    return list(session.scalars(query.order_by(t.Item.created_at.desc().nulls_last(), t.Item.id.desc())
+                                .limit(limit)))
+
+
+def _newest_sqlite(session: Session, node: Node, walks: list[Any], limit: int) -> list[int] | None:
+    """SQLite: read the walked items' search rows a batch at a time and test them here, as the
+    account path does (_compile: the same matches as FTS5). FTS5 can test one rowid
+    (`rowid = ? AND MATCH`), but it expands a prefix term (5*) again for every row: on the
+    1,000,000-item archive 25 ms a row, where this costs about 10 us a version."""
+    leaves = list(dict.fromkeys(_leaves(node)))
+    slot = {leaf: i for i, leaf in enumerate(leaves)}
+    matches = _compile(node, slot)
+    found: list[int] = []
+    walked = 0
+    for walk in walks:
+        batch = max(2 * (limit - len(found)), 200)
+        offset = 0
+        while len(found) < limit:
+            # LIMIT/OFFSET on the index walk: each batch re-reads the skipped index entries only.
+            if walked >= WALK_LIMIT:
+                return None  # too few matches among the newest items: list them all instead
+            asked = min(batch, WALK_LIMIT - walked)
+            pks = list(session.scalars(walk.limit(asked).offset(offset)))
+            if not pks:
+                break
+            walked += len(pks)
+            hits: set[int] = set()
+            for item_pk, body in session.execute(
+                    select(SearchDoc.item_pk, SearchDoc.body).where(SearchDoc.item_pk.in_(pks))):
+                if item_pk not in hits:
+                    words = body.split()
+                    if matches([_occurrences(leaf, words, body) for leaf in leaves]):
+                        hits.add(item_pk)
+            found += [pk for pk in pks if pk in hits][:limit - len(found)]
+            if len(pks) < asked:
+                break  # the end of the walk
+            offset += len(pks)
+            batch = min(batch * 4, 20_000)
+    return found
+
+
 def _matches(node: Node, words: Sequence[str]) -> bool:
     if isinstance(node, Term):
         n = len(node.words)
@@ -386,13 +559,23 @@ def matching_items(session: Session, query: str, filters: SearchFilters | None =
 
 
 def search(session: Session, query: str, filters: SearchFilters | None = None,
-           *, limit: int = 100) -> SearchResult:
-    """Items whose any version matches `query`, best first, with context and highlights."""
+           *, limit: int = 100, rank_limit: int | None = None) -> SearchResult:
+    """Items whose any version matches `query`, best first, with context and highlights; when
+    more than `rank_limit` (default RANK_LIMIT) items match, the newest first, unranked."""
     f = filters or SearchFilters()
     node = parse_query(query)
-    ranked, total = _ranked(session, node, f, limit)
+    cap = RANK_LIMIT if rank_limit is None else rank_limit
+    selected = _accounts(session, f.account) if f.account else None
+    if selected == []:
+        return SearchResult(query, f, 0, (), cap=cap)
+    if _more_than(session, node, f, selected, cap):
+        ranked = [(pk, 0.0) for pk in _newest(session, node, f, selected, limit)]
+        total, is_ranked = cap + 1, False
+    else:
+        ranked, total = _ranked(session, node, f, limit)
+        is_ranked = True
     if not ranked:
-        return SearchResult(query, f, total, ())
+        return SearchResult(query, f, total, (), ranked=is_ranked, cap=cap)
     pks = [pk for pk, _ in ranked]
     items = {i.id: i for i in session.scalars(select(t.Item).where(t.Item.id.in_(pks)))}
     accounts = {a.id: a for a in session.scalars(
@@ -417,7 +600,7 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
             text=shown.text or "", highlights=tuple(highlight_spans(shown.text or "", node)),
             score=score, context=tuple(parents.get((item.platform, item.parent_id), ())),
         ))
-    return SearchResult(query, f, total, tuple(hits))
+    return SearchResult(query, f, total, tuple(hits), ranked=is_ranked, cap=cap)
 
 
 def _thread_context(session: Session, items: Iterable[t.Item], depth: int = 6) -> dict[tuple[str, str | None], list[ThreadEntry]]:

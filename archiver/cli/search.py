@@ -92,7 +92,8 @@ def search(ctx: click.Context, query: str, account: str | None, platform: str | 
     """Find items whose any version matches QUERY, best first.
 
     Words must all match; "quoted phrases", OR, prefix* and -excluded words work, with
-    parentheses for grouping. An edit's old wording is found too.
+    parentheses for grouping. An edit's old wording is found too. When more than 10,000
+    items match, the newest are shown first, unranked: narrow the search to rank it.
 
     \b
     Example:
@@ -107,7 +108,11 @@ def search(ctx: click.Context, query: str, account: str | None, platform: str | 
         print_json(result.as_dict())
         return
     shown = len(result.hits)
-    console.print(f"{result.total} items match" + (f"; the best {shown} shown" if shown < result.total else ""))
+    if not result.ranked:
+        console.print(Text(result.note, style="yellow"))
+        console.print(f"the newest {shown} shown")
+    else:
+        console.print(f"{result.total} items match" + (f"; the best {shown} shown" if shown < result.total else ""))
     for number, hit in enumerate(result.hits, start=1):
         for line in hit_lines(hit, number):
             console.print(line)

@@ -269,9 +269,9 @@ def add_items(app: App, request_id: str, *, query: str | None = None,
         register.require_open(row)
         search_id = None
         if query:
-            result = run_search(s, query, filters, limit=MAX_ADD)
-            if result.total > MAX_ADD:
-                raise RequestError(f"The query matches {result.total} items, more than {MAX_ADD}; "
+            result = run_search(s, query, filters, limit=MAX_ADD, rank_limit=MAX_ADD)
+            if not result.ranked or result.total > MAX_ADD:
+                raise RequestError(f"The query matches more than {MAX_ADD:,} items; "
                                    "narrow it with words or filters")
             found = [(h.platform, h.id) for h in result.hits]
             record = RequestSearch(request_id=row.id, query=query,

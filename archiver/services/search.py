@@ -17,6 +17,7 @@ def search_items(app: App, query: str, filters: SearchFilters | None = None, *, 
         result = search(s, query, filters, limit=limit)
         audit.append(s, actor=actor or current_actor(), action="search", subject="",
                      details={"query": query, "filters": (filters or SearchFilters()).as_dict(),
-                              "total": result.total, "shown": len(result.hits)},
+                              "total": result.total, "shown": len(result.hits),
+                              **({} if result.ranked else {"ranked": False, "more_than": result.cap})},
                      at=app.clock.now())
     return result

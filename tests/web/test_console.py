@@ -274,6 +274,21 @@ def test_search_uses_the_cli_filters_highlights_and_context(app: App, console_ar
     assert client.get("/search", params={"q": "bus", "since": "yesterday"}).status_code == 400
 
 
+def test_search_over_the_ranking_cap_says_newest_first(app: App, console_archive: ConsoleArchive,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """More matches than catalog.search.RANK_LIMIT: the page says the hits are the newest."""
+    from archiver.catalog import search as search_mod
+
+    client = signed_in(app, "chris")
+    ranked = client.get("/search", params={"q": "bus"}).text
+    assert "newest first" not in ranked and "item(s) match" in ranked
+    monkeypatch.setattr(search_mod, "RANK_LIMIT", 1)
+    page = client.get("/search", params={"q": "bus"}).text
+    assert ("More than 1 matches: newest first. Narrow the search (account, dates, phrase) to rank "
+            "by relevance.") in page
+    assert "More than 1 items match; the newest" in page and "<mark>bus</mark>" in page
+
+
 def test_viewing_content_and_downloading_are_audit_events(app: App, console_archive: ConsoleArchive) -> None:
     client = signed_in(app, "alex")
     client.get(f"/items/{console_archive.post}")

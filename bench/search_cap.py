@@ -1,0 +1,92 @@
+"""`search()` at scale, over and under the ranking cap (catalog.search.RANK_LIMIT).
+
+Times the catalog's search function itself (what `archiver search` and the console's /search
+call) on an existing archive, per query: a warm-up, then `--runs` timed calls; medians of wall
+time and of this process's CPU time (the database server's own CPU is not included on
+PostgreSQL). Prints whether the result was ranked and its total.
+
+    python bench/search_cap.py --home /tmp/s1m [--database-url postgresql+psycopg://...] --runs 3
+    python bench/search_cap.py --home /tmp/s1m --walk-limit 1   # the fallback: list every match
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from archiver.app import App  # noqa: E402
+from archiver.catalog.search import SearchFilters, search  # noqa: E402
+from archiver.core.settings import Settings  # noqa: E402
+
+# The synthetic archive's words (bench/synthetic.py): "bulk post N", "bulk comment N", ...
+QUERIES: list[tuple[str, str, SearchFilters | None]] = [
+    ("phrase, about 1 item per account", '"bulk post 501"', None),
+    ("word in 2/3 of items", "comment", None),
+    ("word in every item", "bulk", None),
+    ("word + edited", "post", SearchFilters(edited=True)),
+    ("word + kind=reply (no match; under the cap)", "comment", SearchFilters(kind="reply")),
+    ('phrase + prefix: "bulk post" 5* (36,000 items)', '"bulk post" 5*', None),
+    ("word + since 2025-12-15 (31,208 items)", "comment", SearchFilters(since=date(2025, 12, 15))),
+    ("word + one account (1,000 items)", "comment", SearchFilters(account="Synthetic School 2")),
+]
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run(home: Path, database_url: str | None, runs: int, limit: int) -> list[dict[str, Any]]:
+    app = App(Settings(home=home, database_url=database_url))
+    rows = []
+    try:
+        for label, query, filters in QUERIES:
+            wall, cpu = [], []
+            result: Any = None
+            for i in range(runs + 1):
+                with app.catalog.session() as s:
+                    c0, w0 = _cpu(), time.perf_counter()
+                    result = search(s, query, filters, limit=limit)
+                    w1, c1 = time.perf_counter(), _cpu()
+                if i:
+                    wall.append((w1 - w0) * 1000)
+                    cpu.append((c1 - c0) * 1000)
+            rows.append({"query": label, "wall_ms": round(statistics.median(wall), 1),
+                         "cpu_ms": round(statistics.median(cpu), 1),
+                         "ranked": getattr(result, "ranked", True),
+                         "total": getattr(result, "total_text", result.total), "hits": len(result.hits)})
+    finally:
+        app.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--walk-limit", type=int, default=None,
+                        help="Set catalog.search.WALK_LIMIT (1: always list the matches instead of walking).")
+    args = parser.parse_args(argv)
+    if args.walk_limit is not None:
+        import archiver.catalog.search as search_module
+
+        search_module.WALK_LIMIT = args.walk_limit  # type: ignore[attr-defined,unused-ignore]
+    rows = run(args.home, args.database_url, args.runs, args.limit)
+    print("| query | wall ms | client CPU ms | ranked | total | hits |")
+    print("| --- | ---: | ---: | --- | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['query']} | {r['wall_ms']} | {r['cpu_ms']} | {r['ranked']} | {r['total']} | {r['hits']} |")
+
+
+if __name__ == "__main__":
+    main()

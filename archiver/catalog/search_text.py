@@ -13,8 +13,11 @@ Syntax: words (all must match), "quoted phrases", OR between alternatives, prefi
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from archiver.core.errors import ArchiverError
 
@@ -45,8 +48,29 @@ def _fold(raw: str) -> list[str]:
             out.append(str(digit))
         else:
             # circled numbers, fractions' slashes and the like: FTS5 keeps some, PostgreSQL none
-            out.append(ch if ch.isalpha() else " ")
+            out.append(ch if ch.isalpha() and _fts5_letter(ch) else " ")
     return [w for w in _WORD.findall("".join(out)) if len(w) <= MAX_WORD]
+
+
+_probe_lock = threading.Lock()
+_probe: sqlite3.Connection | None = None
+
+
+@lru_cache(maxsize=8192)
+def _fts5_letter(ch: str) -> bool:
+    """Whether SQLite's unicode61 tokenizer keeps `ch` inside a word. Its tables are of an older
+    Unicode than Python's (U+19B0, a mark there, is a letter here), so a letter it would drop
+    separates words on both engines instead. Asked of SQLite once per distinct character."""
+    global _probe
+    with _probe_lock:
+        if _probe is None:
+            _probe = sqlite3.connect(":memory:", check_same_thread=False)
+            _probe.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize='unicode61 remove_diacritics 0')")
+            _probe.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'instance')")
+        _probe.execute("DELETE FROM f")
+        _probe.execute("INSERT INTO f(rowid, body) VALUES (1, ?)", (f"a{ch}a",))
+        seen = [term for term, in _probe.execute("SELECT term FROM v")]
+    return len(seen) == 1
 
 
 def words_with_spans(text: str) -> list[tuple[str, int, int]]:

@@ -20,6 +20,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,7 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
     env["ARCHIVER_HOME"] = str(args.home)
-    env["ARCHIVER_CONFIG"] = str(args.home / "no-archiver.toml")
+    # An empty configuration of its own (a missing ARCHIVER_CONFIG file is an error now), and
+    # the district and state every command needs.
+    config = Path(tempfile.mkdtemp(prefix="lookups-")) / "archiver.toml"
+    config.write_text("")
+    env["ARCHIVER_CONFIG"] = str(config)
+    env["ARCHIVER_DISTRICT"], env["ARCHIVER_STATE"] = "Synthetic School District", "WA"
     if args.database_url:
         env["ARCHIVER_DATABASE_URL"] = args.database_url
 

@@ -415,12 +415,13 @@ def _pg_match_exists(node: Node) -> ColumnElement[bool]:
 
 
 def _more_than(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
-               cap: int) -> bool:
-    """Do more than `cap` items match (with the filters)? Reads at most cap + 1 matches."""
+               cap: int) -> int | None:
+    """How many items match (with the filters), counted to cap + 1 at most (more than `cap`
+    when it returns cap + 1); None when the account is too small to need counting."""
     if accounts is not None:
         size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
         if (size or 0) <= cap:
-            return False  # the account's items are too few: no need to look
+            return None  # the account's items are too few: no need to look
     if session.get_bind().dialect.name == "sqlite":
         base = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
                 .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
@@ -432,7 +433,7 @@ def _more_than(session: Session, node: Node, f: SearchFilters, accounts: list[in
     if accounts is not None:
         base = base.where(t.Item.account_pk.in_(accounts))
     probe = _filters(base, replace(f, account=None)).distinct().limit(cap + 1).subquery()
-    return (session.scalar(select(func.count()).select_from(probe)) or 0) > cap
+    return session.scalar(select(func.count()).select_from(probe)) or 0
 
 
 # The newest-first walk reads at most this many items (after the filters) before giving up on
@@ -591,9 +592,12 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
     selected = _accounts(session, f.account) if f.account else None
     if selected == []:
         return SearchResult(query, f, 0, (), cap=cap)
-    if _more_than(session, node, f, selected, cap):
+    counted = _more_than(session, node, f, selected, cap)
+    if counted is not None and counted > cap:
         ranked = [(pk, 0.0) for pk in _newest(session, node, f, selected, limit)]
         total, is_ranked = cap + 1, False
+    elif counted == 0:
+        ranked, total, is_ranked = [], 0, True  # nothing matches: no need to rank
     else:
         ranked, total = _ranked(session, node, f, limit)
         is_ranked = True

@@ -92,3 +92,21 @@ def test_filtered_scores_are_the_unfiltered_search_s(catalog: Catalog, query: st
     expected = [(h.id, h.score) for h in everything.hits if h.id in kept]
     assert [(h.id, h.score) for h in filtered.hits] == expected
     assert filtered.total == len(expected)
+
+
+@pytest.mark.parametrize("filters", [SearchFilters(kind="reply"), SearchFilters(since=date(2099, 1, 1))])
+def test_no_ranking_when_the_count_to_the_cap_found_nothing(catalog: Catalog, filters: SearchFilters) -> None:
+    """The count to the cap (always run) read every filtered match: none, no ranking query."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", record)
+    try:
+        with catalog.session() as s:
+            result = search(s, "concert", filters)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", record)
+    assert (result.total, result.ids, result.ranked) == (0, [], True)
+    assert statements and not [st for st in statements if "bm25(" in st], statements

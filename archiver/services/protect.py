@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Integer, cast, insert, literal, null, select, union_all, update
+from sqlalchemy import insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from archiver.app import App
@@ -76,15 +76,12 @@ def protect(app: App, names: Sequence[str]) -> None:
             .where(t.Observation.warc_file.in_(wanted_names)),
             select(literal("t"), t.Tombstone.item_pk, t.Tombstone.evidence_file)
             .where(t.Tombstone.evidence_file.in_(wanted_names)),
-            select(literal("m"), cast(null(), Integer), t.MediaCapture.warc_file)
-            .where(t.MediaCapture.warc_file.in_(wanted_names)),
         )).all()
         kinds = {kind for kind, _, _ in records}
         general_locks = "t" in kinds
         by_object: dict[str, set[int]] = defaultdict(set)
-        for kind, pk, name in records:
-            if kind != "m":
-                by_object[name].add(pk)
+        for _kind, pk, name in records:
+            by_object[name].add(pk)
         pks = sorted(set().union(*by_object.values())) if by_object else []
         stored = {name: (key, lock, bool(hold), row is not None) for name, key, lock, hold, row in s.execute(
             select(t.WarcFile.name, t.WarcFile.store_key, rt.ObjectRetention.lock_until, rt.ObjectRetention.legal_hold,
@@ -92,7 +89,9 @@ def protect(app: App, names: Sequence[str]) -> None:
             .outerjoin(rt.ObjectRetention, rt.ObjectRetention.warc_name == t.WarcFile.name)
             .where(t.WarcFile.name.in_(wanted_names)))}
         holds = list(s.scalars(select(rt.Hold).where(rt.Hold.released_at.is_(None)).order_by(rt.Hold.id)))
-        general_holds = bool(holds) and "m" in kinds
+        # media_captures has no index on warc_file: looked at only while a hold is active
+        general_holds = bool(holds) and s.execute(
+            select(t.MediaCapture.id).where(t.MediaCapture.warc_file.in_(wanted_names)).limit(1)).first() is not None
         items: dict[int, tuple[ItemFacts, str | None, str, str, str, datetime | None]] = {}
         if pks:
             for row in s.execute(

@@ -142,3 +142,26 @@ def test_a_new_object_under_an_active_hold_is_held_as_the_general_sync_would(tmp
         assert _recorded(h, name)[1:] == (True, True)
     finally:
         h.close()
+
+
+def test_the_cached_schedule_follows_an_adoption(tmp_path: Path) -> None:
+    from archiver.app import App
+    from archiver.core.settings import Settings
+    from archiver.services.archive_home import create_archive
+    from archiver.services.protect import effective_schedule
+    from archiver.services.schedules import adopt_schedule
+
+    app = App(Settings(home=tmp_path / "home", state="KS"))
+    try:
+        create_archive(app)
+        with app.catalog.session() as s:
+            state_only = effective_schedule(s, "KS")
+            assert state_only.district_sha256 is None and effective_schedule(s, "KS") is state_only
+        adopted = adopt_schedule(app, Path(__file__).parent / "fixtures" / "KS_district.yaml", actor="officer")
+        with app.catalog.session() as s:
+            district = effective_schedule(s, "KS")
+            assert district.district_sha256 == adopted.sha256 and district is not state_only
+            assert district.get("USD999-SM-1") is not None and state_only.get("USD999-SM-1") is None
+            assert effective_schedule(s, "KS") is district
+    finally:
+        app.close()

@@ -1,8 +1,8 @@
 """Retention controls for objects a poll has just stored: what one object costs (issue 14).
 
 `protect_new_objects` (services/holds.py) calls `protect`. Same result as
-`sync_object_locks(app, names)` then `sync_legal_holds(app, names=names)`, in one reading
-transaction of a few indexed statements and at most one writing one:
+`sync_object_locks(app, names)` then `sync_legal_holds(app, names=names)`, in one
+transaction of a few indexed statements (the store calls and their record inside it):
 
 - the Object Lock date from the new objects' own records (versions, observations, deletion
   evidence), with the effective schedule cached per process under the adopted district
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from archiver.app import App
 from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
+from archiver.core.errors import ArchiverError
 from archiver.retention.classify import FACT_COLUMNS, facts_row
 from archiver.retention.holds import covers
 from archiver.retention.retain_until import ItemFacts, earliest_lawful
@@ -131,11 +132,11 @@ def protect(app: App, names: Sequence[str]) -> None:
                        if any(covers(h, account=account, when=when, named=(h.id, platform, item_id) in named,
                                      names_any=h.id in naming) for h in holds)}
             held = {name for name, members in by_object.items() if members & covered}
-    rows: dict[str, dict[str, object]] = {}
-    try:
-        if general_locks:
-            sync_object_locks(app, wanted_names)
-        else:
+        # The store calls run inside the reading transaction and what was asked is written in
+        # it too: one transaction per poll's new objects (WAL: readers are not blocked).
+        rows: dict[str, dict[str, object]] = {}
+        failure: ArchiverError | None = None
+        try:
             for name, when in dates.items():
                 if name not in stored or when is None:
                     continue
@@ -144,10 +145,7 @@ def protect(app: App, names: Sequence[str]) -> None:
                     continue
                 app.store.extend_retention(key, when)
                 rows.setdefault(name, {})["lock_until"] = when
-        if general_holds:
-            sync_legal_holds(app, names=wanted_names)
-        else:
-            for name in wanted_names:
+            for name in wanted_names if not general_holds else []:
                 if name not in stored:
                     continue
                 key, _, on_record, _ = stored[name]
@@ -159,18 +157,24 @@ def protect(app: App, names: Sequence[str]) -> None:
                     continue
                 app.store.set_legal_hold(key, should)
                 rows.setdefault(name, {})["legal_hold"] = should
-    finally:
-        if rows:
-            _record(app, rows, stored, now)
+        except ArchiverError as exc:
+            failure = exc  # what was done is still recorded
+        _record(s, rows, stored, now)
+    if failure is not None:
+        raise failure
+    if general_locks:
+        sync_object_locks(app, wanted_names)
+    if general_holds:
+        sync_legal_holds(app, names=wanted_names)
 
 
-def _record(app: App, rows: dict[str, dict[str, object]],
+def _record(s: Session, rows: dict[str, dict[str, object]],
             stored: dict[str, tuple[str, datetime | None, bool, bool]], now: datetime) -> None:
     """What was asked of the store, one INSERT or UPDATE per object (the outer join said which)."""
-    with app.catalog.session() as s:
-        for name, values in rows.items():
-            if stored[name][3]:
-                s.execute(update(rt.ObjectRetention).where(rt.ObjectRetention.warc_name == name)
-                          .values(updated_at=now, **values))
-            else:
-                s.execute(insert(rt.ObjectRetention).values(warc_name=name, updated_at=now, **{"legal_hold": False, **values}))
+    for name, values in rows.items():
+        if stored[name][3]:
+            s.execute(update(rt.ObjectRetention).where(rt.ObjectRetention.warc_name == name)
+                      .values(updated_at=now, **values))
+        else:
+            s.execute(insert(rt.ObjectRetention).values(warc_name=name, updated_at=now,
+                                                        **{"legal_hold": False, **values}))

@@ -37,6 +37,7 @@ from archiver.retention.holds import covers
 from archiver.retention.retain_until import ItemFacts, earliest_lawful
 from archiver.retention.schedules import Effective
 
+_OBJECT_RETENTION = t.Base.metadata.tables[rt.ObjectRetention.__tablename__]  # Core: no ORM bulk path
 _EFFECTIVE: dict[tuple[str, str | None], Effective] = {}
 _EFFECTIVE_LOCK = threading.Lock()
 
@@ -173,8 +174,8 @@ def _record(s: Session, rows: dict[str, dict[str, object]],
     """What was asked of the store, one INSERT or UPDATE per object (the outer join said which)."""
     for name, values in rows.items():
         if stored[name][3]:
-            s.execute(update(rt.ObjectRetention).where(rt.ObjectRetention.warc_name == name)
+            s.execute(update(_OBJECT_RETENTION).where(_OBJECT_RETENTION.c.warc_name == name)
                       .values(updated_at=now, **values))
         else:
-            s.execute(insert(rt.ObjectRetention).values(warc_name=name, updated_at=now,
+            s.execute(insert(_OBJECT_RETENTION).values(warc_name=name, updated_at=now,
                                                         **{"legal_hold": False, **values}))

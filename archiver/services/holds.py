@@ -299,9 +299,10 @@ def sync_object_locks(app: App, names: Iterable[str] | None = None) -> list[str]
 def protect_new_objects(app: App, names: Sequence[str]) -> None:
     """After upload: the Object Lock date the law allows and any legal hold a hold requires.
     Never fails a capture: a failure is logged and `holds reconcile` repairs the drift."""
+    from archiver.services.protect import protect
+
     try:
-        sync_object_locks(app, names)
-        sync_legal_holds(app, names=names)
+        protect(app, names)  # what one object costs (issue 14); same result as the two syncs
     except ArchiverError as exc:
         log.error("could not set retention controls on %s: %s (run 'archiver holds reconcile')",
                   ", ".join(names), exc.message)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Text,
     and_,
     bindparam,
@@ -369,10 +370,7 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
         )
         order = [score.asc()]
     else:
-        # to_tsquery, not a cast: PostgreSQL's parser splits a few of our words (3e9abc is a
-        # float then a word) and must split the query's words the same way.
-        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
-        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")  # stored, GIN-indexed
+        tsq, vector = _pg_tsquery(node)
         score = func.max(func.ts_rank_cd(vector, tsq))
         base = (
             select(SearchDoc.item_pk)
@@ -396,6 +394,25 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
     return rows, total
 
 
+def _pg_tsquery(node: Node, name: str = "tsq") -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The compiled query and the stored, GIN-indexed vector it is tested against.
+
+    to_tsquery, not a cast: PostgreSQL's parser splits a few of our words (3e9abc is a float
+    then a word) and must split the query's words the same way."""
+    tsq = func.to_tsquery(literal_column("'simple'"), bindparam(name, to_tsquery(node), type_=Text))
+    vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+    return tsq, vector
+
+
+def _matching_docs(session: Session, node: Node) -> Select[Any]:
+    """The item of every search row (version) that matches, from the full-text index."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
+                .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
+    tsq, vector = _pg_tsquery(node)
+    return select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
+
+
 # A query (with its filters) that finds more items than this is not ranked: ranking reads and
 # scores every match (on the 1,000,000-item synthetic archive a word in two thirds of the items
 # took 3.1-4.3 s on SQLite and 1.9-2.1 s on PostgreSQL), and a best-50 page out of hundreds of
@@ -409,8 +426,7 @@ RANK_LIMIT = 10_000
 
 def _pg_match_exists(node: Node) -> ColumnElement[bool]:
     """Any version of the (outer query's) item matches: its search rows, tested on their vector."""
-    tsq = func.to_tsquery(literal_column("'simple'"), bindparam("cap_tsq", to_tsquery(node), type_=Text))
-    vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
+    tsq, vector = _pg_tsquery(node, "cap_tsq")
     return exists().where(SearchDoc.item_pk == t.Item.id, vector.op("@@")(tsq))
 
 
@@ -422,14 +438,7 @@ def _more_than(session: Session, node: Node, f: SearchFilters, accounts: list[in
         size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
         if (size or 0) <= cap:
             return None  # the account's items are too few: no need to look
-    if session.get_bind().dialect.name == "sqlite":
-        base = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
-                .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
-    else:
-        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
-        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
-        base = select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
-    base = base.join(t.Item, t.Item.id == SearchDoc.item_pk)
+    base = _matching_docs(session, node).join(t.Item, t.Item.id == SearchDoc.item_pk)
     if accounts is not None:
         base = base.where(t.Item.account_pk.in_(accounts))
     probe = _filters(base, replace(f, account=None)).distinct().limit(cap + 1).subquery()
@@ -496,14 +505,7 @@ def _newest_pg(session: Session, node: Node, f: SearchFilters, dated: Any, undat
 def _newest_of_all(session: Session, node: Node, f: SearchFilters, accounts: list[int] | None,
                    limit: int) -> list[int]:
     """Every match listed from the full-text index, filtered, the newest `limit` kept."""
-    if session.get_bind().dialect.name == "sqlite":
-        matched = (select(SearchDoc.item_pk).join(_FTS, _FTS.c.rowid == SearchDoc.version_pk)
-                   .where(text("search_fts MATCH :q").bindparams(q=to_fts5(node))))
-    else:
-        tsq = func.to_tsquery(literal_column("'simple'"), bindparam("tsq", to_tsquery(node), type_=Text))
-        vector: ColumnElement[Any] = literal_column(f"{SearchDoc.__tablename__}.{PG_VECTOR}")
-        matched = select(SearchDoc.item_pk).where(vector.op("@@")(tsq))
-    query = select(t.Item.id).where(t.Item.id.in_(matched))
+    query = select(t.Item.id).where(t.Item.id.in_(_matching_docs(session, node)))
     if accounts is not None:
         query = query.where(t.Item.account_pk.in_(accounts))
     query = _filters(query, replace(f, account=None))

@@ -6,6 +6,7 @@ the archiver's alone; the sandbox's own CPU is reported next to them.
     python bench/daemon_bench.py idle --accounts 100             # CPU per unchanged account
     python bench/daemon_bench.py cycle --accounts 300 --workers 1 --latency 0.05 --throttled 0.2
     python bench/daemon_bench.py cycle --accounts 300 --workers 3 --latency 0.05 --throttled 0.2
+    python bench/daemon_bench.py cycle --accounts 10000 --workers 3 --pg --steady  # + a cycle with nothing new
     python bench/daemon_bench.py quiet --accounts 10000 --seconds 60  # idle daemon CPU and RSS
 
 `cycle` needs PostgreSQL (a database archiver_daemon_bench, or $BENCH_DAEMON_DB, is created beside ARCHIVER_TEST_PG_URL's)
@@ -29,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select, text, update  # noqa: E402
 
 from archiver.app import App  # noqa: E402
 from archiver.catalog import tables as t  # noqa: E402
@@ -66,6 +67,11 @@ class FleetProcess:
         self.proc = ctx.Process(target=_serve, args=(pages, latency, throttled, self.port_q, self.stop, self.stats_q))
         self.proc.start()
         self.url: str = self.port_q.get(timeout=300)
+
+    def cpu(self) -> float:
+        """The sandbox process's CPU seconds so far."""
+        assert self.proc.pid is not None
+        return _cpu_s(self.proc.pid)
 
     def close(self) -> dict[str, Any]:
         self.stop.set()
@@ -138,6 +144,29 @@ def cmd_idle(args: argparse.Namespace) -> None:
           f"after {after:.1f} ms ({done} captured); sandbox CPU {stats['cpu']:.1f} s")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+def _wait_polled(app: App, accounts: int, since: datetime | None, started: float, timeout: float) -> int:
+    """Wait until every account has been polled (after `since`, if given); how many were."""
+    polled = t.Account.last_polled_at.is_not(None) if since is None else t.Account.last_polled_at >= since
+    done = 0
+    while time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+        with app.catalog.session() as s:
+            done = s.scalar(select(func.count()).select_from(t.Account).where(polled)) or 0
+        if done >= accounts:
+            break
+    return done
+
+
 def cmd_cycle(args: argparse.Namespace) -> None:
     """Time for every account to be captured once, with W daemon processes."""
     fleet = FleetProcess(args.accounts, args.latency, args.throttled)
@@ -173,22 +202,26 @@ def cmd_cycle(args: argparse.Namespace) -> None:
             env["ARCHIVER_DATABASE_URL"] = database_url
         procs.append(subprocess.Popen([sys.executable, "-m", "archiver.cli.main", "daemon"], env=env,
                                       stdout=subprocess.DEVNULL, stderr=open(work / f"worker{w}.log", "wb")))  # noqa: SIM115 - lives as long as the worker
-    done = 0
-    while time.perf_counter() - started < args.timeout:
-        time.sleep(0.5)
-        with app.catalog.session() as s:
-            done = s.scalar(select(func.count()).select_from(t.Account).where(t.Account.last_polled_at.is_not(None))) or 0
-        if done >= args.accounts:
-            break
+    done = _wait_polled(app, args.accounts, None, started, args.timeout)
     elapsed = time.perf_counter() - started
-    cpu = []
+    cpu = [_cpu_s(proc.pid) for proc in procs]
+    steady = ""
+    if args.steady:
+        # The cycle a running install repeats every interval: every account captured before and
+        # nothing new upstream. Make every account due now (polled two intervals ago, throttles
+        # over) and time until each has been polled again.
+        marker = app.clock.now()
+        with app.catalog.session() as s:
+            s.execute(update(t.Account).values(last_polled_at=marker - timedelta(hours=2), next_poll_after=None))
+        fleet_cpu_before = fleet.cpu()
+        again = time.perf_counter()
+        redone = _wait_polled(app, args.accounts, marker, again, args.timeout)
+        took = time.perf_counter() - again
+        cpu_after = [_cpu_s(proc.pid) for proc in procs]
+        steady = (f"; steady cycle (nothing new): all polled again in {took:.1f} s ({redone} polled), worker CPU "
+                  f"{', '.join(f'{b - a:.1f}' for a, b in zip(cpu, cpu_after, strict=True))} s, sandbox CPU "
+                  f"{fleet.cpu() - fleet_cpu_before:.1f} s")
     for proc in procs:
-        try:
-            with open(f"/proc/{proc.pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            cpu.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
-        except OSError:
-            cpu.append(float("nan"))
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
         proc.wait(timeout=120)
@@ -202,7 +235,7 @@ def cmd_cycle(args: argparse.Namespace) -> None:
           f"{args.latency * 1000:.0f} ms throttled {args.throttled:.0%}: all polled once in {elapsed:.1f} s "
           f"({done} polled, {runs} runs, statuses {by_status}); worker CPU {', '.join(f'{c:.1f}' for c in cpu)} s; "
           f"sandbox CPU {stats['cpu']:.1f} s, {stats['requests']} requests, max in flight {stats['max_in_flight']}; "
-          f"load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min)")
+          f"load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min){steady}")
 
 
 def cmd_quiet(args: argparse.Namespace) -> None:
@@ -265,6 +298,8 @@ def main() -> None:
     cycle.add_argument("--throttled", type=float, default=0.2)
     cycle.add_argument("--timeout", type=float, default=1800)
     cycle.add_argument("--pg", action="store_true", help="PostgreSQL even with one worker")
+    cycle.add_argument("--steady", action="store_true",
+                       help="then time a second cycle in which nothing changed upstream")
     quiet = sub.add_parser("quiet")
     quiet.add_argument("--accounts", type=int, default=10_000)
     quiet.add_argument("--seconds", type=float, default=60)

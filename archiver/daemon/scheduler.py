@@ -201,9 +201,9 @@ def _run(app: App, poller: Poller, state: DaemonState, install_signals: bool) ->
     next_claim = 0.0
     try:
         while not state.stop.is_set():
-            finished = worker.collect()
+            finished = worker.collect(release=False)  # released by the next dispatch
             now_mono = time.monotonic()
-            if finished or now_mono >= next_claim:
+            if now_mono >= next_claim or (finished and worker.wants_refill()):
                 worker.dispatch(app.clock.now())
                 next_claim = now_mono + settings.tick_seconds
                 state.cycles += 1

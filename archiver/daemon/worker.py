@@ -111,6 +111,9 @@ class Worker:
     cycle_started: float | None = field(default=None, init=False)
     last_cycle_seconds: float | None = field(default=None, init=False)
     _finished: list[int] = field(default_factory=list, init=False)
+    # After a dispatch that gave accounts back over a cap and found nothing else due: those
+    # platforms and tokens (what `wants_refill` waits for); None when the pool was not capped.
+    _capped: tuple[set[str], set[str]] | None = field(default=None, init=False)
     _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False)
     _pool: ThreadPoolExecutor = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -164,13 +167,31 @@ class Worker:
             self._finished.clear()
 
     def wants_refill(self) -> bool:
-        """Enough slots are free to be worth a claim: a quarter of the pool (at least one).
+        """Enough usable slots are free to be worth a claim: a quarter of the pool (at least one).
 
         Every claim and every release is a catalog transaction (about 2 ms of CPU on
-        PostgreSQL); refilling on every finished capture paid both per account."""
+        PostgreSQL); refilling on every finished capture paid both per account. When the last
+        claim found work only for platforms (or tokens) at their cap, the slots that count are
+        the ones those caps have freed since: the rest of the pool has nothing due (until the
+        next tick says otherwise), and claiming for it gave every account back at once."""
         with self._lock:
             free = self.config.concurrency - len(self.running)
-        return free >= max(1, self.config.concurrency // 4)
+            platforms, credentials = self._load()
+        want = max(1, self.config.concurrency // 4)
+        if self._capped is not None:
+            free = min(free, self._room(platforms, credentials))
+            want = max(1, min(want, self.config.platform_cap // 4))
+        return free >= want
+
+    def _room(self, platforms: Counter[str], credentials: Counter[str]) -> int:
+        """Slots the capped platforms and tokens of the last dispatch have free now."""
+        assert self._capped is not None
+        capped_p, capped_c = self._capped
+        room = sum(max(0, self.config.platform_cap - platforms[p]) for p in capped_p)
+        if capped_c:
+            by_token = sum(max(0, self.config.per_credential - credentials[c]) for c in capped_c)
+            room = by_token if not capped_p else min(room, by_token)
+        return room
 
     def dispatch(self, now: datetime) -> int:
         """Claim due accounts for the free slots and start them; returns how many started.
@@ -181,14 +202,23 @@ class Worker:
         started = 0
         self._release_finished()
         cap_p, cap_c = self.config.platform_cap, self.config.per_credential
-        for _attempt in range(4):
+        capped_p: set[str] = set()
+        capped_c: set[str] = set()
+        full = limited = False
+        claimed: list[t.Account] = []
+        for attempt in range(4):
             with self._lock:
                 free = self.config.concurrency - len(self.running)
                 platforms, credentials = self._load()
             if free <= 0:
+                full = True
                 break
+            limit = free
+            if attempt == 0 and self._capped is not None:  # claim what the caps have room for
+                limit = min(free, max(1, self._room(platforms, credentials)))
+            limited = limit < free
             claimed = claim_due(
-                self.app, self.worker, now, self.config.lease, self.config.interval, free,
+                self.app, self.worker, now, self.config.lease, self.config.interval, limit,
                 skip_platforms=[p for p, n in platforms.items() if n >= cap_p],
                 skip_credentials=[c for c, n in credentials.items() if n >= cap_c],
             )
@@ -197,6 +227,10 @@ class Worker:
                 cred = account.token_ref or ""
                 if platforms[account.platform] >= cap_p or (cred and credentials[cred] >= cap_c):
                     unstarted.append(account.id)  # over a cap: another worker, or a later tick
+                    if platforms[account.platform] >= cap_p:
+                        capped_p.add(account.platform)
+                    else:
+                        capped_c.add(cred)
                     continue
                 platforms[account.platform] += 1
                 if cred:
@@ -206,6 +240,12 @@ class Worker:
             release_many(self.app, self.worker, unstarted)
             if not unstarted:
                 break  # everything due that fits has started
+        # Capped: only capped platforms had work due and the pool still has idle slots. A claim
+        # sized to the caps' room that was filled says nothing new: the pool stays capped.
+        if full or not (capped_p or capped_c or (limited and len(claimed) == limit)):
+            self._capped = None
+        elif capped_p or capped_c:
+            self._capped = (capped_p, capped_c)
         if started and self.cycle_started is None:
             self.cycle_started = time.monotonic()
         elif not started and not self.running and self.cycle_started is not None:

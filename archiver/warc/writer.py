@@ -5,8 +5,8 @@ community recommendation, instead of sha1 Base32) and drop the payload digest on
 records, which have no payload. `WARC-Date` is written in whole seconds: JHOVE rejects 1.1's
 fractional seconds, and file order already orders records.
 
-Idle cycles store little (issue 12): a `request` record carries no `WARC-Warcinfo-ID` (its
-`WARC-Concurrent-To` names the response or revisit that does) and no `WARC-Payload-Digest` when
+Idle cycles store little (issue 12): a `request` record carries no `WARC-Warcinfo-ID` (the
+warcinfo opens its file; its `WARC-Concurrent-To` names its response) and no `WARC-Payload-Digest` when
 it has no body (a GET's empty payload); a `revisit` record has no block at all (WARC 1.1
 §6.7.2 allows it, Content-Length 0: see archiver.warc.revisit for what that leaves out and
 why), so no Content-Type, no block digest of nothing and no `WARC-Warcinfo-ID` (it is in the
@@ -204,7 +204,7 @@ class WarcFile:
                 warc_headers_dict=resp_headers,
                 http_headers=http_headers,
             )
-        # No WARC-Warcinfo-ID: WARC-Concurrent-To names the response (or revisit) carrying it.
+        # No WARC-Warcinfo-ID: the warcinfo opens the file, and WARC-Concurrent-To names the response.
         req = self._writer.create_warc_record(
             target_uri,
             "request",

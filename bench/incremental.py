@@ -12,6 +12,12 @@ capture (before incremental capture) and if it costs an idle cycle (after).
     python bench/incremental.py                       # every platform, 1,000 items each
     python bench/incremental.py --platform facebook --items 1000
     python bench/incremental.py --breakdown           # also: what an idle cycle's object holds
+    python bench/incremental.py --fields              # also: what each field of its records costs
+
+`--fields` takes the second idle cycle's WARC apart: for each record type, the mean gzipped
+size of a record, and for each WARC field and block line (an HTTP header, a warcinfo field) the gzipped bytes the record would
+lose without it (each record is its own gzip member, so a field costs what it adds to that
+member: a random id or digest costs most of its length, a repeated URI little).
 """
 
 from __future__ import annotations
@@ -71,6 +77,39 @@ def _breakdown(app: App, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _field_costs(app: App, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per record type: `(record)` the mean gzipped bytes of one record, and per field the
+    mean gzipped bytes it adds (the record compressed with and without that one line)."""
+    import gzip
+    import io
+
+    from archiver.vault.io import PlaintextReader
+    from archiver.warc.reader import iter_records
+
+    def gz(data: bytes) -> int:
+        return len(gzip.compress(data, 9, mtime=0))
+
+    sums: dict[str, dict[str, list[int]]] = {}
+    reader = app.warc_reader()
+    for name in names:
+        data = PlaintextReader(reader.warc_bytes(name)).read()
+        for rec in iter_records(io.BytesIO(data), name):
+            raw = gzip.decompress(data[rec.pointer.offset:rec.pointer.offset + rec.pointer.length])
+            head, _, block = raw.partition(b"\r\n\r\n")
+            http_head, sep, body = block.partition(b"\r\n\r\n")
+            lines, http_lines = head.split(b"\r\n"), http_head.split(b"\r\n") if sep else []
+            whole = gz(raw)
+            costs = sums.setdefault(rec.rec_type, {})
+            costs.setdefault("(record)", []).append(whole)
+            for i, line in enumerate(lines[1:], 1):
+                without = b"\r\n".join(lines[:i] + lines[i + 1:]) + b"\r\n\r\n" + block
+                costs.setdefault(line.split(b":")[0].decode(), []).append(whole - gz(without))
+            for i, line in enumerate(http_lines[1:], 1):
+                without = head + b"\r\n\r\n" + b"\r\n".join(http_lines[:i] + http_lines[i + 1:]) + sep + body
+                costs.setdefault("block " + line.split(b":")[0].decode(), []).append(whole - gz(without))
+    return {kind: {k: sum(v) / len(v) for k, v in costs.items()} for kind, costs in sums.items()}
+
+
 def _units(platform: str, requests: list[tuple[str, str]]) -> int:
     model = MODELS.get(platform)
     if model is None:
@@ -80,7 +119,7 @@ def _units(platform: str, requests: list[tuple[str, str]]) -> int:
     return sum(model.cost(method, url) for method, url in requests)
 
 
-def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object]:
+def bench_platform(platform: str, items: int, workdir: Path, fields: bool = False) -> dict[str, object]:
     sandbox = load_sandbox(platform)
     server = SandboxServer(sandbox.app).start()
     sandbox.bind(server.url)
@@ -109,6 +148,8 @@ def bench_platform(platform: str, items: int, workdir: Path) -> dict[str, object
             out[f"{name}_bytes"] = _stored_bytes(app, report.warcs)
             out[f"{name}_plan"] = report.plan
             out[f"{name}_breakdown"] = _breakdown(app, report.warcs)
+            if name == "idle2" and fields:
+                out["fields"] = _field_costs(app, report.warcs)
     finally:
         server.stop()
         app.close()
@@ -130,6 +171,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--breakdown", action="store_true",
                         help="also print what the idle cycle stored, by record type (records, bytes)")
+    parser.add_argument("--fields", action="store_true",
+                        help="also print the gzipped bytes each field adds to the 2nd idle cycle's records")
     args = parser.parse_args()
     platforms = args.platform or sorted(CONNECTORS)
     print("| platform | first: requests | first: units | first: stored bytes | idle: requests | idle: units "
@@ -138,7 +181,7 @@ def main() -> None:
     print("| --- | " + " | ".join(["---"] * 12) + " |")
     with tempfile.TemporaryDirectory() as tmp:
         for platform in platforms:
-            r = bench_platform(platform, args.items, Path(tmp))
+            r = bench_platform(platform, args.items, Path(tmp), args.fields)
             fr, ir = int(r["first_requests"]), int(r["idle_requests"])  # type: ignore[call-overload]
             fb, ib = int(r["first_bytes"]), int(r["idle_bytes"])  # type: ignore[call-overload]
             i2 = int(r["idle2_bytes"])  # type: ignore[call-overload]
@@ -150,6 +193,10 @@ def main() -> None:
                     breakdown = r[f"{label}_breakdown"]
                     parts = ", ".join(f"{k} {n}× {b:,} B" for k, (n, b) in sorted(breakdown.items()))  # type: ignore[attr-defined]
                     print(f"|  | {'idle' if label == 'idle' else '2nd idle'} cycle: {parts} |", flush=True)
+            if args.fields:
+                for kind, costs in sorted(r["fields"].items()):  # type: ignore[attr-defined]
+                    parts = ", ".join(f"{k} {v:.0f}" for k, v in costs.items())
+                    print(f"|  | 2nd idle {kind}, gzipped bytes: {parts} |", flush=True)
 
 
 if __name__ == "__main__":

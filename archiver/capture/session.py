@@ -348,7 +348,9 @@ class CaptureSession:
             revisit_of=original,
         )
         if original is not None:
-            if isinstance(current, JournaledWarcFile):  # the indexer needs no store read-back
+            # The indexer needs no store read-back for a JSON answer (its parser reads status and
+            # body); a media file's row also takes the original's headers, so it is read back.
+            if isinstance(current, JournaledWarcFile) and purpose != "media":
                 current.journal.revisit_payloads[original.record_id] = stored_body
             self.payloads.revisits += 1
             self.payloads.bytes_saved += len(stored_body)

@@ -179,7 +179,9 @@ def resolving_revisits(records: Iterable[Record], session: Session, store: Objec
     (the indexer records a warning), never stops the indexing.
 
     `payloads` (original record id -> payload; the capture journal's) are originals whose
-    bytes the caller holds: those are not read back from the store (the digest is still checked)."""
+    bytes the caller holds: those are not read back from the store (the digest is still checked).
+    Such an original reads as a 200 without headers: parsers read status and body only, and
+    media answers, whose rows keep the original's content type, are never among them."""
 
     def lookup(name: str) -> StoredWarc:
         return current if name == current.name else stored_warc_in(session, name)
@@ -197,6 +199,7 @@ def resolving_revisits(records: Iterable[Record], session: Session, store: Objec
         body = held.get(pointer.record_id)
         if body is None:
             return reader.raw_record(pointer)
-        return RecordType(pointer, "response", {}, 0, (), body)
+        # Only complete 200 answers are deduplicated (revisit.dedupable): the original's status.
+        return RecordType(pointer, "response", {}, 200, (), body)
 
     return revisit.resolving(records, fetch)

@@ -2,18 +2,25 @@
 
 Heritrix practice, WARC 1.1 §6.7.2 (profile identical-payload-digest): when a response's
 payload has the same digest as the latest payload stored for the same target URI, the capture
-writes a `revisit` record instead of a `response`. Its block holds the HTTP status line and
-headers of the new response (the evidence of when and how the platform answered) but no
-payload, and of the headers only those that are evidence (`evidence_headers`: the date and what
-describes the payload, not quota meters or server software); `WARC-Payload-Digest` is that of
-the payload it did not repeat, and
+writes a `revisit` record instead of a `response`. The profile requires only
+`WARC-Payload-Digest` (that of the payload it did not repeat) and lets the record have no block
+("in which case a Content-Length of zero must be written"; a block that is present must carry
+`WARC-Truncated: length`). This archiver writes no block: only complete 200 answers are
+deduplicated (`dedupable`), so the status line says nothing the original does not, and the
+headers that describe the payload (type, length, validators) describe the same bytes; the
+revisit's own `WARC-Date` and `WARC-IP-Address` say when and from where it was seen again,
+and its request record what was asked. A block of status line and evidence headers cost a
+third of each revisit, and an idle cycle is mostly revisits (issue 12). What only the new
+answer carried (its HTTP `Date`, a `Link` or quota header) is not kept: nothing reads it.
 `WARC-Refers-To` / `WARC-Refers-To-Target-URI` / `WARC-Refers-To-Date` name the original.
 This archiver also writes where the original lies (`X-Archiver-Refers-To-Location`,
 `file#offset+length`): the original may be in another stored object, and every reader needs
 its bytes.
 
 Readers resolve a revisit to its original and treat it as "seen again, unchanged": the parser
-sees the original's payload with the revisit's own status, headers and date. The resolved
+sees the original's payload, status and headers with the revisit's own date (a revisit written
+by an earlier version of this archiver has a block of status line and evidence headers: those
+are used instead of the original's). The resolved
 record keeps the revisit's pointer (an observation may point at it) and says where the content
 lies (`content_pointer`: versions point there, where the content first appeared).
 
@@ -123,23 +130,6 @@ def revisit_overhead(target_uri: str, original: StoredPayload) -> int:
               "WARC-Refers-To-Target-URI": original.target_uri,
               "WARC-Refers-To-Date": "2026-01-01T00:00:00Z"}
     return sum(len(k) + len(v) + 4 for k, v in fields.items())
-
-
-# The HTTP headers a revisit's block keeps (WARC 1.1 lets a revisit's block be abbreviated):
-# when the platform answered (`Date`) and what describes the payload it did not repeat
-# (RFC 9110 representation metadata, validators, `Link`/`Location`). Operational headers that
-# say nothing about the content (Server, quota meters such as x-app-usage or x-rate-limit-*,
-# trace ids, caching and CORS policy) are kept only on the original response and on every
-# answer stored whole. The status line is always kept.
-EVIDENCE_HEADERS = frozenset({
-    "date", "content-type", "content-length", "content-language", "content-location",
-    "content-disposition", "etag", "last-modified", "link", "location",
-})
-
-
-def evidence_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The HTTP headers of a new answer that its revisit record keeps, in their order."""
-    return [(k, v) for k, v in headers if k.lower() in EVIDENCE_HEADERS]
 
 
 def revisit_headers(original: StoredPayload) -> dict[str, str]:

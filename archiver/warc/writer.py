@@ -5,11 +5,13 @@ community recommendation, instead of sha1 Base32) and drop the payload digest on
 records, which have no payload. `WARC-Date` is written in whole seconds: JHOVE rejects 1.1's
 fractional seconds, and file order already orders records.
 
-Idle cycles store little (issue 12): a `request` record carries no `WARC-Warcinfo-ID` (its
-`WARC-Concurrent-To` names the response or revisit that does) and no `WARC-Payload-Digest` when
-it has no body (a GET's empty payload); a `revisit` record's block keeps only the status line
-and the evidence headers (archiver.warc.revisit.evidence_headers); the warcinfo record holds
-what an archivist and `catalog rebuild` need, once per file.
+Idle cycles store little (issue 12): a `request` record carries no `WARC-Warcinfo-ID` (the
+warcinfo opens its file; its `WARC-Concurrent-To` names its response) and no `WARC-Payload-Digest` when
+it has no body (a GET's empty payload); a `revisit` record has no block at all (WARC 1.1
+§6.7.2 allows it, Content-Length 0: see archiver.warc.revisit for what that leaves out and
+why), so no Content-Type, no block digest of nothing and no `WARC-Warcinfo-ID` (it is in the
+file its warcinfo opens, as its request is); the warcinfo record holds what an archivist and
+`catalog rebuild` need, once per file.
 
 A file being written ends in `.open`; sealing fsyncs it and renames it to its final name, so
 a crash can leave an `.open` file but never a sealed one that is incomplete.
@@ -33,7 +35,7 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from archiver.core.models import WarcPointer
-from archiver.warc.revisit import StoredPayload, evidence_headers, revisit_headers
+from archiver.warc.revisit import StoredPayload, revisit_headers
 
 OPEN_SUFFIX = ".open"
 SOFTWARE = "district-social-archiver/0.1 (warcio)"
@@ -52,10 +54,14 @@ class SpecWARCWriter(WARCWriter):
         return _HexDigester("sha256")
 
     def ensure_digest(self, record: object, block: bool = True, payload: bool = True) -> None:
-        """No payload digest on a request record without a body: a GET has no payload, and
-        the digest of nothing says nothing (WARC 1.1 §5.9 makes the field optional)."""
-        if getattr(record, "rec_type", "") == "request" and getattr(record, "payload_length", None) == 0:
+        """No payload digest on a request record without a body (a GET has no payload) and
+        no block digest on a revisit without a block: the digest of nothing says nothing
+        (WARC 1.1 §5.8-5.9 make both fields optional)."""
+        rec_type = getattr(record, "rec_type", "")
+        if rec_type == "request" and getattr(record, "payload_length", None) == 0:
             payload = False
+        if rec_type == "revisit" and getattr(record, "http_headers", None) is None:
+            block = False
         super().ensure_digest(record, block=block, payload=payload)
 
 
@@ -168,27 +174,27 @@ class WarcFile:
         """Write response then request (warcio's order), linked by WARC-Concurrent-To.
 
         With `revisit_of` (a stored payload identical to `response.body`: the caller checked
-        the digest) the response is written as a `revisit` record: its HTTP status line and
-        headers, no payload, and the fields naming the original (archiver.warc.revisit)."""
+        the digest) the response is written as a `revisit` record without a block: the fields
+        naming the original and the payload digest (archiver.warc.revisit)."""
         date = warc_date(when)
         self.last_date = when
-        resp_headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
+        resp_headers = {"WARC-Date": date}
+        if revisit_of is None:
+            resp_headers["WARC-Warcinfo-ID"] = self.warcinfo_id
         if ip_address:
             resp_headers["WARC-IP-Address"] = ip_address
         resp_headers.update(extra_headers or {})
         http_headers = StatusAndHeaders(response.statusline, list(response.headers), protocol="HTTP/1.1")
         if revisit_of is not None:
             resp_headers.update(revisit_headers(revisit_of))
-            http_headers = StatusAndHeaders(response.statusline, evidence_headers(response.headers),
-                                            protocol="HTTP/1.1")
             resp = self._writer.create_revisit_record(
                 target_uri,
                 revisit_of.payload_digest,
                 revisit_of.target_uri,
                 warc_date(revisit_of.date),
-                http_headers=http_headers,
                 warc_headers_dict=resp_headers,
             )
+            resp.content_type = None  # no block: nothing to type (warcio would say message/http)
         else:
             resp = self._writer.create_warc_record(
                 target_uri,
@@ -198,7 +204,7 @@ class WarcFile:
                 warc_headers_dict=resp_headers,
                 http_headers=http_headers,
             )
-        # No WARC-Warcinfo-ID: WARC-Concurrent-To names the response (or revisit) carrying it.
+        # No WARC-Warcinfo-ID: the warcinfo opens the file, and WARC-Concurrent-To names the response.
         req = self._writer.create_warc_record(
             target_uri,
             "request",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from archiver.requests.package.warcdigest import RecordCheck
 from archiver.warc.reader import Record, iter_records, read_record
-from archiver.warc.revisit import PROFILE, StoredPayload, evidence_headers, payload_digest, resolve
+from archiver.warc.revisit import PROFILE, StoredPayload, payload_digest, resolve
 from archiver.warc.writer import HttpMessage, WarcFile
 
 WARCIO = Path(sys.executable).parent / "warcio"
@@ -71,9 +71,9 @@ def test_a_request_record_names_its_response_and_carries_no_digest_of_nothing(tm
     answers = {r.pointer.record_id: r for r in records.values() if r.rec_type in ("response", "revisit")}
     get, _get_again, post = _of(records, "request")
     for request in (get, post):
-        # linked to the response or revisit, which names the warcinfo: no second copy of the id
+        # linked to the response or revisit; the file's first record is its warcinfo
         assert "WARC-Warcinfo-ID" not in request.headers
-        assert answers[request.headers["WARC-Concurrent-To"]].headers["WARC-Warcinfo-ID"]
+        assert request.headers["WARC-Concurrent-To"] in answers
         assert request.headers["WARC-Block-Digest"].startswith("sha256:")
         # the headers as sent (the caller already removed secrets), none added or dropped
         assert request.http_headers[0][0] == "host"
@@ -82,7 +82,10 @@ def test_a_request_record_names_its_response_and_carries_no_digest_of_nothing(tm
     assert post.body == b'{"max_count":20}'
 
 
-def test_a_revisit_block_keeps_the_status_line_and_the_evidence_headers_only(tmp_path: Path) -> None:
+def test_a_revisit_has_no_block_and_carries_what_the_profile_asks(tmp_path: Path) -> None:
+    """WARC 1.1 §6.7.2: the identical-payload-digest profile requires WARC-Payload-Digest and
+    lets the record have no block (Content-Length 0); a reader resolves it to the original's
+    status, headers and payload, with its own date."""
     path, records = _write(tmp_path)
     (original,) = [r for r in _of(records, "response") if r.target_uri == URI]
     (revisit,) = _of(records, "revisit")
@@ -92,23 +95,43 @@ def test_a_revisit_block_keeps_the_status_line_and_the_evidence_headers_only(tmp
     assert h["WARC-Refers-To-Target-URI"] == URI
     assert h["WARC-Refers-To-Date"] == original.headers["WARC-Date"]
     assert h["WARC-Payload-Digest"] == original.headers["WARC-Payload-Digest"]
-    assert h["WARC-Warcinfo-ID"]
-    assert revisit.http_status == 200 and revisit.body == b""
-    assert [k for k, _ in revisit.http_headers] == ["Date", "Content-Type", "ETag", "Link", "Content-Length"]
-    assert dict(revisit.http_headers)["Content-Length"] == str(len(BODY))  # of the payload not repeated
+    assert h["Content-Length"] == "0" and revisit.body == b"" and revisit.http_headers == ()
+    # nothing about a block it does not have, and the warcinfo is the file's first record
+    assert not {"Content-Type", "WARC-Block-Digest", "WARC-Truncated", "WARC-Warcinfo-ID"} & set(h)
+    assert original.headers["WARC-Warcinfo-ID"]
     # the original keeps every header the platform sent
     assert [k for k, _ in original.http_headers] == [k for k, _ in ANSWER_HEADERS]
-    # a reader still resolves it to the original's payload, with the revisit's own date
+    # a reader still resolves it to the original's payload, status and headers, at its own date
     data = path.read_bytes()
     resolved = resolve(revisit, lambda p: read_record(data[p.offset : p.offset + p.length], p))
     assert resolved.body == BODY and resolved.http_status == 200
-    assert dict(resolved.http_headers)["Date"] == "Thu, 03 Dec 2026 12:00:00 GMT"
+    assert resolved.http_headers == original.http_headers
+    assert resolved.headers["WARC-Date"] == h["WARC-Date"]
 
 
-def test_evidence_headers_ignore_case_and_keep_order() -> None:
-    kept = evidence_headers([("SERVER", "x"), ("content-type", "a/b"), ("X-RateLimit-Remaining", "9"),
-                             ("last-modified", "then"), ("DATE", "now")])
-    assert kept == [("content-type", "a/b"), ("last-modified", "then"), ("DATE", "now")]
+def test_a_revisit_with_a_block_from_an_earlier_version_keeps_its_own_status_and_headers(tmp_path: Path) -> None:
+    """Revisits written before issue 12's lean records carry a block of status line and
+    evidence headers: readers still use those over the original's."""
+    from warcio.statusandheaders import StatusAndHeaders
+
+    from archiver.warc.revisit import revisit_headers
+    from archiver.warc.writer import warc_date
+
+    w = WarcFile(tmp_path, "old.warc.gz", {"archiver-platform": "facebook"}, now=WHEN)
+    request = HttpMessage("GET /v21.0/1/feed HTTP/1.1", [("host", "graph.example")])
+    first, _ = w.write_exchange(URI, request, HttpMessage("200 OK", ANSWER_HEADERS, BODY), when=WHEN)
+    stored = StoredPayload(URI, payload_digest(BODY), WHEN, first)
+    old = w._writer.create_revisit_record(
+        URI, stored.payload_digest, URI, warc_date(WHEN),
+        http_headers=StatusAndHeaders("200 OK", [("Date", "then")], protocol="HTTP/1.1"),
+        warc_headers_dict={"WARC-Date": warc_date(WHEN), **revisit_headers(stored)})
+    w._write(old)
+    path = w.seal().path
+    with open(path, "rb") as fh:
+        (revisit,) = [r for r in iter_records(fh, path.name) if r.rec_type == "revisit"]
+    data = path.read_bytes()
+    resolved = resolve(revisit, lambda p: read_record(data[p.offset : p.offset + p.length], p))
+    assert resolved.body == BODY and resolved.http_headers == (("Date", "then"),)
 
 
 def test_the_warcinfo_holds_what_rebuild_and_an_archivist_need_once(tmp_path: Path) -> None:

@@ -84,8 +84,8 @@ def test_revisit_record_passes_warcio_check_and_names_its_original(warc_with_rev
     assert h["WARC-Refers-To-Target-URI"] == records[first.record_id].target_uri
     assert h["WARC-Refers-To-Date"] == records[first.record_id].headers["WARC-Date"]
     assert h["WARC-Payload-Digest"] == records[first.record_id].headers["WARC-Payload-Digest"]
-    # the block keeps the HTTP status line and headers (Heritrix practice), no payload
-    assert rev.http_status == 200 and ("Content-Type", "application/json") in rev.http_headers
+    # no block (WARC 1.1 §6.7.2 allows it): status and headers are the original's once resolved
+    assert h["Content-Length"] == "0" and rev.http_status == 0 and rev.http_headers == ()
     assert rev.body == b"" and second.length < first.length
     # the export's own digest check (export verify) accepts it too
     check = RecordCheck()
@@ -232,3 +232,29 @@ def test_media_fetched_again_dedupes_the_same_way(tmp_path: Path, server) -> Non
     assert [r.rec_type for r in media] == ["response", "revisit"]
     resolved = resolve(media[1], _fetcher(path))
     assert resolved.body == image and content_pointer(resolved) == first.response_pointer
+
+
+def test_the_journal_holds_a_json_original_but_a_media_original_is_read_back(
+        tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    """A revisit has no block (its status and headers are the original's): the capture-side
+    indexer may stand in a JSON original's bytes from the journal (a 200; parsers read status
+    and body), but a media row keeps the original's content type, so that one is read back."""
+    srv, script = server
+    image = bytes(range(256)) * 64
+    script.answers = [Response(200, image, [("Content-Type", "image/jpeg")]) for _ in range(2)]
+    script.answers += [_json(BODY), _json(BODY)]
+    clock = ManualClock()
+    rolling = RollingWarc(tmp_path / "spool", "test", {"archiver-platform": "test"}, max_bytes=10**9,
+                          clock=clock, journal=True)
+    session = CaptureSession(warc=rolling, clock=clock, settings=CaptureSettings(backoff_base=0.0, max_retries=0),
+                             platform="test", account="acct")
+    try:
+        media = session.fetch_media(f"{srv.url}/cdn/a.jpg")
+        session.fetch_media(f"{srv.url}/cdn/a.jpg")
+        feed = session.get(f"{srv.url}/feed")
+        session.get(f"{srv.url}/feed")
+    finally:
+        session.close()
+    (journal,) = rolling.journals.values()
+    assert media is not None and feed.response_pointer is not None
+    assert journal.revisit_payloads == {feed.response_pointer.record_id: BODY}

@@ -9,9 +9,11 @@ hold was placed are held too. A search hold covers exactly what its search found
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, func, not_, select, true
 from sqlalchemy.orm import Session
 
 from archiver.catalog import retention_tables as rt
@@ -54,6 +56,54 @@ def items_of(session: Session, hold: rt.Hold) -> set[int]:
                 continue
             found.add(pk)
     return found
+
+
+def _in_scope(hold: rt.Hold) -> Any:
+    """`items_of`'s scope test as SQL on items: the account, then the posted (else first seen)
+    time within since..until, both ends included."""
+    conditions: list[Any] = []
+    if hold.account:
+        platform, _, account_id = hold.account.partition(":")
+        conditions.append(t.Item.account_pk.in_(select(t.Account.id).where(
+            t.Account.platform == platform, t.Account.account_id == account_id)))
+    when = func.coalesce(t.Item.created_at, t.Item.first_seen_at)
+    if hold.since:
+        conditions.append(when >= hold.since)
+    if hold.until:
+        conditions.append(when <= hold.until)
+    return and_(true(), *conditions)
+
+
+def count_items(session: Session, holds: Sequence[rt.Hold]) -> dict[int, int]:
+    """How many items each hold covers now (len(items_of(hold)), 0 once released), in one
+    statement for every hold: items_of lists the items of a hold's scope (an account's, or
+    the whole archive's) into Python, hold after hold.
+
+    Per hold, the scope's items (when it has a scope, or names no item: then its scope is
+    everything) plus the named items outside that scope."""
+    active = [h for h in holds if h.released_at is None]
+    if not active:
+        return {h.id: 0 for h in holds}
+    columns = []
+    for hold in active:
+        named = exists().where(rt.HoldItem.hold_id == hold.id)
+        scoped = has_scope(hold) and not hold.query
+        scope = _in_scope(hold)
+        in_scope = (select(func.count()).select_from(t.Item).where(scope) if scoped else
+                    select(func.count()).select_from(t.Item).where(~named) if not hold.query else None)
+        listed = (select(func.count(t.Item.id.distinct())).select_from(rt.HoldItem)
+                  .join(t.Item, and_(t.Item.platform == rt.HoldItem.platform, t.Item.item_id == rt.HoldItem.item_id))
+                  .where(rt.HoldItem.hold_id == hold.id))
+        if scoped:
+            listed = listed.where(not_(scope))
+        total: Any = listed.scalar_subquery()
+        if in_scope is not None:
+            total = total + in_scope.scalar_subquery()
+        columns.append(total.label(f"h{hold.id}"))
+    row = session.execute(select(*columns)).one()
+    counts = {h.id: 0 for h in holds}
+    counts.update({hold.id: int(n or 0) for hold, n in zip(active, row, strict=True)})
+    return counts
 
 
 def held_items(session: Session) -> dict[int, list[rt.Hold]]:

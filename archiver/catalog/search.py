@@ -433,7 +433,19 @@ def _filtered_fts_rows(fts_rows: Any, f: SearchFilters) -> Any:
     return _filters(fts_rows, f)
 
 
-def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple[list[tuple[int, float]], int]:
+def _within(fts_rows: Any, items: Select[Any]) -> Any:
+    """The FTS5 query kept to the versions of `items` (a few thousand, found through an index):
+    each match tested against one small in-memory list of version ids, where the joins read two
+    primary keys (search_docs, items) per match; still FTS5 as the outer loop (`+`, as above)."""
+    doc = aliased(SearchDoc)
+    return fts_rows.where(literal_column("+search_fts.rowid").in_(
+        select(doc.version_pk).where(doc.item_pk.in_(items))))
+
+
+def _ranked(session: Session, node: Node, f: SearchFilters, limit: int,
+            within: Select[Any] | None = None) -> tuple[list[tuple[int, float]], int]:
+    """The best `limit` items and how many match. `within`: the items that pass the filters,
+    when _candidates found them few (SQLite then tests the matches against their versions)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and f.account:
         accounts = _accounts(session, f.account)
@@ -455,7 +467,8 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int) -> tuple
             # filtering after the subquery ranked every archive-wide match first (`comment` +
             # kind=reply at 1M: 698,666 bm25 calls for no result). The scores are FTS5's own
             # (its statistics are the whole index's either way): the same hits, the same order.
-            fts_rows = _filtered_fts_rows(fts_rows.select_from(_FTS), f)
+            fts_rows = (_within(fts_rows.select_from(_FTS), within) if within is not None
+                        else _filtered_fts_rows(fts_rows.select_from(_FTS), f))
         matched = (
             fts_rows
             .limit(-1)  # a LIMIT keeps SQLite from flattening the subquery into the GROUP BY
@@ -686,20 +699,21 @@ def matching_items(session: Session, query: str, filters: SearchFilters | None =
     return sorted(set(found))
 
 
-def _candidates(session: Session, f: SearchFilters, accounts: list[int] | None, cap: int) -> int | None:
-    """How many items pass the filters (the words aside), counted to cap + 1, when an index
+def _candidates(session: Session, f: SearchFilters, accounts: list[int] | None,
+                cap: int) -> tuple[Select[Any] | None, int | None]:
+    """The items that pass the filters (the words aside) and how many, counted to cap + 1, when an index
     finds them without reading the items at large: the deleted items (ix_items_deleted_kind,
     about 1% of an archive) or the items of a few authors' versions (ix_item_versions_author);
-    None when no filter is that selective. At most `cap` of them: the matches are no more,
-    so the search ranks without counting the words' archive-wide matches to the cap first."""
+    (None, None) when no filter is that selective. At most `cap` of them: the matches are no
+    more, so the search ranks without counting the words' archive-wide matches to the cap first."""
     few_authors = isinstance(f, _Resolved) and bool(f.author) and f.author_rows <= AUTHOR_ROWS_LIMIT
     if f.deleted is not True and not few_authors:
-        return None
+        return None, None
     items = select(t.Item.id)
     if accounts is not None:
         items = items.where(t.Item.account_pk.in_(accounts))
     items = _filters(items, replace(f, account=None))
-    return session.scalar(select(func.count()).select_from(items.limit(cap + 1).subquery())) or 0
+    return items, session.scalar(select(func.count()).select_from(items.limit(cap + 1).subquery())) or 0
 
 
 def search(session: Session, query: str, filters: SearchFilters | None = None,
@@ -713,17 +727,17 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
     selected = _accounts(session, f.account) if f.account else None
     if selected == [] or _nothing_passes(f):
         return SearchResult(query, asked, 0, (), cap=cap)
-    candidates = _candidates(session, f, selected, cap)
+    within, candidates = _candidates(session, f, selected, cap)
     counted = candidates if candidates is not None and candidates <= cap else None
     if counted is None:
-        counted = _more_than(session, node, f, selected, cap)
+        within, counted = None, _more_than(session, node, f, selected, cap)
     if counted is not None and counted > cap:
         ranked = [(pk, 0.0) for pk in _newest(session, node, f, selected, limit)]
         total, is_ranked = cap + 1, False
     elif counted == 0:
         ranked, total, is_ranked = [], 0, True  # nothing matches: no need to rank
     else:
-        ranked, total = _ranked(session, node, f, limit)
+        ranked, total = _ranked(session, node, f, limit, within)
         is_ranked = True
     if not ranked:
         return SearchResult(query, asked, total, (), ranked=is_ranked, cap=cap)

@@ -58,20 +58,44 @@ def items_of(session: Session, hold: rt.Hold) -> set[int]:
     return found
 
 
+def _of_account(account: str | None) -> Any:
+    """The items of a hold's account (platform:account_id), as SQL on items; true without one."""
+    if not account:
+        return true()
+    platform, _, account_id = account.partition(":")
+    return t.Item.account_pk.in_(select(t.Account.id).where(t.Account.platform == platform,
+                                                            t.Account.account_id == account_id))
+
+
 def _in_scope(hold: rt.Hold) -> Any:
     """`items_of`'s scope test as SQL on items: the account, then the posted (else first seen)
     time within since..until, both ends included."""
-    conditions: list[Any] = []
-    if hold.account:
-        platform, _, account_id = hold.account.partition(":")
-        conditions.append(t.Item.account_pk.in_(select(t.Account.id).where(
-            t.Account.platform == platform, t.Account.account_id == account_id)))
+    conditions: list[Any] = [_of_account(hold.account)]
     when = func.coalesce(t.Item.created_at, t.Item.first_seen_at)
     if hold.since:
         conditions.append(when >= hold.since)
     if hold.until:
         conditions.append(when <= hold.until)
-    return and_(true(), *conditions)
+    return and_(*conditions)
+
+
+def _scope_count(hold: rt.Hold) -> Any:
+    """How many items are in a hold's scope: `_in_scope` counted in two index ranges, the items
+    with a posted time (created_at, in ix_items_created or ix_items_account_created) and those
+    without (their first-seen time then), where coalesce() would read every item's row."""
+    account = _of_account(hold.account)
+    if not (hold.since or hold.until):
+        return select(func.count()).select_from(t.Item).where(account).scalar_subquery()
+    counts = []
+    for column, known in ((t.Item.created_at, t.Item.created_at.is_not(None)),
+                          (t.Item.first_seen_at, t.Item.created_at.is_(None))):
+        conditions = [account, known]
+        if hold.since:
+            conditions.append(column >= hold.since)
+        if hold.until:
+            conditions.append(column <= hold.until)
+        counts.append(select(func.count()).select_from(t.Item).where(*conditions).scalar_subquery())
+    return counts[0] + counts[1]
 
 
 def count_items(session: Session, holds: Sequence[rt.Hold]) -> dict[int, int]:
@@ -89,8 +113,9 @@ def count_items(session: Session, holds: Sequence[rt.Hold]) -> dict[int, int]:
         named = exists().where(rt.HoldItem.hold_id == hold.id)
         scoped = has_scope(hold) and not hold.query
         scope = _in_scope(hold)
-        in_scope = (select(func.count()).select_from(t.Item).where(scope) if scoped else
-                    select(func.count()).select_from(t.Item).where(~named) if not hold.query else None)
+        in_scope = (_scope_count(hold) if scoped else
+                    select(func.count()).select_from(t.Item).where(~named).scalar_subquery()
+                    if not hold.query else None)
         listed = (select(func.count(t.Item.id.distinct())).select_from(rt.HoldItem)
                   .join(t.Item, and_(t.Item.platform == rt.HoldItem.platform, t.Item.item_id == rt.HoldItem.item_id))
                   .where(rt.HoldItem.hold_id == hold.id))
@@ -98,7 +123,7 @@ def count_items(session: Session, holds: Sequence[rt.Hold]) -> dict[int, int]:
             listed = listed.where(not_(scope))
         total: Any = listed.scalar_subquery()
         if in_scope is not None:
-            total = total + in_scope.scalar_subquery()
+            total = total + in_scope
         columns.append(total.label(f"h{hold.id}"))
     row = session.execute(select(*columns)).one()
     counts = {h.id: 0 for h in holds}

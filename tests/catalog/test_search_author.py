@@ -117,12 +117,13 @@ def test_distinct_authors_are_listed_whole_either_way(catalogs: tuple[Catalog, C
 
 
 def test_no_full_text_query_when_no_author_name_matches(catalogs: tuple[Catalog, Catalog]) -> None:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
     for catalog in catalogs:
-        statements: list[str] = []
-
-        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)
-
+        statements.clear()
         event.listen(catalog.engine, "before_cursor_execute", record)
         try:
             with catalog.session() as s:

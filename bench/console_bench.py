@@ -11,6 +11,10 @@ as a signed-in records officer: a warm-up, then `--runs` timed fetches; medians 
     python bench/synthetic.py --home /tmp/synth --items 100000 --json > /tmp/synth.json
     python bench/console_bench.py --home /tmp/synth --summary /tmp/synth.json
     python bench/console_bench.py --home /tmp/tiny --build 2000     # build a small one first
+    python bench/console_bench.py --home /tmp/s1m-copy --pages filters --holds   # issue 15's last gaps
+
+`--holds` writes three holds (everything; one account; one month) straight into the catalog
+when it has none, without touching the store's legal holds: use it on a copy only.
 """
 
 from __future__ import annotations
@@ -79,10 +83,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, runs: int) -> list[dict[str, Any]]:
+# --pages filters: the filtered searches, /accounts and /holds (issue 15's last measured gaps)
+FILTER_PAGES = [("/search, comment + kind=comment + deleted (10,000)", "/search?q=comment&kind=comment&deleted=1"),
+                ("/search, comment + author=nobody (0)", "/search?q=comment&author=nobody"),
+                ("/search, post + author=elementary (100,000 posts)", "/search?q=post&author=elementary"),
+                ("/accounts", "/accounts"), ("/accounts?page=5", "/accounts?page=5"), ("/holds", "/holds")]
+
+
+def _add_holds(app: App) -> None:
+    """Three holds as rows only (no legal hold in the store): everything, the first account,
+    one month of everyone's items."""
+    from datetime import UTC, datetime
+
+    from archiver.catalog import retention_tables as rt
+
+    with app.catalog.session() as s:
+        if s.scalar(select(func.count()).select_from(rt.Hold)):
+            return
+        first = s.scalars(select(t.Account).order_by(t.Account.id).limit(1)).one()
+        now = datetime.now(UTC)
+        for reason, scope in (("bench: everything", {}), ("bench: one account", {"account": first.label}),
+                              ("bench: one month", {"since": datetime(2025, 11, 1, tzinfo=UTC),
+                                                    "until": datetime(2025, 11, 30, 23, 59, 59, tzinfo=UTC)})):
+            s.add(rt.Hold(kind="litigation", reason=reason, created_by="bench", created_at=now, **scope))
+
+
+def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, runs: int,
+        which: str = "default", holds: bool = False) -> list[dict[str, Any]]:
     import uvicorn
 
     app = App(Settings(home=home, database_url=database_url))
+    if holds:
+        _add_holds(app)
     if users.get_user(app, "bench") is None:
         users.add_user(app, "bench", role="records-officer", password=PASSWORD, actor="bench")
     with app.catalog.session() as s:
@@ -105,6 +137,8 @@ def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, ru
              ("/search, word + filters (edited)", "/search?q=post&edited=1"),
              *[(f"/items/{{id}} ({k})", f"/items/{quote(v)}") for k, v in samples.items()],
              ("/ dashboard", "/"), ("/requests", "/requests"), ("/accounts", "/accounts")]
+    if which == "filters":
+        pages = FILTER_PAGES
     rows = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
@@ -145,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--build", type=int, default=0, help="first generate this many synthetic items")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--pages", choices=["default", "filters"], default="default",
+                        help="filters: the filtered searches, /accounts pages and /holds")
+    parser.add_argument("--holds", action="store_true", help="first add three holds (catalog rows only; a copy!)")
     args = parser.parse_args(argv)
     summary = json.loads(args.summary.read_text()) if args.summary else None
     if args.build:
@@ -153,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         app = App(Settings(home=args.home, database_url=args.database_url))
         summary = generate(app, items=args.build, seed=1).as_dict()
         app.close()
-    rows = run(args.home, args.database_url, summary, args.runs)
+    rows = run(args.home, args.database_url, summary, args.runs, args.pages, args.holds)
     if args.json:
         print(json.dumps(rows, indent=2))
         return

@@ -46,6 +46,9 @@ FILTERED: list[tuple[str, str, SearchFilters | None]] = [
     ("post + kind=post + deleted", "post", SearchFilters(kind="post", deleted=True)),
     ("comment + author=nobody (0)", "comment", SearchFilters(author="nobody")),
     ("bulk + until 2020-01-01", "bulk", SearchFilters(until=date(2020, 1, 1))),
+    # a common author (the synthetic archive has two: "Parent Volunteer" writes the comments)
+    ("comment + author=volunteer (over the cap)", "comment", SearchFilters(author="volunteer")),
+    ('"bulk post 501" + author=elementary (posts)', '"bulk post 501"', SearchFilters(author="elementary")),
 ]
 
 

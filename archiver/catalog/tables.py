@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -139,6 +140,10 @@ class Item(Base):
         Index("ix_items_item_id", "item_id"),
         Index("ix_items_account_created", "account_pk", "created_at", "id"),
         Index("ix_items_created", "created_at", "id"),
+        # The deleted items only (about 1%), by kind: a `deleted` search counts its candidate
+        # items here before reading a word's archive-wide matches (migration 0020).
+        Index("ix_items_deleted_kind", "kind", sqlite_where=text("deleted_at IS NOT NULL"),
+              postgresql_where=text("deleted_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -169,9 +174,11 @@ class Item(Base):
 
 class ItemVersion(Base):
     __tablename__ = "item_versions"
-    # warc_file: after each capture the retention locks look up what the new WARCs hold
+    # warc_file: after each capture the retention locks look up what the new WARCs hold;
+    # author: the search's author filter lists the distinct authors and their items (0020)
     __table_args__ = (UniqueConstraint("item_pk", "version_no"),
-                      Index("ix_item_versions_warc_file", "warc_file"))
+                      Index("ix_item_versions_warc_file", "warc_file"),
+                      Index("ix_item_versions_author", "author", "item_pk"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_pk: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)

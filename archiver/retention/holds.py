@@ -9,9 +9,11 @@ hold was placed are held too. A search hold covers exactly what its search found
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, func, not_, select, true
 from sqlalchemy.orm import Session
 
 from archiver.catalog import retention_tables as rt
@@ -54,6 +56,79 @@ def items_of(session: Session, hold: rt.Hold) -> set[int]:
                 continue
             found.add(pk)
     return found
+
+
+def _of_account(account: str | None) -> Any:
+    """The items of a hold's account (platform:account_id), as SQL on items; true without one."""
+    if not account:
+        return true()
+    platform, _, account_id = account.partition(":")
+    return t.Item.account_pk.in_(select(t.Account.id).where(t.Account.platform == platform,
+                                                            t.Account.account_id == account_id))
+
+
+def _in_scope(hold: rt.Hold) -> Any:
+    """`items_of`'s scope test as SQL on items: the account, then the posted (else first seen)
+    time within since..until, both ends included."""
+    conditions: list[Any] = [_of_account(hold.account)]
+    when = func.coalesce(t.Item.created_at, t.Item.first_seen_at)
+    if hold.since:
+        conditions.append(when >= hold.since)
+    if hold.until:
+        conditions.append(when <= hold.until)
+    return and_(*conditions)
+
+
+def _scope_count(hold: rt.Hold) -> Any:
+    """How many items are in a hold's scope: `_in_scope` counted in two index ranges, the items
+    with a posted time (created_at, in ix_items_created or ix_items_account_created) and those
+    without (their first-seen time then), where coalesce() would read every item's row."""
+    account = _of_account(hold.account)
+    if not (hold.since or hold.until):
+        return select(func.count()).select_from(t.Item).where(account).scalar_subquery()
+    counts = []
+    for column, known in ((t.Item.created_at, t.Item.created_at.is_not(None)),
+                          (t.Item.first_seen_at, t.Item.created_at.is_(None))):
+        conditions = [account, known]
+        if hold.since:
+            conditions.append(column >= hold.since)
+        if hold.until:
+            conditions.append(column <= hold.until)
+        counts.append(select(func.count()).select_from(t.Item).where(*conditions).scalar_subquery())
+    return counts[0] + counts[1]
+
+
+def count_items(session: Session, holds: Sequence[rt.Hold]) -> dict[int, int]:
+    """How many items each hold covers now (len(items_of(hold)), 0 once released), in one
+    statement for every hold: items_of lists the items of a hold's scope (an account's, or
+    the whole archive's) into Python, hold after hold.
+
+    Per hold, the scope's items (when it has a scope, or names no item: then its scope is
+    everything) plus the named items outside that scope."""
+    active = [h for h in holds if h.released_at is None]
+    if not active:
+        return {h.id: 0 for h in holds}
+    columns = []
+    for hold in active:
+        named = exists().where(rt.HoldItem.hold_id == hold.id)
+        scoped = has_scope(hold) and not hold.query
+        scope = _in_scope(hold)
+        in_scope = (_scope_count(hold) if scoped else
+                    select(func.count()).select_from(t.Item).where(~named).scalar_subquery()
+                    if not hold.query else None)
+        listed = (select(func.count(t.Item.id.distinct())).select_from(rt.HoldItem)
+                  .join(t.Item, and_(t.Item.platform == rt.HoldItem.platform, t.Item.item_id == rt.HoldItem.item_id))
+                  .where(rt.HoldItem.hold_id == hold.id))
+        if scoped:
+            listed = listed.where(not_(scope))
+        total: Any = listed.scalar_subquery()
+        if in_scope is not None:
+            total = total + in_scope
+        columns.append(total.label(f"h{hold.id}"))
+    row = session.execute(select(*columns)).one()
+    counts = {h.id: 0 for h in holds}
+    counts.update({hold.id: int(n or 0) for hold, n in zip(active, row, strict=True)})
+    return counts
 
 
 def held_items(session: Session) -> dict[int, list[rt.Hold]]:

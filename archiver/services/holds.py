@@ -25,7 +25,7 @@ from archiver.catalog import retention_tables as rt
 from archiver.catalog import tables as t
 from archiver.catalog.search import SearchFilters, matching_items
 from archiver.core.errors import ArchiverError, ConfigError, HoldConflict
-from archiver.retention.holds import active_holds, items_of
+from archiver.retention.holds import active_holds, count_items, items_of
 from archiver.retention.objects import objects_holding
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class HoldSummary:
     released_by: str | None
     release_reason: str | None
     items: int
-    objects: int
+    objects: int | None  # None: not counted (the console's list of holds shows items only)
 
     @property
     def active(self) -> bool:
@@ -68,7 +68,11 @@ class ReconcileReport:
 
 
 def _summary(session: Session, hold: rt.Hold, pks: set[int] | None = None,
-             objects: set[str] | None = None) -> HoldSummary:
+             objects: set[str] | None = None, items: int | None = None) -> HoldSummary:
+    if items is not None:  # counted, the objects not wanted
+        return HoldSummary(hold.id, hold.kind, hold.reason, hold.request_id, hold.account, hold.since,
+                           hold.until, hold.query, hold.created_by, hold.created_at, hold.released_at,
+                           hold.released_by, hold.release_reason, items, None)
     if pks is None:
         pks = items_of(session, hold) if hold.released_at is None else set()
     if objects is None:
@@ -192,12 +196,19 @@ def release_hold(app: App, hold_id: int, *, reason: str, actor: str) -> HoldSumm
     return summary
 
 
-def list_holds(app: App, *, include_released: bool = False) -> list[HoldSummary]:
+def list_holds(app: App, *, include_released: bool = False, objects: bool = True) -> list[HoldSummary]:
+    """Holds with how many items (and, unless `objects` is False, stored objects) each covers.
+    Without objects (the console's /holds) the items are counted in the database, every hold
+    in one statement, instead of listed hold by hold."""
     with app.catalog.session() as s:
         query = select(rt.Hold).order_by(rt.Hold.id)
         if not include_released:
             query = query.where(rt.Hold.released_at.is_(None))
-        return [_summary(s, h) for h in s.scalars(query)]
+        rows = list(s.scalars(query))
+        if objects:
+            return [_summary(s, h) for h in rows]
+        counts = count_items(s, rows)
+        return [_summary(s, h, items=counts[h.id]) for h in rows]
 
 
 def wanted_legal_holds(session: Session) -> set[str]:

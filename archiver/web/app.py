@@ -52,6 +52,7 @@ from archiver.web.security import (
 HERE = Path(__file__).parent
 Handler = Callable[..., Awaitable[Response]]
 SEARCH_LIMIT = 50
+ACCOUNTS_PER_PAGE = 100  # with its forms, an account's row is about 1 KB of HTML
 
 
 @dataclass
@@ -559,7 +560,7 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
     @c.page("retention.read")
     async def holds_page(request: Request, user: User) -> Response:
         everything = request.query_params.get("all") == "1"
-        return c.render(request, "holds.html", user, holds=holds.list_holds(app, include_released=everything),
+        return c.render(request, "holds.html", user, holds=holds.list_holds(app, include_released=everything, objects=False),
                         everything=everything)
 
     @route("/holds", ("POST",))
@@ -667,11 +668,21 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
 
     # --- accounts --------------------------------------------------------------------------
 
+    def accounts_listing(request: Request) -> dict[str, Any]:
+        """The page of accounts asked for (?page=N, ?q=text), 1,000 accounts or 10."""
+        text = (request.query_params.get("q") or "").strip()
+        raw = request.query_params.get("page") or "1"
+        number = int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+        listing = accounts_svc.page_accounts(app, offset=(number - 1) * ACCOUNTS_PER_PAGE,
+                                             limit=ACCOUNTS_PER_PAGE, text=text or None)
+        pages = max(1, -(-listing.total // ACCOUNTS_PER_PAGE))
+        return {"accounts": listing.accounts, "listing": listing, "page": number, "pages": pages, "q": text,
+                "platforms": _platforms()}
+
     @route("/accounts")
     @c.page("accounts.read")
     async def accounts_page(request: Request, user: User) -> Response:
-        return c.render(request, "accounts.html", user, accounts=accounts_svc.list_accounts(app),
-                        outcomes=None, platforms=_platforms())
+        return c.render(request, "accounts.html", user, outcomes=None, **accounts_listing(request))
 
     @route("/accounts", ("POST",))
     @c.action("accounts.change", back="/accounts")
@@ -698,8 +709,7 @@ def build(app: App, config: ConsoleConfig | None = None) -> Starlette:
         audit_svc.record(app, "account.check", subject=f"account:{selector}" if selector else "accounts",
                          details={"ok": sum(o.ok for o in outcomes), "failed": [o.account for o in outcomes if not o.ok]},
                          actor=user.name)
-        return c.render(request, "accounts.html", user, accounts=accounts_svc.list_accounts(app),
-                        outcomes=outcomes, platforms=_platforms())
+        return c.render(request, "accounts.html", user, outcomes=outcomes, **accounts_listing(request))
 
     @route("/accounts/disable", ("POST",))
     @c.action("accounts.change", back="/accounts")

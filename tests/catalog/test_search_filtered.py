@@ -110,3 +110,44 @@ def test_no_ranking_when_the_count_to_the_cap_found_nothing(catalog: Catalog, fi
         event.remove(catalog.engine, "before_cursor_execute", record)
     assert (result.total, result.ids, result.ranked) == (0, [], True)
     assert statements and not [st for st in statements if "bm25(" in st], statements
+
+
+@pytest.mark.parametrize(("query", "filters"), [
+    ("contract OR bus* OR señal", SearchFilters(kind="comment", deleted=True)),
+    ("contract OR bus* OR señal", SearchFilters(deleted=True)),
+    ("contract OR bus*", SearchFilters(author="pat")),
+], ids=["deleted comments", "deleted", "author"])
+def test_few_filtered_items_are_ranked_without_counting_the_matches(catalog: Catalog, query: str,
+                                                                   filters: SearchFilters) -> None:
+    """When an index finds the filtered items fewer than the cap (the deleted items; a few
+    authors' items), the search ranks at once: one full-text query, FTS5 still the outer loop,
+    its matches tested against the items' versions; the same hits and scores as the unfiltered
+    search's that pass the filters."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        statements.append((statement, params))
+
+    event.listen(catalog.engine, "before_cursor_execute", record)
+    try:
+        with catalog.session() as s:
+            result = search(s, query, filters)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", record)
+    full_text = [(st, p) for st, p in statements if "MATCH" in st]
+    assert len(full_text) == 1 and "bm25(" in full_text[0][0], [st for st, _ in full_text]  # no count first
+    with catalog.engine.connect() as conn:
+        plans = {st: [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + st, p)] for st, p in statements
+                 if st.lstrip().upper().startswith("SELECT") and "count(" in st and "MATCH" not in st}
+        ranking = [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + full_text[0][0], full_text[0][1])]
+    if filters.deleted:  # the candidates counted from the deleted items' index, not the items table
+        assert any("ix_items_deleted_kind" in d for plan in plans.values() for d in plan), plans
+    else:
+        assert any("ix_item_versions_author" in d for plan in plans.values() for d in plan), plans
+    assert len([d for d in ranking if d.startswith("SCAN search_fts")]) == 1, ranking
+    assert not [d for d in ranking if "INDEX 0:=" in d], ranking  # never probed a row at a time
+    with catalog.session() as s:
+        everything = search(s, query, limit=1000)
+        kept = set(search(s, query, filters, limit=1000).ids)
+    assert result.ranked and kept
+    assert [(h.id, h.score) for h in result.hits] == [(h.id, h.score) for h in everything.hits if h.id in kept]

@@ -97,6 +97,7 @@ def claim_due(app: App, worker: str, now: datetime, lease: timedelta, interval: 
             .where(t.Account.id.in_(candidates), *conditions)
             .values(lease_owner=worker, lease_until=now + lease)
             .returning(t.Account.id)
+            .execution_options(synchronize_session=False)  # nothing loaded yet to sync
         ))
         if not ids:
             return []
@@ -114,6 +115,7 @@ def release_many(app: App, worker: str, account_pks: Iterable[int]) -> None:
             update(t.Account)
             .where(t.Account.id.in_(pks), t.Account.lease_owner == worker)
             .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
         )
 
 

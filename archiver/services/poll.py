@@ -301,7 +301,9 @@ class Poller:
         windows: dict[str, WindowState] | None = None, window_rows: dict[str, WindowState] | None = None,
     ) -> None:
         """The run's outcome and the account's status in one transaction, as plain UPDATEs
-        (no ORM loads: this is paid by every account every cycle, issue 14)."""
+        (no ORM loads, and no ORM session sync: this session holds no objects to sync, and the
+        sync's evaluation cost about 0.5 ms a statement; this is paid by every account every
+        cycle, issue 14)."""
         now = self.app.clock.now()
         status, message, next_after = _status_of(result.error, result)
         with self.app.catalog.session() as s:
@@ -309,7 +311,7 @@ class Poller:
                 s.execute(
                     update(t.Item)
                     .where(t.Item.account_pk == account.id, t.Item.item_id.in_(result.stale_signals))
-                    .values(signal=None)
+                    .values(signal=None).execution_options(synchronize_session=False)
                 )
             if result.complete and windows:
                 _save_windows(s, account.id, windows, window_rows)
@@ -317,14 +319,15 @@ class Poller:
                 finished_at=now, status=report.status, message=message, exchanges=report.exchanges,
                 new_items=report.new, edited_items=report.edited, unchanged_items=report.unchanged,
                 deleted_items=report.deleted, quota_spent=report.quota_spent,
-            ))
+            ).execution_options(synchronize_session=False))
             values: dict[str, Any] = dict(status=status, status_message=message, last_polled_at=now,
                                           next_poll_after=next_after)
             if result.complete:
                 values["last_success_at"] = now
             if result.complete and result.cursor is not None:
                 values["cursor"] = result.cursor
-            s.execute(update(t.Account).where(t.Account.id == account.id).values(**values))
+            s.execute(update(t.Account).where(t.Account.id == account.id).values(**values)
+                      .execution_options(synchronize_session=False))
 
     def _finish_failed(self, account: AccountInfo, run_id: str, exc: ArchiverError) -> RunReport:
         """A capture that raised: if its run row was opened, that run is closed as failed

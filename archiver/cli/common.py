@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -23,6 +24,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 # highlighter are off so ":x:" or a URL in a comment prints as the record has it.
 console = Console(emoji=False, highlight=False)
 err_console = Console(stderr=True, emoji=False, highlight=False)
+
+
+def fit_consoles() -> None:
+    """Take COLUMNS as this command finds it. rich reads it once, when a console is made (at
+    this module's import), so a second command in one process (the console's or a test's
+    CliRunner) drew tables at the first one's width: 200 columns where 80 were asked for."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        console.width = err_console.width = int(columns)
 
 
 def get_app(ctx: click.Context, *, create: bool = False, require: bool = True,

@@ -106,9 +106,11 @@ def cli(verbose: int) -> None:
       archiver demo
       archiver items list --deleted
     """
+    from archiver.cli.common import fit_consoles
     from archiver.core.log import setup_logging
 
     setup_logging(["WARNING", "INFO", "DEBUG"][min(verbose, 2)])
+    fit_consoles()
 
 
 def main() -> None:

@@ -14,8 +14,16 @@ What is timed, `--runs` times each (min/median/max):
   --account A --limit 100 --json`, then, on a request holding the 100 items that search
   returned, `archiver requests export ID --out DIR`; wall seconds, and the process's own CPU
   (on PostgreSQL the query's work is in the server and shows in wall time only) and peak RSS;
+- the commands run from compiled bytecode (an untimed first run of each fills a cache in the
+  scratch folder), as an installed archiver does; `--no-bytecode-cache` keeps the environment's
+  PYTHONDONTWRITEBYTECODE=1, under which every process recompiled the archiver's own modules;
 - the parts, in one process: `search_items()` (the search command's service call) and
   `export_request()` with each stage of the package builder timed (wall and CPU).
+
+`--spread-accounts N` times only one export, of a request holding one edited item from each of
+N accounts (both versions: every stored WARC of those accounts), and reports the export
+process's peak RSS against the stored bytes of the WARCs it read from (issue 10: flat, under
+300 MB while the records span GBs of stored WARCs).
 
 The default query finds the posts numbered 1xx, 2xx and 3xx of one synthetic account (111
 items, all accounts being copies of one template), so the answer is the same size at any
@@ -45,8 +53,14 @@ ARCHIVER = str(Path(sys.executable).parent / "archiver")
 DEFAULT_QUERY = "post (1* OR 2* OR 3*)"
 
 
-def _env(home: Path, database_url: str | None, scratch: Path) -> dict[str, str]:
+def _env(home: Path, database_url: str | None, scratch: Path, bytecode_cache: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    if bytecode_cache:
+        # An installed archiver runs from compiled bytecode (pip compiles it; a source checkout
+        # writes __pycache__ on first run). With PYTHONDONTWRITEBYTECODE=1 in the environment
+        # every command recompiled the archiver's own ~70 modules (about 0.1 s of CPU each).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
     config = scratch / "archiver.toml"
     config.write_text("")
     env.update(ARCHIVER_HOME=str(home), ARCHIVER_CONFIG=str(config), ARCHIVER_ACTOR="bench",
@@ -110,10 +124,77 @@ def _newest_request(home: Path, database_url: str | None) -> str:
     return str(found)
 
 
+def _spread_items(home: Path, database_url: str | None, accounts: int) -> tuple[list[str], int, int]:
+    """One edited item from each of the first `accounts` synthetic accounts (its two versions
+    are in the account's two WARCs): the items, the WARCs they touch and those WARCs' bytes."""
+    from sqlalchemy import func, select
+
+    from archiver.app import App
+    from archiver.catalog import tables as t
+    from archiver.core.settings import Settings
+
+    app = App(Settings(home=home, database_url=database_url))
+    try:
+        with app.catalog.session() as s:
+            firsts = (select(t.Account.id).where(t.Account.name.like("Synthetic School %"))
+                      .order_by(t.Account.id).limit(accounts).subquery())
+            picked = (select(t.Item.account_pk, func.min(t.Item.item_id).label("item_id"))
+                      .where(t.Item.account_pk.in_(select(firsts.c.id)), t.Item.version_count > 1)
+                      .group_by(t.Item.account_pk).subquery())
+            ids = list(s.scalars(select(picked.c.item_id)))
+            files = (select(t.ItemVersion.warc_file).join(t.Item, t.Item.id == t.ItemVersion.item_pk)
+                     .where(t.Item.item_id.in_(ids)).distinct().subquery())
+            count, size = s.execute(select(func.count(), func.coalesce(func.sum(
+                func.coalesce(t.WarcFile.object_size, t.WarcFile.size)), 0))
+                .where(t.WarcFile.name.in_(select(files.c.warc_file)))).one()
+    finally:
+        app.close()
+    return ids, int(count), int(size)
+
+
+def spread_export(home: Path, database_url: str | None, accounts: int, scratch: Path,
+                  bytecode_cache: bool = True) -> dict[str, Any]:
+    """Export a request whose items come from `accounts` accounts, so its records are spread
+    over that many accounts' stored WARCs: peak RSS of the export process against the stored
+    bytes it reads from (the issue's goal: flat, under 300 MB)."""
+    env = _env(home, database_url, scratch, bytecode_cache)
+    ids, files, stored = _spread_items(home, database_url, accounts)
+    if not any((home / "keys").glob("export*")):
+        _run(["keys", "init-export"], env, scratch)
+    opened = json.loads(_run(["requests", "open", "--requester", "Bench Requester",
+                              "--received", date.today().isoformat(),
+                              "--description", f"One edited item from each of {accounts} accounts",
+                              "--json"], env, scratch)["stdout"])
+    request_id = opened["id"] if "id" in opened else opened["request_id"]
+    if bytecode_cache:  # an untimed export of 3 of the items fills the bytecode cache
+        warm = json.loads(_run(["requests", "open", "--requester", "Bench Requester", "--received",
+                                date.today().isoformat(), "--description", "warm-up", "--json"],
+                               env, scratch)["stdout"])
+        warm_id = warm["id"] if "id" in warm else warm["request_id"]
+        _run(["requests", "add", warm_id, *[a for item in ids[:3] for a in ("--item", item)]], env, scratch)
+        _run(["requests", "export", warm_id, "--out", str(scratch / "warm")], env, scratch)
+        shutil.rmtree(scratch / "warm", ignore_errors=True)
+    for start in range(0, len(ids), 500):
+        args = ["requests", "add", request_id]
+        for item in ids[start:start + 500]:
+            args += ["--item", item]
+        _run(args, env, scratch)
+    done = _run(["requests", "export", request_id, "--out", str(scratch / "spread")], env, scratch)
+    package = sum(p.stat().st_size for p in (scratch / "spread").rglob("*") if p.is_file())
+    shutil.rmtree(scratch / "spread", ignore_errors=True)
+    return {"request": request_id, "items": len(ids), "accounts": accounts, "warc_files_read_from": files,
+            "stored_bytes_of_those_warcs_mb": round(stored / 1e6, 1), "package_mb": round(package / 1e6, 1),
+            "wall_s": round(done["wall"], 3), "cpu_s": round(done["cpu"], 3),
+            "peak_rss_mib": round(done["rss_mib"], 1)}
+
+
 def whole_commands(home: Path, database_url: str | None, query: str, account: str, runs: int,
-                   scratch: Path, global_query: str | None) -> tuple[dict[str, Any], list[str], str]:
-    env = _env(home, database_url, scratch)
-    result: dict[str, Any] = {}
+                   scratch: Path, global_query: str | None,
+                   bytecode_cache: bool = True) -> tuple[dict[str, Any], list[str], str]:
+    env = _env(home, database_url, scratch, bytecode_cache)
+    result: dict[str, Any] = {"bytecode_cache": bytecode_cache}
+    if bytecode_cache:  # one untimed run of each command fills the cache, as a first use would
+        _run(["search", query, "--account", account, "--limit", "100", "--json"], env, scratch)
     searches = [_run(["search", query, "--account", account, "--limit", "100", "--json"], env, scratch)
                 for _ in range(runs)]
     found = json.loads(searches[-1]["stdout"])
@@ -143,6 +224,9 @@ def whole_commands(home: Path, database_url: str | None, query: str, account: st
         add_args += ["--item", item]
     added = _run(add_args, env, scratch)
     result["requests_add_100_items"] = {"wall_s": round(added["wall"], 3), "cpu_s": round(added["cpu"], 3)}
+    if bytecode_cache:
+        _run(["requests", "export", request_id, "--out", str(scratch / "package-warm")], env, scratch)
+        shutil.rmtree(scratch / "package-warm", ignore_errors=True)
     exports = []
     for n in range(runs):
         out = scratch / f"package-{n}"
@@ -229,6 +313,12 @@ def main() -> None:
                              "(-1: every account search through FTS5, as before issue 10's fix)")
     parser.add_argument("--parts-only", action="store_true",
                         help="skip the whole commands; time the parts on the archive's newest request")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="run the commands as the environment says (PYTHONDONTWRITEBYTECODE=1 "
+                             "recompiles the archiver's modules in every process)")
+    parser.add_argument("--spread-accounts", type=int, default=None, metavar="N",
+                        help="only export a request of one edited item from each of N accounts "
+                             "(records spread over their stored WARCs) and report its peak RSS")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     account = args.account or _first_account(args.home, args.database_url)
@@ -239,12 +329,19 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="request-bench-") as tmp:
         scratch = Path(tmp)
+        if args.spread_accounts:
+            spread = spread_export(args.home, args.database_url, args.spread_accounts, scratch,
+                                   not args.no_bytecode_cache)
+            spread["load_average_before_after"] = [round(load[0], 1), round(os.getloadavg()[0], 1)]
+            print(json.dumps(spread, indent=2) if args.json else spread)
+            return
         commands: dict[str, Any]
         if args.parts_only:
             commands, request_id = {}, _newest_request(args.home, args.database_url)
         else:
             commands, _, request_id = whole_commands(args.home, args.database_url, args.query, account,
-                                                     args.runs, scratch, args.global_query)
+                                                     args.runs, scratch, args.global_query,
+                                                     not args.no_bytecode_cache)
         inside = parts(args.home, args.database_url, args.query, account, request_id, args.runs, scratch)
     result = {"home": str(args.home), "catalog": "postgresql" if args.database_url else "sqlite",
               "query": args.query, "account": account, "commands": commands, "parts": inside,

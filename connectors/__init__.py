@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archiver.core.errors import ConfigError
 from archiver.core.settings import ConnectorSettings
-from archiver.sandbox.contract import ContractSandbox
 from connectors.base import Connector, Registered
-from connectors.bluesky import BlueskyConnector
-from connectors.facebook import FacebookConnector
-from connectors.feeds import FeedsConnector
-from connectors.instagram import InstagramConnector
-from connectors.linkedin import LinkedInConnector
-from connectors.mastodon import MastodonConnector
-from connectors.threads import ThreadsConnector
-from connectors.tiktok import TikTokConnector
-from connectors.x import XConnector
-from connectors.youtube import YouTubeConnector
 
+if TYPE_CHECKING:
+    from archiver.sandbox.contract import ContractSandbox
+
+# Each connector is imported when its platform is first used (Registered.connector).
 CONNECTORS: dict[str, Registered] = {
-    "x": Registered(XConnector, "connectors.x.sandbox:XContract"),
-    "youtube": Registered(YouTubeConnector, "connectors.youtube.sandbox:YouTubeContract"),
-    "facebook": Registered(FacebookConnector, "connectors.facebook.sandbox:FacebookContract"),
-    "feeds": Registered(FeedsConnector, "connectors.feeds.sandbox:FeedsContract"),
-    "bluesky": Registered(BlueskyConnector, "connectors.bluesky.sandbox:BlueskyContract"),
-    "mastodon": Registered(MastodonConnector, "connectors.mastodon.sandbox:MastodonContract"),
-    "instagram": Registered(InstagramConnector, "connectors.instagram.sandbox:InstagramContract"),
-    "linkedin": Registered(LinkedInConnector, "connectors.linkedin.sandbox:LinkedInContract"),
-    "tiktok": Registered(TikTokConnector, "connectors.tiktok.sandbox:TikTokContract"),
-    "threads": Registered(ThreadsConnector, "connectors.threads.sandbox:ThreadsContract"),
+    "x": Registered("connectors.x:XConnector", "connectors.x.sandbox:XContract"),
+    "youtube": Registered("connectors.youtube:YouTubeConnector", "connectors.youtube.sandbox:YouTubeContract"),
+    "facebook": Registered("connectors.facebook:FacebookConnector", "connectors.facebook.sandbox:FacebookContract"),
+    "feeds": Registered("connectors.feeds:FeedsConnector", "connectors.feeds.sandbox:FeedsContract"),
+    "bluesky": Registered("connectors.bluesky:BlueskyConnector", "connectors.bluesky.sandbox:BlueskyContract"),
+    "mastodon": Registered("connectors.mastodon:MastodonConnector", "connectors.mastodon.sandbox:MastodonContract"),
+    "instagram": Registered("connectors.instagram:InstagramConnector", "connectors.instagram.sandbox:InstagramContract"),
+    "linkedin": Registered("connectors.linkedin:LinkedInConnector", "connectors.linkedin.sandbox:LinkedInContract"),
+    "tiktok": Registered("connectors.tiktok:TikTokConnector", "connectors.tiktok.sandbox:TikTokContract"),
+    "threads": Registered("connectors.threads:ThreadsConnector", "connectors.threads.sandbox:ThreadsContract"),
 }
 
 

@@ -9,6 +9,7 @@ WARC and strips credentials before a byte is written.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -196,9 +197,21 @@ def is_quarantine(warning: ParseWarning) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    """A connector and the sandbox that imitates its platform, for the registry and tests."""
+    """A connector and the sandbox that imitates its platform, for the registry and tests.
 
-    connector: type[Connector]
+    The connector is named "module:Class" (a class also works) and imported when first asked
+    for, so a command that needs one platform's connector (an export reading a captured page)
+    does not import all of them."""
+
+    target: type[Connector] | str  # "module:Class" of the Connector, or the class itself
     sandbox: str  # "module:Class" of its archiver.sandbox.contract.ContractSandbox adapter
+
+    @property
+    def connector(self) -> type[Connector]:
+        if not isinstance(self.target, str):
+            return self.target
+        module, _, name = self.target.partition(":")
+        found: type[Connector] = getattr(importlib.import_module(module), name)
+        return found
 
 

@@ -19,8 +19,6 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Literal
 
-import holidays as holidays_lib
-
 from archiver.core.errors import RequestError
 
 Mark = Literal["verified", "partial", "unverified"]
@@ -213,6 +211,10 @@ Reading = Literal["statute", "earliest", "latest"]
 
 @lru_cache(maxsize=64)
 def _package_days(state: str, year: int) -> dict[date, tuple[str, ...]]:
+    # imported here: only a due date needs it, and the export and search commands load this
+    # module without computing one (the package costs about 50 ms to import)
+    import holidays as holidays_lib
+
     cal = holidays_lib.country_holidays("US", subdiv=state, years=[year])
     return {d: tuple(cal.get_list(d)) for d in cal}
 

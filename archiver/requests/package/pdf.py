@@ -618,8 +618,10 @@ class Renderer:
         pdf = self.pdf
         pdf.set_font("body", "", 7)
         pdf.set_text_color(110, 110, 110)
-        pdf.set_xy(self.MARGIN_X, float(pdf.h) - 30)
-        pdf.cell(self.right - self.MARGIN_X, 10, f"{self.footer} \u00b7 page {pdf.page}", align="C")
+        # centred where a 10 pt high cell would put it; one text operation is cheaper than a cell
+        text = f"{self.footer} \u00b7 page {pdf.page}"
+        width = self.right - self.MARGIN_X
+        pdf.text(self.MARGIN_X + (width - pdf.get_string_width(text)) / 2, float(pdf.h) - 30 + 5 + 0.3 * 7, text)
         self.y = self.MARGIN_TOP
         self.page_top = True
 

@@ -198,7 +198,8 @@ class Worker:
 
         A batch may bring more accounts of one platform (or token) than its cap allows: those
         are given back at once and the claim is repeated without that platform, so the free
-        slots go to the other platforms in the same tick."""
+        slots go to the other platforms in the same tick. While only capped platforms have work
+        (`_capped`), the first claim asks for no more than their caps have room for."""
         started = 0
         self._release_finished()
         cap_p, cap_c = self.config.platform_cap, self.config.per_credential
@@ -206,6 +207,7 @@ class Worker:
         capped_c: set[str] = set()
         full = limited = False
         claimed: list[t.Account] = []
+        limit = 0
         for attempt in range(4):
             with self._lock:
                 free = self.config.concurrency - len(self.running)
@@ -241,11 +243,13 @@ class Worker:
             if not unstarted:
                 break  # everything due that fits has started
         # Capped: only capped platforms had work due and the pool still has idle slots. A claim
-        # sized to the caps' room that was filled says nothing new: the pool stays capped.
-        if full or not (capped_p or capped_c or (limited and len(claimed) == limit)):
+        # sized to the caps' room that came back full says nothing new: the pool stays capped.
+        if full:
             self._capped = None
         elif capped_p or capped_c:
             self._capped = (capped_p, capped_c)
+        elif not (limited and len(claimed) == limit):
+            self._capped = None
         if started and self.cycle_started is None:
             self.cycle_started = time.monotonic()
         elif not started and not self.running and self.cycle_started is not None:

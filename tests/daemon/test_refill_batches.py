@@ -30,8 +30,8 @@ ACCOUNTS = 32
 def test_claims_and_releases_come_in_batches(tmp_path: Path, monkeypatch: Any) -> None:
     """One platform at its cap (half the pool, the default): the idle half of the pool made
     every finished capture claim a batch, give all but one back, and claim again (146 accounts
-    claimed for 32, 29 claims); then, refilling on a quarter of the pool free, every capture
-    still claimed a batch to give back (72)."""
+    claimed for 32, 29 claims); then, refilling on a quarter of the pool free, every refill
+    still claimed a batch to give back (125 claimed, 26 claims)."""
     concurrency, per_platform = 24, 12
     calls: Counter[str] = Counter()
     real_claim, real_release = worker_module.claim_due, worker_module.release_many

@@ -2,13 +2,16 @@
 
 Each cycle lists the account's /media to the end (following `paging.next`, 100 media a page),
 with each media's `comments_count`: the listing is cheap and whole, so new media and the
-caption edits and deletions of media of any age are found every cycle. A media's top-level
-comments (replies expanded inline; a reply list longer than the inline page is read to its end
-through /{comment-id}/replies) are listed only when the plan asks: a full capture, a new media,
-a media whose `comments_count` moved (it counts replies too), or one in this cycle's
-reconciliation sweep, which finds hidden comments (hiding moves no count). Instagram has no
-edit timestamps, so edits are found by diffing content (caption, media identity, a comment's
-`hidden` flag).
+caption edits and deletions of media of any age are found every cycle. A full capture asks
+every field; an incremental cycle asks the change signals only (no signed CDN URLs, which
+Graph re-signs on every call, so an unchanged listing repeats and is stored as a revisit) and
+reads whole, with its files, only a new media, one whose signal moved or one in the sweep.
+A media's top-level comments (replies expanded inline; a reply list longer than the inline
+page is read to its end through /{comment-id}/replies) are listed only when the plan asks: a
+full capture, a new or recent media, a media whose signal moved (`comments_count` counts
+replies too), or one in this cycle's reconciliation sweep, which finds hidden comments (hiding
+moves no count). Instagram has no edit timestamps, so edits are found by diffing content
+(caption, media identity, a comment's `hidden` flag).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from archiver.core.errors import AccountGone, NeedsAttention
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
+    Checked,
     Checkpoint,
     CheckResult,
     Covered,
@@ -34,9 +38,16 @@ from archiver.core.models import (
 from archiver.core.plan import FULL, HarvestPlan
 from connectors.base import HttpClient
 from connectors.common import PlatformSettings
-from connectors.graph import NONEXISTING_FIELD, GraphConnector, GraphWords, Vanished, error_of
+from connectors.graph import (
+    NONEXISTING_FIELD,
+    GraphConnector,
+    GraphWords,
+    Vanished,
+    error_of,
+    is_not_found,
+)
 from connectors.instagram.ids import is_numeric_id, normalize_account_id
-from connectors.instagram.parse import parse_response
+from connectors.instagram.parse import media_signal, parse_response
 from connectors.paging import NextUrl, PageRequest
 from connectors.shapes import as_dict
 
@@ -45,6 +56,10 @@ MEDIA_FIELDS = (
     "timestamp,username,comments_count,like_count,"
     "children{id,media_type,media_url,thumbnail_url}"
 )
+# An incremental cycle's listing: the change signals only (parse.media_signal). Without the
+# signed CDN URLs Graph re-signs on every call (and the live like_count), an unchanged page
+# answers byte for byte the same and is stored as a revisit.
+LEAN_MEDIA_FIELDS = "id,caption,media_type,media_product_type,comments_count,children{id,media_type}"
 _REPLY_FIELDS = "id,text,timestamp,username,from{id,username},hidden,parent_id,like_count"
 COMMENT_FIELDS = (
     "id,text,timestamp,username,from{id,username},hidden,parent_id,like_count,media{id},"
@@ -158,6 +173,14 @@ class InstagramConnector(GraphConnector):
         ig_id = self.resolve_user_id(account, cursor, http)
         state = {"ig_user_id": ig_id, "username": account.account_id if not is_numeric_id(account.account_id) else ""}
         yield Checkpoint(state)
+        if plan.full:
+            yield from self._full(account, ig_id, http, plan)
+        else:
+            yield from self._incremental(account, ig_id, http, plan)
+        yield Checkpoint(state)
+
+    def _full(self, account: AccountRef, ig_id: str, http: HttpClient, plan: HarvestPlan) -> Iterator[HarvestEvent]:
+        """The whole /media listing with every field, then the comments the plan asks for."""
         base = self._base(account)
         media: list[tuple[str, Any]] = []
         listing = self.listing(account, account.account_id)
@@ -176,7 +199,50 @@ class InstagramConnector(GraphConnector):
         yield from listing.covered(None, ItemKind.POST)
         for media_id, count in media:
             yield from self._comments(account, media_id, count, http)
-        yield Checkpoint(state)
+
+    def _incremental(
+        self, account: AccountRef, ig_id: str, http: HttpClient, plan: HarvestPlan,
+    ) -> Iterator[HarvestEvent]:
+        """The whole /media listing with the change signals only; the media object, with its
+        files, for a new media, one whose signal moved or one in the sweep; comments as in a
+        full cycle. A known media missing from the listing read to its end is Checked."""
+        base = self._base(account)
+        rows: list[dict[str, Any]] = []
+        listing = self.listing(account, account.account_id)
+        limit = str(getattr(self.settings, "media_page_limit", 100))
+        first = PageRequest(f"{base}/{ig_id}/media", {"fields": LEAN_MEDIA_FIELDS, "limit": limit})
+        for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
+            yield from listing.observe(page.exchange)  # warnings only: a lean page holds no whole item
+            rows += [r for r in page.rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        if listing.whole:
+            listed = {r["id"] for r in rows}
+            gone = tuple(sorted(k.item_id for k in plan.known.values()
+                                if k.kind == ItemKind.POST and k.item_id not in listed))
+            if gone:
+                yield Checked(gone)
+        for row in rows:
+            media_id, signal = row["id"], media_signal(row)
+            known = plan.known.get(media_id)
+            moved = known is None or media_id in plan.sweep or known.signal != signal
+            if moved:
+                try:
+                    yield from self._media_object(account, media_id, http)
+                except Vanished:
+                    continue  # deleted since the listing: the next cycle's listing misses it
+            created = known.created_at if known is not None else None
+            recent = created is None or (plan.recent_since is not None and created >= plan.recent_since)
+            if moved or recent:
+                yield from self._comments(account, media_id, row.get("comments_count"), http)
+
+    def _media_object(self, account: AccountRef, media_id: str, http: HttpClient) -> Iterator[HarvestEvent]:
+        """One media with every field (its files' signed URLs included): `GET /{media-id}`."""
+        exchange = http.get(f"{self._base(account)}/{media_id}", params={"fields": MEDIA_FIELDS})
+        error = error_of(exchange)
+        if error is not None and is_not_found(error, exchange.status):
+            raise Vanished(media_id)
+        self._checked(exchange, account, media_id)
+        single = self.listing(account, media_id)
+        yield from single.observe(exchange)
 
     def _comments(self, account: AccountRef, media_id: str, count: Any, http: HttpClient) -> Iterator[HarvestEvent]:
         """Top-level comments, then any reply list longer than the inline expansion."""

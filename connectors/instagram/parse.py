@@ -7,12 +7,13 @@ never enter `content`; the file's path names the media.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from archiver.core.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning
 
@@ -66,6 +67,8 @@ def parse_response(account_id: str, exchange: CapturedExchange) -> Iterator[Item
     except ValueError:
         path = ""
     listing = LISTING.search(path)
+    if listing and listing.group("edge") == "media" and is_lean_listing(exchange.url):
+        return  # a change-signal listing without the media fields: no item is whole in it
     if listing:
         entries = data.get("data")
         if not isinstance(entries, list):
@@ -163,8 +166,9 @@ def _media(ctx: _Ctx, entry: Any) -> Iterator[Item | ParseWarning]:
         text=caption,
         url=permalink,
         media=tuple(refs),
-        # comments_count (top-level comments and replies) moves when one arrives or goes.
-        signal=_count_signal(entry.get("comments_count")),
+        # comments_count (top-level comments and replies) moves when one arrives or goes; the
+        # digest of the fields a lean listing shows moves when the caption or album changes.
+        signal=media_signal(entry),
     )
 
 
@@ -221,8 +225,26 @@ def _comment(ctx: _Ctx, entry: Any, kind: ItemKind, parent_id: str | None) -> It
             yield from _comment(ctx, reply, ItemKind.REPLY, item_id)
 
 
-def _count_signal(value: Any) -> str | None:
-    """The change signal of a media's comments; None when the count is missing or not a number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"comments:{value}"
-    return None
+def is_lean_listing(url: str) -> bool:
+    """True for a /media listing that asked no `media_url`: the idle cycles' change-signal
+    listing (connector.LEAN_MEDIA_FIELDS). Its rows lack the files' CDN paths, which are part
+    of a media's content, so items are read from the full listing or the media object only."""
+    try:
+        fields = parse_qs(urlsplit(url).query).get("fields")
+    except ValueError:
+        return False
+    return bool(fields) and "media_url" not in fields[0]
+
+
+def media_signal(entry: dict) -> str:
+    """A media's change signal, the same from a full and a lean listing row: its comment count
+    (`?` when missing) and a digest of the content fields both show (caption, types, album
+    children). Everything else in content is the files' CDN paths, which only a full answer has."""
+    count = entry.get("comments_count")
+    counted = count if isinstance(count, int) and not isinstance(count, bool) else "?"
+    children = entry.get("children")
+    rows = children.get("data") if isinstance(children, dict) else None
+    kids = [[c.get("id"), c.get("media_type")] for c in rows if isinstance(c, dict)] if isinstance(rows, list) else None
+    shown = [entry.get("caption") or "", entry.get("media_type"), entry.get("media_product_type"), kids]
+    digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"comments:{counted} content:{digest}"

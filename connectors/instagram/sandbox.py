@@ -1,7 +1,8 @@
 """A Graph-API-shaped fake of Instagram professional accounts (Instagram API with Facebook Login).
 
 Shapes follow shared/research/platform_apis.md §2: /{ig-user-id}/media and /{media-id}/comments
-with cursor paging whose `next` URL repeats the access token, replies expanded inline with their
+with cursor paging whose `next` URL repeats the access token, only the `fields` asked for (in
+edges too: `children{id,media_type}`), replies expanded inline with their
 own `paging`, /{comment-id}/replies, the `hidden` flag, signed cdninstagram-style media URLs
 (`oh=`, `oe=`) served from /cdn/, HTTP 400 envelopes keyed by `code`: 100/33 for deleted
 objects, 190/463 for an expired token, 80002 for an Instagram-account throttle with
@@ -155,7 +156,8 @@ class InstagramSandbox(GraphApi):
         if ig_id not in self.accounts:
             return graph_not_found(ig_id)
         rows = sorted(self.media.live(lambda m: m.owner == ig_id), key=lambda m: m.created, reverse=True)
-        return Response.json(self.page_of(req, [self._media_json(m) for m in rows]))
+        fields = req.query.get("fields", "")
+        return Response.json(self.page_of(req, [_only(self._media_json(m), fields) for m in rows]))
 
     @route("/{media_id}/comments")
     def comments_of(self, req: Request, media_id: str) -> Response:
@@ -255,11 +257,35 @@ class InstagramSandbox(GraphApi):
 
 
 def _only(data: dict[str, Any], fields: str) -> dict[str, Any]:
-    """Graph returns only the fields asked for (plus id)."""
+    """Graph returns only the fields asked for (plus id), in edges too: `children{id,media_type}`
+    gives each child those two fields. No `fields` at all: everything (the fake's shortcut)."""
     if not fields:
         return data
-    wanted = {f.split("{")[0].split(".")[0] for f in re.split(r",(?![^{]*})", fields)}
-    return {k: v for k, v in data.items() if k in wanted or k == "id"}
+    wanted: dict[str, str] = {}
+    for spec in _split_fields(fields):
+        name, _, sub = spec.partition("{")
+        wanted[name.split(".")[0].strip()] = sub[:-1] if sub.endswith("}") else ""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key != "id" and key not in wanted:
+            continue
+        sub = wanted.get(key, "")
+        if sub and isinstance(value, dict) and isinstance(value.get("data"), list):
+            value = {**value, "data": [_only(row, sub) if isinstance(row, dict) else row for row in value["data"]]}
+        out[key] = value
+    return out
+
+
+def _split_fields(fields: str) -> list[str]:
+    """A Graph `fields` list split at its top-level commas (not those inside `{...}`)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(fields):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(fields[start:i])
+            start = i + 1
+    parts.append(fields[start:])
+    return [p for p in parts if p.strip()]
 
 
 # --- the contract-suite adapter ----------------------------------------------------------------

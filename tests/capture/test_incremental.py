@@ -35,6 +35,10 @@ NO_REPLY_SIGNAL = {
 
 # Issue 12's byte goal: an idle cycle stores at most 1% of the first capture's stored bytes.
 BYTE_GOAL = 0.01
+# The first idle cycle after a full capture, once: the steady state plus the first answers of
+# the URIs the capture never asked, stored whole (measured at 1,000 items: Instagram's lean
+# listing 1.00%, the most; docs/benchmarks.md "Idle cycle bytes, night of 2026-12-03").
+FIRST_IDLE_BOUND = 0.0105
 # Account sizes for the idle-cycle test. An idle cycle of X (a since_id timeline call, a
 # since_id search) and of WordPress feeds (modified_after posts, after comments) costs the same
 # whatever the account's size, so its share falls as the account grows: 1,000 items say little
@@ -52,8 +56,7 @@ ACCOUNT_ITEMS = {"x": 2500, "feeds": 4000}
 OVER_BYTE_GOAL = {
     "bluesky": (0.0122, "getAuthorFeed re-read whole (4 pages of 100 and the empty last one)"),
     "facebook": (0.0118, "the feed re-read whole for updated_time (4 pages of 100)"),
-    "instagram": (0.0165, "media re-read whole for comments_count, re-signed media_url: no revisits"),
-    "linkedin": (0.0235, "posts by LAST_MODIFIED and socialMetadata for every post (7 batches)"),
+        "linkedin": (0.0235, "posts by LAST_MODIFIED and socialMetadata for every post (7 batches)"),
     "mastodon": (0.0178, "the whole account, 40 statuses a page (the API's maximum), every cycle"),
     "threads": (0.0131, "threads re-read whole for has_replies (4 pages) and /me"),
 }
@@ -92,7 +95,12 @@ def _manual_clock(h: Harness) -> ManualClock:
 def test_an_idle_cycle_costs_under_five_percent_of_the_first(tmp_path: Path, platform: str) -> None:
     """Requests under 5% and stored bytes under 1% of the first capture's (issue 12's goal);
     the platforms in OVER_BYTE_GOAL under their measured bound instead (an expected failure of
-    the 1% goal, strict: meeting it fails here)."""
+    the 1% goal, strict: meeting it fails here).
+
+    Bytes are those of the steady state, the second idle cycle, which every later idle cycle
+    repeats: the first one after a full capture may ask URIs the capture never asked (a
+    since-cursor, Instagram's lean listing) and stores their first answers whole, once; it is
+    held to FIRST_IDLE_BOUND."""
     h = Harness(tmp_path, platform)
     _production_pages(h)
     try:
@@ -101,25 +109,29 @@ def test_an_idle_cycle_costs_under_five_percent_of_the_first(tmp_path: Path, pla
         first = _poll(h, account.label)
         first_requests = len(h.server.requests) - first_at
         assert first.plan.startswith("full")
-        idle_at = len(h.server.requests)
-        idle = _poll(h, account.label)
-        idle_requests = len(h.server.requests) - idle_at
-        assert idle.plan.startswith("incremental")
-        assert idle.new == idle.edited == idle.deleted == 0
-        assert idle_requests <= math.floor(0.05 * first_requests), (idle_requests, first_requests)
-        first_bytes, idle_bytes = _stored_bytes(h, first.warcs), _stored_bytes(h, idle.warcs)
-        share = idle_bytes / first_bytes
-        # every exchange archived: a request record and a response or revisit for each request
-        kinds = [r.rec_type for path in h.warc_files() if path.name in idle.warcs for r in _records(path)]
-        assert kinds.count("request") == idle.exchanges > 0
-        assert kinds.count("response") + kinds.count("revisit") == idle.exchanges
-        assert kinds.count("revisit") == idle.revisits
+        first_bytes = _stored_bytes(h, first.warcs)
+        shares = []
+        for _ in range(2):
+            idle_at = len(h.server.requests)
+            idle = _poll(h, account.label)
+            idle_requests = len(h.server.requests) - idle_at
+            assert idle.plan.startswith("incremental")
+            assert idle.new == idle.edited == idle.deleted == 0
+            assert idle_requests <= math.floor(0.05 * first_requests), (idle_requests, first_requests)
+            # every exchange archived: a request record and a response or revisit for each request
+            kinds = [r.rec_type for path in h.warc_files() if path.name in idle.warcs for r in _records(path)]
+            assert kinds.count("request") == idle.exchanges > 0
+            assert kinds.count("response") + kinds.count("revisit") == idle.exchanges
+            assert kinds.count("revisit") == idle.revisits
+            shares.append(_stored_bytes(h, idle.warcs) / first_bytes)
+        first_idle, share = shares
         if platform in OVER_BYTE_GOAL:
             bound, why = OVER_BYTE_GOAL[platform]
-            assert share <= bound, (idle_bytes, first_bytes)
+            assert share <= bound, (share, first_bytes)
             assert share > BYTE_GOAL, f"{platform} now meets the 1% goal ({share:.2%}): remove it from OVER_BYTE_GOAL"
-            pytest.xfail(f"idle cycle {idle_bytes:,} B = {share:.2%} of the first capture: {why}")
-        assert idle_bytes <= BYTE_GOAL * first_bytes, (idle_bytes, first_bytes, f"{share:.2%}")
+            pytest.xfail(f"idle cycle {share:.2%} of the first capture: {why}")
+        assert first_idle <= FIRST_IDLE_BOUND, f"first idle cycle {first_idle:.2%}"
+        assert share <= BYTE_GOAL, f"{share:.2%} of {first_bytes:,} B"
     finally:
         h.close()
 

@@ -27,6 +27,7 @@ from archiver.core.settings import ConnectorSettings
 from archiver.sandbox.server import SandboxServer
 from connectors.base import AuthStyle
 from connectors.instagram import InstagramConnector
+from connectors.instagram.connector import LEAN_MEDIA_FIELDS
 from connectors.instagram.sandbox import LINCOLN_IG, LINCOLN_PAGE, InstagramSandbox
 from tests.harness import Harness, Live, observed
 
@@ -242,6 +243,84 @@ def test_a_new_comment_on_an_old_media_moves_its_count_and_only_it_is_read(tmp_p
         assert report.new == 1 and h.items()[comment].parent_id == oldest.id
         read = [r.path for r in h.server.requests[mark:] if r.path.endswith("/comments")]
         assert read == [f"/v25.0/{oldest.id}/comments"]
+    finally:
+        h.close()
+
+
+def _media_records(h: Harness, warcs: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(record type, target URI) of the /media listing answers a cycle stored."""
+    from archiver.warc.reader import iter_records
+
+    out = []
+    for path in h.warc_files():
+        if path.name in warcs:
+            with open(path, "rb") as fh:
+                out += [(r.rec_type, r.target_uri) for r in iter_records(fh, path.name)
+                        if r.rec_type in ("response", "revisit") and "/media?" in r.target_uri]
+    return out
+
+
+def test_an_incremental_listing_asks_no_signed_urls_and_repeats_as_revisits(tmp_path: Path) -> None:
+    """Graph re-signs every `media_url` on every call, so a listing that asks for it never
+    repeats; the incremental listing asks only the change signals and repeats byte for byte."""
+    h = Harness(tmp_path, "instagram")
+    try:
+        assert h.poll().plan.startswith("full")
+        h.poll()
+        mark = len(h.server.requests)
+        idle = h.poll()
+        listed = [r for r in h.server.requests[mark:] if r.path.endswith("/media")]
+        assert len(listed) == 1  # 55 media, 100 a page
+        assert all(r.query.get("fields") == LEAN_MEDIA_FIELDS for r in listed)
+        assert idle.new == idle.edited == idle.deleted == 0
+        assert [kind for kind, _ in _media_records(h, idle.warcs)] == ["revisit"]
+    finally:
+        h.close()
+
+
+def test_a_new_media_is_read_whole_with_its_files_and_nothing_else_is(tmp_path: Path) -> None:
+    h = Harness(tmp_path, "instagram")
+    try:
+        h.poll()
+        h.poll()
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        video = sb.publish(LINCOLN_IG, "Graduation highlights", media_type="VIDEO")
+        mark = len(h.server.requests)
+        report = h.poll()
+        assert report.new == 1 and report.edited == 0 and report.media == 2  # the video and its thumbnail
+        paths = [r.path for r in h.server.requests[mark:]]
+        assert paths.count(f"/v25.0/{video}") == 1  # the media object, once
+        assert not [p for p in paths if p.startswith("/v25.0/1790") and p != f"/v25.0/{video}"
+                    and not p.endswith("/comments")]  # no other media object was read
+        item = h.items()[video]
+        assert item.versions[-1].content["media"] == f"/cdn/v/t50.2886-16/{video}_n.mp4"
+        assert item.versions[-1].content["thumbnail"] == f"/cdn/v/t51.29350-15/{video}_thumb_n.jpg"
+    finally:
+        h.close()
+
+
+def test_an_old_caption_edit_is_found_next_cycle_and_lean_pages_make_no_versions(tmp_path: Path) -> None:
+    """The caption is in the lean listing's signal: its edit is found in the next cycle, not
+    only by the sweep; the lean pages themselves hold no items, so nothing else looks edited,
+    and the catalog rebuilt from the WARCs alone is the live one."""
+    from archiver.preservation.rebuild import rebuild
+
+    h = Harness(tmp_path, "instagram")
+    try:
+        h.poll()
+        h.poll()
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        oldest = min(sb.media.values(), key=lambda m: m.created)
+        before = h.items()[oldest.id].versions[-1].content
+        sb.edit_caption(oldest.id, "Corrected: the concert is on Friday")
+        report = h.poll()
+        assert report.plan.startswith("incremental") and report.edited == 1 and report.new == 0
+        items = h.items()
+        after = items[oldest.id].versions[-1].content
+        assert after == {**before, "caption": "Corrected: the concert is on Friday"}  # same files
+        assert all(len(i.versions) == 1 for i in items.values() if i.item_id != oldest.id)
+        result = rebuild(h.app)
+        assert result.complete and result.equal, [d for d in result.diffs if not d.equal]
     finally:
         h.close()
 

@@ -325,6 +325,36 @@ def test_an_old_caption_edit_is_found_next_cycle_and_lean_pages_make_no_versions
         h.close()
 
 
+def test_signals_stored_before_the_lean_listing_are_read_once_without_false_edits(tmp_path: Path) -> None:
+    """An archive whose media signals are the count alone (`comments:N`, before the lean
+    listing): the first incremental cycle reads every media whole once, finds no edit, and
+    the next cycle is idle again."""
+    from sqlalchemy import update
+
+    from archiver.catalog import tables as t
+
+    h = Harness(tmp_path, "instagram")
+    try:
+        h.poll()
+        with h.app.catalog.session() as s:
+            for item in s.query(t.Item).filter(t.Item.kind == "post"):
+                old = (item.signal or "").split(" ")[0]
+                s.execute(update(t.Item).where(t.Item.id == item.id).values(signal=old))
+            s.commit()
+        mark = len(h.server.requests)
+        upgraded = h.poll()
+        assert upgraded.new == upgraded.edited == upgraded.deleted == 0
+        objects = [r.path for r in h.server.requests[mark:] if r.query.get("fields", "").startswith("id,caption")
+                   and not r.path.endswith("/media")]
+        assert len(objects) == 55  # every media read whole, once
+        mark = len(h.server.requests)
+        idle = h.poll()
+        assert idle.new == idle.edited == 0
+        assert not [r for r in h.server.requests[mark:] if r.path.count("/") == 2 and r.path.startswith("/v25.0/1790")]
+    finally:
+        h.close()
+
+
 # --- the parser never raises ---------------------------------------------------------------------
 
 _json = st.recursive(

@@ -236,7 +236,7 @@ def is_lean_listing(url: str) -> bool:
     return bool(fields) and "media_url" not in fields[0]
 
 
-def media_signal(entry: dict) -> str:
+def media_signal(entry: dict[str, Any]) -> str:
     """A media's change signal, the same from a full and a lean listing row: its comment count
     (`?` when missing) and a digest of the content fields both show (caption, types, album
     children). Everything else in content is the files' CDN paths, which only a full answer has."""

@@ -355,6 +355,32 @@ def test_signals_stored_before_the_lean_listing_are_read_once_without_false_edit
         h.close()
 
 
+def test_a_hidden_comment_on_an_old_media_is_found_by_the_sweep_that_reaches_it(tmp_path: Path) -> None:
+    """Hiding moves no count and the lean listing does not show comments: only the sweep (which
+    reads the media whole and its comments) finds it, within the cold window's week."""
+    from archiver.core.clock import ManualClock
+
+    h = Harness(tmp_path, "instagram", settings={"daemon": {"poll_interval_minutes": 60}})
+    try:
+        old = h.sandbox.publish_old(h.seed.account_id, 200)
+        clock = ManualClock(h.app.clock.now())
+        h.app.clock = clock
+        h.poll()
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        comment = next(c.id for c in sb.comments.values() if c.media_id == old)
+        sb.hide(comment)
+        assert h.poll().edited == 0  # the next cycle: nothing signals it
+        clock.advance(7 * 24 * 3600)
+        for _ in range(60):
+            clock.advance(3600)
+            if h.poll().edited:
+                break
+        assert len(h.items()[comment].versions) == 2
+        assert h.items()[comment].versions[-1].content["hidden"] is True
+    finally:
+        h.close()
+
+
 # --- the parser never raises ---------------------------------------------------------------------
 
 _json = st.recursive(

@@ -139,7 +139,7 @@ def test_control_ordering_is_caught_by_the_same_check(tmp_path: Path) -> None:
 
         outbox = h.poller.outbox
 
-        def wrong_order(plain, platform, account_id, timings=None, journal=None):  # type: ignore[no-untyped-def]
+        def wrong_order(plain, platform, account_id, timings=None, journal=None, within=None):  # type: ignore[no-untyped-def]
             from archiver.preservation.outbox import vault_context, warc_key
             from archiver.vault import decrypt_stream, read_header
             from archiver.vault.io import PlaintextReader

@@ -14,12 +14,13 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archiver.app import App
 from archiver.catalog import tables as t
@@ -38,6 +39,8 @@ from archiver.warc.writer import OPEN_SUFFIX
 log = logging.getLogger(__name__)
 
 ENC_SUFFIX = ".enc"
+# Work done last inside an object's index transaction, given the session and the WARC's name.
+InIndex = Callable[[Session, str], None]
 TMP_MARK = ".tmp"
 
 
@@ -98,19 +101,21 @@ class Outbox:
 
     def ship(
         self, enc: Path, platform: str, account_id: str, timings: dict[str, float] | None = None,
-        journal: WarcJournal | None = None,
+        journal: WarcJournal | None = None, within: InIndex | None = None,
     ) -> IndexStats:
         """Upload (idempotent, digest-verified), index in one transaction, drop the spool copy.
 
         With the `journal` the writer kept (live capture), the records are indexed from it;
-        without (the sweep after a crash), the stored object is decrypted and read back."""
+        without (the sweep after a crash), the stored object is decrypted and read back.
+        `within(session, name)` runs last in the index transaction (the poll's retention
+        controls and the run's close: one transaction per object, issue 14)."""
         name = enc.name[: -len(ENC_SUFFIX)]
         key = warc_key(platform, account_id, name)
         object_sha = _sha256_file(enc)
         stored = self.app.store.put_file(key, enc, sha256=object_sha)
         if journal is not None and journal.sealed is not None and journal.sealed.name == name:
             started = time.perf_counter()
-            stats = self._index_journal(journal, name, key, stored.size, object_sha, enc)
+            stats = self._index_journal(journal, name, key, stored.size, object_sha, enc, within)
             if timings is not None:
                 timings["index"] = timings.get("index", 0.0) + time.perf_counter() - started
             enc.unlink(missing_ok=True)
@@ -120,14 +125,15 @@ class Outbox:
             chunks = decrypt_stream(fh, self.app.keys, context=vault_context(name), header=header)
             reader = PlaintextReader(chunks)
             started = time.perf_counter()
-            stats = self._index(reader, name, key, stored.size, object_sha, header.key_id, header.wrapped_key)
+            stats = self._index(reader, name, key, stored.size, object_sha, header.key_id, header.wrapped_key,
+                                within)
             if timings is not None:
                 timings["index"] = timings.get("index", 0.0) + time.perf_counter() - started
         enc.unlink(missing_ok=True)
         return stats
 
     def _index(self, reader: PlaintextReader, name: str, key: str, object_size: int, object_sha: str,
-               key_id: str, wrapped: bytes) -> IndexStats:
+               key_id: str, wrapped: bytes, within: InIndex | None = None) -> IndexStats:
         def facts() -> WarcFacts:
             reader.drain()  # the digest must cover the whole object, not just the records read
             return WarcFacts(
@@ -145,10 +151,13 @@ class Outbox:
         with self.app.catalog.session() as s:
             classify = index_hook(self.app.settings.state, self.app.clock.now)
             records = resolving_revisits(iter_records(reader, name), s, self.app.store, self.app.keys, current)
-            return WarcIndexer(s, self.app.connector, classify).index(name, records, facts)
+            stats = WarcIndexer(s, self.app.connector, classify).index(name, records, facts)
+            if within is not None:
+                within(s, name)
+            return stats
 
     def _index_journal(self, journal: WarcJournal, name: str, key: str, object_size: int,
-                       object_sha: str, enc: Path) -> IndexStats:
+                       object_sha: str, enc: Path, within: InIndex | None = None) -> IndexStats:
         sealed = journal.sealed
         assert sealed is not None  # checked by the caller
         with open(enc, "rb") as fh:
@@ -172,17 +181,20 @@ class Outbox:
             # The journal holds a revisit as written (no payload): the parser needs the original's.
             records = resolving_revisits(journal.records, s, self.app.store, self.app.keys, current,
                                          payloads=journal.revisit_payloads)
-            return WarcIndexer(s, self.app.connector, classify).index(
+            stats = WarcIndexer(s, self.app.connector, classify).index(
                 name, records, facts, media_sizes=journal.media_sizes, parsed=journal.parsed)
+            if within is not None:
+                within(s, name)
+            return stats
 
     def store_sealed(
         self, plain: Path, platform: str, account_id: str, timings: dict[str, float] | None = None,
-        journal: WarcJournal | None = None,
+        journal: WarcJournal | None = None, within: InIndex | None = None,
     ) -> IndexStats:
         started = time.perf_counter()
         index_before = timings.get("index", 0.0) if timings is not None else 0.0
         enc = self.encrypt(plain)
-        stats = self.ship(enc, platform, account_id, timings, journal)
+        stats = self.ship(enc, platform, account_id, timings, journal, within)
         if timings is not None:
             indexing = timings.get("index", 0.0) - index_before
             timings["store"] = timings.get("store", 0.0) + time.perf_counter() - started - indexing

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -27,6 +27,9 @@ from archiver.catalog.search import SearchFilters, matching_items
 from archiver.core.errors import ArchiverError, ConfigError, HoldConflict
 from archiver.retention.holds import active_holds, count_items, items_of
 from archiver.retention.objects import objects_holding
+
+if TYPE_CHECKING:
+    from archiver.services.protect import Followup
 
 log = logging.getLogger(__name__)
 
@@ -315,5 +318,26 @@ def protect_new_objects(app: App, names: Sequence[str]) -> None:
     try:
         protect(app, names)  # what one object costs (issue 14); same result as the two syncs
     except ArchiverError as exc:
-        log.error("could not set retention controls on %s: %s (run 'archiver holds reconcile')",
-                  ", ".join(names), exc.message)
+        _log_unprotected(names, exc)
+
+
+def protect_in_transaction(app: App, session: Session, names: Sequence[str]) -> Followup:
+    """`protect_new_objects` inside the caller's transaction (the poll's index transaction);
+    the returned follow-up goes to `finish_protection` once that transaction has committed."""
+    from archiver.services.protect import protect_within
+
+    return protect_within(app, session, names)
+
+
+def finish_protection(app: App, followups: Iterable[Followup]) -> None:
+    """The follow-ups of `protect_in_transaction`: never fails a capture either."""
+    for followup in followups:
+        try:
+            followup.finish(app)
+        except ArchiverError as exc:
+            _log_unprotected(followup.names, exc)
+
+
+def _log_unprotected(names: Sequence[str], exc: ArchiverError) -> None:
+    log.error("could not set retention controls on %s: %s (run 'archiver holds reconcile')",
+              ", ".join(names), exc.message)

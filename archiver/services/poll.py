@@ -12,12 +12,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from archiver.app import App
 from archiver.capture.cycle import CaptureCycle, CycleResult, KnownItem
@@ -39,7 +40,8 @@ from archiver.core.settings import require_capture_settings
 from archiver.preservation.outbox import Outbox, SweepReport
 from archiver.services.accounts import DISABLED, AccountInfo, select_accounts
 from archiver.services.budgets import last_cost, load_budget, record_spend
-from archiver.services.holds import protect_new_objects
+from archiver.services.holds import finish_protection, protect_in_transaction
+from archiver.services.protect import Followup
 from archiver.warc.fields import (
     INFO_ACCOUNT,
     INFO_ACCOUNT_NAME,
@@ -232,26 +234,38 @@ class Poller:
             if budget is not None:
                 record_spend(app, budget)
         timings = {"harvest": time.perf_counter() - started}
+        report = RunReport(
+            account.label, run_id, "complete" if result.complete else "partial",
+            message=_status_of(result.error, result)[1], exchanges=session.exchanges,
+            new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
+            deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
+            plan=_describe(plan), timings=timings, error=result.error,
+            quota_spent=budget.total if budget is not None else session.exchanges,
+            revisits=session.payloads.revisits,
+        )
+        # Each object's retention controls (Object Lock date, legal holds) and, with the last
+        # one, the run's close go into the object's index transaction: an idle poll commits
+        # twice (the run's row, the index), not four times (issue 14).
+        followups: list[Followup] = []
+        last = sealed[-1].name if sealed else None
+
+        def within(s: Session, name: str) -> None:
+            followups.append(protect_in_transaction(self.app, s, [name]))
+            if name == last:
+                self._close_run(s, account, result, report, windows, window_rows)
+
         warcs = []
         for warc in sealed:
             journal = rolling.journals.pop(warc.name, None)
             if journal is not None:
                 journal.parsed = parsed
             self.outbox.store_sealed(warc.path, account.platform, account.account_id, timings,
-                                     journal=journal)
+                                     journal=journal, within=within)
             warcs.append(warc.name)
-        protect_new_objects(self.app, warcs)  # retention: Object Lock date and legal holds
-        report = RunReport(
-            account.label, run_id, "complete" if result.complete else "partial",
-            message=_status_of(result.error, result)[1], exchanges=session.exchanges,
-            new=len(result.new), edited=len(result.edited), unchanged=len(result.unchanged),
-            deleted=len(result.deleted), media=result.media, warnings=len(result.warnings),
-            warcs=tuple(warcs), plan=_describe(plan), timings=timings, error=result.error,
-            quota_spent=budget.total if budget is not None else session.exchanges,
-            revisits=session.payloads.revisits,
-        )
-        self._finish_run(account, result, report, windows, window_rows)
-        return report
+        finish_protection(self.app, followups)  # after the commits: failures logged, rare cases
+        if last is None:
+            self._finish_run(account, result, report, windows, window_rows)
+        return replace(report, warcs=tuple(warcs))
 
     def _plan(
         self, s: Any, account: AccountInfo, connector: object, known: dict[str, KnownItem], reconcile: bool
@@ -300,34 +314,40 @@ class Poller:
         self, account: AccountInfo, result: CycleResult, report: RunReport,
         windows: dict[str, WindowState] | None = None, window_rows: dict[str, WindowState] | None = None,
     ) -> None:
-        """The run's outcome and the account's status in one transaction, as plain UPDATEs
-        (no ORM loads, and no ORM session sync: this session holds no objects to sync, and the
-        sync's evaluation cost about 0.5 ms a statement; this is paid by every account every
-        cycle, issue 14)."""
+        """`_close_run` in a transaction of its own (a run that stored no object)."""
+        with self.app.catalog.session() as s:
+            self._close_run(s, account, result, report, windows, window_rows)
+
+    def _close_run(
+        self, s: Session, account: AccountInfo, result: CycleResult, report: RunReport,
+        windows: dict[str, WindowState] | None = None, window_rows: dict[str, WindowState] | None = None,
+    ) -> None:
+        """The run's outcome and the account's status in the caller's transaction, as plain
+        UPDATEs (no ORM loads, and no ORM session sync: the sync's evaluation cost about
+        0.5 ms a statement; this is paid by every account every cycle, issue 14)."""
         now = self.app.clock.now()
         status, message, next_after = _status_of(result.error, result)
-        with self.app.catalog.session() as s:
-            if result.stale_signals:  # children not read whole: read them again next cycle
-                s.execute(
-                    update(t.Item)
-                    .where(t.Item.account_pk == account.id, t.Item.item_id.in_(result.stale_signals))
-                    .values(signal=None).execution_options(synchronize_session=False)
-                )
-            if result.complete and windows:
-                _save_windows(s, account.id, windows, window_rows)
-            s.execute(update(t.CaptureRun).where(t.CaptureRun.id == report.run_id).values(
-                finished_at=now, status=report.status, message=message, exchanges=report.exchanges,
-                new_items=report.new, edited_items=report.edited, unchanged_items=report.unchanged,
-                deleted_items=report.deleted, quota_spent=report.quota_spent,
-            ).execution_options(synchronize_session=False))
-            values: dict[str, Any] = dict(status=status, status_message=message, last_polled_at=now,
-                                          next_poll_after=next_after)
-            if result.complete:
-                values["last_success_at"] = now
-            if result.complete and result.cursor is not None:
-                values["cursor"] = result.cursor
-            s.execute(update(t.Account).where(t.Account.id == account.id).values(**values)
-                      .execution_options(synchronize_session=False))
+        if result.stale_signals:  # children not read whole: read them again next cycle
+            s.execute(
+                update(t.Item)
+                .where(t.Item.account_pk == account.id, t.Item.item_id.in_(result.stale_signals))
+                .values(signal=None).execution_options(synchronize_session=False)
+            )
+        if result.complete and windows:
+            _save_windows(s, account.id, windows, window_rows)
+        s.execute(update(t.CaptureRun).where(t.CaptureRun.id == report.run_id).values(
+            finished_at=now, status=report.status, message=message, exchanges=report.exchanges,
+            new_items=report.new, edited_items=report.edited, unchanged_items=report.unchanged,
+            deleted_items=report.deleted, quota_spent=report.quota_spent,
+        ).execution_options(synchronize_session=False))
+        values: dict[str, Any] = dict(status=status, status_message=message, last_polled_at=now,
+                                      next_poll_after=next_after)
+        if result.complete:
+            values["last_success_at"] = now
+        if result.complete and result.cursor is not None:
+            values["cursor"] = result.cursor
+        s.execute(update(t.Account).where(t.Account.id == account.id).values(**values)
+                  .execution_options(synchronize_session=False))
 
     def _finish_failed(self, account: AccountInfo, run_id: str, exc: ArchiverError) -> RunReport:
         """A capture that raised: if its run row was opened, that run is closed as failed

@@ -32,7 +32,8 @@ class Costs:
 
 @contextmanager
 def measured(h: Harness) -> Iterator[Costs]:
-    """Statements and store calls of the poll's protect_new_objects call only."""
+    """Statements and store calls of the poll's retention controls only (in the index
+    transaction)."""
     costs = Costs()
     on = [False]
 
@@ -52,23 +53,23 @@ def measured(h: Harness) -> Iterator[Costs]:
 
     for name in real:
         setattr(store, name, spy(name))
-    original = poll_module.protect_new_objects
+    original = poll_module.protect_in_transaction
 
-    def protect(app: Any, names: Any) -> None:
+    def protect(app: Any, session: Any, names: Any) -> Any:
         costs.names = list(names)
         on[0] = True
         try:
-            original(app, names)
+            return original(app, session, names)
         finally:
             on[0] = False
 
-    poll_module.protect_new_objects = protect
+    poll_module.protect_in_transaction = protect
     event.listen(h.app.catalog.engine, "before_cursor_execute", count)
     try:
         yield costs
     finally:
         event.remove(h.app.catalog.engine, "before_cursor_execute", count)
-        poll_module.protect_new_objects = original
+        poll_module.protect_in_transaction = original
         for name, fn in real.items():
             setattr(store, name, fn)
 

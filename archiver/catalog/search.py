@@ -9,6 +9,7 @@ from the catalog rows, so they are identical on both engines.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -588,33 +589,37 @@ def _ranked_here(session: Session, node: Node, within: Select[Any],
     slot = {leaf: i for i, leaf in enumerate(leaves)}
     phrases, live_in = _fts5_phrases(node, slot)
     phrase_slot = [slot[p] for p in phrases]
-    matched: list[tuple[int, str, int, list[int], list[int]]] = []
+    idf: dict[Term, float] = {}
+
+    def idf_of(term: Term) -> float:  # counted when a version first needs it
+        if term not in idf:
+            idf[term] = _idf(n_rows, int(session.scalar(_PHRASE_ROWS.bindparams(q=to_fts5(term))) or 0))
+        return idf[term]
+
+    # Scored as they are read, keeping two flat dicts: holding every row and its counts until
+    # the end made Python's cyclic GC run a full collection in most searches (+50 ms at 10,000).
+    k1_1, b_0 = _K1 + 1.0, 1 - _B
+    best: dict[int, float] = {}
+    names: dict[int, str] = {}
     rows = session.execute(within.add_columns(t.Item.item_id, SearchDoc.body)
                            .join(SearchDoc, SearchDoc.item_pk == t.Item.id))
     for item_pk, item_id, body in rows:
         words = body.split()
         tf = [_occurrences(leaf, words, body) for leaf in leaves]
         live = live_in(tf)
-        if live is not None:
-            matched.append((item_pk, item_id, len(words), live, tf))
-    if not matched:
-        return [], 0
-    counted = {phrases[at] for _, _, _, live, _ in matched for at in live}
-    hits = {term: int(session.scalar(_PHRASE_ROWS.bindparams(q=to_fts5(term))) or 0) for term in counted}
-    idf = [_idf(n_rows, hits[p]) if p in hits else 0.0 for p in phrases]
-    k1_1, b_0 = _K1 + 1.0, 1 - _B
-    best: dict[int, tuple[float, str]] = {}
-    for item_pk, item_id, length, live, tf in matched:
-        norm = _K1 * (b_0 + _B * float(length) / avgdl)
+        if live is None:
+            continue
+        norm = _K1 * (b_0 + _B * float(len(words)) / avgdl)
         score = 0.0
         for at in live:  # bm25's sum in phrase order (the others add 0.0: no change to a sum)
             freq = float(tf[phrase_slot[at]])
-            score += idf[at] * ((freq * k1_1) / (freq + norm))
+            score += idf_of(phrases[at]) * ((freq * k1_1) / (freq + norm))
         score = -1.0 * score
-        if item_pk not in best or score < best[item_pk][0]:
-            best[item_pk] = (score, item_id)
-    ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1]))[:limit]
-    return [(pk, score) for pk, (score, _) in ranked], len(best)
+        if item_pk not in best or score < best[item_pk]:
+            best[item_pk] = score
+            names[item_pk] = item_id
+    top = heapq.nsmallest(limit, best, key=lambda pk: (best[pk], names[pk]))
+    return [(pk, best[pk]) for pk in top], len(best)
 
 
 def _ranked(session: Session, node: Node, f: SearchFilters, limit: int,

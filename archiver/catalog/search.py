@@ -502,9 +502,9 @@ def _ranks_alike(node: Node) -> bool:
     """Whether FTS5 counts a row's phrases as _fts5_phrases does: those whose every enclosing
     node matches the row. Two shapes make FTS5's counts depend on the rows before (fts5_expr.c),
     and keep FTS5's own ranking:
-    - an excluded term under an OR: a NOT whose left side is used up leaves its right side on the
-      row, and an OR's other branch may match there (SQLite before the fix in
-      fts5ExprNodeTest_NOT counts the excluded phrase);
+    - an excluded term under an OR: a NOT whose left side is used up leaves its right side on a
+      row that an OR's other branch may match (SQLite 3.40 empties that phrase's positions
+      there, checked by hand; the result rests on that detail of fts5ExprNodeTest_NOT);
     - an OR and a phrase of several words: an AND (not the root) that stops on a row where its
       phrase's words are present but apart empties the position lists of every phrase below it,
       also of an OR's branch already positioned on a later row, which then counts nothing there."""

@@ -4,7 +4,7 @@ The console is served by uvicorn on 127.0.0.1 (as `archiver serve` does) over an
 archive, typically a synthetic one (bench/synthetic.py), and each page is fetched by httpx
 as a signed-in records officer: a warm-up, then `--runs` timed fetches; medians are printed.
 
-- server ms: from the request entering the ASGI app to the last body byte leaving it;
+- server ms: from the request entering the ASGI app to its last body part being handed over;
 - server CPU ms: this process's CPU time over the same span (user + system, every thread: the
   server's, and the client's, which is waiting then), the figure that load from other programs
   on the machine inflates least;
@@ -67,11 +67,13 @@ class Timed:
         start, cpu, self.counting = time.perf_counter(), _cpu(), 0
 
         async def timed_send(message: Any) -> None:
-            await send(message)
+            # Taken as the last body part is handed over, not after: the client may have read
+            # the response (and taken the figures of the request before) by then.
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 self.ms = (time.perf_counter() - start) * 1000
                 self.cpu_ms = (_cpu() - cpu) * 1000
                 self.queries = self.counting
+            await send(message)
 
         await self.app(scope, receive, timed_send)
 

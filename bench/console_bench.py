@@ -4,7 +4,10 @@ The console is served by uvicorn on 127.0.0.1 (as `archiver serve` does) over an
 archive, typically a synthetic one (bench/synthetic.py), and each page is fetched by httpx
 as a signed-in records officer: a warm-up, then `--runs` timed fetches; medians are printed.
 
-- server ms: from the request entering the ASGI app to the last body byte leaving it;
+- server ms: from the request entering the ASGI app to its last body part being handed over;
+- server CPU ms: this process's CPU time over the same span (user + system, every thread: the
+  server's, and the client's, which is waiting then), the figure that load from other programs
+  on the machine inflates least;
 - TTFB ms / full ms: at the client, until the response headers / the whole body;
 - queries: SQL statements the page ran (a SQLAlchemy before_cursor_execute listener).
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import socket
 import statistics
 import sys
@@ -44,24 +48,32 @@ from archiver.web.app import asgi  # noqa: E402
 PASSWORD = "benchmark password 1"
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 class Timed:
     """ASGI wrapper: server time of the last request, and the SQL count during it."""
 
     def __init__(self, app: Any) -> None:
-        self.app, self.ms, self.queries = app, 0.0, 0
+        self.app, self.ms, self.cpu_ms, self.queries = app, 0.0, 0.0, 0
         self.counting = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, self.counting = time.perf_counter(), 0
+        start, cpu, self.counting = time.perf_counter(), _cpu(), 0
 
         async def timed_send(message: Any) -> None:
-            await send(message)
+            # Taken as the last body part is handed over, not after: the client may have read
+            # the response (and taken the figures of the request before) by then.
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 self.ms = (time.perf_counter() - start) * 1000
+                self.cpu_ms = (_cpu() - cpu) * 1000
                 self.queries = self.counting
+            await send(message)
 
         await self.app(scope, receive, timed_send)
 
@@ -146,7 +158,7 @@ def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, ru
             token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
             assert client.post("/login", data={"csrf": token, "name": "bench", "password": PASSWORD}).status_code == 303
             for label, path in pages:
-                server_ms, ttfb, full, queries = [], [], [], set()
+                server_ms, server_cpu, ttfb, full, queries = [], [], [], [], set()
                 for i in range(runs + 1):
                     start = time.perf_counter()
                     with client.stream("GET", path) as response:
@@ -156,11 +168,13 @@ def run(home: Path, database_url: str | None, summary: dict[str, Any] | None, ru
                     assert response.status_code == 200, (path, response.status_code, body[:300])
                     if i:  # the first is a warm-up
                         server_ms.append(timed.ms)
+                        server_cpu.append(timed.cpu_ms)
                         ttfb.append((first - start) * 1000)
                         full.append((end - start) * 1000)
                         queries.add(timed.queries)
                 rows.append({"page": label, "path": path, "items": items,
                              "server_ms": round(statistics.median(server_ms), 1),
+                             "server_cpu_ms": round(statistics.median(server_cpu), 1),
                              "ttfb_ms": round(statistics.median(ttfb), 1),
                              "full_ms": round(statistics.median(full), 1),
                              "queries": sorted(queries), "bytes": len(body)})
@@ -194,10 +208,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print("| page | items | server ms | TTFB ms | full ms | SQL queries | bytes |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| page | items | server ms | server CPU ms | TTFB ms | full ms | SQL queries | bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['page']} | {r['items']:,} | {r['server_ms']} | {r['ttfb_ms']} | {r['full_ms']} | "
+        print(f"| {r['page']} | {r['items']:,} | {r['server_ms']} | {r['server_cpu_ms']} | {r['ttfb_ms']} | {r['full_ms']} | "
               f"{', '.join(map(str, r['queries']))} | {r['bytes']:,} |")
 
 

@@ -7,6 +7,7 @@ PostgreSQL). Prints whether the result was ranked and its total.
 
     python bench/search_cap.py --home /tmp/s1m [--database-url postgresql+psycopg://...] --runs 3
     python bench/search_cap.py --home /tmp/s1m --walk-limit 1   # the fallback: list every match
+    python bench/search_cap.py --home /tmp/s1m --filtered [--ranker fts5]   # filters under the cap
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ FILTERED: list[tuple[str, str, SearchFilters | None]] = [
     # a common author (the synthetic archive has two: "Parent Volunteer" writes the comments)
     ("comment + author=volunteer (over the cap)", "comment", SearchFilters(author="volunteer")),
     ('"bulk post 501" + author=elementary (posts)', '"bulk post 501"', SearchFilters(author="elementary")),
+    # the deleted items of every kind (10,000 comments): ranked in Python or by FTS5, whichever
+    # reads less (catalog.search.FTS5_MATCHES_PER_ITEM); compare with --ranker fts5
+    ("bulk + deleted (1,000,000 matches)", "bulk", SearchFilters(deleted=True)),
+    ("1* + deleted (380,000 matches; 4,000 deleted)", "1*", SearchFilters(deleted=True)),
+    ("post + deleted (334,000 matches; none deleted)", "post", SearchFilters(deleted=True)),
+    ("501 + deleted (1,000 matches; none deleted)", "501", SearchFilters(deleted=True)),
 ]
 
 
@@ -92,7 +99,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="Set catalog.search.WALK_LIMIT (1: always list the matches instead of walking).")
     parser.add_argument("--filtered", action="store_true",
                         help="Time the filtered queries under the cap instead (FILTERED).")
+    parser.add_argument("--ranker", choices=["auto", "fts5"], default="auto",
+                        help="fts5: never rank a few filtered items in Python (catalog.search._ranked_here), "
+                             "to compare with FTS5's own ranking of them.")
     args = parser.parse_args(argv)
+    if args.ranker == "fts5":
+        import archiver.catalog.search as ranking
+
+        ranking._ranked_here = lambda *_: None  # type: ignore[assignment]
     if args.walk_limit is not None:
         import archiver.catalog.search as search_module
 

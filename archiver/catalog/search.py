@@ -9,6 +9,7 @@ from the catalog rows, so they are identical on both engines.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -434,18 +435,212 @@ def _filtered_fts_rows(fts_rows: Any, f: SearchFilters) -> Any:
 
 
 def _within(fts_rows: Any, items: Select[Any]) -> Any:
-    """The FTS5 query kept to the versions of `items` (a few thousand, found through an index):
-    each match tested against one small in-memory list of version ids, where the joins read two
-    primary keys (search_docs, items) per match; still FTS5 as the outer loop (`+`, as above)."""
+    """The FTS5 query kept to the versions of `items` (a few thousand, found through an index),
+    when _ranked_here declines: each match tested against one small in-memory list of version
+    ids, where the joins read two primary keys (search_docs, items) per match; still FTS5 as
+    the outer loop (`+`, as above)."""
     doc = aliased(SearchDoc)
     return fts_rows.where(literal_column("+search_fts.rowid").in_(
         select(doc.version_pk).where(doc.item_pk.in_(items))))
 
 
+# --- a few filtered items ranked here with FTS5's statistics ------------------------------------
+#
+# When _candidates finds the filtered items few (the deleted items, a few authors' items), their
+# versions are read (through the items' indexes) and matched and scored here, with the numbers
+# FTS5's bm25() itself uses (sqlite ext/fts5/fts5_aux.c, fts5Bm25Function): the index's row count
+# and total tokens from its "averages" record, and each phrase's matching rows in the whole index
+# (one count(*) MATCH of that phrase, as bm25's own xQueryPhrase counts them). Same scores, bit for
+# bit, as FTS5's, so the same hits in the same order; but FTS5 no longer walks every archive-wide
+# match of the words and tests it against the items' versions (`comment` + deleted at 1,000,000
+# items: 698,000 matches walked for 10,000 kept; a count of a word's matches walks them in C without
+# computing bm25 or testing a list, a few times faster).
+
+_AVERAGES = text(f"SELECT block FROM {FTS5_TABLE}_data WHERE id = 1")
+_PHRASE_ROWS = text(f"SELECT count(*) FROM {FTS5_TABLE} WHERE {FTS5_TABLE} MATCH :q")
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """An SQLite varint (FTS5's too): 7 bits a byte, high bit set while more follow, the ninth
+    byte whole."""
+    value = 0
+    for _ in range(8):
+        byte = data[at]
+        at += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at
+    return (value << 8) | data[at], at + 1
+
+
+def _fts5_totals(session: Session) -> tuple[int, int] | None:
+    """The FTS5 index's row count and total tokens, as bm25() reads them (xRowCount,
+    xColumnTotalSize): its averages record, varints nRow then one total per column (one column
+    here). None when there is none, or while this connection has uncommitted writes (FTS5 may
+    hold its totals in memory until the transaction's end)."""
+    dbapi = session.connection().connection.dbapi_connection
+    if getattr(dbapi, "in_transaction", True):
+        return None
+    block = session.scalar(_AVERAGES)
+    if not block:
+        return None
+    rows, at = _varint(block, 0)
+    tokens, _ = _varint(block, at)
+    return (rows, tokens) if rows > 0 else None
+
+
+def _nodes(node: Node) -> Iterable[Node]:
+    yield node
+    if isinstance(node, Not):
+        yield from _nodes(node.node)
+    elif not isinstance(node, Term):
+        for part in node.parts:
+            yield from _nodes(part)
+
+
+def _ranks_alike(node: Node) -> bool:
+    """Whether FTS5 counts a row's phrases as _fts5_phrases does: those whose every enclosing
+    node matches the row. Two shapes make FTS5's counts depend on the rows before (fts5_expr.c),
+    and keep FTS5's own ranking:
+    - an excluded term under an OR: a NOT whose left side is used up leaves its right side on a
+      row that an OR's other branch may match (SQLite 3.40 empties that phrase's positions
+      there, checked by hand; the result rests on that detail of fts5ExprNodeTest_NOT);
+    - an OR and a phrase of several words: an AND (not the root) that stops on a row where its
+      phrase's words are present but apart empties the position lists of every phrase below it,
+      also of an OR's branch already positioned on a later row, which then counts nothing there."""
+    def has_not_under_or(n: Node, under_or: bool) -> bool:
+        if isinstance(n, Term):
+            return False
+        if isinstance(n, Not):
+            return under_or
+        return any(has_not_under_or(part, under_or or isinstance(n, Or)) for part in n.parts)
+
+    every = list(_nodes(node))
+    phrase_and_or = (any(isinstance(n, Or) for n in every)
+                     and any(isinstance(n, Term) and len(n.words) > 1 for n in every))
+    return not phrase_and_or and not has_not_under_or(node, False)
+
+
+_Live = Callable[[list[int]], list[int] | None]
+
+
+def _fts5_phrases(node: Node, slot: dict[Term, int]) -> tuple[list[Term], _Live]:
+    """The query's phrases in FTS5's order (to_fts5's text order: an AND's terms, then its
+    excluded ones), and a test of a version's term counts that gives, when it matches, the
+    phrases bm25() counts in it: those whose every enclosing node matches (an OR's branch that
+    does not match counts nothing, even if some of its words occur), as FTS5's phrase position
+    lists are set only for the nodes positioned on the row."""
+    phrases: list[Term] = []
+
+    def build(n: Node) -> _Live:
+        if isinstance(n, Term):
+            at, i = len(phrases), slot[n]
+            phrases.append(n)
+            return lambda tf: [at] if tf[i] else None
+        if isinstance(n, Or):
+            branches = [build(part) for part in n.parts]
+
+            def any_of(tf: list[int]) -> list[int] | None:
+                live: list[int] | None = None
+                for branch in branches:
+                    got = branch(tf)
+                    if got is not None:
+                        live = got if live is None else live + got
+                return live
+            return any_of
+        assert isinstance(n, And), n  # a Not is only ever a part of an And (parse_query)
+        wanted = [build(part) for part in n.parts if not isinstance(part, Not)]
+        excluded = [build(part.node) for part in n.parts if isinstance(part, Not)]
+
+        def all_of(tf: list[int]) -> list[int] | None:
+            live: list[int] = []
+            for part in wanted:
+                got = part(tf)
+                if got is None:
+                    return None
+                live += got
+            if any(part(tf) is not None for part in excluded):
+                return None
+            return live
+        return all_of
+
+    return phrases, build(node)
+
+
+def _idf(rows: int, hits: int) -> float:
+    """bm25's IDF, as fts5Bm25GetData computes it (in C doubles: the same value here)."""
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0.0 else 1e-6
+
+
+# Ranking here costs about 5 us of CPU per filtered item (reading its versions through two
+# indexes, matching and scoring them in Python), FTS5's filtered scan about 0.13-0.2 us per
+# archive-wide match of the words (measured on the 1,000,000-item synthetic archive: `post` among
+# 10,000 deleted items, 334,000 matches, 44 ms in FTS5 against 54 here; `comment`, 698,000
+# matches, 140 against 77). So the items are ranked here only when the words match more rows than
+# this many per filtered item; a rare word stays with FTS5 (a few ms).
+FTS5_MATCHES_PER_ITEM = 35
+
+
+def _ranked_here(session: Session, node: Node, within: Select[Any], candidates: int,
+                 limit: int) -> tuple[list[tuple[int, float]], int] | None:
+    """The best `limit` of the `within` items (`candidates` of them, found through an index) and
+    how many match, scored here exactly as FTS5's bm25() would score them; None when FTS5 ranks
+    them instead: it is cheaper (the words match few rows), or its statistics cannot be read (a
+    write under way), or the query's shape is one _ranks_alike declines."""
+    if not _ranks_alike(node):
+        return None
+    totals = _fts5_totals(session)
+    if totals is None:
+        return None
+    n_rows, n_tokens = totals
+    # bm25's IDF needs each phrase's matching rows in the whole index, FTS5's walk costs about
+    # as many steps: one count each (a walk of the phrase's doclist in C), counted here first.
+    hits = {term: int(session.scalar(_PHRASE_ROWS.bindparams(q=to_fts5(term))) or 0)
+            for term in dict.fromkeys(terms(node))}
+    if sum(hits.values()) <= FTS5_MATCHES_PER_ITEM * candidates:
+        return None
+    idf = {term: _idf(n_rows, n) for term, n in hits.items()}
+    avgdl = float(n_tokens) / float(n_rows)
+    leaves = list(dict.fromkeys(_leaves(node)))
+    slot = {leaf: i for i, leaf in enumerate(leaves)}
+    phrases, live_in = _fts5_phrases(node, slot)
+    phrase_slot = [slot[p] for p in phrases]
+    # Scored as they are read, keeping two flat dicts: holding every row and its counts until
+    # the end made Python's cyclic GC run a full collection in most searches (+50 ms at 10,000).
+    k1_1, b_0 = _K1 + 1.0, 1 - _B
+    best: dict[int, float] = {}
+    names: dict[int, str] = {}
+    # The items as an IN list: SQLite then reads them through their index and each one's
+    # versions through ix_search_docs_item_pk (a plain join scanned all of search_docs for the
+    # deleted items of every kind: 130 ms at 1,000,000 items, against 30).
+    rows = session.execute(select(t.Item.id, t.Item.item_id, SearchDoc.body)
+                           .join(SearchDoc, SearchDoc.item_pk == t.Item.id)
+                           .where(t.Item.id.in_(within.correlate(None))))
+    for item_pk, item_id, body in rows:
+        words = body.split()
+        tf = [_occurrences(leaf, words, body) for leaf in leaves]
+        live = live_in(tf)
+        if live is None:
+            continue
+        norm = _K1 * (b_0 + _B * float(len(words)) / avgdl)
+        score = 0.0
+        for at in live:  # bm25's sum in phrase order (the others add 0.0: no change to a sum)
+            freq = float(tf[phrase_slot[at]])
+            score += idf[phrases[at]] * ((freq * k1_1) / (freq + norm))
+        score = -1.0 * score
+        if item_pk not in best or score < best[item_pk]:
+            best[item_pk] = score
+            names[item_pk] = item_id
+    top = heapq.nsmallest(limit, best, key=lambda pk: (best[pk], names[pk]))
+    return [(pk, best[pk]) for pk in top], len(best)
+
+
 def _ranked(session: Session, node: Node, f: SearchFilters, limit: int,
-            within: Select[Any] | None = None) -> tuple[list[tuple[int, float]], int]:
+            within: Select[Any] | None = None, candidates: int = 0) -> tuple[list[tuple[int, float]], int]:
     """The best `limit` items and how many match. `within`: the items that pass the filters,
-    when _candidates found them few (SQLite then tests the matches against their versions)."""
+    when _candidates found them few (SQLite then ranks their versions here with FTS5's
+    statistics, _ranked_here, or else tests FTS5's matches against their versions)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and f.account:
         accounts = _accounts(session, f.account)
@@ -454,6 +649,10 @@ def _ranked(session: Session, node: Node, f: SearchFilters, limit: int,
         size = session.scalar(select(func.count()).select_from(t.Item).where(t.Item.account_pk.in_(accounts)))
         if (size or 0) <= ACCOUNT_ROWS_LIMIT:
             return _ranked_in_accounts(session, node, f, accounts, limit)
+    if dialect == "sqlite" and within is not None:
+        here = _ranked_here(session, node, within, candidates, limit)
+        if here is not None:
+            return here
     score: ColumnElement[Any]
     if dialect == "sqlite":
         # bm25() only works in the FTS query itself, not under GROUP BY: rank in a subquery
@@ -705,7 +904,8 @@ def _candidates(session: Session, f: SearchFilters, accounts: list[int] | None,
     finds them without reading the items at large: the deleted items (ix_items_deleted_kind,
     about 1% of an archive) or the items of a few authors' versions (ix_item_versions_author);
     (None, None) when no filter is that selective. At most `cap` of them: the matches are no
-    more, so the search ranks without counting the words' archive-wide matches to the cap first."""
+    more, so the search ranks without counting the words' archive-wide matches to the cap first,
+    and on SQLite ranks those items' versions itself (_ranked_here)."""
     few_authors = isinstance(f, _Resolved) and bool(f.author) and f.author_rows <= AUTHOR_ROWS_LIMIT
     if f.deleted is not True and not few_authors:
         return None, None
@@ -737,7 +937,7 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
     elif counted == 0:
         ranked, total, is_ranked = [], 0, True  # nothing matches: no need to rank
     else:
-        ranked, total = _ranked(session, node, f, limit, within)
+        ranked, total = _ranked(session, node, f, limit, within, counted or 0)
         is_ranked = True
     if not ranked:
         return SearchResult(query, asked, total, (), ranked=is_ranked, cap=cap)

@@ -65,6 +65,7 @@ def _subtree(plan: list[tuple[int, int, str]], root: int) -> list[str]:
 def test_a_filtered_search_ranks_only_the_filtered_matches(catalog: Catalog, monkeypatch: pytest.MonkeyPatch,
                                                             query: str, filters: SearchFilters) -> None:
     monkeypatch.setattr(search_mod, "ACCOUNT_ROWS_LIMIT", 0)  # the account through FTS5, not search1m's path
+    monkeypatch.setattr(search_mod, "AUTHOR_ROWS_LIMIT", 0)  # the author's items too many to rank here
     plan = _ranking_plan(catalog, query, filters)
     fts = [(node, parent) for node, parent, detail in plan if detail.startswith("SCAN search_fts")]
     assert len(fts) == 1, plan  # FTS5 read once, its matches in one pass: never probed per row
@@ -112,17 +113,25 @@ def test_no_ranking_when_the_count_to_the_cap_found_nothing(catalog: Catalog, fi
     assert statements and not [st for st in statements if "bm25(" in st], statements
 
 
+@pytest.mark.parametrize("ranker", ["here", "fts5"])
 @pytest.mark.parametrize(("query", "filters"), [
     ("contract OR bus* OR señal", SearchFilters(kind="comment", deleted=True)),
     ("contract OR bus* OR señal", SearchFilters(deleted=True)),
     ("contract OR bus*", SearchFilters(author="pat")),
 ], ids=["deleted comments", "deleted", "author"])
-def test_few_filtered_items_are_ranked_without_counting_the_matches(catalog: Catalog, query: str,
-                                                                   filters: SearchFilters) -> None:
+def test_few_filtered_items_are_ranked_without_counting_the_matches(catalog: Catalog, monkeypatch: pytest.MonkeyPatch,
+                                                                   query: str, filters: SearchFilters,
+                                                                   ranker: str) -> None:
     """When an index finds the filtered items fewer than the cap (the deleted items; a few
-    authors' items), the search ranks at once: one full-text query, FTS5 still the outer loop,
-    its matches tested against the items' versions; the same hits and scores as the unfiltered
-    search's that pass the filters."""
+    authors' items), the search ranks at once, without counting the matches to the cap: their
+    versions scored in Python with FTS5's statistics (only a count of each phrase's rows in
+    FTS5; test_search_deleted_rank.py), or, where that path declines, one full-text query, FTS5
+    still the outer loop, its matches tested against the items' versions. Either way the same
+    hits and scores as the unfiltered search's that pass the filters."""
+    if ranker == "fts5":
+        monkeypatch.setattr(search_mod, "_ranked_here", lambda *args: None)
+    else:
+        monkeypatch.setattr(search_mod, "FTS5_MATCHES_PER_ITEM", 0)  # a small corpus: FTS5 is cheaper
     statements: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
@@ -135,17 +144,23 @@ def test_few_filtered_items_are_ranked_without_counting_the_matches(catalog: Cat
     finally:
         event.remove(catalog.engine, "before_cursor_execute", record)
     full_text = [(st, p) for st, p in statements if "MATCH" in st]
-    assert len(full_text) == 1 and "bm25(" in full_text[0][0], [st for st, _ in full_text]  # no count first
     with catalog.engine.connect() as conn:
         plans = {st: [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + st, p)] for st, p in statements
                  if st.lstrip().upper().startswith("SELECT") and "count(" in st and "MATCH" not in st}
-        ranking = [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + full_text[0][0], full_text[0][1])]
     if filters.deleted:  # the candidates counted from the deleted items' index, not the items table
         assert any("ix_items_deleted_kind" in d for plan in plans.values() for d in plan), plans
     else:
         assert any("ix_item_versions_author" in d for plan in plans.values() for d in plan), plans
-    assert len([d for d in ranking if d.startswith("SCAN search_fts")]) == 1, ranking
-    assert not [d for d in ranking if "INDEX 0:=" in d], ranking  # never probed a row at a time
+    if ranker == "here":
+        assert full_text and all(st.startswith("SELECT count(*) FROM search_fts WHERE search_fts MATCH")
+                                 for st, _ in full_text), [st for st, _ in full_text]
+    else:
+        assert len(full_text) == 1 and "bm25(" in full_text[0][0], [st for st, _ in full_text]  # no count first
+        with catalog.engine.connect() as conn:
+            ranking = [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + full_text[0][0],
+                                                               full_text[0][1])]
+        assert len([d for d in ranking if d.startswith("SCAN search_fts")]) == 1, ranking
+        assert not [d for d in ranking if "INDEX 0:=" in d], ranking  # never probed a row at a time
     with catalog.session() as s:
         everything = search(s, query, limit=1000)
         kept = set(search(s, query, filters, limit=1000).ids)

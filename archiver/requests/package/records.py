@@ -59,6 +59,7 @@ class Planned:
     roles: set[str] = field(default_factory=set)
     items: set[Key] = field(default_factory=set)
     follows: int | None = None  # a request record: the offset of the response it belongs to
+    head: MemberHead | None = None  # length None: the record as the conclusion search read it
 
 
 @dataclass(frozen=True)
@@ -271,13 +272,17 @@ class _Copier:
         found = {id(w) for _, hit in members for w in hit}
         return [w for w in pending if id(w) not in found]
 
-    @staticmethod
-    def _conclusions(src: StoredRanges, start: int, pending: list[_MetaWant],
+    def _conclusions(self, src: StoredRanges, start: int, pending: list[_MetaWant],
                      skip: Mapping[int, int]) -> Iterator[tuple[MemberHead, list[_MetaWant]]]:
         """The metadata records from `start` that are a wanted conclusion, with the wants each
-        answers; stops when none is left."""
+        answers; stops when none is left. A record to copy whose length the catalog lacks (the
+        request after deletion evidence) keeps what was read, so it is not inflated again."""
         left = list(pending)
+        planned = self.plan.by_file.get(src.warc.name, {})
         for member in scan(src, start, skip=skip, limit=MAX_SCAN):
+            p = planned.get(member.offset)
+            if p is not None and p.length is None:
+                p.head = member
             h = member.headers
             if h.get("WARC-Type") != "metadata":
                 continue
@@ -318,7 +323,7 @@ class _Copier:
         if (p.file, p.offset) in self.result.by_source:
             return  # copied already (the original of a revisit, copied on demand)
         if p.length is None:
-            head = member_at(src, p.offset)
+            head, p.head = p.head or member_at(src, p.offset), None
             kind = head.headers.get("WARC-Type", "")
             response = self.ids_at.get((p.file, p.follows)) if p.follows is not None else None
             if "request" in p.roles and (kind != "request"

@@ -303,8 +303,8 @@ class _Copier:
         done: set[str] = set()
         self.known = known_records(self.app, self.g, [n for n in self.plan.meta if n in self.g.warcs])
         for name in files:
-            if name in done or name not in self.plan.by_file and name not in self.plan.meta:
-                continue
+            if name in done or not self.plan.meta.get(name):
+                continue  # opening a stored WARC reads its header: only where a conclusion is wanted
             done.add(name)
             src = StoredRanges(self.app, self.g.warcs[name])
             self._find_conclusions(name, src)

@@ -13,6 +13,7 @@ text cannot be released as it is: it is left out, and the package lists it (Left
 
 from __future__ import annotations
 
+import heapq
 import html
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -212,13 +213,13 @@ class _Copier:
 
     # --- planning details resolved against the stored bytes -------------------------------
 
-    def _find_conclusions(self, name: str, src: StoredRanges) -> None:
+    def _find_conclusions(self, name: str, src: StoredRanges) -> list[str]:
+        """Plans the conclusions wanted from `name`; returns a warning for each not found."""
         wants = self.plan.meta.get(name, [])
         if not wants:
-            return
+            return []
         pending = self._search(src, name, list(wants), self.known.get(name))
         if pending:
-            warc = self.g.warcs[name]
             for later in later_files_of_run(self.app, name, self.g.warc_run.get(name)):
                 self.g.warcs.setdefault(later.name, later)
                 self.g.warc_order.setdefault(later.name, (self.g.warc_order[name][0], later.name))
@@ -228,12 +229,11 @@ class _Copier:
                 pending = self._search(StoredRanges(self.app, later), later.name, moved, None)
                 if not pending:
                     break
-            for w in pending:
-                what = w.record_id or f"edit of {w.concurrent_to}"
-                self.result.warnings.append(
-                    f"conclusion record {what} for {w.item} was not found after {warc.name}; "
-                    "the package has its evidence but not the archiver's note about it"
-                )
+        return [
+            f"conclusion record {w.record_id or f'edit of {w.concurrent_to}'} for {w.item} was not "
+            f"found after {name}; the package has its evidence but not the archiver's note about it"
+            for w in pending
+        ]
 
     def _search(self, src: StoredRanges, name: str, pending: list[_MetaWant],
                 known: KnownRecords | None) -> list[_MetaWant]:
@@ -299,25 +299,41 @@ class _Copier:
     # --- copying ------------------------------------------------------------------------
 
     def copy_all(self) -> None:
-        files = sorted(self.g.warcs, key=lambda n: self.g.warc_order[n])
-        done: set[str] = set()
+        """Each stored WARC in order (first record date, name) is opened once: its conclusions
+        are found, then its records copied. Opening one reads its vault header and the segment
+        that holds the records, the same segment for both (a conclusion lies near the records it
+        concerns). A search that finds a conclusion in a later file of the run queues that file
+        at its place, so the package's record order is that of planning everything first."""
         self.known = known_records(self.app, self.g, [n for n in self.plan.meta if n in self.g.warcs])
-        for name in files:
-            if name in done or not self.plan.meta.get(name):
-                continue  # opening a stored WARC reads its header: only where a conclusion is wanted
+        queue = [(self._order(name), name) for name in self.plan.by_file]
+        queue += [(self._order(name), name) for name, wants in self.plan.meta.items()
+                  if wants and name in self.g.warcs and name not in self.plan.by_file]
+        heapq.heapify(queue)
+        done: set[str] = set()
+        search_warnings: list[str] = []
+        while queue:
+            _, name = heapq.heappop(queue)
+            if name in done:
+                continue
             done.add(name)
-            src = StoredRanges(self.app, self.g.warcs[name])
-            self._find_conclusions(name, src)
-        for name in sorted(self.plan.by_file, key=lambda n: self.g.warc_order.get(n, (datetime.max.replace(tzinfo=UTC), n))):
             if name not in self.g.warcs:  # destroyed under retention since the catalog named it
                 self.result.warnings.append(
                     f"{name} is no longer stored (destroyed under retention): the package lacks the "
                     f"{len(self.plan.by_file[name])} record(s) the catalog placed there")
                 continue
             src = StoredRanges(self.app, self.g.warcs[name])
-            for offset in sorted(self.plan.by_file[name]):
+            if self.plan.meta.get(name):
+                planned = len(self.plan.by_file)
+                search_warnings += self._find_conclusions(name, src)
+                for later in list(self.plan.by_file)[planned:]:  # a later file of the run
+                    heapq.heappush(queue, (self._order(later), later))
+            for offset in sorted(self.plan.by_file.get(name, {})):
                 self._copy(src, self.plan.by_file[name][offset])
                 self.progress()
+        self.result.warnings[:0] = search_warnings  # the searches' warnings first, as planned
+
+    def _order(self, name: str) -> tuple[datetime, str]:
+        return self.g.warc_order.get(name, (datetime.max.replace(tzinfo=UTC), name))
 
     def _copy(self, src: StoredRanges, p: Planned) -> None:
         if (p.file, p.offset) in self.result.by_source:

@@ -20,6 +20,7 @@ from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.core.models import AccountRef, CapturedExchange, Item, ParseWarning
 from archiver.core.settings import Settings
+from archiver.preservation.reading import StoredWarc
 from archiver.requests.package import records as records_module
 from archiver.requests.package import stored as stored_module
 from archiver.requests.package.build import build_package
@@ -100,6 +101,7 @@ def _request(spread: Spread) -> ExportRequest:
 class Export:
     members: list[bytes]  # records.warc.gz, one gzip member each, the export's own warcinfo first
     inflated: list[tuple[str, int]]  # (file, offset) of every stored record inflated on the way
+    opened: list[str]  # every stored WARC opened (its vault header and a segment read), in order
     planned: set[tuple[str, int]]  # (file, offset) of every record the export copied or considered
 
 
@@ -113,6 +115,14 @@ def _export(spread: Spread, out: Path, mp: pytest.MonkeyPatch) -> Export:
 
     mp.setattr(stored_module, "member_at", counting)  # the scan's
     mp.setattr(records_module, "member_at", counting)  # the copy's (records of unknown length)
+    opened: list[str] = []
+    real_init = stored_module.StoredRanges.__init__
+
+    def opening(self: stored_module.StoredRanges, app: App, warc: StoredWarc) -> None:
+        opened.append(warc.name)
+        real_init(self, app, warc)
+
+    mp.setattr(stored_module.StoredRanges, "__init__", opening)
     plans: list[records_module.RecordPlan] = []
     real_plan = records_module.plan_records
 
@@ -127,7 +137,7 @@ def _export(spread: Spread, out: Path, mp: pytest.MonkeyPatch) -> Export:
     finally:
         app.close()
     planned = {(name, offset) for plan in plans for name, records in plan.by_file.items() for offset in records}
-    return Export(_members((out / "data" / "records.warc.gz").read_bytes()), inflated, planned)
+    return Export(_members((out / "data" / "records.warc.gz").read_bytes()), inflated, opened, planned)
 
 
 def _members(data: bytes) -> list[bytes]:
@@ -193,6 +203,8 @@ def test_the_search_inflates_no_record_the_catalog_places_nor_the_harvest(
     early = {(f, o) for f, o in inflated if o < spread.harvest_end.get(f, 0)}
     assert early <= export.planned
     assert len(export.inflated) < 2 * len(export.members)
+    # each WARC opened once: its conclusions found and its records copied from one reading
+    assert sorted(export.opened) == sorted(set(export.opened)) and len(export.opened) == 2 * ACCOUNTS
 
 
 def test_the_package_is_the_one_a_read_of_every_record_gives(spread: Spread, tmp_path: Path) -> None:

@@ -210,7 +210,8 @@ def _profiled_export(request_id: str, env: dict[str, str], scratch: Path, path: 
 
     args = [sys.executable, "-m", "cProfile", "-o", str(path), ARCHIVER,
             "requests", "export", request_id, "--out", str(scratch / "profiled")]
-    subprocess.run(args, env=env, check=True, capture_output=True)
+    # cwd: not the checkout, whose archiver `python -m` would import before PYTHONPATH's
+    subprocess.run(args, env=env, check=True, capture_output=True, cwd=scratch)
     shutil.rmtree(scratch / "profiled", ignore_errors=True)
     stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
     total = max(ct for (_, _, _), (_, _, _, ct, _) in stats.items())

@@ -20,10 +20,11 @@ What is timed, `--runs` times each (min/median/max):
 - the parts, in one process: `search_items()` (the search command's service call) and
   `export_request()` with each stage of the package builder timed (wall and CPU).
 
-`--spread-accounts N` times only one export, of a request holding one edited item from each of
-N accounts (both versions: every stored WARC of those accounts), and reports the export
-process's peak RSS against the stored bytes of the WARCs it read from (issue 10: flat, under
-300 MB while the records span GBs of stored WARCs).
+`--spread-accounts N` times only the export (`--runs` times) of a request holding one edited item
+from each of N accounts (both versions: every stored WARC of those accounts), and reports the
+export process's CPU, wall and peak RSS against the stored bytes of the WARCs it read from
+(issue 10: cost that grows with the answer, flat memory under 300 MB while the records span GBs
+of stored WARCs); `--profile FILE` adds one export under cProfile and the shares of its parts.
 
 The default query finds the posts numbered 1xx, 2xx and 3xx of one synthetic account (111
 items, all accounts being copies of one template), so the answer is the same size at any
@@ -153,10 +154,12 @@ def _spread_items(home: Path, database_url: str | None, accounts: int) -> tuple[
 
 
 def spread_export(home: Path, database_url: str | None, accounts: int, scratch: Path,
-                  bytecode_cache: bool = True) -> dict[str, Any]:
+                  bytecode_cache: bool = True, runs: int = 1, profile: Path | None = None) -> dict[str, Any]:
     """Export a request whose items come from `accounts` accounts, so its records are spread
-    over that many accounts' stored WARCs: peak RSS of the export process against the stored
-    bytes it reads from (the issue's goal: flat, under 300 MB)."""
+    over that many accounts' stored WARCs, `runs` times: wall, CPU and peak RSS of the export
+    process against the stored bytes it reads from (the issue's goal: cost that grows with the
+    answer, flat memory under 300 MB). `profile`: one more export under cProfile, its stats
+    written there and the shares of the export's parts reported."""
     env = _env(home, database_url, scratch, bytecode_cache)
     ids, files, stored = _spread_items(home, database_url, accounts)
     if not any((home / "keys").glob("export*")):
@@ -179,13 +182,44 @@ def spread_export(home: Path, database_url: str | None, accounts: int, scratch: 
         for item in ids[start:start + 500]:
             args += ["--item", item]
         _run(args, env, scratch)
-    done = _run(["requests", "export", request_id, "--out", str(scratch / "spread")], env, scratch)
-    package = sum(p.stat().st_size for p in (scratch / "spread").rglob("*") if p.is_file())
-    shutil.rmtree(scratch / "spread", ignore_errors=True)
-    return {"request": request_id, "items": len(ids), "accounts": accounts, "warc_files_read_from": files,
-            "stored_bytes_of_those_warcs_mb": round(stored / 1e6, 1), "package_mb": round(package / 1e6, 1),
-            "wall_s": round(done["wall"], 3), "cpu_s": round(done["cpu"], 3),
-            "peak_rss_mib": round(done["rss_mib"], 1)}
+    done, package = [], 0
+    for _ in range(runs):
+        done.append(_run(["requests", "export", request_id, "--out", str(scratch / "spread")], env, scratch))
+        package = sum(p.stat().st_size for p in (scratch / "spread").rglob("*") if p.is_file())
+        shutil.rmtree(scratch / "spread", ignore_errors=True)
+    result: dict[str, Any] = {
+        "request": request_id, "items": len(ids), "accounts": accounts, "warc_files_read_from": files,
+        "stored_bytes_of_those_warcs_mb": round(stored / 1e6, 1), "package_mb": round(package / 1e6, 1),
+        "runs": [{"wall_s": round(d["wall"], 3), "cpu_s": round(d["cpu"], 3),
+                  "peak_rss_mib": round(d["rss_mib"], 1)} for d in done],
+        "wall_s": _stats([d["wall"] for d in done]), "cpu_s": _stats([d["cpu"] for d in done]),
+        "peak_rss_mib": _stats([d["rss_mib"] for d in done]),
+    }
+    if profile is not None:
+        result["profile"] = _profiled_export(request_id, env, scratch, profile)
+    return result
+
+
+PROFILED = ("_find_conclusions", "_held_items", "copy_records", "write_pdf", "gather", "build_package")
+
+
+def _profiled_export(request_id: str, env: dict[str, str], scratch: Path, path: Path) -> dict[str, Any]:
+    """One export under cProfile (slower than the timed ones): each named part's cumulative
+    share of the profiled run."""
+    import pstats
+
+    args = [sys.executable, "-m", "cProfile", "-o", str(path), ARCHIVER,
+            "requests", "export", request_id, "--out", str(scratch / "profiled")]
+    # cwd: not the checkout, whose archiver `python -m` would import before PYTHONPATH's
+    subprocess.run(args, env=env, check=True, capture_output=True, cwd=scratch)
+    shutil.rmtree(scratch / "profiled", ignore_errors=True)
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    total = max(ct for (_, _, _), (_, _, _, ct, _) in stats.items())
+    shares: dict[str, Any] = {"profiled_s": round(total, 2)}
+    for name in PROFILED:
+        cumulative = sum(ct for (_, _, fn), (_, _, _, ct, _) in stats.items() if fn == name)
+        shares[name] = round(cumulative / total, 3)
+    return shares
 
 
 def whole_commands(home: Path, database_url: str | None, query: str, account: str, runs: int,
@@ -318,7 +352,11 @@ def main() -> None:
                              "recompiles the archiver's modules in every process)")
     parser.add_argument("--spread-accounts", type=int, default=None, metavar="N",
                         help="only export a request of one edited item from each of N accounts "
-                             "(records spread over their stored WARCs) and report its peak RSS")
+                             "(records spread over their stored WARCs), --runs times, and report "
+                             "its CPU, wall and peak RSS")
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                        help="with --spread-accounts: one more export under cProfile, stats "
+                             "written to FILE, shares of the export's parts reported")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     account = args.account or _first_account(args.home, args.database_url)
@@ -331,7 +369,7 @@ def main() -> None:
         scratch = Path(tmp)
         if args.spread_accounts:
             spread = spread_export(args.home, args.database_url, args.spread_accounts, scratch,
-                                   not args.no_bytecode_cache)
+                                   not args.no_bytecode_cache, args.runs, args.profile)
             spread["load_average_before_after"] = [round(load[0], 1), round(os.getloadavg()[0], 1)]
             print(json.dumps(spread, indent=2) if args.json else spread)
             return

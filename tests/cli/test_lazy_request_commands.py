@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from archiver.catalog import tables as t
 from archiver.services.keys import init_export_key
-from archiver.services.requests import add_items, open_request
+from archiver.services.requests import add_items, open_request, withhold
 from tests.cli.test_lazy_cli import HEAVY, _loaded, _modules_after
 from tests.harness import Harness
 
@@ -25,7 +25,7 @@ NEVER = ("archiver.daemon", "archiver.web", "archiver.sandbox", "flask", "alembi
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str]]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str, str]]:
     root = tmp_path_factory.mktemp("lazy-request")
     config = root / "archiver.toml"
     config.write_text("")
@@ -41,29 +41,37 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, s
             assert h.poll().status == "complete"
             init_export_key(h.app)
             with h.app.catalog.session() as s:
-                ids = list(s.scalars(select(t.Item.item_id).order_by(t.Item.item_id).limit(5)))
+                every = list(s.scalars(select(t.Item.item_id).order_by(t.Item.item_id)))
+            ids = every[:5]
             req = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
             add_items(h.app, req.id, items=ids)
+            held = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
+            add_items(h.app, held.id, items=every)  # pages besides the withheld item's are read
+            withhold(h.app, held.id, item=every[0], exemption="RCW 42.56.290")
         finally:
             h.close()
-    yield {**env, "ARCHIVER_HOME": str(h.home)}, req.id
+    yield {**env, "ARCHIVER_HOME": str(h.home)}, req.id, held.id
 
 
-def test_search_imports_no_export_pdf_connector_or_deadline_code(home: tuple[dict[str, str], str]) -> None:
-    env, _ = home
+def test_search_imports_no_export_pdf_connector_or_deadline_code(home: tuple[dict[str, str], str, str]) -> None:
+    env, _, _ = home
     status, modules, stderr = _modules_after(["search", "post", "--json"], env)
     assert status == 0, stderr
     unwanted = (*HEAVY, *NEVER, "fontTools", "PIL", "holidays", "archiver.requests")
     assert [p for p in unwanted if _loaded(modules, p)] == []
 
 
+@pytest.mark.parametrize("withheld", [False, True])
 def test_export_imports_only_the_connector_of_the_platform_it_reads(
-        home: tuple[dict[str, str], str], tmp_path: Path) -> None:
-    env, request_id = home
-    status, modules, stderr = _modules_after(["requests", "export", request_id, "--out", str(tmp_path / "pkg")], env)
+        home: tuple[dict[str, str], str, str], tmp_path: Path, withheld: bool) -> None:
+    """A connector parses copied pages again only to find a withheld item on them: with
+    nothing withheld, none is imported."""
+    env, request_id, held_id = home
+    status, modules, stderr = _modules_after(
+        ["requests", "export", held_id if withheld else request_id, "--out", str(tmp_path / "pkg")], env)
     assert status == 0, stderr
     assert (tmp_path / "pkg" / "bagit.txt").is_file()
-    assert _loaded(modules, "connectors.facebook") and _loaded(modules, "fpdf")
+    assert _loaded(modules, "connectors.facebook") == withheld and _loaded(modules, "fpdf")
     others = [p for p in ("x", "youtube", "feeds", "bluesky", "mastodon", "instagram", "linkedin",
                           "tiktok", "threads") if _loaded(modules, f"connectors.{p}")]
     assert others == []

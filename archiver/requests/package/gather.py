@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from archiver.app import App
@@ -308,3 +309,75 @@ def later_files_of_run(app: App, name: str, run_id: str | None, limit: int = 3) 
             .limit(limit)
         )
         return [StoredWarc(w.name, w.store_key, w.object_size, w.key_id, w.wrapped_key) for w in rows]
+
+
+
+@dataclass
+class KnownRecords:
+    """What the catalog holds about the records of one stored WARC, so the search for the
+    archiver's conclusions (metadata records, which have no rows of their own) can skip what
+    it need not read: `lengths` are records it steps over without inflating them, and
+    `harvest_end` is where the capture's harvest ended (the end of the last record an item,
+    media file or warning was read from), after which a cycle writes its edit conclusions."""
+
+    lengths: dict[int, int] = field(default_factory=dict)
+    harvest_end: int | None = None
+
+    def add(self, offset: int, length: int | None) -> None:
+        if length and length > 0:
+            self.lengths[offset] = length
+
+
+def _harvest_tables(part: Sequence[str], runs: Sequence[str], accounts: Sequence[int]) -> list[Any]:
+    """(file, offset, length) of the records a harvest wrote that catalog rows point at, one
+    query per table, each through an index (warc_file, run_id or account_pk)."""
+    v, o, m, w = t.ItemVersion, t.Observation, t.MediaCapture, t.CaptureWarning
+    return [
+        (v.warc_file, v.warc_offset, v.warc_length, v.warc_file.in_(part)),
+        (o.warc_file, o.warc_offset, o.warc_length, o.warc_file.in_(part)),
+        (m.warc_file, m.warc_offset, m.warc_length, and_(m.account_pk.in_(accounts), m.warc_file.in_(part))),
+        (w.warc_file, w.warc_offset, w.warc_length, and_(w.run_id.in_(runs), w.warc_file.in_(part))),
+    ]
+
+
+def _evidence(s: Session, part: Sequence[str]) -> Iterable[tuple[str, int, int]]:
+    """Deletion evidence: written after the edit conclusions of its cycle, never a harvest end."""
+    tb = t.Tombstone
+    yield from s.execute(select(tb.evidence_file, tb.evidence_offset, tb.evidence_length)
+                         .where(tb.evidence_file.in_(part)).distinct())
+
+
+def known_records(app: App, g: Gathered, names: Iterable[str]) -> dict[str, KnownRecords]:
+    """Where each WARC of `names` ended its harvest, and its deletion evidence (KnownRecords):
+    the server aggregates, so a few indexed queries per 500 files return a row or so per file."""
+    out = {name: KnownRecords() for name in names}
+    with app.catalog.session() as s:
+        for part in _chunks(sorted(out)):
+            runs = sorted({r for n in part if (r := g.warc_run.get(n))})
+            accounts = sorted({a for n in part if (a := g.warc_account.get(n)) is not None})
+            for file_col, offset, length, where in _harvest_tables(part, runs, accounts):
+                rows = s.execute(select(file_col, func.max(offset + length)).where(where).group_by(file_col))
+                for name, end in rows:
+                    known = out[name]
+                    known.harvest_end = max(known.harvest_end or 0, int(end or 0)) or None
+            for name, offset, length in _evidence(s, part):
+                out[name].add(offset, length)
+    return out
+
+
+def records_of_file(app: App, g: Gathered, name: str) -> KnownRecords:
+    """Every record of one WARC that a catalog row places, with its length: for a search that
+    must read the whole file (the conclusion was not after the harvest's end)."""
+    known = KnownRecords()
+    run, account = g.warc_run.get(name), g.warc_account.get(name)
+    p = t.StoredPayload
+    with app.catalog.session() as s:
+        for file_col, offset, length, where in _harvest_tables([name], [run] if run else [],
+                                                               [account] if account is not None else []):
+            for _, at, size in s.execute(select(file_col, offset, length).where(where).distinct()):
+                known.add(at, size)
+        for _, at, size in _evidence(s, [name]):
+            known.add(at, size)
+        for at, size in s.execute(select(p.warc_offset, p.warc_length).where(p.warc_file == name)):
+            known.add(at, size)
+    return known

@@ -13,10 +13,11 @@ text cannot be released as it is: it is left out, and the package lists it (Left
 
 from __future__ import annotations
 
+import heapq
 import html
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,10 +27,18 @@ from archiver.app import App
 from archiver.core.errors import ArchiverError, IntegrityError
 from archiver.core.models import AccountRef, Item, WarcPointer
 from archiver.preservation.reading import stored_warc
-from archiver.requests.package.gather import Gathered, Key, Ptr, later_files_of_run
+from archiver.requests.package.gather import (
+    Gathered,
+    Key,
+    KnownRecords,
+    Ptr,
+    known_records,
+    later_files_of_run,
+    records_of_file,
+)
 from archiver.requests.package.redact import Masker
 from archiver.requests.package.results import LeftOut
-from archiver.requests.package.stored import StoredRanges, member_at, scan
+from archiver.requests.package.stored import MemberHead, StoredRanges, member_at, scan
 from archiver.requests.package.warcdigest import RecordCheck
 from archiver.warc.fields import PURPOSE_HEADER, split_location
 from archiver.warc.reader import read_record
@@ -51,6 +60,7 @@ class Planned:
     roles: set[str] = field(default_factory=set)
     items: set[Key] = field(default_factory=set)
     follows: int | None = None  # a request record: the offset of the response it belongs to
+    head: MemberHead | None = None  # length None: the record as the conclusion search read it
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,12 @@ class _MetaWant:
     record_id: str = ""  # the deletion conclusion, by id
     concurrent_to: str = ""  # the edit conclusion, by the response it concerns
     item: Key | None = None
+
+
+def _about(member: MemberHead, want: _MetaWant) -> bool:
+    """An edit conclusion names its item: one listing page can hold several edited items,
+    whose conclusions all refer to that page (WARC-Concurrent-To)."""
+    return want.item is None or member.fields().get("item-id", want.item[1]) == want.item[1]
 
 
 class RecordPlan:
@@ -193,80 +209,137 @@ class _Copier:
         self.excluded_ids: set[str] = set()
         self.ids_at: dict[tuple[str, int], str] = {}  # every record read, copied or not
         self._connectors: dict[str, Any] = {}
+        self.known: dict[str, KnownRecords] = {}
 
     # --- planning details resolved against the stored bytes -------------------------------
 
-    def _find_conclusions(self, name: str, src: StoredRanges) -> None:
+    def _find_conclusions(self, name: str, src: StoredRanges) -> list[str]:
+        """Plans the conclusions wanted from `name`; returns a warning for each not found."""
         wants = self.plan.meta.get(name, [])
         if not wants:
-            return
-        pending = list(wants)
-        pending = self._scan_for(src, name, min(w.start for w in pending), pending)
+            return []
+        pending = self._search(src, name, list(wants), self.known.get(name))
         if pending:
-            warc = self.g.warcs[name]
             for later in later_files_of_run(self.app, name, self.g.warc_run.get(name)):
                 self.g.warcs.setdefault(later.name, later)
                 self.g.warc_order.setdefault(later.name, (self.g.warc_order[name][0], later.name))
                 self.g.warc_account.setdefault(later.name, self.g.warc_account.get(name))
-                pending = self._scan_for(StoredRanges(self.app, later), later.name, 0, pending)
+                self.g.warc_run.setdefault(later.name, self.g.warc_run.get(name))
+                moved = [replace(w, start=0) for w in pending]
+                pending = self._search(StoredRanges(self.app, later), later.name, moved, None)
                 if not pending:
                     break
-            for w in pending:
-                what = w.record_id or f"edit of {w.concurrent_to}"
-                self.result.warnings.append(
-                    f"conclusion record {what} for {w.item} was not found after {warc.name}; "
-                    "the package has its evidence but not the archiver's note about it"
-                )
+        return [
+            f"conclusion record {w.record_id or f'edit of {w.concurrent_to}'} for {w.item} was not "
+            f"found after {name}; the package has its evidence but not the archiver's note about it"
+            for w in pending
+        ]
+
+    def _search(self, src: StoredRanges, name: str, pending: list[_MetaWant],
+                known: KnownRecords | None) -> list[_MetaWant]:
+        """Find the conclusions without reading the file through: an edit's is written after
+        its cycle's harvest (CaptureCycle._diff), so the search starts where the catalog says
+        the harvest ended, stepping over the deletion evidence it places; a deletion's follows
+        its evidence. Only when that misses (a record the catalog places after the edit
+        conclusions, a conclusion in another file) is the file read from the first wanted
+        record, still stepping over every record the catalog places; and should a place the
+        catalog gives not be a record boundary, every record is read, as before."""
+        first = min(w.start for w in pending)
+        if known is not None and known.harvest_end is not None:
+            start = min(max(w.start, known.harvest_end) if w.concurrent_to else w.start for w in pending)
+            try:
+                left = self._scan_for(src, name, start, pending, known.lengths)
+            except IntegrityError:
+                left = pending
+            else:
+                if not left or start <= first:
+                    return left
+            pending, first = left, min(w.start for w in left)
+        try:
+            return self._scan_for(src, name, first, pending, records_of_file(self.app, self.g, name).lengths)
+        except IntegrityError:
+            return self._scan_for(src, name, first, pending, {})
 
     def _scan_for(self, src: StoredRanges, name: str, start: int,
-                  pending: list[_MetaWant]) -> list[_MetaWant]:
-        for member in scan(src, start):
-            if member.offset - start > MAX_SCAN:
-                break
-            h = member.headers
-            if h.get("WARC-Type") != "metadata":
-                continue
-            rid, concurrent = h.get("WARC-Record-ID", ""), h.get("WARC-Concurrent-To", "")
-            hit = [w for w in pending if (w.record_id and w.record_id == rid)
-                   or (w.concurrent_to and w.concurrent_to == concurrent)]
-            if not hit:
-                continue
+                  pending: list[_MetaWant], skip: Mapping[int, int]) -> list[_MetaWant]:
+        members = list(self._conclusions(src, start, pending, skip))
+        for member, hit in members:
+            rid = member.headers.get("WARC-Record-ID", "")
             for w in hit:
                 role = "deletion-conclusion" if w.record_id else "edit-conclusion"
                 self.plan.add(Ptr(name, member.offset, member.length, rid), role, w.item)
                 self.plan.add(Ptr(name, 0, None), "warcinfo")
-            pending = [w for w in pending if w not in hit]
-            if not pending:
-                break
-        return pending
+        found = {id(w) for _, hit in members for w in hit}
+        return [w for w in pending if id(w) not in found]
+
+    def _conclusions(self, src: StoredRanges, start: int, pending: list[_MetaWant],
+                     skip: Mapping[int, int]) -> Iterator[tuple[MemberHead, list[_MetaWant]]]:
+        """The metadata records from `start` that are a wanted conclusion, with the wants each
+        answers; stops when none is left. A record to copy whose length the catalog lacks (the
+        request after deletion evidence) keeps what was read, so it is not inflated again."""
+        left = list(pending)
+        planned = self.plan.by_file.get(src.warc.name, {})
+        for member in scan(src, start, skip=skip, limit=MAX_SCAN):
+            p = planned.get(member.offset)
+            if p is not None and p.length is None:
+                p.head = member
+            h = member.headers
+            if h.get("WARC-Type") != "metadata":
+                continue
+            rid, concurrent = h.get("WARC-Record-ID", ""), h.get("WARC-Concurrent-To", "")
+            hit = [w for w in left if (w.record_id and w.record_id == rid)
+                   or (w.concurrent_to and w.concurrent_to == concurrent and _about(member, w))]
+            if not hit:
+                continue
+            yield member, hit
+            left = [w for w in left if w not in hit]
+            if not left:
+                return
 
     # --- copying ------------------------------------------------------------------------
 
     def copy_all(self) -> None:
-        files = sorted(self.g.warcs, key=lambda n: self.g.warc_order[n])
+        """Each stored WARC in order (first record date, name) is opened once: its conclusions
+        are found, then its records copied. Opening one reads its vault header and the segment
+        that holds the records, the same segment for both (a conclusion lies near the records it
+        concerns). A search that finds a conclusion in a later file of the run queues that file
+        at its place, so the package's record order is that of planning everything first."""
+        self.known = known_records(self.app, self.g, [n for n in self.plan.meta if n in self.g.warcs])
+        queue = [(self._order(name), name) for name in self.plan.by_file]
+        queue += [(self._order(name), name) for name, wants in self.plan.meta.items()
+                  if wants and name in self.g.warcs and name not in self.plan.by_file]
+        heapq.heapify(queue)
         done: set[str] = set()
-        for name in files:
-            if name in done or name not in self.plan.by_file and name not in self.plan.meta:
+        search_warnings: list[str] = []
+        while queue:
+            _, name = heapq.heappop(queue)
+            if name in done:
                 continue
             done.add(name)
-            src = StoredRanges(self.app, self.g.warcs[name])
-            self._find_conclusions(name, src)
-        for name in sorted(self.plan.by_file, key=lambda n: self.g.warc_order.get(n, (datetime.max.replace(tzinfo=UTC), n))):
             if name not in self.g.warcs:  # destroyed under retention since the catalog named it
                 self.result.warnings.append(
                     f"{name} is no longer stored (destroyed under retention): the package lacks the "
                     f"{len(self.plan.by_file[name])} record(s) the catalog placed there")
                 continue
             src = StoredRanges(self.app, self.g.warcs[name])
-            for offset in sorted(self.plan.by_file[name]):
+            if self.plan.meta.get(name):
+                planned = len(self.plan.by_file)
+                search_warnings += self._find_conclusions(name, src)
+                for later in list(self.plan.by_file)[planned:]:  # a later file of the run
+                    heapq.heappush(queue, (self._order(later), later))
+            for offset in sorted(self.plan.by_file.get(name, {})):
                 self._copy(src, self.plan.by_file[name][offset])
                 self.progress()
+        self.result.warnings[:0] = search_warnings  # the searches' warnings first, as planned
+
+    def _order(self, name: str) -> tuple[datetime, str]:
+        return self.g.warc_order.get(name, (datetime.max.replace(tzinfo=UTC), name))
 
     def _copy(self, src: StoredRanges, p: Planned) -> None:
         if (p.file, p.offset) in self.result.by_source:
             return  # copied already (the original of a revisit, copied on demand)
         if p.length is None:
-            head = member_at(src, p.offset)
+            head, p.head = p.head or member_at(src, p.offset), None
             kind = head.headers.get("WARC-Type", "")
             response = self.ids_at.get((p.file, p.follows)) if p.follows is not None else None
             if "request" in p.roles and (kind != "request"
@@ -386,6 +459,9 @@ class _Copier:
         return ""
 
     def _held_items(self, p: Planned, check: RecordCheck, data: bytes) -> set[Key]:
+        """The items a record holds, as far as a withheld one may be among them."""
+        if not self.withheld_keys:
+            return set()  # nothing is withheld: no page need be parsed again to find out
         h = check.headers
         kind = h.get("WARC-Type")
         held: set[Key] = set()

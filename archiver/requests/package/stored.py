@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from archiver.app import App
@@ -113,11 +113,24 @@ class StoredRanges:
 
 @dataclass(frozen=True)
 class MemberHead:
-    """A gzip member found by scanning: where it is and its WARC header fields."""
+    """A gzip member found by scanning: where it is, its WARC header fields and the start of
+    its block (the first HEAD_LIMIT bytes inflated)."""
 
     offset: int
     length: int
     headers: dict[str, str]
+    head: bytes = b""
+
+    def fields(self) -> dict[str, str]:
+        """The block's `name: value` lines: what a metadata record (application/warc-fields)
+        says, as far as HEAD_LIMIT."""
+        block = self.head.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in self.head else b""
+        out: dict[str, str] = {}
+        for line in block.decode("utf-8", "replace").split("\r\n"):
+            key, sep, value = line.partition(":")
+            if sep:
+                out.setdefault(key.strip(), value.strip())
+        return out
 
 
 def parse_warc_head(data: bytes) -> dict[str, str]:
@@ -130,14 +143,18 @@ def parse_warc_head(data: bytes) -> dict[str, str]:
     return out
 
 
+FIRST_READ = 4096  # most records (requests, conclusions, API pages) fit: no 64 KiB copy each
+
+
 def member_at(obj: StoredRanges, offset: int) -> MemberHead:
     """The gzip member starting at `offset`: its length (found by inflating it, output
     discarded past the header) and its WARC header fields."""
     inflater = zlib.decompressobj(wbits=31)
     head = bytearray()
     pos = offset
+    size = FIRST_READ
     while True:
-        chunk = obj.read(pos, 1 << 16)
+        chunk = obj.read(pos, size)
         if not chunk:
             raise _damaged(obj.warc, f"the record at offset {offset} ends early")
         data = chunk
@@ -150,15 +167,25 @@ def member_at(obj: StoredRanges, offset: int) -> MemberHead:
                 head.extend(out[: HEAD_LIMIT - len(head)])
             if inflater.eof:
                 used = len(chunk) - len(inflater.unused_data)
-                return MemberHead(offset, pos + used - offset, parse_warc_head(bytes(head)))
+                head_bytes = bytes(head)
+                return MemberHead(offset, pos + used - offset, parse_warc_head(head_bytes), head_bytes)
             data = inflater.unconsumed_tail
         pos += len(chunk)
+        size = 1 << 16
 
 
-def scan(obj: StoredRanges, start: int) -> Iterator[MemberHead]:
-    """Members from `start` (a record boundary) to the end of the object."""
+def scan(obj: StoredRanges, start: int, *, skip: Mapping[int, int] | None = None,
+         limit: int | None = None) -> Iterator[MemberHead]:
+    """Members from `start` (a record boundary) to the end of the object, or until one starts
+    more than `limit` bytes after `start`. A member at an offset in `skip` (offset -> length,
+    what the catalog holds) is stepped over without being inflated or yielded."""
     pos = start
-    while pos < obj.size:
+    known = skip or {}
+    while pos < obj.size and (limit is None or pos - start <= limit):
+        length = known.get(pos)
+        if length:
+            pos += length
+            continue
         member = member_at(obj, pos)
         yield member
         pos += member.length

@@ -143,6 +143,7 @@ class WarcIndexer:
     def index(
         self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts],
         media_sizes: Mapping[str, int] | None = None, parsed: ParseMemo | None = None,
+        new_run: bool = False,
     ) -> IndexStats:
         """Index `records` of the WARC `name`; `facts` is asked only after the last record,
         so a caller streaming the file can hand over the digest it computed on the way.
@@ -150,7 +151,8 @@ class WarcIndexer:
         `media_sizes` (record id -> body size) is for records whose media body the caller did
         not keep (the capture journal); a record read back from a WARC has its body.
         `parsed`: what the capture's harvest already parsed, by record id (used only for the
-        identical response; connectors.base.remembered_parse)."""
+        identical response; connectors.base.remembered_parse). `new_run`: the run's row exists
+        and no record of the run is indexed yet (a live poll's first WARC): two lookups fewer."""
         s = self.session
         if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name)) is not None:
             return IndexStats()  # already indexed: indexing is idempotent
@@ -165,9 +167,9 @@ class WarcIndexer:
             raise CatalogError(f"{name} was not written by this archiver; not indexed")
         account = self._account(info, first.date)
         run_id = info.get(INFO_RUN, name)
-        if s.scalar(select(t.CaptureRun.id).where(t.CaptureRun.id == run_id)) is None:
+        if not new_run and s.scalar(select(t.CaptureRun.id).where(t.CaptureRun.id == run_id)) is None:
             s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=first.date, status="recovered"))
-        self._preload(account.id, run_id)
+        self._preload(account.id, run_id, new_run)
         connector = self.connector_for(platform)
         ref = AccountRef(
             platform, account_id, account.name, info.get(INFO_API_BASE, ""), account.role
@@ -376,11 +378,15 @@ class WarcIndexer:
         )
         return self._to_states(self.session.execute(query))
 
-    def _preload(self, account_pk: int, run_id: str) -> None:
+    def _preload(self, account_pk: int, run_id: str, new_run: bool = False) -> None:
         """The account's items and their latest versions through the account index: the cost
-        of a WARC grows with its account, never with the catalog (issue 13)."""
+        of a WARC grows with its account, never with the catalog (issue 13); and the items the
+        run has observed in its earlier WARCs (none in a new run's first)."""
         s = self.session
         self._cache = {state.item_id: state for state in self._states(t.Item.account_pk == account_pk)}
+        if new_run:
+            self._observed = set()
+            return
         self._observed = set(
             s.scalars(
                 select(t.Item.item_id)

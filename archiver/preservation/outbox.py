@@ -182,7 +182,8 @@ class Outbox:
             records = resolving_revisits(journal.records, s, self.app.store, self.app.keys, current,
                                          payloads=journal.revisit_payloads)
             stats = WarcIndexer(s, self.app.connector, classify).index(
-                name, records, facts, media_sizes=journal.media_sizes, parsed=journal.parsed)
+                name, records, facts, media_sizes=journal.media_sizes, parsed=journal.parsed,
+                new_run=journal.new_run)
             if within is not None:
                 within(s, name)
             return stats

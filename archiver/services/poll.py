@@ -259,6 +259,7 @@ class Poller:
             journal = rolling.journals.pop(warc.name, None)
             if journal is not None:
                 journal.parsed = parsed
+                journal.new_run = warc is sealed[0]
             self.outbox.store_sealed(warc.path, account.platform, account.account_id, timings,
                                      journal=journal, within=within)
             warcs.append(warc.name)

@@ -37,6 +37,9 @@ class WarcJournal:
     # record id -> what the harvest's parser made of that response (connectors.base.ParseMemo,
     # set by the poller): the indexer does not parse the same JSON twice.
     parsed: dict[str, Any] = field(default_factory=dict)
+    # Set by the poller on the first WARC of a run it has just opened: the run's row exists
+    # and nothing of the run is indexed yet, so the indexer asks the catalog neither.
+    new_run: bool = False
 
 
 class JournaledWarcFile(WarcFile):

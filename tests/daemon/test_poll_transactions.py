@@ -18,29 +18,42 @@ from archiver.core.errors import StorageError
 from tests.harness import Harness
 
 
-def _commits_during_poll(h: Harness) -> tuple[int, Any]:
+def _poll_counting(h: Harness) -> tuple[int, list[str], Any]:
+    """One account's capture, as a daemon worker runs it: its commits and statements."""
     commits = [0]
+    statements: list[str] = []
 
     def count(*_: Any) -> None:
         commits[0] += 1
 
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(" ".join(sql.split()))
+
     account = h.poller.accounts(h.account.label)[0]
-    event.listen(h.app.catalog.engine, "commit", count)
+    engine = h.app.catalog.engine
+    event.listen(engine, "commit", count)
+    event.listen(engine, "before_cursor_execute", statement)
     try:
-        with h.poller.outbox.exclusive():  # one account's capture, as a daemon worker runs it
+        with h.poller.outbox.exclusive():
             report = h.poller.poll_account(account)
     finally:
-        event.remove(h.app.catalog.engine, "commit", count)
-    return commits[0], report
+        event.remove(engine, "commit", count)
+        event.remove(engine, "before_cursor_execute", statement)
+    return commits[0], statements, report
 
 
 def test_an_idle_poll_commits_its_object_its_lock_and_the_runs_close_together(tmp_path: Path) -> None:
     h = Harness(tmp_path, "facebook")
     try:
         h.poll()
-        commits, report = _commits_during_poll(h)  # nothing new upstream: one new WARC
+        commits, statements, report = _poll_counting(h)  # nothing new upstream: one new WARC
         assert report.status == "complete" and len(report.warcs) == 1
         assert commits == 2, commits  # the run's row; the index with its lock and the close
+        # The run was opened by this poll: the indexer asks neither whether it exists nor what
+        # it observed in earlier WARCs (it has none); 22 statements before, 20 now.
+        assert not any(q.startswith("SELECT capture_runs.id FROM capture_runs") for q in statements)
+        assert not any("JOIN observations" in q for q in statements), statements
+        assert len(statements) <= 20, statements
         name = report.warcs[0]
         with h.app.catalog.session() as s:
             run = s.get(t.CaptureRun, report.run_id)

@@ -172,9 +172,12 @@ def remember_decoded(exchange: CapturedExchange, data: Any) -> Any:
 def decoded_json(exchange: CapturedExchange) -> Any:
     """`json.loads(exchange.body)`, taken from `remember_decoded` when it was handed this very
     body object (bytes are immutable, and the reference kept there stops its id being reused);
-    any other body, equal or not, is decoded. Raises what json.loads raises."""
+    any other body, equal or not, is decoded. Taken once: the thread then holds no page until
+    its harvest decodes the next. Raises what json.loads raises."""
     if _DECODED.body is exchange.body:
-        return _DECODED.data
+        data = _DECODED.data
+        _DECODED.body = _DECODED.data = None
+        return data
     return json.loads(exchange.body)
 
 

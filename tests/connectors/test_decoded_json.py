@@ -63,7 +63,6 @@ class _Counting:
 def test_the_remembered_data_is_for_that_body_object_only(monkeypatch: pytest.MonkeyPatch) -> None:
     body = b'{"a": [1, 2]}'
     data = remember_decoded(_exchange(THREAD, body), {"a": [1, 2]})
-    assert decoded_json(_exchange(THREAD, body)) is data  # same bytes object: no decode
     equal = bytes(bytearray(body))  # equal content, another object: decoded afresh
     assert equal is not body
     fresh = decoded_json(_exchange(THREAD, equal))
@@ -71,8 +70,10 @@ def test_the_remembered_data_is_for_that_body_object_only(monkeypatch: pytest.Mo
     assert decoded_json(_exchange(THREAD, b'{"b": 3}')) == {"b": 3}  # same length, other body
     counting = _Counting()
     monkeypatch.setattr(base, "json", SimpleNamespace(loads=counting))
-    decoded_json(_exchange(THREAD, body))
+    assert decoded_json(_exchange(THREAD, body)) is data  # the same bytes object: no decode
     assert counting.calls == 0
+    assert decoded_json(_exchange(THREAD, body)) == data and counting.calls == 1  # taken once
+    assert base._DECODED.body is None  # nothing held between pages
 
 
 def test_a_parse_after_another_page_was_remembered_reads_its_own_body() -> None:

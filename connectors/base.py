@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -147,6 +149,36 @@ def _identity(exchange: CapturedExchange) -> tuple[Any, ...]:
     """What makes two responses the same input to a parser."""
     digest = hashlib.blake2b(exchange.body, digest_size=16).digest()
     return (exchange.url, exchange.status, tuple(exchange.headers), len(exchange.body), digest)
+
+
+class _Decoded(threading.local):
+    """The last body a harvest decoded on this thread, and what it decoded to."""
+
+    body: bytes | None = None
+    data: Any = None
+
+
+_DECODED = _Decoded()
+
+
+def remember_decoded(exchange: CapturedExchange, data: Any) -> Any:
+    """Keep `data` (what `exchange.body` decodes to) for `decoded_json`, so that a harvest
+    which decodes a page and then hands it to its parser decodes it once (issue 13). Neither
+    side may change the decoded data. Returns `data`."""
+    _DECODED.body, _DECODED.data = exchange.body, data
+    return data
+
+
+def decoded_json(exchange: CapturedExchange) -> Any:
+    """`json.loads(exchange.body)`, taken from `remember_decoded` when it was handed this very
+    body object (bytes are immutable, and the reference kept there stops its id being reused);
+    any other body, equal or not, is decoded. Taken once: the thread then holds no page until
+    its harvest decodes the next. Raises what json.loads raises."""
+    if _DECODED.body is exchange.body:
+        data = _DECODED.data
+        _DECODED.body = _DECODED.data = None
+        return data
+    return json.loads(exchange.body)
 
 
 def parse_guarded(

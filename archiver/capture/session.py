@@ -222,13 +222,14 @@ class CaptureSession:
         send_headers = {**(headers or {}), **auth_headers}
         attempts = self.settings.max_retries + 1
         delay = self.settings.backoff_base
-        safe_url = self.redactor.url(full_url)
+        safe_url = ""  # redacted only when a message needs it (most exchanges need none)
         refreshed = False
         for attempt in range(1, attempts + 1):
             try:
                 exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
             except httpx.TransportError as exc:
                 reason = type(exc).__name__
+                safe_url = safe_url or self.redactor.url(full_url)
                 log.warning("network error on %s (attempt %d/%d): %s", safe_url, attempt, attempts, reason)
                 if attempt == attempts:
                     raise TryLater(
@@ -249,6 +250,7 @@ class CaptureSession:
                     send_headers = {**(headers or {}), **auth_headers}
                     exchange = self._send(method, full_url, send_headers, body, max_bytes, purpose)
             if exchange.status >= 500 and attempt < attempts:
+                safe_url = safe_url or self.redactor.url(full_url)
                 log.warning("HTTP %d from %s (attempt %d/%d)", exchange.status, safe_url, attempt, attempts)
                 self.clock.sleep(delay)
                 delay *= 2

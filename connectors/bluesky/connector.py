@@ -33,7 +33,7 @@ from archiver.core.models import (
 )
 from archiver.core.plan import FULL, HarvestPlan
 from connectors.auth import Auth
-from connectors.base import AuthStyle, HttpClient
+from connectors.base import AuthStyle, HttpClient, remember_decoded
 from connectors.bluesky import errors, ids
 from connectors.bluesky.parse import BLOCKED, NOT_FOUND, THREAD_VIEW, parse_exchange
 from connectors.bluesky.session import BlueskySession
@@ -89,7 +89,8 @@ class BlueskyConnector(ConnectorBase):
         return exchange
 
     def _json(self, exchange: CapturedExchange, account: AccountRef, subject: str) -> dict[str, Any]:
-        return self.decode_json(exchange, account, subject)
+        """The body as a JSON object, kept for the parser that reads the same page next."""
+        return remember_decoded(exchange, self.decode_json(exchange, account, subject))
 
     def _shape_error(self, exchange: CapturedExchange, account: AccountRef, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(

@@ -36,8 +36,8 @@ def xrpc_error(exchange: CapturedExchange) -> tuple[str, str]:
 
 
 def is_not_found(exchange: CapturedExchange) -> bool:
-    name, _ = xrpc_error(exchange)
-    return exchange.status in (400, 404) and name == "NotFound"
+    """An XRPC NotFound answer; the status is checked first, so a 200 body is not decoded."""
+    return exchange.status in (400, 404) and xrpc_error(exchange)[0] == "NotFound"
 
 
 WINDOW = Window("Bluesky", PLATFORM, "ratelimit-remaining", "ratelimit-reset", epoch_time)

@@ -9,7 +9,6 @@ fetches from confirm_gone) yield nothing, so no context-free copy ever enters th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from archiver.core.models import (
     MediaRef,
     ParseWarning,
 )
+from connectors.base import decoded_json
 from connectors.bluesky.ids import rkey
 
 PLATFORM = "bluesky"
@@ -57,7 +57,7 @@ def parse_exchange(account: AccountRef, exchange: CapturedExchange) -> Iterator[
     else:
         return
     try:
-        data = json.loads(exchange.body)
+        data = decoded_json(exchange)
     except ValueError:
         yield ParseWarning("bluesky.malformed_json", "response body is not valid JSON", exchange.response_pointer)
         return

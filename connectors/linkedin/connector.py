@@ -38,7 +38,7 @@ from archiver.core.models import (
     Present,
 )
 from archiver.core.plan import FULL, HarvestPlan
-from connectors.base import AuthStyle, HttpClient
+from connectors.base import AuthStyle, HttpClient, remember_decoded
 from connectors.common import ConnectorBase, PlatformSettings
 from connectors.linkedin import errors
 from connectors.linkedin.ids import ORG_URN, comment_parts, normalize_account_id, quote_urn
@@ -100,7 +100,8 @@ class LinkedInConnector(ConnectorBase):
             version=self.version,
             subject=subject,
         )
-        return self.decode_json(exchange, account, subject)
+        # kept for the parser, which reads the same page next
+        return remember_decoded(exchange, self.decode_json(exchange, account, subject))
 
     def _fetch(self, account: AccountRef, http: HttpClient, subject: str, *, missing_ok: bool = False,
                refusal_ok: bool = False) -> Fetch:

@@ -8,7 +8,6 @@ content as the one harvest saw, only without the MediaRefs that harvest attached
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from archiver.core.models import CapturedExchange, Item, ItemKind, MediaRef, ParseWarning, media_key
+from connectors.base import decoded_json
 from connectors.linkedin.ids import comment_parts
 
 PLATFORM = "linkedin"
@@ -48,7 +48,7 @@ def parse_response(account_id: str, exchange: CapturedExchange) -> Iterator[Item
     if not (finder or one_post or comments or one_comment):
         return  # organizations, images, videos: no archived items of their own
     try:
-        data = json.loads(exchange.body)
+        data = decoded_json(exchange)
     except (ValueError, UnicodeDecodeError):
         yield ctx.warn("malformed_json", "response body is not valid JSON")
         return

@@ -147,3 +147,19 @@ def test_media_over_the_cap_is_recorded_as_truncated(tmp_path: Path, server) -> 
     response = next(r for r in records(rolling) if r.rec_type == "response")
     assert response.headers["WARC-Truncated"] == "length" and response.body == b""
     assert response.headers["X-Archiver-Purpose"] == "media"
+
+
+def test_retry_warnings_name_the_redacted_url(tmp_path: Path, server, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The URL in a retry warning is redacted when the warning is written (issue 13: not
+    eagerly for every exchange): it names the request, never the token."""
+    srv, script = server
+    script.queue.append(Response.json({"e": 1}, 502))
+    session, _, _ = make_session(tmp_path)
+    with caplog.at_level("WARNING", logger="archiver.capture.session"):
+        session.get(f"{srv.url}/feed", params={"limit": "2"})
+        with pytest.raises(TryLater):
+            session.get("http://127.0.0.1:9/gone")  # discard port: a network error each attempt
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"HTTP 502 from {srv.url}/feed?limit=2&access_token=REDACTED (attempt 1/3)" in lines
+    assert "network error on http://127.0.0.1:9/gone?access_token=REDACTED (attempt 1/3): ConnectError" in lines
+    assert all(TOKEN not in line for line in lines)

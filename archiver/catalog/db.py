@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.core.errors import CatalogError
-from archiver.core.settings import mask_url
+from archiver.core.plain_settings import mask_url
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -1,0 +1,154 @@
+"""Fast start of the read commands (issue 13 part 5, issue 10's search): a fresh `items list`,
+`items show` or `search` reads a plain configuration without pydantic and declares only the
+catalog models it queries, with the same values and the same one-line errors as before."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from archiver.catalog import tables as t
+from archiver.cli.main import cli
+from archiver.core import plain_settings, settings
+from archiver.core.errors import ConfigError
+from tests.cli.test_lazy_cli import HEAVY, _loaded, _modules_after
+from tests.harness import Harness
+
+# What no read command needs: validation models, upgrades, the console's web stack, S3/KMS,
+# the export's PDF writer, and the model modules of requests, the console and the daemon.
+NOT_READ = (*HEAVY, "pydantic", "pydantic_settings", "starlette", "archiver.web", "archiver.daemon",
+            "archiver.catalog.request_tables", "archiver.catalog.console_tables",
+            "archiver.catalog.daemon_tables")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str]]:
+    """An archive holding one captured account, and one of its items' id."""
+    root = tmp_path_factory.mktemp("fast-start")
+    config = root / "archiver.toml"
+    config.write_text('district = "Test School District"\nstate = "WA"\n')
+    env = {"ARCHIVER_CONFIG": str(config)}
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("ARCHIVER_") and k != "ARCHIVER_TEST_PG_URL"]:
+            mp.delenv(key)
+        mp.setenv("ARCHIVER_CONFIG", str(config))
+        h = Harness(root, "facebook")
+        try:
+            assert h.poll().status == "complete"
+            with h.app.catalog.session() as s:
+                item_id = s.scalars(select(t.Item.item_id).where(t.Item.kind == "comment").limit(1)).one()
+        finally:
+            h.close()
+    yield {**env, "ARCHIVER_HOME": str(h.home)}, item_id
+
+
+@pytest.mark.parametrize(("command", "also_absent"), [
+    (["items", "list", "--limit", "100"], ("archiver.catalog.retention_tables", "archiver.catalog.search_tables")),
+    (["items", "show", "ITEM"], ("archiver.catalog.search_tables",)),
+    (["items", "list", "--json"], ("archiver.catalog.retention_tables",)),
+    (["search", "comment", "--limit", "100"], ("archiver.catalog.retention_tables",)),
+])
+def test_read_commands_import_no_validation_models_nor_unused_catalog_models(
+        home: tuple[dict[str, str], str], command: list[str], also_absent: tuple[str, ...]) -> None:
+    env, item_id = home
+    status, modules, stderr = _modules_after([item_id if a == "ITEM" else a for a in command], env)
+    assert status == 0, stderr
+    assert [p for p in (*NOT_READ, *also_absent) if _loaded(modules, p)] == []
+
+
+def test_every_model_module_is_in_the_whole_schema() -> None:
+    """all_models() is what Alembic compares: a new *_tables.py module must be listed there."""
+    found = {p.stem for p in Path(t.__file__).parent.glob("*_tables.py")}
+    assert found == set(t.MODEL_MODULES)
+    names = set(t.all_models().tables)
+    assert {"records_requests", "item_retention", "search_docs", "daemon_workers", "console_users", "fixity_deep_checks"} <= names, sorted(names)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+PLAIN_CASES = {
+    "nothing set": ({}, ""),
+    "environment only": ({"ARCHIVER_HOME": "HOME", "ARCHIVER_DISTRICT": "Env District", "ARCHIVER_LOG_LEVEL": "DEBUG"}, ""),
+    "file only": ({}, 'home = "HOME"\ndistrict = "File District"\nstate = "OR"\n'),
+    "environment over file": ({"ARCHIVER_HOME": "HOME/env", "ARCHIVER_STATE": "KS"},
+                              'home = "HOME/file"\nstate = "WA"\ndatabase_url = "sqlite:///HOME/c.sqlite"\n'),
+    "relative home, PostgreSQL": ({"ARCHIVER_HOME": "rel/../arch",
+                                   "ARCHIVER_DATABASE_URL": "postgresql+psycopg://u:secret@127.0.0.1:5432/db"}, ""),
+    "user's home": ({"ARCHIVER_HOME": "~/arch"}, ""),
+}
+
+
+def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], toml: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("ARCHIVER_") and k != "ARCHIVER_TEST_PG_URL"]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ARCHIVER_CONFIG", str(_write(tmp_path / "archiver.toml", toml.replace("HOME", str(tmp_path)))))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.replace("HOME", str(tmp_path)))
+
+
+@pytest.mark.parametrize("case", PLAIN_CASES)
+def test_plain_settings_are_the_full_settings(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env, toml = PLAIN_CASES[case]
+    _configure(monkeypatch, tmp_path, env, toml)
+    quick, full = plain_settings.load_settings(), settings.load_settings()
+    assert isinstance(quick, plain_settings.PlainSettings) and isinstance(full, settings.Settings)
+    for name in ("home", "database_url", "district", "state", "log_level", "connectors", "catalog_url",
+                 "spool_dir", "store_url", "key_file"):
+        assert getattr(quick, name) == getattr(full, name), name
+    assert quick.masked() == full.masked()  # anything else is answered by the full Settings
+
+
+NOT_PLAIN = {
+    "a section": ({}, "[capture]\ntimeout = 5\n"),
+    "a nested variable": ({"ARCHIVER_CAPTURE__TIMEOUT": "5"}, ""),
+    "a connector": ({}, '[connectors.facebook]\napi_base = "http://127.0.0.1:9"\n'),
+    "an unknown key": ({}, "timeout_seconds = 5\n"),
+    "an unknown variable": ({"ARCHIVER_HOMEE": "x"}, ""),
+    "a lower-case variable": ({"archiver_home": "x"}, ""),
+    "a number": ({}, "district = 5\n"),
+    "an empty value": ({"ARCHIVER_DATABASE_URL": ""}, ""),
+    "an unsupported URL": ({"ARCHIVER_DATABASE_URL": "mysql://u:secret@127.0.0.1/db"}, ""),
+    "a malformed file": ({}, 'district = "unterminated\n'),
+}
+
+
+@pytest.mark.parametrize("case", NOT_PLAIN)
+def test_anything_else_is_read_and_refused_by_the_full_settings(
+        case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not plain: the full Settings read it, so a read command reports exactly what `config
+    show` reports (one line), or runs with the same values."""
+    env, toml = NOT_PLAIN[case]
+    _configure(monkeypatch, tmp_path, env, toml)
+    assert plain_settings.read_plain() is None
+    try:
+        full: settings.Settings | ConfigError = settings.load_settings()
+    except ConfigError as exc:
+        full = exc
+    if isinstance(full, ConfigError):
+        with pytest.raises(ConfigError) as quick_error:
+            plain_settings.load_settings()
+        assert quick_error.value.message == full.message
+        result = CliRunner().invoke(cli, ["items", "list"], env=dict(os.environ))
+        lines = result.output.strip().splitlines()
+        assert result.exit_code != 0 and lines == [f"error: {full.message}"], result.output
+    else:
+        quick = plain_settings.load_settings()
+        assert isinstance(quick, settings.Settings) and quick.model_dump() == full.model_dump()
+
+
+def test_a_missing_config_file_is_the_same_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVER_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError) as quick:
+        plain_settings.load_settings()
+    with pytest.raises(ConfigError) as full:
+        settings.load_settings()
+    assert quick.value.message == full.value.message and "does not exist" in full.value.message

@@ -19,7 +19,8 @@ archiver's own modules), the condition of the figures taken before 2026-12-03.
     python bench/startup.py --home /tmp/records/s1m --before /tmp/before --item ID --query comment \
         --only "items list" --only "items show" --only search --runs 7
 
-`--item ID` adds `items show ID`, `--query Q` adds `search Q --limit 100` (search writes an audit
+`--floor` adds a process that reads and prints the first page of `items list --limit 100` with
+sqlite3 and rich only (see FLOOR), `--item ID` adds `items show ID`, `--query Q` adds `search Q --limit 100` (search writes an audit
 entry: give it a copy of a shared archive), `--status` adds `status`; `--only PREFIX` keeps
 the commands that start with PREFIX.
 """
@@ -40,11 +41,46 @@ from pathlib import Path
 COMMANDS = (["--help"], ["items", "list", "--limit", "100"], ["warc", "list"], ["verify", "--help"])
 
 
+# `--floor`: what `items list --limit 100` would cost with no SQLAlchemy and no settings model: the
+# same first page read with sqlite3 and the same rich table printed (SQLite catalogs only). Not
+# the archiver's code: a measure of the floor under the libraries this command cannot avoid.
+FLOOR = """
+import os, sqlite3, sys
+from datetime import UTC, datetime
+from archiver.cli.common import console
+from archiver.cli.safe_text import one_line, plain
+from rich import box
+from rich.table import Table
+from rich.text import Text
+db = sqlite3.connect(os.path.join(os.environ["ARCHIVER_HOME"], "catalog.sqlite"))
+(version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+rows = db.execute(
+    "SELECT i.item_id, a.platform || ':' || a.account_id, i.kind, i.created_at, i.version_count,"
+    " i.deleted_at, v.text FROM items i JOIN accounts a ON a.id = i.account_pk"
+    " LEFT JOIN item_versions v ON v.id = i.latest_version_pk WHERE i.created_at IS NOT NULL"
+    " ORDER BY i.created_at DESC, i.id DESC LIMIT 101").fetchall()
+table = Table(title=f"{min(len(rows), 100)} items (more follow)", box=box.SIMPLE_HEAD)
+table.add_column("id", overflow="fold", ratio=3)
+table.add_column("account", overflow="fold", ratio=2)
+table.add_column("kind", no_wrap=True)
+table.add_column("created", no_wrap=True)
+table.add_column("ver", justify="right", no_wrap=True)
+table.add_column("del", no_wrap=True)
+table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=16)
+for item_id, account, kind, created, versions, deleted, text in rows[:100]:
+    when = datetime.fromisoformat(created).replace(tzinfo=UTC).isoformat()
+    table.add_row(plain(item_id), plain(account), plain(kind), when[:10], str(versions),
+                  Text("yes", style="red") if deleted else "", plain(one_line(text or "")[:60]))
+console.print(table)
+"""
+
+
 def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """One fresh process: its wall time and its own CPU time (user+sys)."""
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "archiver.cli.main", *argv], env=env, cwd=cwd,
+        command = ["-c", FLOOR] if argv == ["floor"] else ["-m", "archiver.cli.main", *argv]
+        proc = subprocess.Popen([sys.executable, *command], env=env, cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
@@ -86,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--item", default=None, help="also time `items show ITEM`")
     parser.add_argument("--query", default=None, help="also time `search QUERY --limit 100`")
     parser.add_argument("--status", action="store_true", help="also time `status`")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the floor of `items list --limit 100` (sqlite3 and rich only)")
     parser.add_argument("--only", action="append", default=[], help="only the commands starting so")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="recompile the archiver in every process (PYTHONDONTWRITEBYTECODE=1)")
@@ -94,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     commands += [["items", "show", args.item]] if args.item else []
     commands += [["search", args.query, "--limit", "100"]] if args.query else []
     commands += [["status"]] if args.status else []
+    commands += [["floor"]] if args.floor else []
     if args.only:
         commands = [c for c in commands if any(" ".join(c).startswith(p) for p in args.only)]
     base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPYCACHEPREFIX")}

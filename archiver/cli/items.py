@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -14,7 +15,9 @@ from archiver.cli.safe_text import one_line, plain
 from archiver.cli.tables import Cell, Column, fitted_table
 
 if TYPE_CHECKING:
+    from archiver.catalog.lite import ListedItem, ListedPage
     from archiver.catalog.queries import ItemSummary
+    from archiver.services.items import ItemPage
 
 # archiver.services.items.DEFAULT_LIMIT, repeated so that `items --help` does not import the
 # services, SQLAlchemy and the settings (0.7 s of CPU); tests/preservation/test_read_path.py
@@ -52,13 +55,17 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
       archiver items list --all
     """
     from archiver.core.errors import ConfigError
-    from archiver.services.items import list_items
 
     if all_ and limit is not None:
         raise ConfigError("Give either --all or --limit N, not both.")
-    page = list_items(get_app(ctx), account=account, kind=kind, deleted=deleted, edited=edited,
-                      limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit), after=after)
-    rows = page.items
+    filters: dict[str, Any] = dict(account=account, kind=kind, deleted=deleted, edited=edited,
+                                   limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit), after=after)
+    page: ItemPage | ListedPage | None = _light_page(ctx, filters)
+    if page is None:
+        from archiver.services.items import list_items
+
+        page = list_items(get_app(ctx), **filters)
+    rows: Sequence[ItemSummary | ListedItem] = page.items
     if as_json:
         print_json([r.as_dict() for r in rows])
     else:
@@ -81,6 +88,26 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
         err_console.print(f"more items follow: --after {page.next_cursor} shows the next page, --all lists "
                           "them all; filters (--account, --kind, --deleted, --edited) narrow the list",
                           soft_wrap=True)
+
+
+def _light_page(ctx: click.Context, filters: dict[str, Any]) -> ListedPage | None:
+    """The page read without SQLAlchemy when the catalog is the home's own SQLite file and the
+    settings are plain (archiver.catalog.lite: 0.15 s of CPU where the full path takes 0.6 s);
+    None when the full path must answer (it then reads, or refuses, as it always did)."""
+    if "app" in ctx.ensure_object(dict):  # a caller (the console, a test) already holds one
+        return None
+    from archiver.core.plain_settings import read_plain
+
+    settings = read_plain()
+    if settings is None or settings.database_url is not None:
+        return None
+    from archiver.catalog import lite
+
+    path = lite.catalog_file(settings.catalog_url)
+    if path is None:
+        return None
+    settings.ensure_home()  # as App.catalog does: a home this user cannot write is refused
+    return lite.list_page(path, **filters)
 
 
 @items.command("show")

@@ -1,10 +1,12 @@
 """Fast start of the read commands (issue 13 part 5, issue 10's search): a fresh `items list`,
 `items show` or `search` reads a plain configuration without pydantic and declares only the
-catalog models it queries, with the same values and the same one-line errors as before."""
+catalog models it queries; `items list` on the home's SQLite catalog reads it with sqlite3
+alone. Same output, same one-line errors as the full path."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +14,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from archiver.app import App
+from archiver.catalog import lite
 from archiver.catalog import tables as t
+from archiver.catalog.queries import ItemSummary
+from archiver.catalog.revisions import head_revisions, known_revisions
 from archiver.cli.main import cli
 from archiver.core import plain_settings, settings
 from archiver.core.errors import ConfigError
+from bench.synthetic import generate
 from tests.cli.test_lazy_cli import HEAVY, _loaded, _modules_after
 from tests.harness import Harness
 
@@ -27,8 +34,8 @@ NOT_READ = (*HEAVY, "pydantic", "pydantic_settings", "starlette", "archiver.web"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str]]:
-    """An archive holding one captured account, and one of its items' id."""
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str, str]]:
+    """An archive holding one captured account, one of its items' id, and the account."""
     root = tmp_path_factory.mktemp("fast-start")
     config = root / "archiver.toml"
     config.write_text('district = "Test School District"\nstate = "WA"\n')
@@ -42,21 +49,22 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, s
             assert h.poll().status == "complete"
             with h.app.catalog.session() as s:
                 item_id = s.scalars(select(t.Item.item_id).where(t.Item.kind == "comment").limit(1)).one()
+                account = s.scalars(select(t.Account.platform + ":" + t.Account.account_id)).one()
         finally:
             h.close()
-    yield {**env, "ARCHIVER_HOME": str(h.home)}, item_id
+    yield {**env, "ARCHIVER_HOME": str(h.home)}, item_id, account
 
 
 @pytest.mark.parametrize(("command", "also_absent"), [
-    (["items", "list", "--limit", "100"], ("archiver.catalog.retention_tables", "archiver.catalog.search_tables")),
+    (["items", "list", "--limit", "100"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
     (["items", "show", "ITEM"], ("archiver.catalog.search_tables",)),
-    (["items", "list", "--json"], ("archiver.catalog.retention_tables",)),
+    (["items", "list", "--json", "--not-deleted", "--account", "ACCOUNT"], ("sqlalchemy",)),
     (["search", "comment", "--limit", "100"], ("archiver.catalog.retention_tables",)),
 ])
 def test_read_commands_import_no_validation_models_nor_unused_catalog_models(
-        home: tuple[dict[str, str], str], command: list[str], also_absent: tuple[str, ...]) -> None:
-    env, item_id = home
-    status, modules, stderr = _modules_after([item_id if a == "ITEM" else a for a in command], env)
+        home: tuple[dict[str, str], str, str], command: list[str], also_absent: tuple[str, ...]) -> None:
+    env, item_id, account = home
+    status, modules, stderr = _modules_after([{"ITEM": item_id, "ACCOUNT": account}.get(a, a) for a in command], env)
     assert status == 0, stderr
     assert [p for p in (*NOT_READ, *also_absent) if _loaded(modules, p)] == []
 
@@ -152,3 +160,86 @@ def test_a_missing_config_file_is_the_same_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(ConfigError) as full:
         settings.load_settings()
     assert quick.value.message == full.value.message and "does not exist" in full.value.message
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
+    """A 1,200-item archive in the home's own SQLite catalog (edited and deleted items over
+    three accounts; one in 40 without a creation time, as a platform may leave it), and its
+    account labels."""
+    home = tmp_path_factory.mktemp("lite") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARCHIVER_DISTRICT", "Test School District")
+        mp.setenv("ARCHIVER_STATE", "WA")
+        app = App(settings.Settings(home=home))
+        try:
+            summary = generate(app, items=1200, accounts=3, seed=5)
+        finally:
+            app.close()
+    with sqlite3.connect(home / "catalog.sqlite") as db:
+        db.execute("UPDATE items SET created_at = NULL WHERE id % 40 = 7")
+    yield home, list(summary.account_labels)
+
+
+LISTINGS = [
+    ["--limit", "100"], ["--limit", "7", "--json"], ["--all", "--json"], ["--kind", "comment", "--limit", "30"],
+    ["--deleted"], ["--deleted", "--json", "--all"], ["--edited", "--limit", "20"], ["--not-deleted", "--not-edited"],
+    ["--account", "ACCOUNT", "--limit", "40", "--json"], ["--account", "ACCOUNT", "--edited", "--all"],
+    ["--limit", "1"],
+    # the full path answers these (and refuses the last three in its words)
+    ["--account", "nobody"], ["--limit", "0"], ["--after", "garbage"], ["--all", "--limit", "3"],
+]
+
+
+def test_the_light_listing_is_the_full_one(synthetic: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every filter and every page of a paged walk print the same output (stdout and stderr,
+    cursors included) whether sqlite3 alone or the services and the ORM read them."""
+    home, accounts = synthetic
+    monkeypatch.setenv("ARCHIVER_HOME", str(home))
+    answered: list[bool] = []
+    real = lite.list_page
+
+    def spy(*args: object, **kwargs: object) -> lite.ListedPage | None:
+        page = real(*args, **kwargs)  # type: ignore[arg-type]
+        answered.append(page is not None)
+        return page
+
+    monkeypatch.setattr(lite, "list_page", spy)
+    app = App(settings.load_settings(), migrate=False)
+    try:
+        for args in LISTINGS:
+            args = [accounts[1] if a == "ACCOUNT" else a for a in args]
+            light = CliRunner().invoke(cli, ["items", "list", *args])
+            full = CliRunner().invoke(cli, ["items", "list", *args], obj={"app": app})  # the App: full path
+            assert (light.exit_code, light.stdout, light.stderr) == (full.exit_code, full.stdout, full.stderr), args
+        assert answered[:11] == [True] * 11 and answered[11:] == [False] * 3  # --all --limit: refused before
+        after: str | None = None
+        for _ in range(5):  # a walk through every page by cursor, 300 items a page
+            page = ["--limit", "300", *(["--after", after] if after else [])]
+            light = CliRunner().invoke(cli, ["items", "list", *page])
+            full = CliRunner().invoke(cli, ["items", "list", *page], obj={"app": app})
+            assert (light.stdout, light.stderr) == (full.stdout, full.stderr)
+            after = light.stderr.split("--after ", 1)[1].split()[0] if "--after" in light.stderr else None
+            if after is None:
+                break
+        assert after is None and answered[-1] is True
+    finally:
+        app.close()
+
+
+def test_light_items_have_the_summary_fields() -> None:
+    assert list(lite.ListedItem.__dataclass_fields__) == list(ItemSummary.__dataclass_fields__)
+
+
+def test_an_older_home_catalog_is_refused_with_the_migrate_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ARCHIVER_HOME", str(home))
+    assert CliRunner().invoke(cli, ["init"]).exit_code == 0
+    older = sorted(known_revisions() - head_revisions())[0]
+    with sqlite3.connect(home / "catalog.sqlite") as db:
+        db.execute("UPDATE alembic_version SET version_num = ?", (older,))
+    refused = CliRunner().invoke(cli, ["items", "list"])
+    lines = refused.output.strip().splitlines()
+    assert refused.exit_code != 0 and len(lines) == 1, refused.output
+    assert "archiver migrate" in lines[0] and older in lines[0]
+

@@ -1,13 +1,13 @@
-"""`items list` from an SQLite catalog with the sqlite3 module alone (issue 13: read commands
-under 0.3 s as a fresh process).
+"""`items list` read with the database's own driver alone, sqlite3 or psycopg (issue 13: read
+commands under 0.3 s as a fresh process).
 
 Importing SQLAlchemy and its ORM, declaring the models and configuring their mappers cost a
 fresh `archiver items list` about 0.45 s of CPU, three quarters of it; the page itself is two
-index range reads. This module answers the common case without them: the default SQLite
-catalog in ARCHIVER_HOME, plain settings (archiver.core.plain_settings), the catalog at this
-archiver's head revision. It returns None whenever anything else holds (PostgreSQL, another
-URL, a missing file, another revision, an account selector that matches nothing, a cursor it
-cannot read, any SQLite error); the caller then runs the full path (archiver.services.items),
+index range reads. This module answers the common case without them: a plain `sqlite:///PATH`
+or `postgresql+psycopg://...` catalog URL, plain settings (archiver.core.plain_settings), the
+catalog at this archiver's head revision. It returns None whenever anything else holds (another
+URL form, a missing file, a database it cannot reach, another revision, an account selector that matches nothing, a cursor it
+cannot read, any database error); the caller then runs the full path (archiver.services.items),
 which reads or refuses exactly as before, so every error stays that path's one line.
 
 The statements are the ones archiver.catalog.queries builds for the same filters (same
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from archiver.catalog.revisions import head_revisions
 
@@ -68,16 +68,51 @@ class ListedPage:
         return self.next_cursor is not None
 
 
-def catalog_file(catalog_url: str) -> Path | None:
-    """The file of a plain `sqlite:///PATH` catalog URL, if it exists (else None)."""
-    prefix = "sqlite:///"
-    if not catalog_url.startswith(prefix) or "?" in catalog_url:
+class _Db(Protocol):
+    """What is used of a DB-API connection (sqlite3's and psycopg's)."""
+
+    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Where a plain catalog URL points: an SQLite file, or a PostgreSQL conninfo."""
+
+    sqlite_file: Path | None = None
+    conninfo: str | None = None
+
+
+def catalog_at(catalog_url: str) -> Catalog | None:
+    """The catalog of a plain URL (an existing `sqlite:///PATH`, or `postgresql+psycopg://`
+    with no query options); None for any other form, which the full path reads."""
+    if "?" in catalog_url:
         return None
-    path = Path(catalog_url[len(prefix):])
-    return path if path.name and path.is_file() else None
+    if catalog_url.startswith("sqlite:///"):
+        path = Path(catalog_url[len("sqlite:///"):])
+        return Catalog(sqlite_file=path) if path.name and path.is_file() else None
+    if catalog_url.startswith("postgresql+psycopg://"):
+        return Catalog(conninfo="postgresql://" + catalog_url[len("postgresql+psycopg://"):])
+    return None
 
 
-def list_page(path: Path, *, account: str | None, kind: str | None, deleted: bool | None,
+class _Postgres:
+    """psycopg's connection with sqlite3's `?` placeholders (the statements are shared)."""
+
+    def __init__(self, conninfo: str) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(conninfo)
+
+    def execute(self, query: str, params: Any = ()) -> Any:
+        return self._conn.execute(query.replace("?", "%s"), params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def list_page(catalog: Catalog, *, account: str | None, kind: str | None, deleted: bool | None,
               edited: bool | None, limit: int | None, after: str | None) -> ListedPage | None:
     """One page as archiver.services.items.list_items gives it, or None (see the module)."""
     if limit is not None and limit < 1:
@@ -85,9 +120,18 @@ def list_page(path: Path, *, account: str | None, kind: str | None, deleted: boo
     cursor = _parse_cursor(after) if after else None
     if after and cursor is None:
         return None
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
     try:
-        db = sqlite3.connect(path)
-    except sqlite3.Error:
+        db: _Db
+        if catalog.sqlite_file is not None:
+            db = sqlite3.connect(catalog.sqlite_file)
+        else:
+            assert catalog.conninfo is not None
+            import psycopg
+
+            errors = (psycopg.Error,)
+            db = _Postgres(catalog.conninfo)
+    except errors:
         return None
     try:
         if frozenset(r[0] for r in db.execute("SELECT version_num FROM alembic_version")) != head_revisions():
@@ -95,8 +139,9 @@ def list_page(path: Path, *, account: str | None, kind: str | None, deleted: boo
         where, params = _filters(db, account, kind, deleted, edited)
         if where is None:
             return None
-        rows = _page(db, where, params, None if limit is None else limit + 1, cursor)
-    except sqlite3.Error:
+        rows = _page(db, where, params, None if limit is None else limit + 1, cursor,
+                     sqlite=catalog.sqlite_file is not None)
+    except errors:
         return None
     finally:
         db.close()
@@ -107,7 +152,7 @@ def list_page(path: Path, *, account: str | None, kind: str | None, deleted: boo
     return ListedPage([item for item, _ in rows], _token(*rows[-1][1]) if more and rows else None)
 
 
-def _filters(db: sqlite3.Connection, account: str | None, kind: str | None, deleted: bool | None,
+def _filters(db: _Db, account: str | None, kind: str | None, deleted: bool | None,
              edited: bool | None) -> tuple[list[str] | None, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
@@ -127,7 +172,7 @@ def _filters(db: sqlite3.Connection, account: str | None, kind: str | None, dele
     return where, params
 
 
-def _account_pks(db: sqlite3.Connection, selector: str) -> list[int]:
+def _account_pks(db: _Db, selector: str) -> list[int]:
     conditions = ["account_id = ?", "name = ?"]
     params: list[Any] = [selector, selector]
     if selector.isdigit() and str(int(selector)) == selector:
@@ -141,8 +186,9 @@ def _account_pks(db: sqlite3.Connection, selector: str) -> list[int]:
     return [row[0] for row in db.execute(query, params)]
 
 
-def _page(db: sqlite3.Connection, where: Sequence[str], params: Sequence[Any], limit: int | None,
-          after: tuple[datetime | None, int] | None) -> list[tuple[ListedItem, tuple[datetime | None, int]]]:
+def _page(db: _Db, where: Sequence[str], params: Sequence[Any], limit: int | None,
+          after: tuple[datetime | None, int] | None, *,
+          sqlite: bool) -> list[tuple[ListedItem, tuple[datetime | None, int]]]:
     """The dated items newest first, then (when the dated run out) the undated ones, as
     archiver.catalog.queries._page reads them."""
     out: list[tuple[ListedItem, tuple[datetime | None, int]]] = []
@@ -150,7 +196,8 @@ def _page(db: sqlite3.Connection, where: Sequence[str], params: Sequence[Any], l
         dated, dated_params = [*where, "i.created_at IS NOT NULL"], list(params)
         if after is not None and after[0] is not None:
             dated.append("(i.created_at, i.id) < (?, ?)")
-            dated_params += [after[0].astimezone(UTC).strftime(_SQLITE_DATETIME), after[1]]
+            when = after[0].astimezone(UTC)  # as UTCDateTime binds it (SQLite: its DATETIME text)
+            dated_params += [when.strftime(_SQLITE_DATETIME) if sqlite else when, after[1]]
         out += _rows(db, dated, dated_params, "i.created_at DESC, i.id DESC", limit)
     if limit is None or len(out) < limit:
         undated, undated_params = [*where, "i.created_at IS NULL"], list(params)
@@ -161,7 +208,7 @@ def _page(db: sqlite3.Connection, where: Sequence[str], params: Sequence[Any], l
     return out
 
 
-def _rows(db: sqlite3.Connection, where: Sequence[str], params: list[Any], order: str,
+def _rows(db: _Db, where: Sequence[str], params: list[Any], order: str,
           limit: int | None) -> list[tuple[ListedItem, tuple[datetime | None, int]]]:
     query = f"SELECT {_COLUMNS}{_FROM} WHERE {' AND '.join(where)} ORDER BY {order}"
     if limit is not None:
@@ -179,15 +226,16 @@ def _rows(db: sqlite3.Connection, where: Sequence[str], params: list[Any], order
     return out
 
 
-def _datetime(value: str | None) -> datetime | None:
-    """As UTCDateTime reads an SQLite DATETIME: naive text taken as UTC."""
+def _datetime(value: str | datetime | None) -> datetime | None:
+    """As UTCDateTime reads the column: SQLite's naive text and any naive value taken as UTC,
+    PostgreSQL's aware value converted to UTC."""
     if value is None:
         return None
-    parsed = datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _iso(value: str | None) -> str:
+def _iso(value: str | datetime | None) -> str:
     parsed = _datetime(value)
     return parsed.isoformat() if parsed else ""
 

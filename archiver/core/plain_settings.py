@@ -16,6 +16,7 @@ archiver.catalog.db share its helpers.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -178,7 +179,16 @@ def _plain_toml(path: Path) -> dict[str, str] | None:
     return data
 
 
+# URLs of these shapes are ones SQLAlchemy's make_url parses to a supported driver (its grammar
+# is wider); they are accepted without importing SQLAlchemy, any other is checked by it.
+_PLAIN_URL = re.compile(
+    r"sqlite(\+pysqlite)?:///[^?#]+"
+    r"|postgresql\+psycopg://[A-Za-z0-9._~%-]+(:[A-Za-z0-9._~%!$&'()*+,;=-]*)?@[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._-]+")
+
+
 def _supported_url(url: str) -> bool:
+    if _PLAIN_URL.fullmatch(url):
+        return True
     try:
         check_database_url(url)
     except ValueError:

@@ -196,6 +196,29 @@ def test_the_light_listing_is_the_full_one(synthetic: tuple[Path, list[str]], mo
     cursors included) whether sqlite3 alone or the services and the ORM read them."""
     home, accounts = synthetic
     monkeypatch.setenv("ARCHIVER_HOME", str(home))
+    _compare_listings(monkeypatch, accounts)
+
+
+def test_the_light_listing_is_the_full_one_on_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same through psycopg (placeholders, aware timestamps, the keyset's bound time)."""
+    from tests.conftest import _pg_database
+
+    for url in _pg_database():
+        home = tmp_path / "home"
+        assert CliRunner().invoke(cli, ["init"], env={"ARCHIVER_HOME": str(home)}).exit_code == 0
+        app = App(settings.Settings(home=home, database_url=url))
+        try:
+            summary = generate(app, items=600, accounts=3, seed=7)
+            with app.catalog.engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE items SET created_at = NULL WHERE mod(id, 40) = 7")
+        finally:
+            app.close()
+        monkeypatch.setenv("ARCHIVER_HOME", str(home))
+        monkeypatch.setenv("ARCHIVER_DATABASE_URL", url)
+        _compare_listings(monkeypatch, list(summary.account_labels), page=150)
+
+
+def _compare_listings(monkeypatch: pytest.MonkeyPatch, accounts: list[str], page: int = 300) -> None:
     answered: list[bool] = []
     real = lite.list_page
 
@@ -214,10 +237,10 @@ def test_the_light_listing_is_the_full_one(synthetic: tuple[Path, list[str]], mo
             assert (light.exit_code, light.stdout, light.stderr) == (full.exit_code, full.stdout, full.stderr), args
         assert answered[:11] == [True] * 11 and answered[11:] == [False] * 3  # --all --limit: refused before
         after: str | None = None
-        for _ in range(5):  # a walk through every page by cursor, 300 items a page
-            page = ["--limit", "300", *(["--after", after] if after else [])]
-            light = CliRunner().invoke(cli, ["items", "list", *page])
-            full = CliRunner().invoke(cli, ["items", "list", *page], obj={"app": app})
+        for _ in range(5):  # a walk through every page by cursor
+            args = ["--limit", str(page), *(["--after", after] if after else [])]
+            light = CliRunner().invoke(cli, ["items", "list", *args])
+            full = CliRunner().invoke(cli, ["items", "list", *args], obj={"app": app})
             assert (light.stdout, light.stderr) == (full.stdout, full.stderr)
             after = light.stderr.split("--after ", 1)[1].split()[0] if "--after" in light.stderr else None
             if after is None:
@@ -243,3 +266,12 @@ def test_an_older_home_catalog_is_refused_with_the_migrate_hint(tmp_path: Path, 
     assert refused.exit_code != 0 and len(lines) == 1, refused.output
     assert "archiver migrate" in lines[0] and older in lines[0]
 
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://postgres@127.0.0.1:5432/db", "postgresql+psycopg://u:p%40ss;w@db.example:5/x",
+    "sqlite:////tmp/c.sqlite", "sqlite+pysqlite:///rel.db", "sqlite:///C:/a b/c.sqlite",
+])
+def test_urls_accepted_without_sqlalchemy_are_ones_it_accepts(url: str) -> None:
+    assert plain_settings._PLAIN_URL.fullmatch(url)
+    settings.check_database_url(url)  # raises if SQLAlchemy would refuse it

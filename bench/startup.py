@@ -19,7 +19,7 @@ archiver's own modules), the condition of the figures taken before 2026-12-03.
     python bench/startup.py --home /tmp/records/s1m --before /tmp/before --item ID --query comment \
         --only "items list" --only "items show" --only search --runs 7
 
-`--floor` adds a process that reads and prints the first page of `items list --limit 100` with
+`--account A` adds `items list --account A --limit 100`, `--floor` adds a process that reads and prints the first page of `items list --limit 100` with
 sqlite3 and rich only (see FLOOR), `--item ID` adds `items show ID`, `--query Q` adds `search Q --limit 100` (search writes an audit
 entry: give it a copy of a shared archive), `--status` adds `status`; `--only PREFIX` keeps
 the commands that start with PREFIX.
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--item", default=None, help="also time `items show ITEM`")
+    parser.add_argument("--account", default=None, help="also time `items list --account A --limit 100`")
     parser.add_argument("--query", default=None, help="also time `search QUERY --limit 100`")
     parser.add_argument("--status", action="store_true", help="also time `status`")
     parser.add_argument("--floor", action="store_true",
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="recompile the archiver in every process (PYTHONDONTWRITEBYTECODE=1)")
     args = parser.parse_args(argv)
     commands = [*COMMANDS, ["items", "--help"]]
+    commands += [["items", "list", "--account", args.account, "--limit", "100"]] if args.account else []
     commands += [["items", "show", args.item]] if args.item else []
     commands += [["search", args.query, "--limit", "100"]] if args.query else []
     commands += [["status"]] if args.status else []

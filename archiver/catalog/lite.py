@@ -24,7 +24,7 @@ import binascii
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -257,3 +257,159 @@ def _parse_cursor(token: str) -> tuple[datetime | None, int] | None:
     if not isinstance(pk, int) or (created is not None and created.tzinfo is None):
         return None
     return created, pk
+
+
+@dataclass(frozen=True)
+class ShownVersion:
+    """archiver.catalog.queries.VersionView's fields, in its order."""
+
+    version: int
+    observed_at: str
+    content_sha256: str
+    text: str
+    author: str
+    url: str
+    warc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ShownItem:
+    """archiver.catalog.queries.ItemDetail's fields and JSON, for `items show`."""
+
+    summary: ListedItem
+    versions: list[ShownVersion]
+    tombstone: dict[str, Any] | None
+    observations: int
+    media: list[dict[str, Any]] = field(default_factory=list)
+    parent: ListedItem | None = None
+    replies: list[ListedItem] = field(default_factory=list)
+    failed_fixity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    retention: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.summary.as_dict(),
+            "observations": self.observations,
+            "version_history": [asdict(v) for v in self.versions],
+            "tombstone": self.tombstone,
+            "media": self.media,
+            "parent": self.parent.as_dict() if self.parent else None,
+            "replies": [r.as_dict() for r in self.replies],
+            "failed_fixity": self.failed_fixity,
+            "retention": self.retention,
+        }
+
+
+_DETAIL = (
+    "SELECT i.id, i.item_id, i.platform, i.kind, i.parent_id, i.created_at, i.first_seen_at, i.deleted_at,"
+    " a.platform, a.account_id,"
+    " t.id, t.detected_at, t.reason, t.detail, t.evidence_file, t.evidence_offset, t.evidence_length,"
+    " t.evidence_record_id, t.metadata_record_id, t.last_good_record_id,"
+    " r.item_pk, r.state, r.series, r.rule, r.flagged, r.retain_until, r.waits_for,"
+    " (SELECT count(*) FROM observations AS o WHERE o.item_pk = i.id),"
+    " v.id, v.version_no, v.observed_at, v.content_sha256, v.text, v.author, v.url, v.warc_file, v.warc_offset,"
+    " v.warc_length, v.warc_record_id, v.media"
+    " FROM items AS i LEFT OUTER JOIN accounts AS a ON a.id = i.account_pk"
+    " LEFT OUTER JOIN tombstones AS t ON t.item_pk = i.id LEFT OUTER JOIN item_retention AS r ON r.item_pk = i.id"
+    " LEFT OUTER JOIN item_versions AS v ON v.item_pk = i.id"
+    " WHERE i.id = (SELECT id FROM items WHERE item_id = ? ORDER BY id LIMIT 1) ORDER BY v.version_no")
+
+
+def show_item(catalog: Catalog, item_id: str) -> ShownItem | None:
+    """`items show` as archiver.services.items.show_item gives it (queries.item_detail and
+    item_thread, statement for statement), or None (see the module; an unknown id too)."""
+    sqlite = catalog.sqlite_file is not None
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    try:
+        db: _Db
+        if catalog.sqlite_file is not None:
+            db = sqlite3.connect(catalog.sqlite_file)
+        else:
+            assert catalog.conninfo is not None
+            import psycopg
+
+            errors = (psycopg.Error,)
+            db = _Postgres(catalog.conninfo)
+    except errors:
+        return None
+    try:
+        if frozenset(r[0] for r in db.execute("SELECT version_num FROM alembic_version")) != head_revisions():
+            return None
+        rows = list(db.execute(_DETAIL, [item_id]))
+        if not rows:
+            return None
+        return _detail(db, rows, sqlite)
+    except errors:
+        return None
+    finally:
+        db.close()
+
+
+def _detail(db: _Db, rows: list[Any], sqlite: bool) -> ShownItem:
+    first = rows[0]
+    (pk, item_id, platform, kind, parent_id, created, first_seen, gone, acc_platform, acc_id) = first[:10]
+    versions, media_keys, version_files = [], set(), []
+    for row in rows:
+        if row[28] is None:
+            continue
+        (_, number, observed, sha, text, author, url, w_file, w_offset, w_length, w_record, media) = row[28:40]
+        media = json.loads(media) if sqlite and isinstance(media, str) else media
+        media_keys |= {m["media_key"] for m in (media or [])}
+        version_files.append(w_file)
+        versions.append(ShownVersion(
+            version=number, observed_at=_iso(observed), content_sha256=sha, text=text, author=author, url=url,
+            warc={"file": w_file, "offset": w_offset, "length": w_length, "record_id": w_record}))
+    tombstone = None
+    if first[10] is not None:
+        (_, detected, reason, detail, e_file, e_offset, e_length, e_record, meta_record, last_good) = first[10:20]
+        tombstone = {"detected_at": _iso(detected), "reason": reason, "detail": detail,
+                     "evidence": {"file": e_file, "offset": e_offset, "length": e_length, "record_id": e_record},
+                     "metadata_record_id": meta_record, "last_good_record_id": last_good}
+    media_rows: list[dict[str, Any]] = []
+    if media_keys:
+        marks = ", ".join("?" * len(media_keys))
+        media_rows = [{"url": u, "status": st, "size": sz, "file": f, "offset": o, "length": n}
+                      for u, st, sz, f, o, n in db.execute(
+                          "SELECT url, status, size, warc_file, warc_offset, warc_length FROM media_captures"
+                          f" WHERE media_key IN ({marks})", list(media_keys))]
+    created_at = _datetime(created)
+    summary = ListedItem(
+        id=item_id, platform=platform, account=f"{acc_platform}:{acc_id}" if acc_platform is not None else "",
+        kind=kind, parent_id=parent_id, created_at=created_at.isoformat() if created_at else None,
+        first_seen_at=_iso(first_seen), deleted=gone is not None, versions=len(versions),
+        text=versions[-1].text if versions else "")
+    files = version_files + [m["file"] for m in media_rows] + ([tombstone["evidence"]["file"]] if tombstone else [])
+    retention = None
+    if first[20] is not None:
+        state, series, rule, flagged, until, waits_for = first[21:27]
+        until_at = _datetime(until)
+        retention = {"state": state, "series": series, "rule": rule, "flagged": bool(flagged),
+                     "retain_until": until_at.isoformat() if until_at else None, "waits_for": waits_for}
+    parent, replies = _thread(db, summary)
+    return ShownItem(summary, versions, tombstone, int(first[27] or 0), media_rows, parent, replies,
+                     _failed_fixity(db, {f for f in files if isinstance(f, str) and f}), retention)
+
+
+def _failed_fixity(db: _Db, names: set[str]) -> dict[str, dict[str, Any]]:
+    """queries.failed_fixity: each named WARC whose last check was not 'ok', that check."""
+    if not names:
+        return {}
+    marks = ", ".join("?" * len(names))
+    rows = db.execute(
+        "SELECT f.warc_name, f.verdict, f.checked_at, f.detail, f.run_id FROM fixity_checks AS f JOIN"
+        " (SELECT warc_name, max(id) AS last_id FROM fixity_checks"
+        f" WHERE warc_name IN ({marks}) GROUP BY warc_name) AS last ON f.id = last.last_id", list(names))
+    return {name: {"verdict": verdict, "checked_at": _iso(checked), "detail": detail, "run_id": run}
+            for name, verdict, checked, detail, run in rows if verdict != "ok"}
+
+
+def _thread(db: _Db, summary: ListedItem) -> tuple[ListedItem | None, list[ListedItem]]:
+    """queries.item_thread: the item it answers (same platform) and its replies, oldest first."""
+    where, params = ["i.parent_id = ?"], [summary.id]
+    if summary.parent_id:
+        where, params = ["(i.parent_id = ? OR i.item_id = ?)"], [summary.id, summary.parent_id]
+    rows = [row for row, _ in _rows(db, where, params, "i.id", None) if row.platform == summary.platform]
+    parent = next((r for r in rows if summary.parent_id and r.id == summary.parent_id), None)
+    replies = [r for r in rows if r.parent_id == summary.id and r is not parent]
+    replies.sort(key=lambda r: (r.created_at or "", r.id))
+    return parent, replies

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich import box
@@ -15,9 +16,11 @@ from archiver.cli.safe_text import one_line, plain
 from archiver.cli.tables import Cell, Column, fitted_table
 
 if TYPE_CHECKING:
-    from archiver.catalog.lite import ListedItem, ListedPage
-    from archiver.catalog.queries import ItemSummary
+    from archiver.catalog.lite import Catalog, ListedItem, ListedPage, ShownItem
+    from archiver.catalog.queries import ItemDetail, ItemSummary
     from archiver.services.items import ItemPage
+
+T = TypeVar("T")
 
 # archiver.services.items.DEFAULT_LIMIT, repeated so that `items --help` does not import the
 # services, SQLAlchemy and the settings (0.7 s of CPU); tests/preservation/test_read_path.py
@@ -60,7 +63,7 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
         raise ConfigError("Give either --all or --limit N, not both.")
     filters: dict[str, Any] = dict(account=account, kind=kind, deleted=deleted, edited=edited,
                                    limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit), after=after)
-    page: ItemPage | ListedPage | None = _light_page(ctx, filters)
+    page: ItemPage | ListedPage | None = _light(ctx, lambda lite, catalog: lite.list_page(catalog, **filters))
     if page is None:
         from archiver.services.items import list_items
 
@@ -90,10 +93,10 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
                           soft_wrap=True)
 
 
-def _light_page(ctx: click.Context, filters: dict[str, Any]) -> ListedPage | None:
-    """The page read without SQLAlchemy when the settings are plain and the catalog URL is a
-    plain SQLite or PostgreSQL one (archiver.catalog.lite: 0.15 s of CPU where the full path
-    takes 0.6-0.7 s); None when the full path must answer (it reads, or refuses, as always)."""
+def _light(ctx: click.Context, read: Callable[[ModuleType, Catalog], T | None]) -> T | None:
+    """`read` without SQLAlchemy when the settings are plain and the catalog URL is a plain
+    SQLite or PostgreSQL one (archiver.catalog.lite: `items list` 0.15 s of CPU where the full
+    path takes 0.6-0.7 s); None when the full path must answer (it reads, or refuses, as always)."""
     if "app" in ctx.ensure_object(dict):  # a caller (the console, a test) already holds one
         return None
     from archiver.core.plain_settings import read_plain
@@ -108,7 +111,7 @@ def _light_page(ctx: click.Context, filters: dict[str, Any]) -> ListedPage | Non
     if catalog is None:
         return None
     settings.ensure_home()  # as App.catalog does: a home this user cannot write is refused
-    return lite.list_page(catalog, **filters)
+    return read(lite, catalog)
 
 
 @items.command("show")
@@ -124,9 +127,11 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     Example:
       archiver items show 1000001_3000002
     """
-    from archiver.services.items import show_item
+    detail: ItemDetail | ShownItem | None = _light(ctx, lambda lite, catalog: lite.show_item(catalog, item_id))
+    if detail is None:
+        from archiver.services.items import show_item
 
-    detail = show_item(get_app(ctx), item_id)
+        detail = show_item(get_app(ctx), item_id)
     if as_json:
         print_json(detail.as_dict())
         return
@@ -169,7 +174,7 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
                             f"{' [FLAGGED]' if r['flagged'] else ''}; retain until {until}"), soft_wrap=True)
 
 
-def _thread(parent: ItemSummary | None, replies: list[ItemSummary]) -> None:
+def _thread(parent: ItemSummary | ListedItem | None, replies: Sequence[ItemSummary | ListedItem]) -> None:
     """What the item answers and what answers it: ids whole, text as a one-line hint."""
     if parent is None and not replies:
         return

@@ -57,7 +57,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, s
 
 @pytest.mark.parametrize(("command", "also_absent"), [
     (["items", "list", "--limit", "100"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
-    (["items", "show", "ITEM"], ("archiver.catalog.search_tables",)),
+    (["items", "show", "ITEM"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
+    (["items", "show", "ITEM", "--json"], ("sqlalchemy",)),
     (["items", "list", "--json", "--not-deleted", "--account", "ACCOUNT"], ("sqlalchemy",)),
     (["search", "comment", "--limit", "100"], ("archiver.catalog.retention_tables",)),
 ])
@@ -163,10 +164,11 @@ def test_a_missing_config_file_is_the_same_error(tmp_path: Path, monkeypatch: py
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str], dict[str, str]]]:
     """A 1,200-item archive in the home's own SQLite catalog (edited and deleted items over
-    three accounts; one in 40 without a creation time, as a platform may leave it), and its
-    account labels."""
+    three accounts; one in 40 without a creation time, as a platform may leave it; a retention
+    classification and a failed fixity check on the edited item), its account labels and
+    sample item ids."""
     home = tmp_path_factory.mktemp("lite") / "home"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ARCHIVER_DISTRICT", "Test School District")
@@ -178,7 +180,8 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
             app.close()
     with sqlite3.connect(home / "catalog.sqlite") as db:
         db.execute("UPDATE items SET created_at = NULL WHERE id % 40 = 7")
-    yield home, list(summary.account_labels)
+        thread = _retention_and_fixity(db, summary.sample_items["edited"])
+    yield home, list(summary.account_labels), {**summary.sample_items, "thread": thread}
 
 
 LISTINGS = [
@@ -191,16 +194,40 @@ LISTINGS = [
 ]
 
 
-def test_the_light_listing_is_the_full_one(synthetic: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+def _retention_and_fixity(db: sqlite3.Connection, item_id: str) -> str:
+    """The rows `items show` reports besides the item's own: its retention; the last fixity
+    check of its first version's WARC failed (an older one passed), that of its second's
+    passed (an older one failed). And a post whose replies were created in another order than
+    stored: its id."""
+    rows = db.execute("SELECT i.id, v.warc_file FROM items i JOIN item_versions v ON v.item_pk = i.id "
+                      "WHERE i.item_id = ? ORDER BY v.version_no", (item_id,)).fetchall()
+    (pk, first), (_, second) = rows[0], rows[-1]
+    assert first != second
+    db.execute("INSERT INTO item_retention (item_pk, state, series, schedule, series_source, rule, flagged, "
+               "trigger_at, retain_until, retain_floor, waits_for, fingerprint, classified_at) VALUES "
+               "(?, 'due', 'GS50-05A-12', 'WA', 'state', 'comment on a post', 1, '2026-01-02 03:04:05.000000', "
+               "'2029-01-02 03:04:05.000000', NULL, '', 'x', '2026-12-01 00:00:00.000000')", (pk,))
+    for name, verdict in ((first, "ok"), (first, "damaged"), (second, "damaged"), (second, "ok")):
+        db.execute("INSERT INTO fixity_checks (run_id, warc_name, store_key, checked_at, verdict, detail, level) "
+                   "VALUES ('r', ?, 'k', '2026-12-02 10:00:00.000000', ?, 'digest differs', 'routine')", (name, verdict))
+    parent, newest = db.execute("SELECT parent_id, max(id) FROM items WHERE parent_id IS NOT NULL "
+                                "GROUP BY parent_id HAVING count(*) > 1 ORDER BY parent_id LIMIT 1").fetchone()
+    db.execute("UPDATE items SET created_at = '2000-01-01 00:00:00.000000' WHERE id = ?", (newest,))
+    return str(parent)
+
+
+def test_the_light_listing_is_the_full_one(synthetic: tuple[Path, list[str], dict[str, str]],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Every filter and every page of a paged walk print the same output (stdout and stderr,
     cursors included) whether sqlite3 alone or the services and the ORM read them."""
-    home, accounts = synthetic
+    home, accounts, _ = synthetic
     monkeypatch.setenv("ARCHIVER_HOME", str(home))
     _compare_listings(monkeypatch, accounts)
 
 
 def test_the_light_listing_is_the_full_one_on_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same through psycopg (placeholders, aware timestamps, the keyset's bound time)."""
+    """The same through psycopg (placeholders, aware timestamps, the keyset's bound time, JSON
+    and booleans as psycopg returns them), `items show` too."""
     from tests.conftest import _pg_database
 
     for url in _pg_database():
@@ -216,6 +243,8 @@ def test_the_light_listing_is_the_full_one_on_postgresql(tmp_path: Path, monkeyp
         monkeypatch.setenv("ARCHIVER_HOME", str(home))
         monkeypatch.setenv("ARCHIVER_DATABASE_URL", url)
         _compare_listings(monkeypatch, list(summary.account_labels), page=150)
+        ids = [summary.sample_items[k] for k in ("edited", "deleted", "first", "last")]
+        assert _compare_shows(monkeypatch, ids) == [True] * 4
 
 
 def _compare_listings(monkeypatch: pytest.MonkeyPatch, accounts: list[str], page: int = 300) -> None:
@@ -275,3 +304,55 @@ def test_an_older_home_catalog_is_refused_with_the_migrate_hint(tmp_path: Path, 
 def test_urls_accepted_without_sqlalchemy_are_ones_it_accepts(url: str) -> None:
     assert plain_settings._PLAIN_URL.fullmatch(url)
     settings.check_database_url(url)  # raises if SQLAlchemy would refuse it
+
+
+def _compare_shows(monkeypatch: pytest.MonkeyPatch, ids: list[str]) -> list[bool]:
+    """`items show ID` (and --json) through lite.show_item and through the services: the same
+    stdout and stderr; which ids the light path answered."""
+    answered: list[bool] = []
+    real = lite.show_item
+
+    def spy(*args: object, **kwargs: object) -> lite.ShownItem | None:
+        shown = real(*args, **kwargs)  # type: ignore[arg-type]
+        answered.append(shown is not None)
+        return shown
+
+    monkeypatch.setattr(lite, "show_item", spy)
+    app = App(settings.load_settings(), migrate=False)
+    try:
+        for item_id in ids:
+            for extra in ([], ["--json"]):
+                light = CliRunner().invoke(cli, ["items", "show", item_id, *extra])
+                full = CliRunner().invoke(cli, ["items", "show", item_id, *extra], obj={"app": app})
+                assert (light.exit_code, light.stdout, light.stderr) == (full.exit_code, full.stdout, full.stderr), item_id
+    finally:
+        app.close()
+    return answered[::2]
+
+
+def test_the_light_item_is_the_full_one(synthetic: tuple[Path, list[str], dict[str, str]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edited (with retention and a failed fixity check), deleted, a post with replies, a
+    reply; an unknown id is left to the full path (its one-line error)."""
+    home, _, samples = synthetic
+    monkeypatch.setenv("ARCHIVER_HOME", str(home))
+    with sqlite3.connect(home / "catalog.sqlite") as db:
+        reply = db.execute("SELECT item_id FROM items WHERE parent_id IS NOT NULL ORDER BY id LIMIT 1").fetchone()[0]
+    ids = [samples["edited"], samples["deleted"], samples["first"], samples["thread"], reply, "no_such_item"]
+    assert _compare_shows(monkeypatch, ids) == [True] * 5 + [False]
+    shown = CliRunner().invoke(cli, ["items", "show", samples["edited"]]).stdout
+    assert "fixity failed" in shown and "GS50-05A-12" in shown
+
+
+def test_the_light_item_is_the_full_one_for_a_captured_account(
+        home: tuple[dict[str, str], str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every item of a real (sandbox) capture: posts, comments, replies, media."""
+    env, _, _ = home
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with sqlite3.connect(Path(env["ARCHIVER_HOME"]) / "catalog.sqlite") as db:
+        ids = [r[0] for r in db.execute("SELECT item_id FROM items ORDER BY id")]
+        (with_media,) = db.execute("SELECT i.item_id FROM items i JOIN item_versions v ON v.item_pk = i.id "
+                                   "WHERE v.media != '[]' LIMIT 1").fetchone()
+    assert all(_compare_shows(monkeypatch, ids))
+    assert "media: " in CliRunner().invoke(cli, ["items", "show", with_media]).stdout

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from archiver.catalog.db import Catalog, open_catalog
 from archiver.core.clock import Clock, SystemClock
 from archiver.core.errors import MissingKey
-from archiver.core.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: a read command never loads the vault or connectors
+    from archiver.core.settings import Settings  # pydantic: see archiver.core.plain_settings
     from archiver.preservation.reading import WarcReader
     from archiver.storage.base import ObjectStore
     from archiver.vault import KeyProvider

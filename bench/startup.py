@@ -1,16 +1,28 @@
 """CLI start-up: wall and CPU seconds of whole `archiver` processes (issue 13 part 5).
 
 Each command runs --runs times as a fresh process (`python -m archiver.cli.main ...`, the same
-code the `archiver` script runs); the table gives wall min/median/max and the median CPU
-(user+sys of the child). `--code DIR` runs another checkout's code with this venv (for the
-"before" figures: `git archive <commit> | tar -x -C DIR`). The archive must exist (`--home`);
-`archiver init` makes an empty one.
+code the `archiver` script runs); the table gives wall and CPU (user+sys of that process, from
+wait4) min/median/max. `--code DIR` runs another checkout's code with this venv (for the
+"before" figures: `git archive <commit> archiver connectors | tar -x -C DIR`); `--before DIR`
+runs both trees, interleaved round-robin (before, after, before, ...), so that a shared
+machine's changing load falls on both alike. The archive must exist (`--home`); `archiver
+init` makes an empty one.
+
+By default the commands run from compiled bytecode, as an installed archiver does (pip
+compiles it): a scratch PYTHONPYCACHEPREFIX per tree, filled by the untimed first run of each
+command. `--no-bytecode-cache` keeps PYTHONDONTWRITEBYTECODE=1 (every process recompiles the
+archiver's own modules), the condition of the figures taken before 2026-12-03.
 
     python bench/startup.py --home /tmp/synth-10k
     python bench/startup.py --home /tmp/synth-10k --code /tmp/before --json
     python bench/startup.py --home /tmp/synth-10k --item 1003000988_1003000989 --query update --status
+    python bench/startup.py --home /tmp/records/s1m --before /tmp/before --item ID --query comment \
+        --only "items list" --only "items show" --only search --runs 7
 
-`--item ID` adds `items show ID`, `--query Q` adds `search Q`, `--status` adds `status`.
+`--account A` adds `items list --account A --limit 100`, `--floor` adds a process that reads and prints the first page of `items list --limit 100` with
+sqlite3 and rich only (see FLOOR), `--item ID` adds `items show ID`, `--query Q` adds `search Q --limit 100` (search writes an audit
+entry: give it a copy of a shared archive), `--status` adds `status`; `--only PREFIX` keeps
+the commands that start with PREFIX.
 """
 
 from __future__ import annotations
@@ -18,26 +30,84 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 COMMANDS = (["--help"], ["items", "list", "--limit", "100"], ["warc", "list"], ["verify", "--help"])
 
 
+# `--floor`: what `items list --limit 100` would cost with no SQLAlchemy and no settings model: the
+# same first page read with sqlite3 and the same rich table printed (SQLite catalogs only). Not
+# the archiver's code: a measure of the floor under the libraries this command cannot avoid.
+FLOOR = """
+import os, sqlite3, sys
+from datetime import UTC, datetime
+from archiver.cli.common import console
+from archiver.cli.safe_text import one_line, plain
+from rich import box
+from rich.table import Table
+from rich.text import Text
+db = sqlite3.connect(os.path.join(os.environ["ARCHIVER_HOME"], "catalog.sqlite"))
+(version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+rows = db.execute(
+    "SELECT i.item_id, a.platform || ':' || a.account_id, i.kind, i.created_at, i.version_count,"
+    " i.deleted_at, v.text FROM items i JOIN accounts a ON a.id = i.account_pk"
+    " LEFT JOIN item_versions v ON v.id = i.latest_version_pk WHERE i.created_at IS NOT NULL"
+    " ORDER BY i.created_at DESC, i.id DESC LIMIT 101").fetchall()
+table = Table(title=f"{min(len(rows), 100)} items (more follow)", box=box.SIMPLE_HEAD)
+table.add_column("id", overflow="fold", ratio=3)
+table.add_column("account", overflow="fold", ratio=2)
+table.add_column("kind", no_wrap=True)
+table.add_column("created", no_wrap=True)
+table.add_column("ver", justify="right", no_wrap=True)
+table.add_column("del", no_wrap=True)
+table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=16)
+for item_id, account, kind, created, versions, deleted, text in rows[:100]:
+    when = datetime.fromisoformat(created).replace(tzinfo=UTC).isoformat()
+    table.add_row(plain(item_id), plain(account), plain(kind), when[:10], str(versions),
+                  Text("yes", style="red") if deleted else "", plain(one_line(text or "")[:60]))
+console.print(table)
+"""
+
+
 def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "archiver.cli.main", *argv], env=env, cwd=cwd,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"archiver {' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    """One fresh process: its wall time and its own CPU time (user+sys)."""
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        command = ["-c", FLOOR] if argv == ["floor"] else ["-m", "archiver.cli.main", *argv]
+        proc = subprocess.Popen([sys.executable, *command], env=env, cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        if status != 0:
+            err.seek(0)
+            raise SystemExit(f"archiver {' '.join(argv)} failed: {err.read().decode()[-500:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _stats(values: Sequence[float]) -> list[float]:
+    return [round(min(values), 3), round(statistics.median(values), 3), round(max(values), 3)]
+
+
+def _tree_env(base: dict[str, str], code: Path | None, cache: Path | None) -> tuple[dict[str, str], Path]:
+    """The environment and working folder that run `code`'s archiver (None: this checkout)."""
+    env = dict(base)
+    # `python -m` puts the working directory first on sys.path: run in the code's own folder.
+    cwd = Path(__file__).resolve().parents[1]
+    if code is not None:
+        cwd = code.resolve()
+        env["PYTHONPATH"] = str(cwd)
+    if cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env, cwd
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,41 +115,61 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--code", type=Path, default=None, help="run this checkout's archiver package")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="also run this checkout's archiver, interleaved (an A/B of two trees)")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--item", default=None, help="also time `items show ITEM`")
-    parser.add_argument("--query", default=None, help="also time `search QUERY`")
+    parser.add_argument("--account", default=None, help="also time `items list --account A --limit 100`")
+    parser.add_argument("--query", default=None, help="also time `search QUERY --limit 100`")
     parser.add_argument("--status", action="store_true", help="also time `status`")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the floor of `items list --limit 100` (sqlite3 and rich only)")
+    parser.add_argument("--only", action="append", default=[], help="only the commands starting so")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="recompile the archiver in every process (PYTHONDONTWRITEBYTECODE=1)")
     args = parser.parse_args(argv)
     commands = [*COMMANDS, ["items", "--help"]]
+    commands += [["items", "list", "--account", args.account, "--limit", "100"]] if args.account else []
     commands += [["items", "show", args.item]] if args.item else []
-    commands += [["search", args.query]] if args.query else []
+    commands += [["search", args.query, "--limit", "100"]] if args.query else []
     commands += [["status"]] if args.status else []
-    env = {**os.environ, "ARCHIVER_HOME": str(args.home)}
-    env.setdefault("ARCHIVER_DISTRICT", "Bench School District")
-    env.setdefault("ARCHIVER_STATE", "WA")
+    commands += [["floor"]] if args.floor else []
+    if args.only:
+        commands = [c for c in commands if any(" ".join(c).startswith(p) for p in args.only)]
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPYCACHEPREFIX")}
+    base["ARCHIVER_HOME"] = str(args.home)
+    base.setdefault("ARCHIVER_DISTRICT", "Bench School District")
+    base.setdefault("ARCHIVER_STATE", "WA")
     if args.database_url:
-        env["ARCHIVER_DATABASE_URL"] = args.database_url
-    # `python -m` puts the working directory first on sys.path: run in the code's own folder.
-    cwd = Path(__file__).resolve().parents[1]
-    if args.code:
-        cwd = args.code.resolve()
-        env["PYTHONPATH"] = str(cwd)
-    results = []
-    for command in commands:
-        run_once(command, env, cwd)  # warm the page cache and .pyc files
-        walls, cpus = zip(*(run_once(command, env, cwd) for _ in range(args.runs)), strict=True)
-        results.append({"command": " ".join(command), "wall_min": min(walls),
-                        "wall_median": statistics.median(walls), "wall_max": max(walls),
-                        "cpu_median": statistics.median(cpus)})
-    load = os.getloadavg()[0]
+        base["ARCHIVER_DATABASE_URL"] = args.database_url
+    trees = {"before": args.before, "after": args.code} if args.before else {"code": args.code}
+    with tempfile.TemporaryDirectory(prefix="startup-bench-") as tmp:
+        envs = {name: _tree_env(base, code, None if args.no_bytecode_cache else Path(tmp) / name)
+                for name, code in trees.items()}
+        loads = [os.getloadavg()[0]]
+        results = []
+        for command in commands:
+            runs: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+            for env, cwd in envs.values():
+                run_once(command, env, cwd)  # untimed: page cache, bytecode, proves it works
+            for _ in range(args.runs):
+                for name, (env, cwd) in envs.items():
+                    runs[name].append(run_once(command, env, cwd))
+            loads.append(os.getloadavg()[0])
+            for name, timed in runs.items():
+                results.append({"command": " ".join(command), "tree": name,
+                                "wall_s": _stats([w for w, _ in timed]), "cpu_s": _stats([c for _, c in timed])})
+    summary = {"runs": args.runs, "bytecode": not args.no_bytecode_cache,
+               "load_average_min_max": [round(min(loads), 1), round(max(loads), 1)], "results": results}
     if args.json:
-        print(json.dumps({"load": load, "results": results}, indent=2))
+        print(json.dumps(summary, indent=2))
         return
-    print(f"load average {load:.1f}; {args.runs} runs each")
+    print(f"load average {summary['load_average_min_max']}; {args.runs} runs each; wall and CPU min/median/max")
     for r in results:
-        print(f"archiver {r['command']:<28} wall {r['wall_min']:.3f}/{r['wall_median']:.3f}/{r['wall_max']:.3f} s"
-              f"  CPU median {r['cpu_median']:.3f} s")
+        wall, cpu = r["wall_s"], r["cpu_s"]
+        print(f"{r['tree']:<7} archiver {r['command']:<40} wall {wall[0]:.3f}/{wall[1]:.3f}/{wall[2]:.3f} s"
+              f"  CPU {cpu[0]:.3f}/{cpu[1]:.3f}/{cpu[2]:.3f} s")
 
 
 if __name__ == "__main__":

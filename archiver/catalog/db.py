@@ -2,32 +2,29 @@
 capture, the daemon) or only check that it is there (every other command).
 
 Alembic is imported only to upgrade: a read command compares the catalog's alembic_version
-with the head revision found by reading the migration files' `revision = ...` lines, which
-costs a millisecond where importing Alembic's machinery costs a third of a second.
+with the head revision found by reading the migration files' `revision = ...` lines
+(archiver.catalog.revisions), which costs a millisecond where importing Alembic's machinery
+costs a third of a second.
 """
 
 from __future__ import annotations
 
-import ast
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archiver.catalog.revisions import MIGRATIONS, head_revisions, known_revisions
 from archiver.core.errors import CatalogError
-from archiver.core.settings import mask_url
+from archiver.core.plain_settings import mask_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATE_HINT = "run 'archiver migrate'"
 
 
@@ -164,33 +161,3 @@ def open_catalog(url: str, *, upgrade: bool = True) -> Catalog:
     else:
         catalog.check_schema()
     return catalog
-
-
-# A top-level `revision = "..."` or `down_revision = ...` line, as Alembic's templates write them.
-_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
-
-
-@cache
-def _revision_graph() -> dict[str, tuple[str, ...]]:
-    """Each migration's revision id and the ids it revises, read from the files' top-level
-    assignments (what Alembic reads too) without importing them or Alembic."""
-    graph: dict[str, tuple[str, ...]] = {}
-    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
-        values = {name: ast.literal_eval(value)
-                  for name, value in _ASSIGNMENT.findall(path.read_text(encoding="utf-8"))}
-        if "revision" not in values:
-            continue
-        down = values.get("down_revision")
-        graph[values["revision"]] = tuple(down) if isinstance(down, (tuple, list)) else ((down,) if down else ())
-    return graph
-
-
-def known_revisions() -> frozenset[str]:
-    return frozenset(_revision_graph())
-
-
-def head_revisions() -> frozenset[str]:
-    """The revisions no other migration revises (one, unless branches were left unmerged)."""
-    graph = _revision_graph()
-    revised = {down for downs in graph.values() for down in downs}
-    return frozenset(graph) - revised

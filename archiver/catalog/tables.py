@@ -349,15 +349,21 @@ class QuotaSpend(Base):
     spent: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# Sibling modules add their models to Base.metadata (imported last: they import Base from here).
-from archiver.catalog import (  # noqa: E402, F401
-    console_tables,
-    daemon_tables,
-    fixity_tables,
-    request_tables,
-    retention_tables,
-    search_tables,
-)
+# Sibling modules add their models to Base.metadata when they are imported (they import Base
+# from here). Each command imports the ones it queries, so a fresh `items list` declares and
+# configures its own mappers only, not all 35 (issue 13: start-up). Whatever needs the whole
+# schema (Alembic, a test's create_all or comparison) asks all_models().
+MODEL_MODULES = ("console_tables", "daemon_tables", "fixity_tables", "request_tables",
+                 "retention_tables", "search_tables")
+
+
+def all_models() -> MetaData:
+    """Base.metadata with every model module imported: the catalog's whole schema."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(f"archiver.catalog.{name}")
+    return Base.metadata
 
 
 class StoredPayload(Base):

@@ -42,7 +42,7 @@ def get_app(ctx: click.Context, *, create: bool = False, require: bool = True,
     that holds none (a mistyped ARCHIVER_HOME). Only `migrate`, capture and the daemon (and
     `create`) upgrade the catalog's schema; the others refuse an older one in one line."""
     from archiver.app import App
-    from archiver.core.settings import load_settings
+    from archiver.core.plain_settings import load_settings
     from archiver.services.archive_home import create_archive, require_archive
 
     obj = ctx.ensure_object(dict)

@@ -20,6 +20,14 @@ from pydantic_settings import (
 )
 
 from archiver.core.errors import ConfigError
+from archiver.core.plain_settings import (
+    ENV_PREFIX,
+    NOT_SETTINGS,
+    NOT_SETTINGS_PREFIXES,
+    check_database_url,
+    config_path,
+    mask_url,
+)
 
 SECRET_MARKERS = ("token", "secret", "password", "key")
 
@@ -235,14 +243,6 @@ class Settings(BaseSettings):
         return _mask(data)
 
 
-ENV_PREFIX = "ARCHIVER_"
-# Variables the archiver reads that are not settings: the config file's path, and who is acting
-# (archiver/core/actor.py: the name audit entries carry).
-NOT_SETTINGS = ("ARCHIVER_CONFIG", "ARCHIVER_ACTOR")
-NOT_SETTINGS_PREFIXES = ("ARCHIVER_TEST_",)  # the test suite's own (e.g. its PostgreSQL URL)
-DATABASE_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
-
-
 def check_environment(environ: Mapping[str, str]) -> None:
     """ConfigError naming the first ARCHIVER_* variable that is no setting (a typo is never
     silently ignored). Unknown keys below a known section are refused by the models."""
@@ -258,34 +258,6 @@ def check_environment(environ: Mapping[str, str]) -> None:
                 "such as ARCHIVER_HOME or ARCHIVER_CAPTURE__TIMEOUT; see 'archiver config show'); "
                 "fix or unset it"
             )
-
-
-def config_path(environ: Mapping[str, str]) -> Path:
-    """archiver.toml, or the file ARCHIVER_CONFIG names, which must then exist."""
-    named = environ.get("ARCHIVER_CONFIG")
-    path = Path(named or "archiver.toml").expanduser()
-    if path.is_dir():
-        raise ConfigError(f"The configuration file {path} is a directory; point ARCHIVER_CONFIG at a TOML file")
-    if named is not None and not path.is_file():
-        raise ConfigError(
-            f"The configuration file {path} (ARCHIVER_CONFIG) does not exist; fix the path or unset ARCHIVER_CONFIG"
-        )
-    return path
-
-
-def check_database_url(url: str) -> None:
-    """ValueError (one line) unless `url` is a SQLAlchemy URL for SQLite or PostgreSQL."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        parsed = None
-    driver = parsed.drivername if parsed is not None else ""
-    if driver not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
-        shown = mask_url(url) if parsed is not None else url[:60]
-        raise ValueError(f"'{shown}' is not a supported database URL; use {DATABASE_URL_FORMS}")
 
 
 def missing_for_capture(settings: Settings) -> list[str]:
@@ -318,17 +290,9 @@ def _mask(value: Any, key: str = "") -> Any:
     return value
 
 
-def mask_url(url: str) -> str:
-    """Hide a password inside a database URL."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown without its userinfo
-        return url.split("@")[-1]
-
-
 def load_settings(**overrides: Any) -> Settings:
+    """The effective settings, validated: any error is one ConfigError naming the setting.
+    (The CLI reads a plain configuration without pydantic: archiver.core.plain_settings.)"""
     from pydantic import ValidationError
 
     try:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from archiver.app import App
 from archiver.catalog import tables as t
 from archiver.core.errors import ConfigError, MissingKey
-from archiver.core.settings import Settings
+
+if TYPE_CHECKING:
+    from archiver.core.settings import Settings
 
 MARKER = ".archiver-home"
 # What an archive made before the marker existed always has at least one of.

@@ -57,7 +57,7 @@ def test_0020_adds_the_search_filter_indexes_to_a_catalog_with_data(database_url
         assert "deleted_at IS NOT NULL" in str(ddl), ddl  # only the deleted items
         context = MigrationContext.configure(
             conn, opts={"include_name": lambda name, kind, parent: not is_engine_object(name, kind, parent)})
-        assert compare_metadata(context, t.Base.metadata) == []  # the models are the head's schema
+        assert compare_metadata(context, t.all_models()) == []  # the models are the head's schema
     engine.dispose()
 
     catalog = Catalog(database_url)

@@ -36,7 +36,7 @@ SCHEDULE = ScheduleFile.model_validate({
 })
 EFFECTIVE = overlay(SCHEDULE, None)
 ENGINE = create_engine("sqlite://")
-t.Base.metadata.create_all(ENGINE)
+t.all_models().create_all(ENGINE)
 BLOCKERS = {s.key: blockers(s, EFFECTIVE.schedules[s.schedule], verified=False) for s in EFFECTIVE.series}
 
 item_strategy = st.tuples(

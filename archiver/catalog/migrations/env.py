@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from archiver.catalog.tables import Base
+from archiver.catalog.tables import all_models
 
 config = context.config
 engine = config.attributes["engine"]
@@ -12,7 +12,7 @@ engine = config.attributes["engine"]
 with engine.begin() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=all_models(),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

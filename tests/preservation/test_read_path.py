@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
 
 from click.testing import CliRunner
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from archiver.app import App
-from archiver.catalog import queries
+from archiver.catalog import lite, queries
 from archiver.catalog import tables as t
 from archiver.cli.items import DEFAULT_LIMIT as CLI_DEFAULT_LIMIT
 from archiver.cli.main import cli
@@ -31,15 +35,29 @@ HEAVY = ("alembic", "boto3", "botocore", "warcio", "weasyprint", "fpdf", "httpx"
 
 @contextmanager
 def statements() -> Iterator[list[str]]:
-    """Every SQL statement any engine sends while the block runs."""
+    """Every SQL statement sent while the block runs: any engine's, and the driver-only read
+    path's (archiver.catalog.lite, which `items list` and `items show` take without SQLAlchemy)."""
     seen: list[str] = []
 
     def count(conn: object, cursor: object, statement: str, *_: object) -> None:
         seen.append(statement)
 
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = sqlite3.connect(*args, **kwargs)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    real_execute = lite._Postgres.execute
+
+    def pg_execute(self: Any, query: str, params: Any = ()) -> Any:
+        seen.append(query)
+        return real_execute(self, query, params)
+
     event.listen(Engine, "before_cursor_execute", count)
     try:
-        yield seen
+        with mock.patch.object(lite, "sqlite3", SimpleNamespace(connect=traced, Error=sqlite3.Error)), \
+                mock.patch.object(lite._Postgres, "execute", pg_execute):
+            yield seen
     finally:
         event.remove(Engine, "before_cursor_execute", count)
 
@@ -94,9 +112,10 @@ def test_items_show_command_stays_within_the_budget(app: App) -> None:
     env = {"ARCHIVER_HOME": str(app.settings.home)}
     with app.catalog.session() as s:
         post = s.scalar(select(t.Item.parent_id).where(t.Item.parent_id.is_not(None)))
-    with statements() as seen:
+    with statements() as seen, mock.patch.object(lite, "show_item", wraps=lite.show_item) as light:
         shown = CliRunner().invoke(cli, ["items", "show", str(post), "--json"], env=env, catch_exceptions=False)
     assert shown.exit_code == 0, shown.output
+    assert light.call_count == 1  # the driver-only path answered: its statements are counted above
     assert json.loads(shown.output)["replies"]
     assert len(seen) <= 1 + SHOW_STATEMENTS, "\n".join(seen)
     assert not [q for q in seen if "table_info" in q or "information_schema" in q or "pg_catalog" in q]

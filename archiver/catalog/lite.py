@@ -11,25 +11,24 @@ cannot read, any database error); the caller then runs the full path (archiver.s
 which reads or refuses exactly as before, so every error stays that path's one line.
 
 The statements are the ones archiver.catalog.queries builds for the same filters (same
-indexes, same order, same keyset), and the rows are the same values: ListedItem has
-ItemSummary's fields in its order, created_at and first_seen_at are read as the UTCDateTime
-column type reads them, and the next page's cursor is queries.Cursor's token.
+indexes, same order, same keyset), and the answers are the same objects (archiver.catalog.views:
+ItemSummary, ItemDetail, ItemPage, Cursor): created_at and first_seen_at are read as the
+UTCDateTime column type reads them, and the next page's cursor is the same token.
 tests/cli/test_fast_start.py compares both paths' output for each filter.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from archiver.catalog.revisions import head_revisions
+from archiver.catalog.views import BadCursor, Cursor, ItemDetail, ItemPage, ItemSummary, VersionView
 
 # SQLAlchemy's SQLite DATETIME storage format (what UTCDateTime binds and reads back).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -37,35 +36,6 @@ _COLUMNS = ("i.id, i.item_id, i.platform, a.platform, a.account_id, i.kind, i.pa
             " i.first_seen_at, i.deleted_at, i.version_count, v.text")
 _FROM = (" FROM items AS i JOIN accounts AS a ON a.id = i.account_pk"
          " LEFT OUTER JOIN item_versions AS v ON v.id = i.latest_version_pk")
-
-
-@dataclass(frozen=True)
-class ListedItem:
-    """archiver.catalog.queries.ItemSummary's fields, in its order (its JSON is the same)."""
-
-    id: str
-    platform: str
-    account: str
-    kind: str
-    parent_id: str | None
-    created_at: str | None
-    first_seen_at: str
-    deleted: bool
-    versions: int
-    text: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ListedPage:
-    items: list[ListedItem]
-    next_cursor: str | None
-
-    @property
-    def more(self) -> bool:
-        return self.next_cursor is not None
 
 
 class _Db(Protocol):
@@ -112,14 +82,9 @@ class _Postgres:
         self._conn.close()
 
 
-def list_page(catalog: Catalog, *, account: str | None, kind: str | None, deleted: bool | None,
-              edited: bool | None, limit: int | None, after: str | None) -> ListedPage | None:
-    """One page as archiver.services.items.list_items gives it, or None (see the module)."""
-    if limit is not None and limit < 1:
-        return None
-    cursor = _parse_cursor(after) if after else None
-    if after and cursor is None:
-        return None
+def _open(catalog: Catalog) -> tuple[_Db, tuple[type[BaseException], ...]] | None:
+    """A connection to a catalog at this archiver's head revision, and the driver's errors;
+    None when it cannot be reached or is at another revision (the full path says why)."""
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
     try:
         db: _Db
@@ -134,8 +99,28 @@ def list_page(catalog: Catalog, *, account: str | None, kind: str | None, delete
     except errors:
         return None
     try:
-        if frozenset(r[0] for r in db.execute("SELECT version_num FROM alembic_version")) != head_revisions():
-            return None
+        if frozenset(r[0] for r in db.execute("SELECT version_num FROM alembic_version")) == head_revisions():
+            return db, errors
+    except errors:
+        pass
+    db.close()
+    return None
+
+
+def list_page(catalog: Catalog, *, account: str | None, kind: str | None, deleted: bool | None,
+              edited: bool | None, limit: int | None, after: str | None) -> ItemPage | None:
+    """One page as archiver.services.items.list_items gives it, or None (see the module)."""
+    if limit is not None and limit < 1:
+        return None
+    try:
+        cursor = Cursor.parse(after) if after else None
+    except BadCursor:
+        return None  # the full path refuses it in its words
+    opened = _open(catalog)
+    if opened is None:
+        return None
+    db, errors = opened
+    try:
         where, params = _filters(db, account, kind, deleted, edited)
         if where is None:
             return None
@@ -146,10 +131,10 @@ def list_page(catalog: Catalog, *, account: str | None, kind: str | None, delete
     finally:
         db.close()
     if limit is None:
-        return ListedPage([item for item, _ in rows], None)
+        return ItemPage([item for item, _ in rows], None)
     more = len(rows) > limit
     rows = rows[:limit]
-    return ListedPage([item for item, _ in rows], _token(*rows[-1][1]) if more and rows else None)
+    return ItemPage([item for item, _ in rows], rows[-1][1].token() if more and rows else None)
 
 
 def _filters(db: _Db, account: str | None, kind: str | None, deleted: bool | None,
@@ -187,29 +172,29 @@ def _account_pks(db: _Db, selector: str) -> list[int]:
 
 
 def _page(db: _Db, where: Sequence[str], params: Sequence[Any], limit: int | None,
-          after: tuple[datetime | None, int] | None, *,
-          sqlite: bool) -> list[tuple[ListedItem, tuple[datetime | None, int]]]:
+          after: Cursor | None, *,
+          sqlite: bool) -> list[tuple[ItemSummary, Cursor]]:
     """The dated items newest first, then (when the dated run out) the undated ones, as
     archiver.catalog.queries._page reads them."""
-    out: list[tuple[ListedItem, tuple[datetime | None, int]]] = []
-    if after is None or after[0] is not None:
+    out: list[tuple[ItemSummary, Cursor]] = []
+    if after is None or after.created_at is not None:
         dated, dated_params = [*where, "i.created_at IS NOT NULL"], list(params)
-        if after is not None and after[0] is not None:
+        if after is not None and after.created_at is not None:
             dated.append("(i.created_at, i.id) < (?, ?)")
-            when = after[0].astimezone(UTC)  # as UTCDateTime binds it (SQLite: its DATETIME text)
-            dated_params += [when.strftime(_SQLITE_DATETIME) if sqlite else when, after[1]]
+            when = after.created_at.astimezone(UTC)  # as UTCDateTime binds it (SQLite: its DATETIME text)
+            dated_params += [when.strftime(_SQLITE_DATETIME) if sqlite else when, after.pk]
         out += _rows(db, dated, dated_params, "i.created_at DESC, i.id DESC", limit)
     if limit is None or len(out) < limit:
         undated, undated_params = [*where, "i.created_at IS NULL"], list(params)
-        if after is not None and after[0] is None:
+        if after is not None and after.created_at is None:
             undated.append("i.id < ?")
-            undated_params.append(after[1])
+            undated_params.append(after.pk)
         out += _rows(db, undated, undated_params, "i.id DESC", None if limit is None else limit - len(out))
     return out
 
 
 def _rows(db: _Db, where: Sequence[str], params: list[Any], order: str,
-          limit: int | None) -> list[tuple[ListedItem, tuple[datetime | None, int]]]:
+          limit: int | None) -> list[tuple[ItemSummary, Cursor]]:
     query = f"SELECT {_COLUMNS}{_FROM} WHERE {' AND '.join(where)} ORDER BY {order}"
     if limit is not None:
         query += " LIMIT ?"
@@ -218,11 +203,11 @@ def _rows(db: _Db, where: Sequence[str], params: list[Any], order: str,
     for pk, item_id, platform, acc_platform, acc_id, kind, parent, created, first_seen, gone, count, text in (
             db.execute(query, params)):
         created_at = _datetime(created)
-        out.append((ListedItem(
+        out.append((ItemSummary(
             id=item_id, platform=platform, account=f"{acc_platform}:{acc_id}", kind=kind, parent_id=parent,
             created_at=created_at.isoformat() if created_at else None,
             first_seen_at=_iso(first_seen), deleted=gone is not None, versions=int(count), text=text or "",
-        ), (created_at, pk)))
+        ), Cursor(created_at, pk)))
     return out
 
 
@@ -240,66 +225,6 @@ def _iso(value: str | datetime | None) -> str:
     return parsed.isoformat() if parsed else ""
 
 
-def _token(created_at: datetime | None, pk: int) -> str:
-    """archiver.catalog.queries.Cursor.token."""
-    raw = json.dumps([created_at.isoformat() if created_at else None, pk])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _parse_cursor(token: str) -> tuple[datetime | None, int] | None:
-    """archiver.catalog.queries.Cursor.parse, None where it would refuse the token."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        when, pk = json.loads(raw)
-        created = datetime.fromisoformat(when) if when is not None else None
-    except (ValueError, TypeError, binascii.Error):
-        return None
-    if not isinstance(pk, int) or (created is not None and created.tzinfo is None):
-        return None
-    return created, pk
-
-
-@dataclass(frozen=True)
-class ShownVersion:
-    """archiver.catalog.queries.VersionView's fields, in its order."""
-
-    version: int
-    observed_at: str
-    content_sha256: str
-    text: str
-    author: str
-    url: str
-    warc: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ShownItem:
-    """archiver.catalog.queries.ItemDetail's fields and JSON, for `items show`."""
-
-    summary: ListedItem
-    versions: list[ShownVersion]
-    tombstone: dict[str, Any] | None
-    observations: int
-    media: list[dict[str, Any]] = field(default_factory=list)
-    parent: ListedItem | None = None
-    replies: list[ListedItem] = field(default_factory=list)
-    failed_fixity: dict[str, dict[str, Any]] = field(default_factory=dict)
-    retention: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.summary.as_dict(),
-            "observations": self.observations,
-            "version_history": [asdict(v) for v in self.versions],
-            "tombstone": self.tombstone,
-            "media": self.media,
-            "parent": self.parent.as_dict() if self.parent else None,
-            "replies": [r.as_dict() for r in self.replies],
-            "failed_fixity": self.failed_fixity,
-            "retention": self.retention,
-        }
-
-
 _DETAIL = (
     "SELECT i.id, i.item_id, i.platform, i.kind, i.parent_id, i.created_at, i.first_seen_at, i.deleted_at,"
     " a.platform, a.account_id,"
@@ -315,26 +240,16 @@ _DETAIL = (
     " WHERE i.id = (SELECT id FROM items WHERE item_id = ? ORDER BY id LIMIT 1) ORDER BY v.version_no")
 
 
-def show_item(catalog: Catalog, item_id: str) -> ShownItem | None:
+
+def show_item(catalog: Catalog, item_id: str) -> ItemDetail | None:
     """`items show` as archiver.services.items.show_item gives it (queries.item_detail and
     item_thread, statement for statement), or None (see the module; an unknown id too)."""
     sqlite = catalog.sqlite_file is not None
-    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
-    try:
-        db: _Db
-        if catalog.sqlite_file is not None:
-            db = sqlite3.connect(catalog.sqlite_file)
-        else:
-            assert catalog.conninfo is not None
-            import psycopg
-
-            errors = (psycopg.Error,)
-            db = _Postgres(catalog.conninfo)
-    except errors:
+    opened = _open(catalog)
+    if opened is None:
         return None
+    db, errors = opened
     try:
-        if frozenset(r[0] for r in db.execute("SELECT version_num FROM alembic_version")) != head_revisions():
-            return None
         rows = list(db.execute(_DETAIL, [item_id]))
         if not rows:
             return None
@@ -345,7 +260,7 @@ def show_item(catalog: Catalog, item_id: str) -> ShownItem | None:
         db.close()
 
 
-def _detail(db: _Db, rows: list[Any], sqlite: bool) -> ShownItem:
+def _detail(db: _Db, rows: list[Any], sqlite: bool) -> ItemDetail:
     first = rows[0]
     (pk, item_id, platform, kind, parent_id, created, first_seen, gone, acc_platform, acc_id) = first[:10]
     versions, media_keys, version_files = [], set(), []
@@ -356,7 +271,7 @@ def _detail(db: _Db, rows: list[Any], sqlite: bool) -> ShownItem:
         media = json.loads(media) if sqlite and isinstance(media, str) else media
         media_keys |= {m["media_key"] for m in (media or [])}
         version_files.append(w_file)
-        versions.append(ShownVersion(
+        versions.append(VersionView(
             version=number, observed_at=_iso(observed), content_sha256=sha, text=text, author=author, url=url,
             warc={"file": w_file, "offset": w_offset, "length": w_length, "record_id": w_record}))
     tombstone = None
@@ -373,7 +288,7 @@ def _detail(db: _Db, rows: list[Any], sqlite: bool) -> ShownItem:
                           "SELECT url, status, size, warc_file, warc_offset, warc_length FROM media_captures"
                           f" WHERE media_key IN ({marks})", list(media_keys))]
     created_at = _datetime(created)
-    summary = ListedItem(
+    summary = ItemSummary(
         id=item_id, platform=platform, account=f"{acc_platform}:{acc_id}" if acc_platform is not None else "",
         kind=kind, parent_id=parent_id, created_at=created_at.isoformat() if created_at else None,
         first_seen_at=_iso(first_seen), deleted=gone is not None, versions=len(versions),
@@ -386,7 +301,7 @@ def _detail(db: _Db, rows: list[Any], sqlite: bool) -> ShownItem:
         retention = {"state": state, "series": series, "rule": rule, "flagged": bool(flagged),
                      "retain_until": until_at.isoformat() if until_at else None, "waits_for": waits_for}
     parent, replies = _thread(db, summary)
-    return ShownItem(summary, versions, tombstone, int(first[27] or 0), media_rows, parent, replies,
+    return ItemDetail(summary, versions, tombstone, int(first[27] or 0), media_rows, parent, replies,
                      _failed_fixity(db, {f for f in files if isinstance(f, str) and f}), retention)
 
 
@@ -403,7 +318,7 @@ def _failed_fixity(db: _Db, names: set[str]) -> dict[str, dict[str, Any]]:
             for name, verdict, checked, detail, run in rows if verdict != "ok"}
 
 
-def _thread(db: _Db, summary: ListedItem) -> tuple[ListedItem | None, list[ListedItem]]:
+def _thread(db: _Db, summary: ItemSummary) -> tuple[ItemSummary | None, list[ItemSummary]]:
     """queries.item_thread: the item it answers (same platform) and its replies, oldest first."""
     where, params = ["i.parent_id = ?"], [summary.id]
     if summary.parent_id:

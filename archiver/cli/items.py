@@ -16,9 +16,8 @@ from archiver.cli.safe_text import one_line, plain
 from archiver.cli.tables import Cell, Column, fitted_table
 
 if TYPE_CHECKING:
-    from archiver.catalog.lite import Catalog, ListedItem, ListedPage, ShownItem
-    from archiver.catalog.queries import ItemDetail, ItemSummary
-    from archiver.services.items import ItemPage
+    from archiver.catalog.lite import Catalog
+    from archiver.catalog.views import ItemDetail, ItemPage, ItemSummary
 
 T = TypeVar("T")
 
@@ -63,12 +62,12 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
         raise ConfigError("Give either --all or --limit N, not both.")
     filters: dict[str, Any] = dict(account=account, kind=kind, deleted=deleted, edited=edited,
                                    limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit), after=after)
-    page: ItemPage | ListedPage | None = _light(ctx, lambda lite, catalog: lite.list_page(catalog, **filters))
+    page: ItemPage | None = _light(ctx, lambda lite, catalog: lite.list_page(catalog, **filters))
     if page is None:
         from archiver.services.items import list_items
 
         page = list_items(get_app(ctx), **filters)
-    rows: Sequence[ItemSummary | ListedItem] = page.items
+    rows: Sequence[ItemSummary] = page.items
     if as_json:
         print_json([r.as_dict() for r in rows])
     else:
@@ -127,7 +126,7 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     Example:
       archiver items show 1000001_3000002
     """
-    detail: ItemDetail | ShownItem | None = _light(ctx, lambda lite, catalog: lite.show_item(catalog, item_id))
+    detail: ItemDetail | None = _light(ctx, lambda lite, catalog: lite.show_item(catalog, item_id))
     if detail is None:
         from archiver.services.items import show_item
 
@@ -174,7 +173,7 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
                             f"{' [FLAGGED]' if r['flagged'] else ''}; retain until {until}"), soft_wrap=True)
 
 
-def _thread(parent: ItemSummary | ListedItem | None, replies: Sequence[ItemSummary | ListedItem]) -> None:
+def _thread(parent: ItemSummary | None, replies: Sequence[ItemSummary]) -> None:
     """What the item answers and what answers it: ids whole, text as a one-line hint."""
     if parent is None and not replies:
         return

@@ -115,18 +115,7 @@ class PlainSettings:
         return self.home / "spool"
 
     def ensure_home(self) -> None:
-        """Create HOME and its folders, or say clearly why we cannot (as Settings.ensure_home)."""
-        try:
-            for folder in (self.home, self.spool_dir):
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            probe = self.home / ".write-probe"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot write to the archive home {self.home} ({exc.strerror}); "
-                "set ARCHIVER_HOME to a folder this user can write."
-            ) from exc
+        ensure_home(self.home, self.spool_dir)
 
 
 def load_settings() -> Settings:
@@ -194,3 +183,19 @@ def _supported_url(url: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def ensure_home(home: Path, spool: Path) -> None:
+    """Create HOME and its folders (only this user reads them), or say clearly why we cannot;
+    Settings.ensure_home and the plain settings both call it."""
+    try:
+        for folder in (home, spool):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = home / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot write to the archive home {home} ({exc.strerror}); "
+            "set ARCHIVER_HOME to a folder this user can write."
+        ) from exc

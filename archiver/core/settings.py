@@ -26,6 +26,7 @@ from archiver.core.plain_settings import (
     NOT_SETTINGS_PREFIXES,
     check_database_url,
     config_path,
+    ensure_home,
     mask_url,
 )
 
@@ -221,17 +222,7 @@ class Settings(BaseSettings):
 
     def ensure_home(self) -> None:
         """Create HOME and its folders, or say clearly why we cannot."""
-        try:
-            for folder in (self.home, self.spool_dir):
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # only this user reads it
-            probe = self.home / ".write-probe"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot write to the archive home {self.home} ({exc.strerror}); "
-                "set ARCHIVER_HOME to a folder this user can write."
-            ) from exc
+        ensure_home(self.home, self.spool_dir)
 
     def masked(self) -> dict[str, Any]:
         """Effective settings as plain data, every secret replaced by '***'."""

@@ -7,22 +7,11 @@ from dataclasses import dataclass
 
 from archiver.app import App
 from archiver.catalog import queries
-from archiver.catalog.queries import ItemDetail, ItemSummary
+from archiver.catalog.queries import ItemDetail
+from archiver.catalog.views import ItemPage
 from archiver.core.errors import ArchiverError, ConfigError
 
 DEFAULT_LIMIT = 50  # a screenful or two; --limit N or --all for more
-
-
-@dataclass(frozen=True)
-class ItemPage:
-    """One page of a listing, and the cursor of the next page (None: nothing more)."""
-
-    items: list[ItemSummary]
-    next_cursor: str | None = None
-
-    @property
-    def more(self) -> bool:
-        return self.next_cursor is not None
 
 
 def list_items(

@@ -3,12 +3,20 @@
     python bench/rebuild_rss.py --home /tmp/synth-10k          # rebuild an existing archive
     python bench/rebuild_rss.py --media-mib 200                # an archive with one 200 MiB video
     python bench/rebuild_rss.py --home DIR --code /tmp/before  # another checkout's code
+    python bench/rebuild_rss.py --home COPY --fill-gb 4         # add 4 GB of video first
 
 Each measured step is its own process (`os.wait4` gives that child's peak RSS): `archiver
 catalog rebuild --json` on the archive; with --media-mib, first the capture side (encrypt,
 store and index a sealed WARC holding one media response of that size, as the outbox does
 after a capture), then the rebuild. The media WARC is written by a third process, so the
 writer's copy of the body is not counted. `--code DIR` runs that checkout (PYTHONPATH).
+
+`--fill-gb G` first adds G GB of stored WARCs to the archive at --home (which it writes to: give
+a copy), each holding one video of `--fill-mib` MiB of random bytes (incompressible, so the
+stored objects really are that large) captured through the real writer and outbox, as a
+district's archive is mostly media by size. That is how the issue's "rebuild of 5 GB of WARCs"
+is reached without generating 5 million synthetic items: the 1M-item archive (~1 GB) plus 4 GB
+of media.
 """
 
 from __future__ import annotations
@@ -52,6 +60,38 @@ print(stats.media)
 """
 
 
+_FILL = """
+import os, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from archiver.app import App
+from archiver.core.settings import load_settings
+from archiver.preservation.outbox import Outbox
+from archiver.warc.fields import INFO_ACCOUNT, INFO_PLATFORM, PURPOSE_HEADER
+from archiver.warc.writer import HttpMessage, WarcFile
+spool, count, mib = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+app = App(load_settings())
+outbox = Outbox(app)
+start = datetime(2026, 11, 1, tzinfo=UTC)
+for n in range(count):
+    now = start + timedelta(minutes=n)
+    body = os.urandom(mib << 20)
+    warc = WarcFile(spool, f"facebook-424242-fill-{n:05d}.warc.gz",
+                    {INFO_PLATFORM: "facebook", INFO_ACCOUNT: "424242"}, now=now)
+    uri = f"https://video.example.org/fill-{n}.mp4"
+    warc.write_exchange(uri, HttpMessage(f"GET /fill-{n}.mp4 HTTP/1.1", [("Host", "video.example.org")]),
+                        HttpMessage("200 OK", [("Content-Type", "video/mp4"), ("Content-Length", str(len(body)))], body),
+                        when=now, extra_headers={PURPOSE_HEADER: "media"})
+    del body
+    outbox.store_sealed(warc.seal().path, "facebook", "424242")
+    print(n + 1, file=sys.stderr, flush=True)
+"""
+
+
+def stored_bytes(home: Path) -> int:
+    return sum(f.stat().st_size for f in (home / "store").rglob("*") if f.is_file())
+
+
 def measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
     """(wall seconds, peak RSS in MiB, stdout) of one child process."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -74,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--media-mib", type=int, default=0, help="build an archive with one media record")
     parser.add_argument("--code", type=Path, default=None, help="run this checkout's archiver package")
+    parser.add_argument("--fill-gb", type=float, default=0.0, help="first add this many GB of video WARCs to --home")
+    parser.add_argument("--fill-mib", type=int, default=100, help="MiB of random bytes per video WARC")
     args = parser.parse_args(argv)
     cwd = args.code.resolve() if args.code else ROOT
     env = {**os.environ}
@@ -100,6 +142,15 @@ def main(argv: list[str] | None = None) -> None:
         if home is None:
             raise SystemExit("give --home or --media-mib")
         env["ARCHIVER_HOME"] = str(home)
+        if args.fill_gb:
+            count = max(1, round(args.fill_gb * 1e9 / (args.fill_mib << 20)))
+            started = time.perf_counter()
+            subprocess.run([py, "-c", _FILL, str(Path(tmp) / "fill-spool"), str(count), str(args.fill_mib)],
+                           env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+            results["fill"] = {"warcs": count, "mib_each": args.fill_mib,
+                               "wall_s": round(time.perf_counter() - started, 1)}
+        if args.home is not None and (args.home / "store").is_dir():
+            results["stored_bytes"] = stored_bytes(args.home)
         wall, peak, out = measured([py, "-m", "archiver.cli.main", "catalog", "rebuild", "--json"], env, cwd)
         report = json.loads(out)
         results["rebuild"] = {"wall_s": round(wall, 2), "peak_rss_mib": peak, "warcs": report["warcs"],

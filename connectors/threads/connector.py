@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
 
-from archiver.core.errors import ConfigError, NeedsAttention, UnexpectedResponse
+from archiver.core.errors import AccountGone, ConfigError, NeedsAttention, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
@@ -125,7 +125,16 @@ class ThreadsConnector(GraphConnector):
         listing = self.listing(account, account.account_id)
         first = PageRequest(f"{base}/{state['user_id']}/threads",
                             {"fields": POST_FIELDS, "limit": str(getattr(self.settings, "threads_page_limit", 100))})
-        for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
+        pages = listing.pages(self._fetch(account, http, account.account_id), first, NextUrl())
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                break
+            except (AccountGone, NeedsAttention, UnexpectedResponse):
+                if not confirmed:  # a token of another profile may be refused: /me names it first
+                    self._identity(account, http)
+                raise
             if not confirmed and page.rows:
                 if not _owned_by(page.rows, state["user_id"], account.account_id):
                     self._identity(account, http)  # a token of another profile stops here, before a row is read

@@ -252,3 +252,32 @@ def test_an_empty_listing_asks_me_before_any_thread_is_judged_deleted(tmp_path: 
         assert [r.path for r in h.server.requests[mark:]][:2] == ["/v1.0/27000000000000001/threads", "/v1.0/me"]
     finally:
         h.close()
+
+
+def test_a_listing_refused_to_a_token_of_another_profile_names_the_token_not_a_gone_account(tmp_path: Path) -> None:
+    """The reference says a token may only list its own user's threads. Should Graph refuse the
+    stored user id to another profile's token (here: 100/33, "does not exist or missing
+    permissions"), the incremental cycle asks /me before giving up, so the account needs
+    attention for its token instead of being reported gone."""
+    from archiver.sandbox.server import Request, Response
+    from connectors.facebook.graph_sandbox import graph_not_found
+
+    h = Harness(tmp_path, "threads")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        h.poll()
+        owner = sb.tokens[h.seed.token]
+        sb.tokens[h.seed.token] = "27000000000000002"
+        inner = h.server.app
+
+        def refusing(req: Request) -> Response:
+            if req.path.endswith(f"/{owner}/threads"):
+                return graph_not_found(owner)
+            return inner(req)
+
+        h.server.app = refusing
+        report = h.poll()
+        assert isinstance(report.error, NeedsAttention) and "@pta.volunteer" in report.message
+        assert report.deleted == 0 and all(r.tombstone is None for r in h.items().values())
+    finally:
+        h.close()

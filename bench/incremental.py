@@ -104,7 +104,9 @@ def _field_costs(app: App, names: tuple[str, ...]) -> dict[str, dict[str, float]
             for i, line in enumerate(lines[1:], 1):
                 without = b"\r\n".join(lines[:i] + lines[i + 1:]) + b"\r\n\r\n" + block
                 costs.setdefault(line.split(b":")[0].decode(), []).append(whole - gz(without))
-            for i, line in enumerate(http_lines[1:], 1):
+            # An HTTP block opens with its request or status line; a warcinfo's fields have none.
+            first = 0 if rec.rec_type in ("warcinfo", "metadata") else 1
+            for i, line in enumerate(http_lines[first:], first):
                 without = head + b"\r\n\r\n" + b"\r\n".join(http_lines[:i] + http_lines[i + 1:]) + sep + body
                 costs.setdefault("block " + line.split(b":")[0].decode(), []).append(whole - gz(without))
     return {kind: {k: sum(v) / len(v) for k, v in costs.items()} for kind, costs in sums.items()}

@@ -39,6 +39,22 @@ log = logging.getLogger(__name__)
 # (the Common Crawl practice) and Content-Length is made true for what is stored.
 _WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 
+# httpx's defaults that say what HTTP/1.1 already means without them: `Accept: */*` (a request
+# without Accept accepts any media type, RFC 9110 §12.5.1) and `Connection: keep-alive`
+# (persistence is HTTP/1.1's default, RFC 9112 §9.3). Every request is archived as sent, so
+# each needless header costs every request record of every cycle (issue 12); a value a caller
+# chose (an `Accept: application/json`) is sent.
+_NEEDLESS_HEADERS = (("accept", "*/*"), ("connection", "keep-alive"))
+
+
+def without_needless_headers(request: httpx.Request) -> httpx.Request:
+    """The request with httpx's redundant defaults removed, whichever client built it (the
+    session's own or the daemon's shared one); what remains is what is sent and recorded."""
+    for name, default in _NEEDLESS_HEADERS:
+        if request.headers.get(name, "").lower() == default:
+            del request.headers[name]
+    return request
+
 
 class CaptureSession:
     def __init__(
@@ -282,13 +298,17 @@ class CaptureSession:
             self.budget.charge(method, url, self.account, self.clock)
         when = self.clock.now()
         content = body if method != "GET" else None
-        with self._client.stream(method, url, headers=headers, content=content) as response:
+        request = without_needless_headers(
+            self._client.build_request(method, url, headers=headers, content=content))
+        response = self._client.send(request, stream=True)
+        try:
             resp_body, too_big = _read_capped(response, max_bytes)
             status = response.status_code
             reason = response.reason_phrase or ""
             raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
             ip = _peer_ip(response)
-            request = response.request
+        finally:
+            response.close()
         exchange = self._record(
             request, when, status, reason, raw_headers, resp_body, ip,
             truncated=too_big, purpose=purpose, request_body=body,

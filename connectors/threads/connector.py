@@ -1,9 +1,10 @@
 """Threads accounts through Meta's Threads API: the token owner's own threads and the
 conversations under them.
 
-Each cycle asks `/me` whose token this is (a token of another account must never feed this
-one's archive), pages `/{user-id}/threads` by `paging.next` to the end (100 a page: cheap and
-whole, so new threads and the edits and deletions of threads of any age are found every
+A full cycle asks `/me` whose token this is (a token of another account must never feed this
+one's archive); an incremental one takes the owner from the listed rows (`_owned_by`) and asks
+`/me` only when they do not vouch for it. Each cycle pages `/{user-id}/threads` by
+`paging.next` to the end (100 a page: cheap and whole, so new threads and the edits and deletions of threads of any age are found every
 cycle), then reads a thread's `/conversation` (every reply at every depth, flattened) when the
 plan asks: a full capture, a new thread, a thread whose `has_replies` flipped (the only change
 signal Threads gives: it says nothing of a second reply), a recent one, or one in this cycle's
@@ -21,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
 
-from archiver.core.errors import ConfigError, NeedsAttention, UnexpectedResponse
+from archiver.core.errors import AccountGone, ConfigError, NeedsAttention, UnexpectedResponse
 from archiver.core.models import (
     AccountRef,
     CapturedExchange,
@@ -110,15 +111,35 @@ class ThreadsConnector(GraphConnector):
 
     def harvest(self, account: AccountRef, cursor: dict[str, Any] | None, http: HttpClient,
                 plan: HarvestPlan = FULL) -> Iterator[HarvestEvent]:
-        state = {"user_id": self._identity(account, http)["user_id"]}
+        known_id = (cursor or {}).get("user_id")
+        # A full capture (the first, or --reconcile) asks /me; an incremental cycle checks the
+        # owner from the listing's own rows (`_owned_by`) and asks /me only when they do not
+        # vouch for it, so an idle cycle is its listing pages alone.
+        confirmed = plan.full or not isinstance(known_id, str) or not known_id
+        state = {"user_id": self._identity(account, http)["user_id"] if confirmed else str(known_id)}
         yield Checkpoint(state)
         base = self._base(account)
         limit = str(self.settings.page_limit)
         threads: list[tuple[str, Any]] = []
+        vouched = False  # a page of rows has named the owner (or /me has, after a page that did not)
         listing = self.listing(account, account.account_id)
         first = PageRequest(f"{base}/{state['user_id']}/threads",
                             {"fields": POST_FIELDS, "limit": str(getattr(self.settings, "threads_page_limit", 100))})
-        for page in listing.pages(self._fetch(account, http, account.account_id), first, NextUrl()):
+        pages = listing.pages(self._fetch(account, http, account.account_id), first, NextUrl())
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                break
+            except (AccountGone, NeedsAttention, UnexpectedResponse):
+                if not confirmed:  # a token of another profile may be refused: /me names it first
+                    self._identity(account, http)
+                raise
+            if not confirmed and page.rows:
+                if not _owned_by(page.rows, state["user_id"], account.account_id):
+                    self._identity(account, http)  # a token of another profile stops here, before a row is read
+                    confirmed = True
+                vouched = True
             parsed: dict[str, Item] = {}
             for event in listing.observe(page.exchange):
                 if isinstance(event, Observed):
@@ -128,6 +149,8 @@ class ThreadsConnector(GraphConnector):
             threads += [(r["id"], r.get("has_replies")) for r in page.rows
                         if isinstance(r, dict) and isinstance(r.get("id"), str)
                         and (r["id"] not in parsed or plan.wants_children(parsed[r["id"]]))]
+        if not confirmed and not vouched:  # an empty listing vouches for nothing: /me says whose it is first
+            self._identity(account, http)
         yield from listing.covered(None, ItemKind.POST)
         for thread_id, has_replies in threads:
             seen = [thread_id]
@@ -148,3 +171,20 @@ class ThreadsConnector(GraphConnector):
 
     def parse(self, account: AccountRef, exchange: CapturedExchange) -> Iterator[Item | ParseWarning]:
         return parse_response(account.account_id, exchange)
+
+
+def _owned_by(rows: list[Any], user_id: str, username: str) -> bool:
+    """Whether a /threads page of rows vouches for the token's owner: every row says it
+    is a top-level post of this profile, owned by the token's user (an empty page says nothing: the
+    caller asks /me when the whole listing had no row). Meta's Threads API reference
+    (Retrieve User Posts, fields of /{threads-user-id}/threads): `owner` is the "Threads user ID
+    who created the post. Note: This is only available on top-level posts that you own", and
+    `username` the "Threads username who created the post"; "You may only fetch a paginated
+    list of all threads created by the app-scoped user". A token of another profile cannot
+    produce such rows for this profile's user id; anything else (no rows, a row without `owner`
+    or with another username) sends the cycle to /me."""
+    return all(
+        isinstance(r, dict) and isinstance(r.get("owner"), dict) and r["owner"].get("id") == user_id
+        and str(r.get("username") or "").lower() == username
+        for r in rows
+    )

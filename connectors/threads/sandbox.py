@@ -4,9 +4,9 @@ Shapes (Meta's Threads API reference): `/me` for the token's user, `/{user-id}/t
 Graph-style cursor paging (`paging.cursors`, a `next` URL that repeats the access token),
 `/{media-id}/conversation` (every reply at every depth, flattened) and `/{media-id}/replies`
 (top level only), reply fields `is_reply`, `root_post`, `replied_to`, `has_replies` and
-`hide_status`, ISO times with `+0000`, signed scontent URLs for media, and Graph's error
-envelope: 100/33 for a deleted post, 190/463 for an expired token, code 4 (application
-request limit) with X-App-Usage for a throttle. Built on the sandbox kit and the Graph parts
+`hide_status`, `owner` only on top-level posts the token's user owns, ISO times with `+0000`,
+signed scontent URLs for media, and Graph's error envelope: 100/33 for a deleted post, 190/463
+for an expired token, code 4 (application request limit) with X-App-Usage for a throttle. Built on the sandbox kit and the Graph parts
 Facebook's sandbox already has.
 """
 
@@ -107,7 +107,8 @@ class ThreadsSandbox(GraphApi):
             return graph_not_found(user_id)
         rows = sorted(self.posts.live(lambda p: p.owner == user_id and p.root is None),
                       key=lambda p: (p.created, p.id), reverse=True)
-        return Response.json(self.page_of(req, [self._json(p) for p in rows]))
+        viewer = self.tokens.get(self.token_of(req))
+        return Response.json(self.page_of(req, [self._json(p, viewer) for p in rows]))
 
     @route("/{post_id}/conversation")
     @route("/{post_id}/replies")
@@ -127,16 +128,20 @@ class ThreadsSandbox(GraphApi):
         post = self.posts.get(post_id)
         if post is None or post.deleted:
             return graph_not_found(post_id)
-        return Response.json(self._json(post))
+        return Response.json(self._json(post, self.tokens.get(self.token_of(req))))
 
-    def _json(self, p: ThreadsPost) -> dict[str, Any]:
+    def _json(self, p: ThreadsPost, viewer: str | None = None) -> dict[str, Any]:
+        """`owner` only on a top-level post the token's user owns, as the reference says
+        ("only available on top-level posts that you own"); replies never carry it."""
         data: dict[str, Any] = {
             "id": p.id, "media_product_type": "THREADS", "media_type": "IMAGE" if p.image else "TEXT_POST",
-            "permalink": f"https://www.threads.net/@{p.username}/post/C{p.id[-9:]}", "owner": {"id": p.owner},
+            "permalink": f"https://www.threads.net/@{p.username}/post/C{p.id[-9:]}",
             "username": p.username, "text": p.text, "timestamp": graph_time(p.created),
             "shortcode": f"C{p.id[-9:]}", "is_quote_post": False,
             "has_replies": any(c.replied_to == p.id for c in self.posts.live()),
         }
+        if p.root is None and viewer == p.owner:
+            data["owner"] = {"id": p.owner}
         if p.image:
             data["media_url"] = self.signed(f"/cdn/v/t51.2885-15/{p.id}_n.jpg", "stp=dst-jpg&_nc_cat=105")
         if p.root is not None:

@@ -59,7 +59,7 @@ OVER_BYTE_GOAL = {
     "facebook": (0.0118, "the feed re-read whole for updated_time (4 pages of 100)"),
     "linkedin": (0.0217, "posts by LAST_MODIFIED and socialMetadata for every post (7 batches)"),
     "mastodon": (0.0178, "the whole account, 40 statuses a page (the API's maximum), every cycle"),
-    "threads": (0.0131, "threads re-read whole for has_replies (4 pages) and /me"),
+    "threads": (0.0109, "threads re-read whole for has_replies (4 pages; /me only when the rows do not name the owner)"),
 }
 
 

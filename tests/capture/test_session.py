@@ -83,6 +83,33 @@ def test_bearer_header_is_dropped_from_the_request_record(tmp_path: Path, server
     assert all(k.lower() != "authorization" for k, _ in request.http_headers)
 
 
+def test_httpx_redundant_defaults_are_neither_sent_nor_recorded(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    """`Accept: */*` and `Connection: keep-alive` say what HTTP/1.1 means without them; every
+    request record of every cycle carried them (issue 12). What is recorded is what was sent,
+    and an Accept a caller chose, or a shared client's own defaults, go through the same rule."""
+    import httpx
+
+    srv, script = server
+    session, rolling, _ = make_session(tmp_path)
+    session.get(f"{srv.url}/feed")
+    session.get(f"{srv.url}/feed", headers={"Accept": "application/json"})
+    shared = httpx.Client(headers={"User-Agent": "shared"})  # as the daemon's worker builds one
+    try:
+        other = CaptureSession(warc=rolling, clock=ManualClock(), settings=CaptureSettings(),
+                               auth_style=AuthStyle.NONE, platform="test", account="acct", client=shared)
+        other.get(f"{srv.url}/feed")
+    finally:
+        shared.close()
+    sent = [{k.lower() for k in r.headers} for r in script.seen]
+    assert all("accept" not in h and "connection" not in h for h in (sent[0], sent[2]))
+    assert script.seen[1].header("accept") == "application/json" and "connection" not in sent[1]
+    recorded = [{k.lower(): v for k, v in r.http_headers} for r in records(rolling) if r.rec_type == "request"]
+    assert [h.get("accept") for h in recorded] == [None, "application/json", None]
+    assert all("connection" not in h for h in recorded)
+    assert [h.get("accept-encoding") for h in recorded] == [s.get("accept-encoding") for s in (
+        {k.lower(): v for k, v in r.headers.items()} for r in script.seen)]
+
+
 def test_5xx_is_retried_with_backoff_and_every_attempt_is_kept(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     srv, script = server
     script.queue += [Response.json({"e": 1}, 502), Response.json({"e": 2}, 503)]

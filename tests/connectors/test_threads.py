@@ -201,3 +201,83 @@ def test_has_replies_is_the_only_reply_signal_and_the_rest_waits_for_a_sweep(tmp
         assert report.new == 1 and second in h.items()
     finally:
         h.close()
+
+
+def test_an_idle_cycle_takes_the_owner_from_its_rows_and_a_swapped_token_still_needs_attention(tmp_path: Path) -> None:
+    """An incremental cycle asks no /me when every listed row names this profile as its owner
+    (`owner` is only on top-level posts the token's user owns); a token of another profile
+    after the first capture gives rows without `owner`, so /me is asked before any row is read
+    and the cycle stops with nothing observed or judged deleted."""
+    h = Harness(tmp_path, "threads")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        assert h.poll().plan.startswith("full")
+        mark = len(h.server.requests)
+        idle = h.poll()
+        paths = [r.path for r in h.server.requests[mark:]]
+        assert idle.status == "complete" and idle.unchanged and paths and all(p.endswith("/threads") for p in paths)
+        before = {i: (len(r.versions), r.tombstone is None, r.last_seen_at) for i, r in h.items().items()}
+        sb.tokens[h.seed.token] = "27000000000000002"  # pta.volunteer's token in the account's file
+        mark = len(h.server.requests)
+        swapped = h.poll()
+        assert isinstance(swapped.error, NeedsAttention) and "@pta.volunteer" in swapped.message
+        assert [r.path for r in h.server.requests[mark:]][-1] == "/v1.0/me"
+        assert swapped.new == swapped.unchanged == swapped.deleted == 0
+        assert {i: (len(r.versions), r.tombstone is None, r.last_seen_at) for i, r in h.items().items()} == before
+    finally:
+        h.close()
+
+
+def test_an_empty_listing_asks_me_before_any_thread_is_judged_deleted(tmp_path: Path) -> None:
+    """With no row to vouch for the owner, /me is asked before the listing's end is trusted:
+    with a token of another profile nothing is deleted; with the right one the deletions stand."""
+    h = Harness(tmp_path, "threads")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        h.poll()
+        owner = sb.tokens[h.seed.token]
+        for post in [p for p in sb.posts.live() if p.owner == owner and p.root is None]:
+            sb.delete(post.id)
+        sb.tokens[h.seed.token] = "27000000000000002"
+        mark = len(h.server.requests)
+        swapped = h.poll()
+        assert isinstance(swapped.error, NeedsAttention) and swapped.deleted == 0
+        assert [r.path for r in h.server.requests[mark:]] == ["/v1.0/27000000000000001/threads", "/v1.0/me"]
+        assert all(r.tombstone is None for r in h.items().values())
+        sb.tokens[h.seed.token] = owner
+        mark = len(h.server.requests)
+        right = h.poll()
+        assert right.status == "complete" and right.deleted == len(h.items()) > 55  # the threads and their replies
+        assert all(r.tombstone is not None for r in h.items().values())
+        assert [r.path for r in h.server.requests[mark:]][:2] == ["/v1.0/27000000000000001/threads", "/v1.0/me"]
+    finally:
+        h.close()
+
+
+def test_a_listing_refused_to_a_token_of_another_profile_names_the_token_not_a_gone_account(tmp_path: Path) -> None:
+    """The reference says a token may only list its own user's threads. Should Graph refuse the
+    stored user id to another profile's token (here: 100/33, "does not exist or missing
+    permissions"), the incremental cycle asks /me before giving up, so the account needs
+    attention for its token instead of being reported gone."""
+    from archiver.sandbox.server import Request, Response
+    from connectors.facebook.graph_sandbox import graph_not_found
+
+    h = Harness(tmp_path, "threads")
+    try:
+        sb = h.sandbox.sandbox  # type: ignore[attr-defined]
+        h.poll()
+        owner = sb.tokens[h.seed.token]
+        sb.tokens[h.seed.token] = "27000000000000002"
+        inner = h.server.app
+
+        def refusing(req: Request) -> Response:
+            if req.path.endswith(f"/{owner}/threads"):
+                return graph_not_found(owner)
+            return inner(req)
+
+        h.server.app = refusing
+        report = h.poll()
+        assert isinstance(report.error, NeedsAttention) and "@pta.volunteer" in report.message
+        assert report.deleted == 0 and all(r.tombstone is None for r in h.items().values())
+    finally:
+        h.close()

@@ -741,8 +741,9 @@ def _shaping_available() -> bool:
     return True
 
 
-def render(html: str, path: Path, *, title: str, footer: str) -> int:
-    """Lay `html` (the reading copy's markup) out into a PDF at `path`; returns the page count."""
+def load_fpdf() -> Any:
+    """fpdf2's FPDF class (importing fpdf2 and fontTools: about 0.2 s of CPU, the largest
+    import of an export), or the one-line error that says how to get it."""
     try:
         from fpdf import FPDF
     except ImportError as exc:
@@ -750,6 +751,12 @@ def render(html: str, path: Path, *, title: str, footer: str) -> int:
                            "with its dependencies (fpdf2) and run the export again") from exc
     for name in ("fpdf", "fontTools"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    return FPDF
+
+
+def render(html: str, path: Path, *, title: str, footer: str) -> int:
+    """Lay `html` (the reading copy's markup) out into a PDF at `path`; returns the page count."""
+    FPDF = load_fpdf()
     blocks = parse(html)
     pdf = FPDF(unit="pt", format="letter")
     pdf.set_auto_page_break(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -366,9 +367,25 @@ def requests_export(ctx: click.Context, request_id: str, out_dir: Path) -> None:
       archiver requests export PRR-2026-0001 --out ./PRR-2026-0001
       archiver export verify ./PRR-2026-0001
     """
-    from archiver.services.requests import export_request
+    # This process exports once and exits. Its imports (SQLAlchemy, the models, fpdf2, fontTools)
+    # leave some 150,000 objects that live until exit, and the collector's full passes over them
+    # (three or four in an export, and one more at exit) cost about 0.25 s of CPU in a 1.2 s
+    # export at 1M items: import with the collector off, then freeze what exists (gc.freeze: no
+    # later pass looks at it). The export's own objects are collected as usual.
+    gc.disable()
+    try:
+        from archiver.services.requests import export_request
 
-    app = get_app(ctx)
+        try:
+            from archiver.requests.package.build import preload
+        except ImportError:  # a build without the package builder: export_request says so
+            pass
+        else:
+            preload()
+        app = get_app(ctx)
+    finally:
+        gc.freeze()
+        gc.enable()
     with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("export", total=None)
@@ -377,6 +394,7 @@ def requests_export(ctx: click.Context, request_id: str, out_dir: Path) -> None:
             bar.update(task, completed=done, total=total)
 
         summary = export_request(app, request_id, out_dir, progress=progress)
+    gc.freeze()  # the package is written and renamed into place: nothing left for exit to collect
     parts = [f"{getattr(summary, name)} {label}" for name, label in (
         ("items", "items"), ("withheld", "withheld"), ("redactions", "redactions"),
         ("records", "WARC records"), ("files", "files")) if hasattr(summary, name)]

@@ -95,3 +95,44 @@ def test_no_usable_font_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(RequestError, match="fonts-dejavu-core"):
         pdf.render(page("t", "<p>x</p>"), tmp_path / "x.pdf", title="t", footer="f")
     assert not (tmp_path / "x.pdf").exists()
+
+
+# Every kind of run the reading copy has: nested items, bold, italic, monospace ids, sizes,
+# marked edits, bars and citations, a word cut by characters, combining marks, scripts and
+# emoji the body font lacks (drawn by fallbacks when the system has them), words that recur.
+_VARIED = (
+    '<section id="top"><h1>Request <em>T</em></h1><table class="facts"><tr><th>Due</th>'
+    '<td>2026-12-08</td></tr></table></section>'
+    '<section class="thread" id="thread-1"><h1>Thread 1</h1>'
+    '<article class="item"><header><span class="kind">post</span> by <strong>Pat</strong>'
+    '<div class="meta">facebook · id <code class="rid">1000001_3000002</code></div></header>'
+    '<div class="text" dir="auto">bus contract bus contract cafe\u0301 na\u00efve \u05e9\u05dc\u05d5\u05dd '
+    '\u0928\u092e\u0938\u094d\u0924\u0947 \U0001F600 \u03b1\u03b2\u03b3 ' + "y" * 260 + "</div>"
+    '<div class="edit"><div><del>old words</del> kept</div><div><ins>new words</ins> kept</div></div>'
+    '<p>plain <em>emphasis</em>, <strong>strong</strong></p><p class="meta">meta <em>emphasis</em></p>'
+    '<p>call <span class="bar">\u2588\u2588\u2588\u2588</span> <cite class="cite">RCW 42.56.230(1)</cite></p>'
+    '<article class="item deleted"><p class="banner">Deleted, detected 2026-12-02</p>'
+    '<div class="text">bus contract <b>bold <i>bold italic</i></b> <code>mono</code></div></article>'
+    "</article></section>"
+)
+
+
+def _content(reader: PdfReader) -> list[bytes]:
+    return [p.get_contents().get_data() for p in reader.pages]  # type: ignore[union-attr]
+
+
+def test_shortcuts_lay_out_exactly_what_the_character_by_character_path_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word whose characters are all known to be drawn by the style's first font is one
+    piece (no per-character font choice), and the style of each (tag, classes, parent) is
+    remembered: the pages' drawing operations and text are those of the path without either."""
+    (tmp_path / "fast").mkdir()
+    fast = _render(tmp_path / "fast", _VARIED)
+    pdf._style_for.cache_clear()
+    monkeypatch.setattr(pdf.Fonts, "single", lambda self, text, style: None)
+    monkeypatch.setattr(pdf, "_style_for", pdf._style_for.__wrapped__)
+    (tmp_path / "slow").mkdir()
+    slow = _render(tmp_path / "slow", _VARIED)
+    assert _content(fast) == _content(slow)
+    assert _text(fast) == _text(slow)
+    assert "bus contract" in _text(fast) and "RCW 42.56.230(1)" in _text(fast)

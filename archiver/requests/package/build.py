@@ -4,6 +4,7 @@ beside the destination and renamed into place only when complete and signed, so 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -28,6 +29,17 @@ from archiver.requests.package.wacz import write_wacz
 
 Progress = Callable[[int, int], None]
 STAGES = 5  # reading copy, PDF, indexes, WACZ, bag and signature
+
+
+def preload() -> None:
+    """Import now what an export imports when it gets there (fpdf2 and fontTools, for the PDF).
+    A one-shot export process (the CLI) imports everything first and then moves it out of the
+    garbage collector's way (gc.freeze), which only helps for objects that exist by then. A
+    missing fpdf2 is reported by the export itself, when it reaches the PDF."""
+    from archiver.requests.package.pdf import load_fpdf
+
+    with contextlib.suppress(RequestError):
+        load_fpdf()
 
 
 def check_destination(out_dir: Path) -> None:

@@ -4,7 +4,7 @@ the answer, not with the archive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -296,20 +296,26 @@ def gather(app: App, req: ExportRequest) -> Gathered:
                     missing_warcs=names - set(warcs))
 
 
-def later_files_of_run(app: App, name: str, run_id: str | None, limit: int = 3) -> list[StoredWarc]:
-    """Files written after `name` by the same capture run: where a conclusion (metadata record)
-    lands when the WARC rolled over between the evidence and the conclusion."""
+def later_files_of_run(app: App, name: str, run_id: str | None, batch: int = 8) -> Iterator[StoredWarc]:
+    """Files written after `name` by the same capture run, in the order written (names sort by
+    time): where a conclusion (metadata record) lands when the WARC rolled over between the
+    evidence and the conclusion, however many files later (a run that rolls often writes its
+    edit conclusions many files after the pages they concern). Read from the catalog `batch`
+    files at a time, as the caller asks for more: only files of this run, never another's."""
     if not run_id:
-        return []
-    with app.catalog.session() as s:
-        rows = s.scalars(
-            select(t.WarcFile)
-            .where(t.WarcFile.run_id == run_id, t.WarcFile.name > name)
-            .order_by(t.WarcFile.name)
-            .limit(limit)
-        )
-        return [StoredWarc(w.name, w.store_key, w.object_size, w.key_id, w.wrapped_key) for w in rows]
-
+        return
+    after = name
+    while True:
+        with app.catalog.session() as s:
+            rows = [StoredWarc(w.name, w.store_key, w.object_size, w.key_id, w.wrapped_key)
+                    for w in s.scalars(select(t.WarcFile)
+                                       .where(t.WarcFile.run_id == run_id, t.WarcFile.name > after)
+                                       .order_by(t.WarcFile.name)
+                                       .limit(batch))]
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].name
 
 
 @dataclass

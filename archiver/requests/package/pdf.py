@@ -111,8 +111,10 @@ def _classes(attrs: list[tuple[str, str | None]]) -> set[str]:
     return set((dict(attrs).get("class") or "").split())
 
 
-def _style_for(tag: str, classes: set[str], parent: Style) -> Style:
-    """What the reading copy's CSS says, reduced to what a PDF line needs."""
+@functools.lru_cache(maxsize=4096)
+def _style_for(tag: str, classes: frozenset[str], parent: Style) -> Style:
+    """What the reading copy's CSS says, reduced to what a PDF line needs. Remembered: the same
+    few (tag, classes, parent style) recur in every item, and each `replace` builds a Style."""
     s = parent
     if tag in ("strong", "b", "th") or "kind" in classes:
         s = replace(s, bold=True)
@@ -219,7 +221,7 @@ class _Builder(HTMLParser):
         anchor = dict(attrs).get("id")
         block = tag in _BLOCK_TAGS
         parent = self.stack[-1] if self.stack else None
-        style = _style_for(tag, classes, self.style)
+        style = _style_for(tag, frozenset(classes), self.style)
         if tag == "a":
             href = dict(attrs).get("href") or ""
             if href.startswith("#"):
@@ -383,6 +385,8 @@ class Fonts:
         self._font("body", "")  # the page footers use it whatever the text
         self._find_fallbacks(text)
         self._choice: dict[tuple[str, str, str], tuple[str, str]] = {}
+        # per (emphasis, mono): the characters `pick` gave the style's first font (most of them)
+        self._first: dict[tuple[str, str], set[str]] = {}
 
     def _font(self, family: str, style: str) -> Any:
         key = f"{family.lower()}{style}"
@@ -438,11 +442,22 @@ class Fonts:
                 choice = (family, emph)
                 break
         self._choice[key] = choice
+        if choice == candidates[0]:
+            self._first.setdefault(key[1:], set()).add(ch)
         return choice
+
+    def single(self, text: str, style: Style) -> tuple[str, str] | None:
+        """The style's first font, when `pick` gave it every character of `text` already (the
+        text is then one piece, as the character-by-character cut would find); None when not."""
+        emphasis = ("B" if style.bold else "") + ("I" if style.italic else "")
+        first = self._first.get((emphasis, "m" if style.mono else ""))
+        if not text or first is None or not first.issuperset(text):
+            return None
+        return (self.mono, "") if style.mono else ("body", emphasis)
 
     def width(self, family: str, emphasis: str, text: str, size: float) -> float:
         cw = self._font(family, emphasis).cw
-        return sum(cw[ord(c)] for c in text) * size * 0.001
+        return sum(map(cw.__getitem__, map(ord, text))) * size * 0.001
 
 
 # --- line breaking ----------------------------------------------------------------------------
@@ -488,6 +503,12 @@ class Layout:
         if hit is not None:
             return hit
         out: list[Piece] = []
+        whole = self.fonts.single(text, style)
+        if whole is not None:  # the common case: every character in the style's first font
+            out.append((text, style, whole[0], whole[1], self.fonts.width(whole[0], whole[1], text, style.size)))
+            if len(self._cache) < 200_000:
+                self._cache[key] = out
+            return out
         start = 0
         current = self.fonts.pick(text[0], style) if text else ("body", "")
         for i, ch in enumerate(text):
@@ -741,8 +762,9 @@ def _shaping_available() -> bool:
     return True
 
 
-def render(html: str, path: Path, *, title: str, footer: str) -> int:
-    """Lay `html` (the reading copy's markup) out into a PDF at `path`; returns the page count."""
+def load_fpdf() -> Any:
+    """fpdf2's FPDF class (importing fpdf2 and fontTools: about 0.2 s of CPU, the largest
+    import of an export), or the one-line error that says how to get it."""
     try:
         from fpdf import FPDF
     except ImportError as exc:
@@ -750,6 +772,12 @@ def render(html: str, path: Path, *, title: str, footer: str) -> int:
                            "with its dependencies (fpdf2) and run the export again") from exc
     for name in ("fpdf", "fontTools"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    return FPDF
+
+
+def render(html: str, path: Path, *, title: str, footer: str) -> int:
+    """Lay `html` (the reading copy's markup) out into a PDF at `path`; returns the page count."""
+    FPDF = load_fpdf()
     blocks = parse(html)
     pdf = FPDF(unit="pt", format="letter")
     pdf.set_auto_page_break(False)

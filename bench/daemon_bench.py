@@ -4,6 +4,7 @@ The fleet sandbox (archiver/sandbox/fleet.py) runs in its own process, so the CP
 the archiver's alone; the sandbox's own CPU is reported next to them.
 
     python bench/daemon_bench.py idle --accounts 100             # CPU per unchanged account
+    python bench/daemon_bench.py polls --accounts 50 --rounds 4 [--pg]  # one idle poll, no daemon
     python bench/daemon_bench.py cycle --accounts 300 --workers 1 --latency 0.05 --throttled 0.2
     python bench/daemon_bench.py cycle --accounts 300 --workers 3 --latency 0.05 --throttled 0.2
     python bench/daemon_bench.py cycle --accounts 10000 --workers 3 --pg --steady  # + a cycle with nothing new
@@ -142,6 +143,47 @@ def cmd_idle(args: argparse.Namespace) -> None:
     stats = fleet.close()
     print(f"idle accounts: {len(accounts)}; archiver CPU per account: before {before:.1f} ms, "
           f"after {after:.1f} ms ({done} captured); sandbox CPU {stats['cpu']:.1f} s")
+
+
+def cmd_polls(args: argparse.Namespace) -> None:
+    """CPU (user and system) of one idle poll, without the daemon's leases and threads: every
+    account captured once, then polled `rounds` times more with nothing new upstream, through
+    one shared HTTP client as a worker does. The figure issue 14's 10 ms goal is about."""
+    from archiver.daemon.worker import shared_client
+
+    fleet = FleetProcess(args.accounts)
+    work = Path(tempfile.mkdtemp(prefix="daemon-bench-"))
+    token = work / "token"
+    token.write_text("EAAB-fleet-token-000000")
+    os.chmod(token, 0o600)
+    if args.pg:
+        _reset_pg()
+    app = App(_settings(work / "home", fleet.url, PG if args.pg else None))
+    create_archive(app)
+    register_fleet(app, args.accounts, token)
+    poller = Poller(app)
+    client = shared_client(app.settings.capture, 4)
+    with poller.outbox.exclusive():
+        poller.recover()
+        with app.catalog.session() as s:
+            accounts = list(s.scalars(select(t.Account).order_by(t.Account.id)))
+        for account in accounts + accounts[:5]:  # first captures, then a few idle ones to warm up
+            poller.poll_account(account, client=client)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(args.rounds):
+            for account in accounts:
+                report = poller.poll_account(account, client=client)
+                if report.status != "complete":
+                    raise SystemExit(f"{report.account}: {report.status} {report.message}")
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    client.close()
+    app.close()
+    fleet.close()
+    polls = args.rounds * len(accounts)
+    user = (after.ru_utime - before.ru_utime) / polls * 1000
+    system = (after.ru_stime - before.ru_stime) / polls * 1000
+    print(f"idle polls ({'PostgreSQL' if args.pg else 'SQLite'}, {polls}): CPU per poll {user + system:.2f} ms "
+          f"(user {user:.2f}, system {system:.2f})")
 
 
 def _cpu_s(pid: int) -> float:
@@ -290,6 +332,10 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     idle = sub.add_parser("idle")
     idle.add_argument("--accounts", type=int, default=100)
+    polls = sub.add_parser("polls")
+    polls.add_argument("--accounts", type=int, default=50)
+    polls.add_argument("--rounds", type=int, default=4)
+    polls.add_argument("--pg", action="store_true")
     cycle = sub.add_parser("cycle")
     cycle.add_argument("--accounts", type=int, default=300)
     cycle.add_argument("--workers", type=int, default=1)
@@ -306,7 +352,7 @@ def main() -> None:
     quiet.add_argument("--warmup", type=float, default=15)
     quiet.add_argument("--pg", action="store_true")
     args = parser.parse_args()
-    {"idle": cmd_idle, "cycle": cmd_cycle, "quiet": cmd_quiet}[args.cmd](args)
+    {"idle": cmd_idle, "polls": cmd_polls, "cycle": cmd_cycle, "quiet": cmd_quiet}[args.cmd](args)
 
 
 if __name__ == "__main__":

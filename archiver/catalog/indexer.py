@@ -143,7 +143,7 @@ class WarcIndexer:
     def index(
         self, name: str, records: Iterable[Record], facts: Callable[[], WarcFacts],
         media_sizes: Mapping[str, int] | None = None, parsed: ParseMemo | None = None,
-        new_run: bool = False,
+        new_run: bool = False, known_account: tuple[int, str, str] | None = None,
     ) -> IndexStats:
         """Index `records` of the WARC `name`; `facts` is asked only after the last record,
         so a caller streaming the file can hand over the digest it computed on the way.
@@ -152,9 +152,13 @@ class WarcIndexer:
         not keep (the capture journal); a record read back from a WARC has its body.
         `parsed`: what the capture's harvest already parsed, by record id (used only for the
         identical response; connectors.base.remembered_parse). `new_run`: the run's row exists
-        and no record of the run is indexed yet (a live poll's first WARC): two lookups fewer."""
+        and no record of the run is indexed yet (a live poll's first WARC): two lookups fewer,
+        and a third: no WARC of a run that has indexed nothing can be indexed already (were a
+        name ever reused, the warc_files row's unique name would fail the transaction, and the
+        spool copy would stay for the sweep). `known_account`: the account's (id, name, role) as the
+        poll read them from the catalog in its opening transaction (one lookup fewer, issue 14)."""
         s = self.session
-        if s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name)) is not None:
+        if not new_run and s.scalar(select(t.WarcFile.id).where(t.WarcFile.name == name)) is not None:
             return IndexStats()  # already indexed: indexing is idempotent
         stats = IndexStats()
         it = iter(records)
@@ -165,7 +169,8 @@ class WarcIndexer:
         platform, account_id = info.get(INFO_PLATFORM, ""), info.get(INFO_ACCOUNT, "")
         if not platform or not account_id:
             raise CatalogError(f"{name} was not written by this archiver; not indexed")
-        account = self._account(info, first.date)
+        account = (_AccountRow(*known_account) if known_account is not None
+                   else self._account(info, first.date))
         run_id = info.get(INFO_RUN, name)
         if not new_run and s.scalar(select(t.CaptureRun.id).where(t.CaptureRun.id == run_id)) is None:
             s.add(t.CaptureRun(id=run_id, account_pk=account.id, started_at=first.date, status="recovered"))

@@ -183,7 +183,7 @@ class Outbox:
                                          payloads=journal.revisit_payloads)
             stats = WarcIndexer(s, self.app.connector, classify).index(
                 name, records, facts, media_sizes=journal.media_sizes, parsed=journal.parsed,
-                new_run=journal.new_run)
+                new_run=journal.new_run, known_account=journal.account)
             if within is not None:
                 within(s, name)
             return stats

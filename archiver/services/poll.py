@@ -260,6 +260,7 @@ class Poller:
             if journal is not None:
                 journal.parsed = parsed
                 journal.new_run = warc is sealed[0]
+                journal.account = (account.id, account.name, account.role)
             self.outbox.store_sealed(warc.path, account.platform, account.account_id, timings,
                                      journal=journal, within=within)
             warcs.append(warc.name)

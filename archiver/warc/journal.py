@@ -40,6 +40,9 @@ class WarcJournal:
     # Set by the poller on the first WARC of a run it has just opened: the run's row exists
     # and nothing of the run is indexed yet, so the indexer asks the catalog neither.
     new_run: bool = False
+    # Set by the poller: the account's (id, name, role) as its opening transaction read them,
+    # so the indexer does not look the account up again by the warcinfo's platform and id.
+    account: tuple[int, str, str] | None = None
 
 
 class JournaledWarcFile(WarcFile):

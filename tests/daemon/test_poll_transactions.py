@@ -50,11 +50,15 @@ def test_an_idle_poll_commits_its_object_its_lock_and_the_runs_close_together(tm
         assert report.status == "complete" and len(report.warcs) == 1
         assert commits == 2, commits  # the run's row; the index with its lock and the close
         # The run was opened by this poll: the indexer asks neither whether it exists nor what
-        # it observed in earlier WARCs (it has none). 22 statements before, 20 now; one more
-        # (both before and after) when the items' last_seen_at moves to a later second.
+        # it observed in earlier WARCs (it has none), nor whether its new WARC is indexed
+        # already, and it is handed the account the poll read (no lookup by platform and id).
+        # 22 statements, then 20, now 18; one more (both before and after) when the items'
+        # last_seen_at moves to a later second.
         assert not any(q.startswith("SELECT capture_runs.id FROM capture_runs") for q in statements)
         assert not any("JOIN observations" in q for q in statements), statements
-        assert len(statements) <= 21, "\n".join(q[:90] for q in statements)
+        assert not any(q.startswith("SELECT warc_files.id FROM warc_files") for q in statements), statements
+        assert not any(q.startswith("SELECT accounts.id, accounts.name, accounts.role") for q in statements)
+        assert len(statements) <= 19, "\n".join(q[:90] for q in statements)
         name = report.warcs[0]
         with h.app.catalog.session() as s:
             run = s.get(t.CaptureRun, report.run_id)

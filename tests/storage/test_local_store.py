@@ -219,3 +219,30 @@ def test_open_store_s3_builds_its_client(moto_endpoint: str, bucket: str) -> Non
 def test_open_store_bad_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(url)
+
+
+def test_a_put_fsyncs_the_bytes_the_sidecar_and_then_the_folder_once(
+    store: LocalFolderStore, write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three fsyncs per new object, not four (issue 14: every idle poll stores one): the
+    folder is synced once, after both the link and the sidecar's rename, so the put still
+    returns only when the object and its retention record are durable."""
+    first, digest = write(b"first")
+    store.put_file("d/a.enc", first, sha256=digest)  # the folder exists, as for an account's next WARC
+    path, digest = write(b"payload")
+    synced: list[tuple[str, bool, bool]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        synced.append((name, (store.root / "d" / "b.enc").exists(),
+                       (store.root / "d" / "b.enc.meta.json").exists()))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store.put_file("d/b.enc", path, sha256=digest, retain_until=datetime(2040, 1, 1, tzinfo=UTC))
+    folder = str(store.root / "d")
+    assert len(synced) == 3, synced
+    assert synced[0][0].endswith(".tmp") and ".b.enc." in synced[0][0]  # the bytes, before the link
+    assert synced[1][0].endswith(".tmp") and ".meta.json." in synced[1][0]  # the sidecar, before its rename
+    assert synced[2] == (folder, True, True)  # then the folder: the link and the rename together

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -35,6 +36,16 @@ def fit_consoles() -> None:
         console.width = err_console.width = int(columns)
 
 
+def startup_done() -> None:
+    """Turn the garbage collector back on if archiver.cli.main.main turned it off for start-up,
+    moving what start-up built (modules, classes, mappers) out of its generations, so later
+    collections do not walk it again. Called when a command has its catalog (get_app, the
+    driver-only read path) and by the commands that have none (they may run long)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def get_app(ctx: click.Context, *, create: bool = False, require: bool = True,
             migrate: bool = False) -> App:
     """The App for ARCHIVER_HOME. Only commands that may create an archive pass `create`
@@ -52,6 +63,7 @@ def get_app(ctx: click.Context, *, create: bool = False, require: bool = True,
             require_archive(settings)
         obj["app"] = App(settings, migrate=migrate or create or not require)
         ctx.call_on_close(obj["app"].close)
+        startup_done()
         if create:
             create_archive(obj["app"])
     return obj["app"]

@@ -11,7 +11,14 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
+from archiver.cli.common import (
+    console,
+    err_console,
+    get_app,
+    handle_errors,
+    print_json,
+    startup_done,
+)
 from archiver.cli.safe_text import one_line, plain
 from archiver.cli.tables import Cell, Column, fitted_table
 
@@ -110,6 +117,7 @@ def _light(ctx: click.Context, read: Callable[[ModuleType, Catalog], T | None]) 
     if catalog is None:
         return None
     settings.ensure_home()  # as App.catalog does: a home this user cannot write is refused
+    startup_done()
     return read(lite, catalog)
 
 

@@ -5,8 +5,11 @@ alone. Same output, same one-line errors as the full path."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,3 +355,58 @@ def test_the_light_item_is_the_full_one_for_a_captured_account(
                                    "WHERE v.media != '[]' LIMIT 1").fetchone()
     assert all(_compare_shows(monkeypatch, ids))
     assert "media: " in CliRunner().invoke(cli, ["items", "show", with_media]).stdout
+
+
+@pytest.mark.parametrize("command", [
+    ["holds", "list"], ["audit", "list"], ["warc", "list"], ["accounts", "list"], ["status"], ["requests", "list"],
+    ["search", "comment", "--limit", "100"], ["retention", "certificates"],
+])
+def test_sqlite_read_commands_import_no_postgresql_dialect(
+        home: tuple[dict[str, str], str, str], command: list[str]) -> None:
+    """The PostgreSQL dialect's package (0.05 s) is imported on PostgreSQL only: the models
+    declare no postgresql_* argument (all_models() adds it) and search imports ARRAY where used."""
+    env, _, _ = home
+    status, modules, stderr = _modules_after(command, env)
+    assert status == 0, stderr
+    assert not _loaded(modules, "sqlalchemy.dialects.postgresql")
+
+
+def test_the_whole_schema_keeps_the_postgresql_partial_index() -> None:
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex
+
+    (index,) = [i for i in t.all_models().tables["items"].indexes if i.name == "ix_items_deleted_kind"]
+    assert str(CreateIndex(index).compile(dialect=postgresql.dialect())).endswith("WHERE deleted_at IS NOT NULL")
+
+
+# Runs the `archiver` script's main() and reports whether the garbage collector was on when
+# SQLAlchemy (or, on the driver-only path, sqlite3's connection) was imported, and at the end.
+GC_PROBE = """
+import gc, json, sys
+seen = {}
+def hook(event, args):
+    if event == "import" and args[0] in ("sqlalchemy", "archiver.catalog.lite") and args[0] not in seen:
+        seen[args[0]] = gc.isenabled()
+sys.addaudithook(hook)
+from archiver.cli.main import main
+sys.argv = ["archiver", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps([seen, gc.isenabled(), gc.get_freeze_count() > 0]))
+"""
+
+
+@pytest.mark.parametrize(("command", "first_import"), [
+    (["audit", "list"], "sqlalchemy"), (["items", "list", "--limit", "5"], "archiver.catalog.lite"),
+    (["config", "show"], "sqlalchemy"),
+])
+def test_the_collector_is_off_during_start_up_and_back_on_after(
+        home: tuple[dict[str, str], str, str], command: list[str], first_import: str) -> None:
+    env, _, _ = home
+    done = subprocess.run([sys.executable, "-c", GC_PROBE, *command], env={**os.environ, **env},
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True)
+    seen, enabled_at_end, frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen[first_import] is False  # off while the libraries load
+    assert enabled_at_end and frozen  # on again, what start-up built moved out of its generations

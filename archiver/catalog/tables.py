@@ -366,7 +366,7 @@ def all_models() -> MetaData:
 
     for name in MODEL_MODULES:
         importlib.import_module(f"archiver.catalog.{name}")
-    index = next(i for i in Item.__table__.indexes if i.name == "ix_items_deleted_kind")
+    index = next(i for i in Base.metadata.tables["items"].indexes if i.name == "ix_items_deleted_kind")
     options = index.dialect_options["postgresql"]  # (see Item) the dialect is loaded here only
     if options["where"] is None:
         options["where"] = text(DELETED_ONLY)

@@ -31,7 +31,7 @@ The probe's own cost (one Python call per audited event) is under a millisecond.
 `--read` adds every read-only command that needs no id (accounts, warc, holds, requests,
 audit, retention certificates, schedules, users lists; audit verify; status; config show);
 `--request R` adds `requests show R` and `requests items R`, `--retention-item ID`
-`retention show ID`. `--account A` adds `items list --account A --limit 100`, `--floor` adds a process that reads and prints the first page of `items list --limit 100` with
+`retention show ID`, `--plan` `retention plan` (an audit entry too: on a copy). `--account A` adds `items list --account A --limit 100`, `--floor` adds a process that reads and prints the first page of `items list --limit 100` with
 sqlite3 and rich only (see FLOOR), `--item ID` adds `items show ID`, `--query Q` adds `search Q --limit 100` (search writes an audit
 entry: give it a copy of a shared archive), `--status` adds `status`; `--only PREFIX` keeps
 the commands that start with PREFIX.
@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--read", action="store_true", help="also time every read-only command needing no id")
     parser.add_argument("--request", default=None, help="also time `requests show R` and `requests items R`")
     parser.add_argument("--retention-item", default=None, help="also time `retention show ID`")
+    parser.add_argument("--plan", action="store_true",
+                        help="also time `retention plan` (it writes an audit entry: on a copy)")
     parser.add_argument("--floor", action="store_true",
                         help="also time the floor of `items list --limit 100` (sqlite3 and rich only)")
     parser.add_argument("--only", action="append", default=[], help="only the commands starting so")
@@ -203,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     commands += READ_COMMANDS if args.read else []
     commands += [["requests", "show", args.request], ["requests", "items", args.request]] if args.request else []
     commands += [["retention", "show", args.retention_item]] if args.retention_item else []
+    commands += [["retention", "plan"]] if args.plan else []
     commands += [["floor"]] if args.floor else []
     if args.only:
         commands = [c for c in commands if any(" ".join(c).startswith(p) for p in args.only)]

@@ -410,3 +410,11 @@ def test_the_collector_is_off_during_start_up_and_back_on_after(
     seen, enabled_at_end, frozen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen[first_import] is False  # off while the libraries load
     assert enabled_at_end and frozen  # on again, what start-up built moved out of its generations
+
+
+def test_users_list_neither_imports_argon2_nor_hashes(home: tuple[dict[str, str], str, str]) -> None:
+    """argon2 and the login's dummy hash (0.1 s of CPU) are made on first use, by a sign-in."""
+    env, _, _ = home
+    status, modules, stderr = _modules_after(["users", "list"], env)
+    assert status == 0, stderr
+    assert not _loaded(modules, "argon2")

@@ -400,7 +400,7 @@ print(json.dumps([seen, gc.isenabled(), gc.get_freeze_count() > 0]))
 
 @pytest.mark.parametrize(("command", "first_import"), [
     (["audit", "list"], "sqlalchemy"), (["items", "list", "--limit", "5"], "archiver.catalog.lite"),
-    (["config", "show"], "sqlalchemy"),
+    (["config", "show"], "sqlalchemy"), (["schedules", "check"], "sqlalchemy"),
 ])
 def test_the_collector_is_off_during_start_up_and_back_on_after(
         home: tuple[dict[str, str], str, str], command: list[str], first_import: str) -> None:

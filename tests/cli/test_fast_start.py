@@ -64,6 +64,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, s
     (["items", "show", "ITEM", "--json"], ("sqlalchemy",)),
     (["items", "list", "--json", "--not-deleted", "--account", "ACCOUNT"], ("sqlalchemy",)),
     (["search", "comment", "--limit", "100"], ("archiver.catalog.retention_tables",)),
+    (["warc", "list"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
+    (["warc", "list", "--json"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
 ])
 def test_read_commands_import_no_validation_models_nor_unused_catalog_models(
         home: tuple[dict[str, str], str, str], command: list[str], also_absent: tuple[str, ...]) -> None:
@@ -248,6 +250,39 @@ def test_the_light_listing_is_the_full_one_on_postgresql(tmp_path: Path, monkeyp
         _compare_listings(monkeypatch, list(summary.account_labels), page=150)
         ids = [summary.sample_items[k] for k in ("edited", "deleted", "first", "last")]
         assert _compare_shows(monkeypatch, ids) == [True] * 4
+        _compare_warc_lists(monkeypatch)
+
+
+def test_the_light_warc_list_is_the_full_one(synthetic: tuple[Path, list[str], dict[str, str]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    home, _, _ = synthetic
+    monkeypatch.setenv("ARCHIVER_HOME", str(home))
+    _compare_warc_lists(monkeypatch)
+
+
+def _compare_warc_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`warc list` (table at two widths, and JSON) read by sqlite3 or psycopg alone, with the
+    store opened from the plain settings, prints what the services, the ORM and App.store print."""
+    answered: list[bool] = []
+    real = lite.list_warcs
+
+    def spy(*args: object, **kwargs: object) -> object:
+        rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        answered.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(lite, "list_warcs", spy)
+    app = App(settings.load_settings(), migrate=False)
+    try:
+        for args, columns in ((["--json"], "100"), ([], "200"), ([], "70")):
+            env = {"COLUMNS": columns}
+            light = CliRunner().invoke(cli, ["warc", "list", *args], env=env)
+            full = CliRunner().invoke(cli, ["warc", "list", *args], env=env, obj={"app": app})
+            assert (light.exit_code, light.stdout, light.stderr) == (full.exit_code, full.stdout, full.stderr), args
+            assert light.exit_code == 0 and ("WARC files in" in light.stdout or ".warc.gz" in light.stdout)
+    finally:
+        app.close()
+    assert answered == [True] * 3
 
 
 def _compare_listings(monkeypatch: pytest.MonkeyPatch, accounts: list[str], page: int = 300) -> None:

@@ -19,7 +19,19 @@ archiver's own modules), the condition of the figures taken before 2026-12-03.
     python bench/startup.py --home /tmp/records/s1m --before /tmp/before --item ID --query comment \
         --only "items list" --only "items show" --only search --runs 7
 
-`--account A` adds `items list --account A --limit 100`, `--floor` adds a process that reads and prints the first page of `items list --limit 100` with
+Start-up (issue 13 part 5) is measured in the same processes: each runs under PROBE, which
+marks the moment the catalog's first connection is ready (its first statement follows at once):
+an audit hook on sqlite3's `sqlite3.connect/handle` event, and a wrapper around `psycopg.connect`
+installed as psycopg is imported (both the driver-only read path and SQLAlchemy's dialect
+call it). The mark is the process's CPU time then (time.process_time: the interpreter's own
+start-up included) and its wall time since the bench started the process (CLOCK_MONOTONIC is
+shared by both processes). A command that never connects (`--help`) has no start-up figure.
+The probe's own cost (one Python call per audited event) is under a millisecond.
+
+`--read` adds every read-only command that needs no id (accounts, warc, holds, requests,
+audit, retention certificates, schedules, users lists; audit verify; status; config show);
+`--request R` adds `requests show R` and `requests items R`, `--retention-item ID`
+`retention show ID`, `--plan` `retention plan` (an audit entry too: on a copy). `--account A` adds `items list --account A --limit 100`, `--floor` adds a process that reads and prints the first page of `items list --limit 100` with
 sqlite3 and rich only (see FLOOR), `--item ID` adds `items show ID`, `--query Q` adds `search Q --limit 100` (search writes an audit
 entry: give it a copy of a shared archive), `--status` adds `status`; `--only PREFIX` keeps
 the commands that start with PREFIX.
@@ -39,6 +51,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 COMMANDS = (["--help"], ["items", "list", "--limit", "100"], ["warc", "list"], ["verify", "--help"])
+# `--read`: the read-only commands that need no id (`status` too). `search` and `retention plan`
+# write an audit entry: time them on a copy (--query).
+READ_COMMANDS = [["accounts", "list"], ["holds", "list"], ["requests", "list"], ["audit", "list"],
+                 ["audit", "verify"], ["retention", "certificates"], ["schedules", "list"], ["users", "list"],
+                 ["config", "show"]]
 
 
 # `--floor`: what `items list --limit 100` would cost with no SQLAlchemy and no settings model: the
@@ -75,19 +92,65 @@ console.print(table)
 """
 
 
-def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    """One fresh process: its wall time and its own CPU time (user+sys)."""
-    with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        command = ["-c", FLOOR] if argv == ["floor"] else ["-m", "archiver.cli.main", *argv]
-        proc = subprocess.Popen([sys.executable, *command], env=env, cwd=cwd,
-                                stdout=subprocess.DEVNULL, stderr=err)
+# Runs the archiver's CLI as `python -m archiver.cli.main` does, first marking (into the file
+# STARTUP_BENCH_MARK names) the process's monotonic clock and CPU time when the catalog's first
+# connection is ready: see the module's docstring.
+PROBE = """
+import os, sys, time, runpy
+_mark_file = os.environ.pop("STARTUP_BENCH_MARK")
+_marked = []
+def _mark():
+    if not _marked:
+        _marked.append(1)
+        with open(_mark_file, "w") as f:
+            f.write(f"{time.monotonic()} {time.process_time()}")
+def _hook(event, args):
+    if event == "sqlite3.connect/handle":
+        _mark()
+sys.addaudithook(_hook)
+class _PsycopgWatch:
+    def find_spec(self, name, path, target=None):
+        if name != "psycopg":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            connect = module.connect
+            def timed(*args, **kwargs):
+                conn = connect(*args, **kwargs)
+                _mark()
+                return conn
+            module.connect = timed
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, _PsycopgWatch())
+sys.argv = ["archiver", *sys.argv[1:]]
+runpy.run_module("archiver.cli.main", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float | None, float | None]:
+    """One fresh process: its wall time and its own CPU time (user+sys), and the wall and CPU
+    time at which its first catalog connection was ready (None: it made none)."""
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        mark = Path(tmp) / "mark"
+        command = ["-c", FLOOR] if argv == ["floor"] else ["-c", PROBE, *argv]
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, *command], env={**env, "STARTUP_BENCH_MARK": str(mark)},
+                                cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
+        wall = time.monotonic() - started
         if status != 0:
             err.seek(0)
             raise SystemExit(f"archiver {' '.join(argv)} failed: {err.read().decode()[-500:]}")
-    return wall, usage.ru_utime + usage.ru_stime
+        first_wall = first_cpu = None
+        if mark.exists():
+            at, cpu = mark.read_text().split()
+            first_wall, first_cpu = float(at) - started, float(cpu)
+    return wall, usage.ru_utime + usage.ru_stime, first_wall, first_cpu
 
 
 def _stats(values: Sequence[float]) -> list[float]:
@@ -123,6 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--account", default=None, help="also time `items list --account A --limit 100`")
     parser.add_argument("--query", default=None, help="also time `search QUERY --limit 100`")
     parser.add_argument("--status", action="store_true", help="also time `status`")
+    parser.add_argument("--read", action="store_true", help="also time every read-only command needing no id")
+    parser.add_argument("--request", default=None, help="also time `requests show R` and `requests items R`")
+    parser.add_argument("--retention-item", default=None, help="also time `retention show ID`")
+    parser.add_argument("--plan", action="store_true",
+                        help="also time `retention plan` (it writes an audit entry: on a copy)")
     parser.add_argument("--floor", action="store_true",
                         help="also time the floor of `items list --limit 100` (sqlite3 and rich only)")
     parser.add_argument("--only", action="append", default=[], help="only the commands starting so")
@@ -133,7 +201,11 @@ def main(argv: list[str] | None = None) -> None:
     commands += [["items", "list", "--account", args.account, "--limit", "100"]] if args.account else []
     commands += [["items", "show", args.item]] if args.item else []
     commands += [["search", args.query, "--limit", "100"]] if args.query else []
-    commands += [["status"]] if args.status else []
+    commands += [["status"]] if args.status or args.read else []
+    commands += READ_COMMANDS if args.read else []
+    commands += [["requests", "show", args.request], ["requests", "items", args.request]] if args.request else []
+    commands += [["retention", "show", args.retention_item]] if args.retention_item else []
+    commands += [["retention", "plan"]] if args.plan else []
     commands += [["floor"]] if args.floor else []
     if args.only:
         commands = [c for c in commands if any(" ".join(c).startswith(p) for p in args.only)]
@@ -150,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         loads = [os.getloadavg()[0]]
         results = []
         for command in commands:
-            runs: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+            runs: dict[str, list[tuple[float, float, float | None, float | None]]] = {name: [] for name in trees}
             for env, cwd in envs.values():
                 run_once(command, env, cwd)  # untimed: page cache, bytecode, proves it works
             for _ in range(args.runs):
@@ -158,18 +230,24 @@ def main(argv: list[str] | None = None) -> None:
                     runs[name].append(run_once(command, env, cwd))
             loads.append(os.getloadavg()[0])
             for name, timed in runs.items():
+                starts = [(w, c) for _, _, w, c in timed if w is not None and c is not None]
                 results.append({"command": " ".join(command), "tree": name,
-                                "wall_s": _stats([w for w, _ in timed]), "cpu_s": _stats([c for _, c in timed])})
+                                "wall_s": _stats([t[0] for t in timed]), "cpu_s": _stats([t[1] for t in timed]),
+                                "startup_wall_s": _stats([w for w, _ in starts]) if starts else None,
+                                "startup_cpu_s": _stats([c for _, c in starts]) if starts else None})
     summary = {"runs": args.runs, "bytecode": not args.no_bytecode_cache,
                "load_average_min_max": [round(min(loads), 1), round(max(loads), 1)], "results": results}
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"load average {summary['load_average_min_max']}; {args.runs} runs each; wall and CPU min/median/max")
+    print(f"load average {summary['load_average_min_max']}; {args.runs} runs each; min/median/max of the"
+          " whole command's wall and CPU, and of its start-up (to its first catalog connection)")
     for r in results:
-        wall, cpu = r["wall_s"], r["cpu_s"]
+        wall, cpu, s_wall, s_cpu = r["wall_s"], r["cpu_s"], r["startup_wall_s"], r["startup_cpu_s"]
+        start = (f"  start-up CPU {s_cpu[0]:.3f}/{s_cpu[1]:.3f}/{s_cpu[2]:.3f} wall {s_wall[1]:.3f} s"
+                 if s_cpu and s_wall else "")
         print(f"{r['tree']:<7} archiver {r['command']:<40} wall {wall[0]:.3f}/{wall[1]:.3f}/{wall[2]:.3f} s"
-              f"  CPU {cpu[0]:.3f}/{cpu[1]:.3f}/{cpu[2]:.3f} s")
+              f"  CPU {cpu[0]:.3f}/{cpu[1]:.3f}/{cpu[2]:.3f} s{start}")
 
 
 if __name__ == "__main__":

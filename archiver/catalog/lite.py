@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from archiver.catalog.revisions import head_revisions
-from archiver.catalog.views import BadCursor, Cursor, ItemDetail, ItemPage, ItemSummary, VersionView
+from archiver.catalog.views import (
+    BadCursor,
+    Cursor,
+    ItemDetail,
+    ItemPage,
+    ItemSummary,
+    VersionView,
+    WarcInfo,
+)
 
 # SQLAlchemy's SQLite DATETIME storage format (what UTCDateTime binds and reads back).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -328,3 +336,20 @@ def _thread(db: _Db, summary: ItemSummary) -> tuple[ItemSummary | None, list[Ite
     replies = [r for r in rows if r.parent_id == summary.id and r is not parent]
     replies.sort(key=lambda r: (r.created_at or "", r.id))
     return parent, replies
+
+
+def list_warcs(catalog: Catalog) -> list[WarcInfo] | None:
+    """`warc list`'s rows as archiver.services.warcs.list_warcs gives them (the same statement:
+    every WARC in capture order), or None (see the module)."""
+    opened = _open(catalog)
+    if opened is None:
+        return None
+    db, errors = opened
+    try:
+        rows = list(db.execute("SELECT name, size, records, sha256, first_date, store_key FROM warc_files"
+                               " ORDER BY first_date, name"))
+    except errors:
+        return None
+    finally:
+        db.close()
+    return [WarcInfo(name, size, records, sha256, _iso(first), key) for name, size, records, sha256, first, key in rows]

@@ -73,6 +73,21 @@ class ItemDetail:
 
 
 @dataclass(frozen=True)
+class WarcInfo:
+    """One stored WARC as `warc list` shows it (archiver.services.warcs and catalog.lite)."""
+
+    name: str
+    size: int
+    records: int
+    sha256: str
+    first_date: str
+    store_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ItemPage:
     """One page of a listing, and the cursor of the next page (None: nothing more)."""
 

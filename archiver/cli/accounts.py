@@ -66,11 +66,12 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
     from archiver.services.budgets import budget_report, credential_label, credential_of
 
     app = get_app(ctx)
-    data = [a.as_dict() for a in list_accounts(app)]
+    infos = list_accounts(app)  # once: it is every account's row (1,000 at a regional agency)
+    data = [a.as_dict() for a in infos]
     windows = reconciled_at(app)
     budgets = budget_report(app)
     by_credential = {(b.platform, b.credential): _budget_dict(b) for b in budgets}
-    for d, info in zip(data, list_accounts(app), strict=True):
+    for d, info in zip(data, infos, strict=True):
         done = windows.get(d["id"], {})
         d["reconciled"] = {w: _iso(done.get(w)) for w in WINDOWS}
         d["budget"] = by_credential.get((info.platform, credential_label(credential_of(info.token_ref))))

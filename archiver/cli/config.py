@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from archiver.cli.common import console, handle_errors, print_json
+from archiver.cli.common import console, handle_errors, print_json, startup_done
 
 
 @click.group()
@@ -29,6 +29,7 @@ def config_show(as_json: bool) -> None:
     from archiver.core.settings import load_settings
 
     settings = load_settings()
+    startup_done()  # no catalog to wait for (see archiver.cli.main.main)
     App(settings)  # each [connectors.<platform>] section is checked by its connector's model
     data = settings.masked()
     if as_json:

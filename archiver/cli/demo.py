@@ -9,7 +9,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from archiver.cli.common import console, err_console, error_line, handle_errors
+from archiver.cli.common import console, err_console, error_line, handle_errors, startup_done
 from archiver.cli.poll import run_table
 from archiver.cli.safe_text import markup, plain
 
@@ -36,6 +36,7 @@ def demo(ctx: click.Context, platforms: tuple[str, ...]) -> None:
 
     app = App(demo_settings(load_settings()))  # the demo's own settings, never the caller's
     ctx.call_on_close(app.close)
+    startup_done()  # it runs long: the collector back on (see archiver.cli.main.main)
     console.print(f"[bold]Demo[/]: sandbox platforms on 127.0.0.1, archive in {markup(app.settings.home)}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:

@@ -10,7 +10,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from archiver.cli.common import console, handle_errors, print_json
+from archiver.cli.common import console, handle_errors, print_json, startup_done
 
 
 @click.group("export")
@@ -41,6 +41,7 @@ def export_verify(folder: Path, expect_key: str | None, as_json: bool) -> None:
     """
     from archiver.services.exports import verify_export
 
+    startup_done()  # it reads a whole package: the collector back on (see archiver.cli.main.main)
     verdict = verify_export(folder, expect_key=expect_key)
     if as_json:
         print_json({

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from archiver.cli.common import console, err_console, get_app, handle_errors, print_json
+from archiver.cli.common import (
+    console,
+    driver_read,
+    err_console,
+    get_app,
+    handle_errors,
+    print_json,
+)
 from archiver.cli.safe_text import one_line, plain
 from archiver.cli.tables import Cell, Column, fitted_table
 
 if TYPE_CHECKING:
-    from archiver.catalog.lite import Catalog
     from archiver.catalog.views import ItemDetail, ItemPage, ItemSummary
-
-T = TypeVar("T")
 
 # archiver.services.items.DEFAULT_LIMIT, repeated so that `items --help` does not import the
 # services, SQLAlchemy and the settings (0.7 s of CPU); tests/preservation/test_read_path.py
@@ -62,7 +65,7 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
         raise ConfigError("Give either --all or --limit N, not both.")
     filters: dict[str, Any] = dict(account=account, kind=kind, deleted=deleted, edited=edited,
                                    limit=None if all_ else (DEFAULT_LIMIT if limit is None else limit), after=after)
-    page: ItemPage | None = _light(ctx, lambda lite, catalog: lite.list_page(catalog, **filters))
+    page: ItemPage | None = driver_read(ctx, lambda lite, catalog, _settings: lite.list_page(catalog, **filters))
     if page is None:
         from archiver.services.items import list_items
 
@@ -92,27 +95,6 @@ def items_list(ctx: click.Context, account: str | None, kind: str | None, delete
                           soft_wrap=True)
 
 
-def _light(ctx: click.Context, read: Callable[[ModuleType, Catalog], T | None]) -> T | None:
-    """`read` without SQLAlchemy when the settings are plain and the catalog URL is a plain
-    SQLite or PostgreSQL one (archiver.catalog.lite: `items list` 0.15 s of CPU where the full
-    path takes 0.6-0.7 s); None when the full path must answer (it reads, or refuses, as always)."""
-    if "app" in ctx.ensure_object(dict):  # a caller (the console, a test) already holds one
-        return None
-    from archiver.core.plain_settings import read_plain
-
-    settings = read_plain()
-    # An archive's home has its marker (or the full path says it holds none, in its words).
-    if settings is None or not (settings.home / ".archiver-home").is_file():
-        return None
-    from archiver.catalog import lite
-
-    catalog = lite.catalog_at(settings.catalog_url)
-    if catalog is None:
-        return None
-    settings.ensure_home()  # as App.catalog does: a home this user cannot write is refused
-    return read(lite, catalog)
-
-
 @items.command("show")
 @click.argument("item_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -126,7 +108,7 @@ def items_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     Example:
       archiver items show 1000001_3000002
     """
-    detail: ItemDetail | None = _light(ctx, lambda lite, catalog: lite.show_item(catalog, item_id))
+    detail: ItemDetail | None = driver_read(ctx, lambda lite, catalog, _settings: lite.show_item(catalog, item_id))
     if detail is None:
         from archiver.services.items import show_item
 

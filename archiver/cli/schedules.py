@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.common import console, get_app, handle_errors, print_json, startup_done
 from archiver.cli.safe_text import markup
 
 
@@ -108,6 +108,7 @@ def schedules_check(files: tuple[Path, ...], as_json: bool) -> None:
     """
     from archiver.services.schedules import check_schedules
 
+    startup_done()  # no catalog to wait for (see archiver.cli.main.main)
     problems = check_schedules(list(files))
     errors = [p for p in problems if p.error]
     if as_json:

@@ -34,12 +34,14 @@ def serve(ctx: click.Context, host: str, port: int, trusted_proxy: str | None, a
     import uvicorn
 
     from archiver.core.errors import ConfigError
+    from archiver.services.users import prepare_login
     from archiver.web.app import ConsoleConfig, asgi
     from archiver.web.security import ProxyConfig
 
     if auth_header and not trusted_proxy:
         raise ConfigError("--auth-header needs --trusted-proxy: the header is believed only from the proxy")
     app = get_app(ctx)
+    prepare_login()  # the dummy hash made before the first sign-in, not during it
     config = ConsoleConfig(proxy=ProxyConfig(trusted_proxy, auth_header), session_minutes=session_minutes)
     console.print(f"console on http://{host}:{port}/ (Ctrl-C stops it)")
     # proxy_headers off: our own middleware honours them, from the configured proxy only

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from archiver.cli.common import console, get_app, handle_errors, print_json
+from archiver.cli.common import console, driver_read, get_app, handle_errors, print_json
 from archiver.cli.tables import Column, fitted_table
 
 
@@ -26,18 +26,36 @@ def warc_list(ctx: click.Context, as_json: bool) -> None:
     Example:
       archiver warc list --json
     """
-    from archiver.services.warcs import list_warcs
+    rows = driver_read(ctx, lambda lite, catalog, _settings: lite.list_warcs(catalog))
+    if rows is None:
+        from archiver.services.warcs import list_warcs
 
-    app = get_app(ctx)
-    rows = list_warcs(app)
+        rows = list_warcs(get_app(ctx))
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
+    store_url = _store_url(ctx)
     # Whole names (they are what 'warc cat' takes); narrow terminals lose the key and digest first.
     columns = [Column("name", key=True), Column("records", justify="right"), Column("bytes", drop=1, justify="right"),
                Column("sha256", drop=2), Column("stored as", drop=3)]
     console.print(fitted_table(console, columns, [[r.name, str(r.records), str(r.size), r.sha256[:16], r.store_key]
-                                                  for r in rows], title=f"{len(rows)} WARC files in {app.store.url}"))
+                                                  for r in rows], title=f"{len(rows)} WARC files in {store_url}"))
+
+
+def _store_url(ctx: click.Context) -> str:
+    """The store's URL as the store gives it, opened (and checked) as App.store opens it: with
+    plain settings that is HOME/store with no options, without the full settings."""
+    if "app" not in ctx.ensure_object(dict):
+        from archiver.core.plain_settings import read_plain
+
+        settings = read_plain()
+        if settings is not None:
+            from archiver.storage.factory import open_store
+
+            store = open_store(settings.store_url)
+            store.check_bucket()
+            return store.url
+    return get_app(ctx).store.url
 
 
 @warc.command("cat")

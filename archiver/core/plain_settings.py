@@ -114,6 +114,11 @@ class PlainSettings:
     def spool_dir(self) -> Path:
         return self.home / "spool"
 
+    @property
+    def store_url(self) -> str:
+        """HOME/store: a plain configuration sets no [storage] url."""
+        return (self.home / "store").as_uri()
+
     def ensure_home(self) -> None:
         ensure_home(self.home, self.spool_dir)
 

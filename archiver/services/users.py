@@ -13,15 +13,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
 from archiver.app import App
 from archiver.catalog import audit
 from archiver.catalog.console_tables import ConsoleUser
 from archiver.core.errors import ArchiverError, ConfigError
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 ROLES = ("records-officer", "clerk", "auditor", "operator")
 MAX_FAILURES = 5  # wrong passwords in a row before the account locks
@@ -40,9 +43,23 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@cache
+def _argon2() -> tuple[PasswordHasher, str]:
+    """The password hasher, and the hash verified against when the name is unknown (so a wrong
+    name costs as long as a wrong password). Made on first use, not at import: importing argon2
+    and computing that hash cost `archiver users list` (which never hashes) 0.1 s of CPU.
+    `archiver serve` makes them before it serves (prepare_login), so no sign-in is the first."""
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher()
+    return hasher, hasher.hash("not a password anyone has")
+
+
+def prepare_login() -> None:
+    """Make the hasher and the dummy hash now (see _argon2)."""
+    _argon2()
 
 
 class LoginRefused(ArchiverError):
@@ -89,7 +106,7 @@ def add_user(app: App, name: str, *, role: str, password: str | None, actor: str
     with app.catalog.session() as s:
         if s.scalar(select(ConsoleUser).where(ConsoleUser.name == name)) is not None:
             raise ConfigError(f"User {name!r} exists already; see 'archiver users list'")
-        row = ConsoleUser(name=name, role=role, password_hash=_hasher.hash(password) if password else None,
+        row = ConsoleUser(name=name, role=role, password_hash=_argon2()[0].hash(password) if password else None,
                           disabled=False, created_at=now, created_by=actor, failed_logins=0)
         s.add(row)
         audit.append(s, actor=actor, action="user.add", subject=f"user:{name}", at=now,
@@ -103,7 +120,7 @@ def set_password(app: App, name: str, password: str, *, actor: str) -> None:
         raise ConfigError(f"The password is too short; give at least {MIN_PASSWORD} characters")
     with app.catalog.session() as s:
         row = _get(s, name)
-        row.password_hash = _hasher.hash(password)
+        row.password_hash = _argon2()[0].hash(password)
         row.failed_logins, row.locked_until = 0, None
         audit.append(s, actor=actor, action="user.password", subject=f"user:{name}", at=app.clock.now())
 
@@ -144,7 +161,7 @@ def authenticate(app: App, name: str, password: str, *, source: str = "") -> Use
     with app.catalog.session() as s:  # the refusal is raised after the commit, so it counts
         row = s.scalar(select(ConsoleUser).where(ConsoleUser.name == name))
         if row is None or row.password_hash is None or row.disabled:
-            _verify(_DUMMY_HASH, password)  # the same time as a wrong password
+            _verify(_argon2()[1], password)  # the same time as a wrong password
             audit.append(s, actor=name[:255] or "?", action="login.refused", subject="console", at=now,
                          details={"source": source, "why": "unknown or disabled user"})
             refusal = "Wrong user name or password; try again"
@@ -164,8 +181,8 @@ def authenticate(app: App, name: str, password: str, *, source: str = "") -> Use
                          details=details)
             refusal = "Wrong user name or password; try again"
         else:
-            if _hasher.check_needs_rehash(row.password_hash):
-                row.password_hash = _hasher.hash(password)
+            if _argon2()[0].check_needs_rehash(row.password_hash):
+                row.password_hash = _argon2()[0].hash(password)
             row.failed_logins, row.locked_until, row.last_login_at = 0, None, now
             audit.append(s, actor=row.name, action="login", subject=f"user:{row.name}", at=now,
                          details={"source": source})
@@ -177,7 +194,9 @@ def authenticate(app: App, name: str, password: str, *, source: str = "") -> Use
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
-        return bool(_hasher.verify(password_hash, password))
+        return bool(_argon2()[0].verify(password_hash, password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from sqlalchemy import select
 
 from archiver.app import App
 from archiver.catalog import tables as t
+from archiver.catalog.views import WarcInfo
 from archiver.core.errors import ArchiverError
 
-
-@dataclass(frozen=True)
-class WarcInfo:
-    name: str
-    size: int
-    records: int
-    sha256: str
-    first_date: str
-    store_key: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["WarcInfo", "list_warcs", "warc_bytes"]
 
 
 def list_warcs(app: App) -> list[WarcInfo]:

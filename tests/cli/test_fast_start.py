@@ -5,8 +5,11 @@ alone. Same output, same one-line errors as the full path."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +64,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, s
     (["items", "show", "ITEM", "--json"], ("sqlalchemy",)),
     (["items", "list", "--json", "--not-deleted", "--account", "ACCOUNT"], ("sqlalchemy",)),
     (["search", "comment", "--limit", "100"], ("archiver.catalog.retention_tables",)),
+    (["warc", "list"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
+    (["warc", "list", "--json"], ("sqlalchemy", "archiver.catalog.tables", "archiver.services")),
 ])
 def test_read_commands_import_no_validation_models_nor_unused_catalog_models(
         home: tuple[dict[str, str], str, str], command: list[str], also_absent: tuple[str, ...]) -> None:
@@ -245,6 +250,39 @@ def test_the_light_listing_is_the_full_one_on_postgresql(tmp_path: Path, monkeyp
         _compare_listings(monkeypatch, list(summary.account_labels), page=150)
         ids = [summary.sample_items[k] for k in ("edited", "deleted", "first", "last")]
         assert _compare_shows(monkeypatch, ids) == [True] * 4
+        _compare_warc_lists(monkeypatch)
+
+
+def test_the_light_warc_list_is_the_full_one(synthetic: tuple[Path, list[str], dict[str, str]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    home, _, _ = synthetic
+    monkeypatch.setenv("ARCHIVER_HOME", str(home))
+    _compare_warc_lists(monkeypatch)
+
+
+def _compare_warc_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`warc list` (table at two widths, and JSON) read by sqlite3 or psycopg alone, with the
+    store opened from the plain settings, prints what the services, the ORM and App.store print."""
+    answered: list[bool] = []
+    real = lite.list_warcs
+
+    def spy(*args: object, **kwargs: object) -> object:
+        rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        answered.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(lite, "list_warcs", spy)
+    app = App(settings.load_settings(), migrate=False)
+    try:
+        for args, columns in ((["--json"], "100"), ([], "200"), ([], "70")):
+            env = {"COLUMNS": columns}
+            light = CliRunner().invoke(cli, ["warc", "list", *args], env=env)
+            full = CliRunner().invoke(cli, ["warc", "list", *args], env=env, obj={"app": app})
+            assert (light.exit_code, light.stdout, light.stderr) == (full.exit_code, full.stdout, full.stderr), args
+            assert light.exit_code == 0 and ("WARC files in" in light.stdout or ".warc.gz" in light.stdout)
+    finally:
+        app.close()
+    assert answered == [True] * 3
 
 
 def _compare_listings(monkeypatch: pytest.MonkeyPatch, accounts: list[str], page: int = 300) -> None:
@@ -352,3 +390,66 @@ def test_the_light_item_is_the_full_one_for_a_captured_account(
                                    "WHERE v.media != '[]' LIMIT 1").fetchone()
     assert all(_compare_shows(monkeypatch, ids))
     assert "media: " in CliRunner().invoke(cli, ["items", "show", with_media]).stdout
+
+
+@pytest.mark.parametrize("command", [
+    ["holds", "list"], ["audit", "list"], ["warc", "list"], ["accounts", "list"], ["status"], ["requests", "list"],
+    ["search", "comment", "--limit", "100"], ["retention", "certificates"],
+])
+def test_sqlite_read_commands_import_no_postgresql_dialect(
+        home: tuple[dict[str, str], str, str], command: list[str]) -> None:
+    """The PostgreSQL dialect's package (0.05 s) is imported on PostgreSQL only: the models
+    declare no postgresql_* argument (all_models() adds it) and search imports ARRAY where used."""
+    env, _, _ = home
+    status, modules, stderr = _modules_after(command, env)
+    assert status == 0, stderr
+    assert not _loaded(modules, "sqlalchemy.dialects.postgresql")
+
+
+def test_the_whole_schema_keeps_the_postgresql_partial_index() -> None:
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex
+
+    (index,) = [i for i in t.all_models().tables["items"].indexes if i.name == "ix_items_deleted_kind"]
+    assert str(CreateIndex(index).compile(dialect=postgresql.dialect())).endswith("WHERE deleted_at IS NOT NULL")
+
+
+# Runs the `archiver` script's main() and reports whether the garbage collector was on when
+# SQLAlchemy (or, on the driver-only path, sqlite3's connection) was imported, and at the end.
+GC_PROBE = """
+import gc, json, sys
+seen = {}
+def hook(event, args):
+    if event == "import" and args[0] in ("sqlalchemy", "archiver.catalog.lite") and args[0] not in seen:
+        seen[args[0]] = gc.isenabled()
+sys.addaudithook(hook)
+from archiver.cli.main import main
+sys.argv = ["archiver", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps([seen, gc.isenabled(), gc.get_freeze_count() > 0]))
+"""
+
+
+@pytest.mark.parametrize(("command", "first_import"), [
+    (["audit", "list"], "sqlalchemy"), (["items", "list", "--limit", "5"], "archiver.catalog.lite"),
+    (["config", "show"], "sqlalchemy"), (["schedules", "check"], "sqlalchemy"),
+])
+def test_the_collector_is_off_during_start_up_and_back_on_after(
+        home: tuple[dict[str, str], str, str], command: list[str], first_import: str) -> None:
+    env, _, _ = home
+    done = subprocess.run([sys.executable, "-c", GC_PROBE, *command], env={**os.environ, **env},
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True)
+    seen, enabled_at_end, frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen[first_import] is False  # off while the libraries load
+    assert enabled_at_end and frozen  # on again, what start-up built moved out of its generations
+
+
+def test_users_list_neither_imports_argon2_nor_hashes(home: tuple[dict[str, str], str, str]) -> None:
+    """argon2 and the login's dummy hash (0.1 s of CPU) are made on first use, by a sign-in."""
+    env, _, _ = home
+    status, modules, stderr = _modules_after(["users", "list"], env)
+    assert status == 0, stderr
+    assert not _loaded(modules, "argon2")

@@ -158,3 +158,30 @@ class Live:
 def observed(events: list[Any]) -> dict[str, Item]:
     """The items a harvest observed, by id."""
     return {e.item.item_id: e.item for e in events if isinstance(e, Observed)}
+
+
+@contextmanager
+def captured_cli_home(root: Path) -> Iterator[tuple[Harness, dict[str, str]]]:
+    """A Facebook capture with an export key, and the environment a fresh `archiver` process
+    needs to read it (only these ARCHIVER_ variables set, the test suite's own PostgreSQL URL
+    kept): for tests that run the CLI in another interpreter. The harness is open inside."""
+    import pytest
+
+    from archiver.services.keys import init_export_key
+
+    config = root / "archiver.toml"
+    config.write_text("")
+    env = {"ARCHIVER_CONFIG": str(config), "ARCHIVER_DISTRICT": "Test School District",
+           "ARCHIVER_STATE": "WA"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("ARCHIVER_") and k != "ARCHIVER_TEST_PG_URL"]:
+            mp.delenv(key)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        h = Harness(root, "facebook")
+        try:
+            assert h.poll().status == "complete"
+            init_export_key(h.app)
+            yield h, {**env, "ARCHIVER_HOME": str(h.home)}
+        finally:
+            h.close()

@@ -369,23 +369,18 @@ def requests_export(ctx: click.Context, request_id: str, out_dir: Path) -> None:
     """
     # This process exports once and exits. Its imports (SQLAlchemy, the models, fpdf2, fontTools)
     # leave some 150,000 objects that live until exit, and the collector's full passes over them
-    # (three or four in an export, and one more at exit) cost about 0.25 s of CPU in a 1.2 s
-    # export at 1M items: import with the collector off, then freeze what exists (gc.freeze: no
-    # later pass looks at it). The export's own objects are collected as usual.
-    gc.disable()
-    try:
-        from archiver.services.requests import export_request
+    # cost about 0.25 s of CPU in a 1.2 s export at 1M items. The `archiver` script imports with
+    # the collector off and freezes what exists once the command has its catalog
+    # (common.startup_done, through get_app), so fpdf2 and fontTools are imported before that.
+    from archiver.services.requests import export_request
 
-        try:
-            from archiver.requests.package.build import preload
-        except ImportError:  # a build without the package builder: export_request says so
-            pass
-        else:
-            preload()
-        app = get_app(ctx)
-    finally:
-        gc.freeze()
-        gc.enable()
+    try:
+        from archiver.requests.package.build import preload
+    except ImportError:  # a build without the package builder: export_request says so
+        pass
+    else:
+        preload()
+    app = get_app(ctx)
     with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("export", total=None)

@@ -21,7 +21,6 @@ from archiver.app import App
 from archiver.catalog import lite
 from archiver.catalog import tables as t
 from archiver.catalog.revisions import head_revisions, known_revisions
-from archiver.catalog.views import ItemDetail, ItemPage
 from archiver.cli.main import cli
 from archiver.core import plain_settings, settings
 from archiver.core.errors import ConfigError
@@ -260,18 +259,24 @@ def test_the_light_warc_list_is_the_full_one(synthetic: tuple[Path, list[str], d
     _compare_warc_lists(monkeypatch)
 
 
+def _spy_on_light_path(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Wraps `lite.<name>`; the list says, per call, whether the light path answered (not None)."""
+    answered: list[bool] = []
+    real = getattr(lite, name)
+
+    def spy(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)
+        answered.append(result is not None)
+        return result
+
+    monkeypatch.setattr(lite, name, spy)
+    return answered
+
+
 def _compare_warc_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     """`warc list` (table at two widths, and JSON) read by sqlite3 or psycopg alone, with the
     store opened from the plain settings, prints what the services, the ORM and App.store print."""
-    answered: list[bool] = []
-    real = lite.list_warcs
-
-    def spy(*args: object, **kwargs: object) -> object:
-        rows = real(*args, **kwargs)  # type: ignore[arg-type]
-        answered.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(lite, "list_warcs", spy)
+    answered = _spy_on_light_path(monkeypatch, "list_warcs")
     app = App(settings.load_settings(), migrate=False)
     try:
         for args, columns in ((["--json"], "100"), ([], "200"), ([], "70")):
@@ -286,15 +291,7 @@ def _compare_warc_lists(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _compare_listings(monkeypatch: pytest.MonkeyPatch, accounts: list[str], page: int = 300) -> None:
-    answered: list[bool] = []
-    real = lite.list_page
-
-    def spy(*args: object, **kwargs: object) -> ItemPage | None:
-        page = real(*args, **kwargs)  # type: ignore[arg-type]
-        answered.append(page is not None)
-        return page
-
-    monkeypatch.setattr(lite, "list_page", spy)
+    answered = _spy_on_light_path(monkeypatch, "list_page")
     app = App(settings.load_settings(), migrate=False)
     try:
         for args in LISTINGS:
@@ -343,15 +340,7 @@ def test_urls_accepted_without_sqlalchemy_are_ones_it_accepts(url: str) -> None:
 def _compare_shows(monkeypatch: pytest.MonkeyPatch, ids: list[str]) -> list[bool]:
     """`items show ID` (and --json) through lite.show_item and through the services: the same
     stdout and stderr; which ids the light path answered."""
-    answered: list[bool] = []
-    real = lite.show_item
-
-    def spy(*args: object, **kwargs: object) -> ItemDetail | None:
-        shown = real(*args, **kwargs)  # type: ignore[arg-type]
-        answered.append(shown is not None)
-        return shown
-
-    monkeypatch.setattr(lite, "show_item", spy)
+    answered = _spy_on_light_path(monkeypatch, "show_item")
     app = App(settings.load_settings(), migrate=False)
     try:
         for item_id in ids:

@@ -6,7 +6,6 @@ sandbox platforms."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -15,10 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from archiver.catalog import tables as t
-from archiver.services.keys import init_export_key
 from archiver.services.requests import add_items, open_request, withhold
 from tests.cli.test_lazy_cli import HEAVY, _loaded, _modules_after
-from tests.harness import Harness
+from tests.harness import captured_cli_home
 
 # Never needed by either command: the daemon, the web console, the fake platforms, alembic.
 NEVER = ("archiver.daemon", "archiver.web", "archiver.sandbox", "flask", "alembic", "boto3")
@@ -26,31 +24,16 @@ NEVER = ("archiver.daemon", "archiver.web", "archiver.sandbox", "flask", "alembi
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str, str]]:
-    root = tmp_path_factory.mktemp("lazy-request")
-    config = root / "archiver.toml"
-    config.write_text("")
-    env = {"ARCHIVER_CONFIG": str(config), "ARCHIVER_DISTRICT": "Test School District",
-           "ARCHIVER_STATE": "WA"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("ARCHIVER_") and k != "ARCHIVER_TEST_PG_URL"]:
-            mp.delenv(key)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        h = Harness(root, "facebook")
-        try:
-            assert h.poll().status == "complete"
-            init_export_key(h.app)
-            with h.app.catalog.session() as s:
-                every = list(s.scalars(select(t.Item.item_id).order_by(t.Item.item_id)))
-            ids = every[:5]
-            req = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
-            add_items(h.app, req.id, items=ids)
-            held = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
-            add_items(h.app, held.id, items=every)  # pages besides the withheld item's are read
-            withhold(h.app, held.id, item=every[0], exemption="RCW 42.56.290")
-        finally:
-            h.close()
-    yield {**env, "ARCHIVER_HOME": str(h.home)}, req.id, held.id
+    with captured_cli_home(tmp_path_factory.mktemp("lazy-request")) as (h, env):
+        with h.app.catalog.session() as s:
+            every = list(s.scalars(select(t.Item.item_id).order_by(t.Item.item_id)))
+        ids = every[:5]
+        req = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
+        add_items(h.app, req.id, items=ids)
+        held = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
+        add_items(h.app, held.id, items=every)  # pages besides the withheld item's are read
+        withhold(h.app, held.id, item=every[0], exemption="RCW 42.56.290")
+    yield env, req.id, held.id
 
 
 def test_search_imports_no_export_pdf_connector_or_deadline_code(home: tuple[dict[str, str], str, str]) -> None:

@@ -19,9 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from archiver.catalog import tables as t
-from archiver.services.keys import init_export_key
 from archiver.services.requests import add_items, open_request
-from tests.harness import Harness
+from tests.harness import captured_cli_home
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE = """
 import gc, json, sys
 import archiver.requests.package.build as build
-from archiver.cli.main import cli
+from archiver.cli.main import main
 seen = {}
 real = build.build_package
 def spy(*args, **kwargs):
@@ -37,8 +36,9 @@ def spy(*args, **kwargs):
                 fpdf="fpdf" in sys.modules, fontTools="fontTools.subset" in sys.modules)
     return real(*args, **kwargs)
 build.build_package = spy
+sys.argv = ["archiver", *sys.argv[1:]]
 try:
-    cli(sys.argv[1:], prog_name="archiver", standalone_mode=False)
+    main()  # the `archiver` script: the collector off while the command imports
     code = 0
 except SystemExit as exc:
     code = exc.code or 0
@@ -49,27 +49,12 @@ print(json.dumps(seen))
 
 @pytest.fixture(scope="module")
 def exportable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str]]:
-    root = tmp_path_factory.mktemp("export-process")
-    config = root / "archiver.toml"
-    config.write_text("")
-    env = {"ARCHIVER_CONFIG": str(config), "ARCHIVER_DISTRICT": "Test School District",
-           "ARCHIVER_STATE": "WA"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("ARCHIVER_") and k != "ARCHIVER_TEST_PG_URL"]:
-            mp.delenv(key)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        h = Harness(root, "facebook")
-        try:
-            assert h.poll().status == "complete"
-            init_export_key(h.app)
-            with h.app.catalog.session() as s:
-                ids = list(s.scalars(select(t.Item.item_id).order_by(t.Item.item_id).limit(5)))
-            req = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
-            add_items(h.app, req.id, items=ids)
-        finally:
-            h.close()
-    yield {**env, "ARCHIVER_HOME": str(h.home)}, req.id
+    with captured_cli_home(tmp_path_factory.mktemp("export-process")) as (h, env):
+        with h.app.catalog.session() as s:
+            ids = list(s.scalars(select(t.Item.item_id).order_by(t.Item.item_id).limit(5)))
+        req = open_request(h.app, requester="Pat", received=date(2026, 12, 1), description="bus")
+        add_items(h.app, req.id, items=ids)
+    yield env, req.id
 
 
 def test_export_freezes_its_imports_out_of_the_collectors_way(
